@@ -1,0 +1,83 @@
+// Command ecogate is the e-CO interconnectivity node: one static binary whose
+// subcommands validate, sign, verify, map, send and receive electronic
+// certificates of origin. This package only wires the other packages together.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// exit codes shared by every subcommand.
+const (
+	exitOK    = 0 // success; for validate/verify: no SEVERE finding, signature valid
+	exitFail  = 1 // the input was read and judged: invalid, or a SEVERE finding
+	exitUsage = 2 // usage error, unreadable input, or an infrastructure error
+)
+
+// command is one subcommand of the binary.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+// commands lists every subcommand. Each lives in its own file, cmd_NAME.go.
+func commands() map[string]command {
+	return map[string]command{
+		"validate": {"validate e-CO documents against the dataset and an agreement profile", runValidate},
+		"sign":     {"sign an e-CO with an enveloped XML Signature", runSign},
+		"verify":   {"verify an e-CO's signature and signer trust", runVerify},
+		"pki":      {"manage a development PKI (pki init DIR)", runPKI},
+		"version":  {"print the version", runVersion},
+	}
+}
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) int {
+	fmt.Fprintln(stdout, "ecogate", version)
+	return exitOK
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: ecogate COMMAND [ARGS]\n\ncommands:")
+	cmds := commands()
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'ecogate COMMAND -h' for a command's options.")
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	cmd, ok := commands()[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "ecogate: unknown command %q\n\n", args[0])
+		usage(stderr)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return cmd.run(ctx, args[1:], stdout, stderr)
+}
