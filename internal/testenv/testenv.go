@@ -1,0 +1,71 @@
+// Package testenv locates the outside test material that tests read from
+// ../shared (vectors, code lists) and the outside programs used as oracles
+// (xmllint, xmlsec1). Tests call these helpers and skip with a clear reason
+// when the material or the program is absent; CI installs both.
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// RepoRoot returns the directory holding go.mod, walking up from the working
+// directory of the test.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatalf("getwd: %v", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatalf("go.mod not found above the test directory")
+		}
+		dir = parent
+	}
+}
+
+// SharedDir returns the path of the shared material (../shared beside the
+// repository, or $ECOGATE_SHARED), or skips the test when it is absent.
+func SharedDir(t testing.TB) string {
+	t.Helper()
+	if d := os.Getenv("ECOGATE_SHARED"); d != "" {
+		return d
+	}
+	d := filepath.Join(filepath.Dir(RepoRoot(t)), "shared")
+	if _, err := os.Stat(d); err != nil {
+		t.Skipf("shared test material not found at %s (set ECOGATE_SHARED)", d)
+	}
+	return d
+}
+
+// Shared returns a path inside the shared material, skipping when absent.
+func Shared(t testing.TB, elem ...string) string {
+	t.Helper()
+	p := filepath.Join(append([]string{SharedDir(t)}, elem...)...)
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("shared test material %s not found", p)
+	}
+	return p
+}
+
+// Program returns the path of an outside program used as an oracle. It skips
+// the test when the program is missing, unless CI is set, where a missing
+// oracle is a failure: .ci/run installs them.
+func Program(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s not installed; .ci/run should have installed it", name)
+		}
+		t.Skipf("%s not installed (apt-get install %s)", name, map[string]string{"xmllint": "libxml2-utils", "xmlsec1": "xmlsec1"}[name])
+	}
+	return p
+}
