@@ -1,0 +1,257 @@
+package certs
+
+import (
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"golang.org/x/crypto/pkcs12"
+)
+
+// ParsePrivateKey parses a private key from PEM (PKCS#8 "PRIVATE KEY",
+// PKCS#1 "RSA PRIVATE KEY" or SEC 1 "EC PRIVATE KEY") or from raw DER
+// PKCS#8. It returns a crypto.Signer.
+func ParsePrivateKey(data []byte) (crypto.Signer, error) {
+	der := data
+	if b, _ := pem.Decode(data); b != nil {
+		if x509.IsEncryptedPEMBlock(b) { //nolint:staticcheck // detect only
+			return nil, errors.New("the PEM key is encrypted with legacy PEM encryption; convert it to PKCS#8 or PKCS#12")
+		}
+		der = b.Bytes
+		switch b.Type {
+		case "RSA PRIVATE KEY":
+			return x509.ParsePKCS1PrivateKey(der)
+		case "EC PRIVATE KEY":
+			return x509.ParseECPrivateKey(der)
+		case "PRIVATE KEY":
+		case "ENCRYPTED PRIVATE KEY":
+			return nil, errors.New("encrypted PKCS#8 keys are not supported; use PKCS#12 with a password or an unencrypted PKCS#8 file")
+		default:
+			return nil, fmt.Errorf("PEM block %q is not a private key", b.Type)
+		}
+	}
+	k, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("parse private key: %w", err)
+	}
+	s, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("key type %T cannot sign", k)
+	}
+	return s, nil
+}
+
+// ParseCertificates parses every certificate in data (PEM blocks
+// "CERTIFICATE", or a single DER certificate).
+func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	rest := data
+	for {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("parse certificate: %w", err)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		c, err := x509.ParseCertificate(data)
+		if err != nil {
+			return nil, errors.New("no certificate found (expected PEM CERTIFICATE blocks or DER)")
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// LoadKeyPair loads a signing key and its certificate chain. keyFile is a
+// PEM/PKCS#8 key or a PKCS#12 file (.p12/.pfx, opened with password, which
+// then also yields the certificate and chain). certFile and chainFile may
+// be empty when the PKCS#12 file holds them; when given, certFile's first
+// certificate is the signer and chainFile's certificates follow it.
+func LoadKeyPair(keyFile, certFile, chainFile, password string) (crypto.Signer, []*x509.Certificate, error) {
+	kb, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read key: %w", err)
+	}
+	var key crypto.Signer
+	var chain []*x509.Certificate
+	ext := strings.ToLower(filepath.Ext(keyFile))
+	if ext == ".p12" || ext == ".pfx" {
+		blocks, err := pkcs12.ToPEM(kb, password)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open PKCS#12 %s: %w (check the password)", keyFile, err)
+		}
+		for _, b := range blocks {
+			switch b.Type {
+			case "PRIVATE KEY":
+				if key, err = ParsePrivateKey(pem.EncodeToMemory(b)); err != nil {
+					return nil, nil, fmt.Errorf("PKCS#12 %s: %w", keyFile, err)
+				}
+			case "CERTIFICATE":
+				c, err := x509.ParseCertificate(b.Bytes)
+				if err != nil {
+					return nil, nil, fmt.Errorf("PKCS#12 %s: %w", keyFile, err)
+				}
+				chain = append(chain, c)
+			}
+		}
+		if key == nil {
+			return nil, nil, fmt.Errorf("PKCS#12 %s holds no private key", keyFile)
+		}
+	} else if key, err = ParsePrivateKey(kb); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", keyFile, err)
+	}
+	if certFile != "" {
+		cb, err := os.ReadFile(certFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read certificate: %w", err)
+		}
+		if chain, err = ParseCertificates(cb); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", certFile, err)
+		}
+	}
+	if chainFile != "" {
+		cb, err := os.ReadFile(chainFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read chain: %w", err)
+		}
+		extra, err := ParseCertificates(cb)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", chainFile, err)
+		}
+		for _, c := range extra {
+			if !containsCert(chain, c) {
+				chain = append(chain, c)
+			}
+		}
+	}
+	if len(chain) == 0 {
+		return nil, nil, errors.New("no certificate given; pass the signer certificate (--cert)")
+	}
+	// Put the certificate matching the key first.
+	for i, c := range chain {
+		if publicKeysEqual(key.Public(), c.PublicKey) {
+			chain[0], chain[i] = chain[i], chain[0]
+			return key, chain, nil
+		}
+	}
+	return nil, nil, errors.New("no certificate matches the private key; check that --key and --cert belong together")
+}
+
+func containsCert(list []*x509.Certificate, c *x509.Certificate) bool {
+	for _, o := range list {
+		if o.Equal(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// TrustSet is a static TrustStore.
+type TrustSet struct {
+	// AnchorCerts are the document-signing trust anchors.
+	AnchorCerts []*x509.Certificate
+	// ExtraIntermediates may complete chains whose signer sent no
+	// intermediates; they are never anchors.
+	ExtraIntermediates []*x509.Certificate
+	// RevocationLists are the CRLs for revocation checking.
+	RevocationLists []*x509.RevocationList
+}
+
+// Anchors implements TrustStore.
+func (t *TrustSet) Anchors() []*x509.Certificate { return t.AnchorCerts }
+
+// CRLs implements TrustStore.
+func (t *TrustSet) CRLs() []*x509.RevocationList { return t.RevocationLists }
+
+// Intermediates implements IntermediateSource.
+func (t *TrustSet) Intermediates() []*x509.Certificate { return t.ExtraIntermediates }
+
+// AddFile adds every certificate (as an anchor) and every CRL found in a
+// PEM or DER file. Private keys and other PEM blocks are ignored.
+func (t *TrustSet) AddFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	found := false
+	rest := b
+	for {
+		var blk *pem.Block
+		blk, rest = pem.Decode(rest)
+		if blk == nil {
+			break
+		}
+		switch blk.Type {
+		case "CERTIFICATE":
+			c, err := x509.ParseCertificate(blk.Bytes)
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			t.AnchorCerts = append(t.AnchorCerts, c)
+			found = true
+		case "X509 CRL":
+			l, err := x509.ParseRevocationList(blk.Bytes)
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			t.RevocationLists = append(t.RevocationLists, l)
+			found = true
+		}
+	}
+	if !found && !strings.Contains(string(b), "-----BEGIN") {
+		if c, err := x509.ParseCertificate(b); err == nil {
+			t.AnchorCerts = append(t.AnchorCerts, c)
+		} else if l, err := x509.ParseRevocationList(b); err == nil {
+			t.RevocationLists = append(t.RevocationLists, l)
+		} else {
+			return fmt.Errorf("%s: neither a certificate nor a CRL", path)
+		}
+	}
+	return nil
+}
+
+// DirTrust loads a TrustSet from a directory: every certificate in a
+// .pem, .crt, .cer or .der file is a document-signing trust anchor and
+// every CRL (.pem or .crl) is revocation data. Subdirectories are ignored.
+// It works on the folder that `ecogate pki init` writes.
+func DirTrust(dir string) (*TrustSet, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("trust directory: %w", err)
+	}
+	names := make([]string, 0, len(ents))
+	for _, e := range ents {
+		switch strings.ToLower(filepath.Ext(e.Name())) {
+		case ".pem", ".crt", ".cer", ".der", ".crl":
+			if !e.IsDir() {
+				names = append(names, e.Name())
+			}
+		}
+	}
+	sort.Strings(names)
+	t := &TrustSet{}
+	for _, n := range names {
+		if err := t.AddFile(filepath.Join(dir, n)); err != nil {
+			return nil, fmt.Errorf("trust directory: %w", err)
+		}
+	}
+	if len(t.AnchorCerts) == 0 {
+		return nil, fmt.Errorf("trust directory %s holds no certificate; put the partner's document-signing CA certificates there as PEM", dir)
+	}
+	return t, nil
+}

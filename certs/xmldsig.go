@@ -1,0 +1,227 @@
+package certs
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+
+	"github.com/beevik/etree"
+)
+
+// Namespace and algorithm identifiers of the signature profile.
+const (
+	NSDSig         = "http://www.w3.org/2000/09/xmldsig#"
+	AlgExcC14N     = "http://www.w3.org/2001/10/xml-exc-c14n#"
+	AlgEnveloped   = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+	AlgRSASHA256   = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+	AlgRSASHA384   = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384"
+	AlgRSASHA512   = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512"
+	AlgECDSASHA256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
+	AlgECDSASHA384 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384"
+	AlgECDSASHA512 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512"
+	AlgSHA256      = "http://www.w3.org/2001/04/xmlenc#sha256"
+	AlgSHA384      = "http://www.w3.org/2001/04/xmldsig-more#sha384"
+	AlgSHA512      = "http://www.w3.org/2001/04/xmlenc#sha512"
+)
+
+type sigAlg struct {
+	hash crypto.Hash
+	ec   bool
+}
+
+var signatureMethods = map[string]sigAlg{
+	AlgRSASHA256:   {crypto.SHA256, false},
+	AlgRSASHA384:   {crypto.SHA384, false},
+	AlgRSASHA512:   {crypto.SHA512, false},
+	AlgECDSASHA256: {crypto.SHA256, true},
+	AlgECDSASHA384: {crypto.SHA384, true},
+	AlgECDSASHA512: {crypto.SHA512, true},
+}
+
+var digestMethods = map[string]crypto.Hash{
+	AlgSHA256: crypto.SHA256,
+	AlgSHA384: crypto.SHA384,
+	AlgSHA512: crypto.SHA512,
+}
+
+// Signer produces enveloped XML Signatures in the ecogate profile: one
+// Reference with URI="", transforms enveloped-signature and exclusive C14N,
+// SHA-256 digest, RSA-SHA256 or ECDSA-SHA256 (raw r||s), and the signer's
+// certificate plus intermediates in X509Data. Key may be any crypto.Signer
+// (a software key or an HSM handle).
+type Signer struct {
+	// Key signs; its public key must match Chain[0].
+	Key crypto.Signer
+	// Chain is the signer's certificate followed by intermediates.
+	Chain []*x509.Certificate
+	// Limits bounds the input document; zero means the defaults.
+	Limits Limits
+}
+
+// Sign returns doc with an enveloped ds:Signature appended as the last
+// child of the root element. doc must not be signed already.
+func (s *Signer) Sign(doc []byte) ([]byte, error) {
+	if s.Key == nil || len(s.Chain) == 0 {
+		return nil, errors.New("sign: a key and its certificate are required")
+	}
+	method, err := signatureMethodFor(s.Key.Public())
+	if err != nil {
+		return nil, fmt.Errorf("sign: %w", err)
+	}
+	if !publicKeysEqual(s.Key.Public(), s.Chain[0].PublicKey) {
+		return nil, errors.New("sign: the private key does not match the certificate; pass the certificate issued for this key first")
+	}
+	d, err := ParseStrict(doc, s.Limits)
+	if err != nil {
+		return nil, fmt.Errorf("sign: %w", err)
+	}
+	root := d.Root()
+	if sigs := findSignatures(root, nil, nil); len(sigs) > 0 {
+		return nil, errors.New("sign: the document already carries a ds:Signature; sign the unsigned document")
+	}
+	h := crypto.SHA256.New()
+	h.Write(ExcC14N(root, nil, nil))
+	digest := h.Sum(nil)
+
+	sig := root.CreateElement("ds:Signature")
+	sig.CreateAttr("xmlns:ds", NSDSig)
+	si := sig.CreateElement("ds:SignedInfo")
+	si.CreateElement("ds:CanonicalizationMethod").CreateAttr("Algorithm", AlgExcC14N)
+	si.CreateElement("ds:SignatureMethod").CreateAttr("Algorithm", method)
+	ref := si.CreateElement("ds:Reference")
+	ref.CreateAttr("URI", "")
+	tr := ref.CreateElement("ds:Transforms")
+	tr.CreateElement("ds:Transform").CreateAttr("Algorithm", AlgEnveloped)
+	tr.CreateElement("ds:Transform").CreateAttr("Algorithm", AlgExcC14N)
+	ref.CreateElement("ds:DigestMethod").CreateAttr("Algorithm", AlgSHA256)
+	ref.CreateElement("ds:DigestValue").SetText(base64.StdEncoding.EncodeToString(digest))
+
+	sv, err := signSignedInfo(s.Key, signatureMethods[method], ExcC14N(si, nil, nil))
+	if err != nil {
+		return nil, fmt.Errorf("sign: %w", err)
+	}
+	sig.CreateElement("ds:SignatureValue").SetText(base64.StdEncoding.EncodeToString(sv))
+	x := sig.CreateElement("ds:KeyInfo").CreateElement("ds:X509Data")
+	for _, c := range s.Chain {
+		x.CreateElement("ds:X509Certificate").SetText(base64.StdEncoding.EncodeToString(c.Raw))
+	}
+	out, err := d.WriteToBytes()
+	if err != nil {
+		return nil, fmt.Errorf("sign: write document: %w", err)
+	}
+	return out, nil
+}
+
+// signSignedInfo hashes the canonical SignedInfo and signs it. ECDSA
+// signatures are converted from the DER that crypto.Signer returns to the
+// fixed-width r||s that XML-DSig (RFC 4050 / xmldsig-core1 §6.4.3) requires.
+func signSignedInfo(key crypto.Signer, alg sigAlg, signedInfo []byte) ([]byte, error) {
+	h := alg.hash.New()
+	h.Write(signedInfo)
+	sum := h.Sum(nil)
+	sv, err := key.Sign(rand.Reader, sum, alg.hash)
+	if err != nil {
+		return nil, fmt.Errorf("sign SignedInfo: %w", err)
+	}
+	if alg.ec {
+		pub := key.Public().(*ecdsa.PublicKey)
+		return ECDSADERToRaw(sv, pub.Curve)
+	}
+	return sv, nil
+}
+
+// ECDSADERToRaw converts an ASN.1 DER ECDSA signature to the raw r||s form,
+// each integer left-padded to the curve's byte size.
+func ECDSADERToRaw(der []byte, curve elliptic.Curve) ([]byte, error) {
+	var v struct{ R, S *big.Int }
+	rest, err := asn1.Unmarshal(der, &v)
+	if err != nil || len(rest) != 0 || v.R == nil || v.S == nil {
+		return nil, errors.New("ECDSA signature is not valid DER")
+	}
+	n := (curve.Params().BitSize + 7) / 8
+	if v.R.Sign() <= 0 || v.S.Sign() <= 0 || len(v.R.Bytes()) > n || len(v.S.Bytes()) > n {
+		return nil, errors.New("ECDSA signature integers out of range")
+	}
+	out := make([]byte, 2*n)
+	v.R.FillBytes(out[:n])
+	v.S.FillBytes(out[n:])
+	return out, nil
+}
+
+func signatureMethodFor(pub crypto.PublicKey) (string, error) {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		if k.N.BitLen() < 2048 {
+			return "", fmt.Errorf("RSA key of %d bits: the profile requires 2048 bits or more", k.N.BitLen())
+		}
+		return AlgRSASHA256, nil
+	case *ecdsa.PublicKey:
+		switch k.Curve {
+		case elliptic.P256():
+			return AlgECDSASHA256, nil
+		case elliptic.P384():
+			return AlgECDSASHA384, nil
+		}
+		return "", fmt.Errorf("ECDSA curve %s: the profile allows P-256 and P-384", k.Curve.Params().Name)
+	}
+	return "", fmt.Errorf("key type %T: the profile allows RSA and ECDSA", pub)
+}
+
+func publicKeysEqual(a, b crypto.PublicKey) bool {
+	type eq interface{ Equal(crypto.PublicKey) bool }
+	if e, ok := a.(eq); ok {
+		return e.Equal(b)
+	}
+	return false
+}
+
+// findSignatures returns every element named Signature in the XML-DSig
+// namespace under e (inclusive), in document order.
+func findSignatures(e *etree.Element, scope *nsScope, out []*etree.Element) []*etree.Element {
+	scope = pushDecls(scope, e)
+	if e.Tag == "Signature" {
+		if uri, _ := scope.lookup(e.Space); uri == NSDSig {
+			out = append(out, e)
+		}
+	}
+	for _, t := range e.Child {
+		if c, ok := t.(*etree.Element); ok {
+			out = findSignatures(c, scope, out)
+		}
+	}
+	return out
+}
+
+// textOnly returns the element's character data, or ok=false when it has
+// anything but text (elements, comments) inside.
+func textOnly(e *etree.Element) (string, bool) {
+	var b strings.Builder
+	for _, t := range e.Child {
+		c, ok := t.(*etree.CharData)
+		if !ok {
+			return "", false
+		}
+		b.WriteString(c.Data)
+	}
+	return b.String(), true
+}
+
+func decodeB64(s string) ([]byte, error) {
+	s = strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '\t', '\r', '\n':
+			return -1
+		}
+		return r
+	}, s)
+	return base64.StdEncoding.DecodeString(s)
+}
