@@ -254,7 +254,7 @@ func IssueCRL(issuer KeyCert, revoked []*x509.Certificate, thisUpdate, nextUpdat
 var pkiReadme = strings.TrimSpace(`
 # ecogate development PKI
 
-Made by ` + "`ecogate pki init`" + `. FOR DEVELOPMENT AND TESTS ONLY: the private keys are
+Made by `+"`ecogate pki init`"+`. FOR DEVELOPMENT AND TESTS ONLY: the private keys are
 unencrypted. Production keys are loaded from PEM, PKCS#8 or PKCS#12 files.
 
 | file | what it is for |
@@ -263,7 +263,7 @@ unencrypted. Production keys are loaded from PEM, PKCS#8 or PKCS#12 files.
 | root-crl.pem | empty CRL signed by the root (30 days), for revocation checks of the intermediate |
 | intermediate-cert.pem, intermediate-key.pem | "issuing authority CA" under the root; issues the document signers |
 | intermediate-crl.pem | empty CRL signed by the intermediate (30 days), for revocation checks of the signers |
-| chain.pem | the intermediate certificate, for ` + "`ecogate sign --chain`" + ` |
+| chain.pem | the intermediate certificate, for `+"`ecogate sign --chain`"+` |
 | signer-rsa-key.pem, signer-rsa-cert.pem | document signer (issuing authority), RSA-2048, keyUsage digitalSignature+contentCommitment |
 | signer-ecdsa-key.pem, signer-ecdsa-cert.pem | document signer, ECDSA P-256 |
 | receipt-key.pem, receipt-cert.pem | the node's receipt-signing key (JWS receipts and tokens), ECDSA P-256 |
@@ -275,7 +275,59 @@ Sign and verify:
     ecogate sign --key signer-ecdsa-key.pem --cert signer-ecdsa-cert.pem --chain chain.pem eco.xml > eco-signed.xml
     ecogate verify --trust . eco-signed.xml
 
-` + "`--trust DIR`" + ` takes every certificate in DIR as a document-signing anchor and every CRL as
-revocation data. The CRLs expire after 30 days: run ` + "`ecogate pki init --force DIR`" + ` again (or
+`+"`--trust DIR`"+` takes every certificate in DIR as a document-signing anchor and every CRL as
+revocation data. The CRLs expire after 30 days: run `+"`ecogate pki init --force DIR`"+` again (or
 issue new CRLs) when verification reports revocation.crl-stale.
 `) + "\n"
+
+// RevokeInDevPKI adds cert to the CRL of whichever CA of the development
+// PKI in dir issued it (root-crl.pem or intermediate-crl.pem), keeping the
+// entries already revoked, and returns the CRL file name.
+func RevokeInDevPKI(dir string, cert *x509.Certificate, now time.Time, validity time.Duration) (string, error) {
+	for _, ca := range []struct{ key, cert, crl string }{
+		{FileIntermediateKey, FileIntermediateCert, FileIntermediateCRL},
+		{FileRootKey, FileRootCert, FileRootCRL},
+	} {
+		cb, err := os.ReadFile(filepath.Join(dir, ca.cert))
+		if err != nil {
+			return "", err
+		}
+		cs, err := ParseCertificates(cb)
+		if err != nil {
+			return "", err
+		}
+		if cert.CheckSignatureFrom(cs[0]) != nil {
+			continue
+		}
+		kb, err := os.ReadFile(filepath.Join(dir, ca.key))
+		if err != nil {
+			return "", err
+		}
+		key, err := ParsePrivateKey(kb)
+		if err != nil {
+			return "", err
+		}
+		var number int64 = 1
+		tmpl := &x509.RevocationList{ThisUpdate: now.UTC(), NextUpdate: now.Add(validity).UTC()}
+		if old, err := os.ReadFile(filepath.Join(dir, ca.crl)); err == nil {
+			if b, _ := pem.Decode(old); b != nil {
+				if l, err := x509.ParseRevocationList(b.Bytes); err == nil {
+					tmpl.RevokedCertificateEntries = l.RevokedCertificateEntries
+					if l.Number != nil {
+						number = l.Number.Int64() + 1
+					}
+				}
+			}
+		}
+		tmpl.Number = big.NewInt(number)
+		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries,
+			x509.RevocationListEntry{SerialNumber: cert.SerialNumber, RevocationTime: now.UTC()})
+		der, err := x509.CreateRevocationList(rand.Reader, tmpl, cs[0], key)
+		if err != nil {
+			return "", err
+		}
+		p := filepath.Join(dir, ca.crl)
+		return p, os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), 0o644)
+	}
+	return "", errors.New("the certificate was not issued by this PKI's root or intermediate")
+}
