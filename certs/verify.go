@@ -307,9 +307,11 @@ func walk(e *etree.Element, f func(*etree.Element) *verifyError) *verifyError {
 }
 
 // checkAlgorithms rejects any algorithm, transform or construct outside the
-// profile anywhere inside a Signature, naming it.
+// profile anywhere inside a Signature, naming every offending URI.
 func checkAlgorithms(sig *etree.Element) *verifyError {
-	return walk(sig, func(e *etree.Element) *verifyError {
+	var algs, trans []string
+	var other *verifyError
+	walk(sig, func(e *etree.Element) *verifyError {
 		if e.NamespaceURI() != NSDSig {
 			return nil
 		}
@@ -317,31 +319,42 @@ func checkAlgorithms(sig *etree.Element) *verifyError {
 		switch e.Tag {
 		case "SignatureMethod":
 			if _, ok := signatureMethods[alg]; !ok {
-				return bad("profile.algorithm", "signature method %s is not allowed (RSA-SHA256+ or ECDSA-SHA256+ only)", alg)
+				algs = append(algs, "signature method "+alg)
 			}
 		case "DigestMethod":
 			if _, ok := digestMethods[alg]; !ok {
-				return bad("profile.algorithm", "digest method %s is not allowed (SHA-256 or stronger only)", alg)
+				algs = append(algs, "digest method "+alg)
 			}
 		case "CanonicalizationMethod":
 			if alg != AlgExcC14N {
-				return bad("profile.algorithm", "canonicalization method %s is not allowed (exclusive C14N without comments only)", alg)
+				algs = append(algs, "canonicalization method "+alg)
 			}
 		case "Transform":
 			if alg != AlgExcC14N && alg != AlgEnveloped {
-				return bad("profile.transform", "transform %s is not allowed (enveloped-signature and exclusive C14N only)", alg)
+				trans = append(trans, "transform "+alg)
 			}
 		case "HMACOutputLength":
-			return bad("profile.algorithm", "HMACOutputLength is not allowed (no HMAC)")
+			algs = append(algs, "HMACOutputLength (truncated HMAC)")
 		case "Object":
-			return bad("profile.object", "ds:Object is not allowed in the profile")
+			if other == nil {
+				other = bad("profile.object", "ds:Object is not allowed in the profile")
+			}
 		case "Manifest":
-			return bad("profile.manifest", "ds:Manifest is not allowed in the profile")
+			other = bad("profile.manifest", "ds:Manifest is not allowed in the profile")
 		case "RetrievalMethod":
-			return bad("profile.keyinfo", "ds:RetrievalMethod is not allowed; send the certificate in X509Data")
+			if other == nil || other.reason == "profile.object" {
+				other = bad("profile.keyinfo", "ds:RetrievalMethod is not allowed; send the certificate in X509Data")
+			}
 		}
 		return nil
 	})
+	switch {
+	case len(algs) > 0:
+		return bad("profile.algorithm", "not allowed: %s (the profile allows RSA-SHA256+/ECDSA-SHA256+, SHA-256+ digests, exclusive C14N)", strings.Join(append(algs, trans...), "; "))
+	case len(trans) > 0:
+		return bad("profile.transform", "not allowed: %s (the profile allows enveloped-signature and exclusive C14N only)", strings.Join(trans, "; "))
+	}
+	return other
 }
 
 func checkProfile(root *etree.Element) (*parsedSig, *verifyError) {
