@@ -2,7 +2,9 @@ package certs
 
 import (
 	"crypto/x509"
+	"encoding/base64"
 	"fmt"
+	"github.com/beevik/etree"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,4 +99,18 @@ func mustSign(t testing.TB, kc KeyCert, p *DevPKI, doc []byte) []byte {
 
 func chainOf(kc KeyCert, p *DevPKI) []*x509.Certificate {
 	return []*x509.Certificate{kc.Cert, p.Intermediate.Cert}
+}
+
+const time24h = 24 * time.Hour
+
+func b64Cert(c *x509.Certificate) string { return base64.StdEncoding.EncodeToString(c.Raw) }
+
+// elementString serialises the verified element.
+func elementString(r *Result) (string, error) {
+	if r.Element == nil {
+		return "", nil
+	}
+	d := etree.NewDocument()
+	d.SetRoot(r.Element.Copy())
+	return d.WriteToString()
 }
