@@ -1,0 +1,181 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Entry is one audit log entry. Hash is the hex SHA-256 of the entry's
+// canonical JSON (the fields below in this order, Details keys sorted,
+// Time in RFC 3339 with nanoseconds in UTC) with Hash left empty; PrevHash
+// is the previous entry's Hash ("" for the first), which chains them.
+type Entry struct {
+	Seq      uint64            `json:"seq"`
+	Time     time.Time         `json:"time"`
+	Actor    string            `json:"actor"`
+	Action   string            `json:"action"`
+	Subject  string            `json:"subject"`
+	Details  map[string]string `json:"details,omitempty"`
+	PrevHash string            `json:"prevHash"`
+	Hash     string            `json:"hash,omitempty"`
+}
+
+// Audit is the append-only, hash-chained audit log. Get it from DB.Audit.
+// It has no way to change or delete an entry.
+type Audit struct{ db *DB }
+
+// secretWords are detail keys refused by Append: the log must hold no
+// secrets.
+func secretWords() []string {
+	return []string{"password", "secret", "token", "privatekey", "private_key", "passphrase", "apikey", "api_key"}
+}
+
+// entryHash computes the hash of e (its Hash field ignored).
+func entryHash(e Entry) (string, error) {
+	e.Hash = ""
+	e.Time = e.Time.UTC()
+	b, err := json.Marshal(e)
+	if err != nil {
+		return "", err
+	}
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:]), nil
+}
+
+// Append adds an entry (Actor, Action and Subject required; Time from the
+// store's clock when zero; Seq, PrevHash and Hash are set here) through the
+// group-commit writer, and returns it as stored. Detail keys that name a
+// secret (password, token, ...) are refused.
+func (a *Audit) Append(ctx context.Context, e Entry) (Entry, error) {
+	for _, f := range []struct{ n, v string }{{"actor", e.Actor}, {"action", e.Action}, {"subject", e.Subject}} {
+		if f.v == "" {
+			return Entry{}, fmt.Errorf("audit append: %w: %s is empty", ErrInvalid, f.n)
+		}
+	}
+	for k := range e.Details {
+		lk := strings.ToLower(k)
+		for _, w := range secretWords() {
+			if strings.Contains(lk, w) {
+				return Entry{}, fmt.Errorf("audit append: %w: detail %q looks like a secret; the audit log must not hold secrets", ErrInvalid, k)
+			}
+		}
+	}
+	if e.Time.IsZero() {
+		e.Time = a.db.clock()
+	}
+	e.Time = e.Time.UTC()
+	var out Entry
+	err := a.db.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(bktAudit))
+		x := e
+		x.Seq, x.PrevHash = 1, ""
+		if k, v := b.Cursor().Last(); k != nil {
+			var last Entry
+			if err := json.Unmarshal(v, &last); err != nil {
+				return fmt.Errorf("decode last audit entry: %w", err)
+			}
+			x.Seq, x.PrevHash = binary.BigEndian.Uint64(k)+1, last.Hash
+		}
+		h, err := entryHash(x)
+		if err != nil {
+			return err
+		}
+		x.Hash = h
+		v, err := json.Marshal(x)
+		if err != nil {
+			return err
+		}
+		out = x
+		return b.Put(be64(x.Seq), v)
+	})
+	if err != nil {
+		return Entry{}, fmt.Errorf("audit append %s %s: %w", e.Action, e.Subject, err)
+	}
+	return out, nil
+}
+
+// ChainError reports the first broken link of the audit chain.
+type ChainError struct {
+	Seq    uint64
+	Reason string
+}
+
+func (e *ChainError) Error() string {
+	return fmt.Sprintf("audit chain broken at entry %d: %s", e.Seq, e.Reason)
+}
+
+// Verify walks the chain from the first entry and returns the number of
+// entries checked, and a *ChainError for the first entry whose sequence,
+// link or hash is wrong.
+func (a *Audit) Verify(ctx context.Context) (int, error) {
+	n := 0
+	err := a.db.view(func(tx *bolt.Tx) error {
+		prev := ""
+		c := tx.Bucket([]byte(bktAudit)).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if n%1024 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			want := uint64(n + 1)
+			if len(k) != 8 {
+				return &ChainError{Seq: want, Reason: fmt.Sprintf("malformed key %x", k)}
+			}
+			seq := binary.BigEndian.Uint64(k)
+			if seq != want {
+				return &ChainError{Seq: want, Reason: fmt.Sprintf("entry %d is missing (next is %d)", want, seq)}
+			}
+			var e Entry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return &ChainError{Seq: seq, Reason: "unreadable: " + err.Error()}
+			}
+			if e.Seq != seq {
+				return &ChainError{Seq: seq, Reason: fmt.Sprintf("stored under %d but says %d", seq, e.Seq)}
+			}
+			if e.PrevHash != prev {
+				return &ChainError{Seq: seq, Reason: fmt.Sprintf("prevHash %s does not match the previous entry's hash %s", e.PrevHash, prev)}
+			}
+			h, err := entryHash(e)
+			if err != nil {
+				return err
+			}
+			if h != e.Hash {
+				return &ChainError{Seq: seq, Reason: fmt.Sprintf("content changed: hash %s, recomputed %s", e.Hash, h)}
+			}
+			prev = e.Hash
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// Entries returns up to limit entries starting at sequence from (1 is the
+// first), in order.
+func (a *Audit) Entries(ctx context.Context, from uint64, limit int) ([]Entry, error) {
+	var res []Entry
+	err := a.db.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket([]byte(bktAudit)).Cursor()
+		for k, v := c.Seek(be64(from)); k != nil && (limit <= 0 || len(res) < limit); k, v = c.Next() {
+			var e Entry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("decode audit entry %x: %w", k, err)
+			}
+			res = append(res, e)
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("audit entries: %w", err)
+	}
+	return res, nil
+}

@@ -1,0 +1,420 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// SchemaVersion is the layout version this package writes and reads. A file
+// with a newer version is refused (run the newer ecogate); an older one would
+// be migrated by Open (there is none yet).
+const SchemaVersion = 1
+
+// Bucket names. Index keys join their parts with a 0x00 byte, so identifiers
+// may not contain one.
+const (
+	bktMeta      = "meta"       // schemaKey -> decimal schema version
+	bktBlobs     = "blobs"      // sha256 -> exact bytes, stored once
+	bktOut       = "out"        // message id -> JSON OutRecord
+	bktOutDue    = "out_due"    // be64(nextTry unix ns) 0 id -> ""
+	bktOutState  = "out_state"  // state 0 partner 0 be64(seq) 0 id -> ""
+	bktOutCert   = "out_cert"   // partner 0 certNumber 0 be64(seq) -> id
+	bktIn        = "in"         // message id -> JSON InRecord
+	bktInKey     = "in_key"     // from 0 number 0 version 0 kind -> id
+	bktInCert    = "in_cert"    // from 0 number 0 be64(seq) -> id
+	bktInState   = "in_state"   // outcome 0 be64(seq) -> id
+	bktCertState = "cert_state" // country 0 number 0 be32(version) -> JSON CertStatus
+	bktAudit     = "audit"      // be64(seq) -> canonical JSON Entry
+	schemaKey    = "schema"
+)
+
+var allBuckets = []string{bktMeta, bktBlobs, bktOut, bktOutDue, bktOutState, bktOutCert,
+	bktIn, bktInKey, bktInCert, bktInState, bktCertState, bktAudit}
+
+// Errors that callers test with errors.Is.
+var (
+	// ErrNotFound means the message, record or entry does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means an identifier is already used by different content:
+	// the same message id (or certificate number, version and kind) with
+	// other bytes. Such a message is refused and must be logged.
+	ErrConflict = errors.New("conflict: the identifier is already used by different content")
+	// ErrClosed means the DB was closed.
+	ErrClosed = errors.New("store is closed")
+	// ErrCorrupt is wrapped by *CorruptError.
+	ErrCorrupt = errors.New("data file is damaged")
+	// ErrLocked means another process (a running node?) holds the data file.
+	ErrLocked = errors.New("data file is locked by another process")
+	// ErrState means the requested transition is not allowed from the
+	// message's current state.
+	ErrState = errors.New("transition not allowed in this state")
+	// ErrInvalid means an argument is malformed (empty id, bad outcome, ...).
+	ErrInvalid = errors.New("invalid argument")
+)
+
+// CorruptError reports a data file that cannot be used. It says which file
+// and what to do; the node must refuse to start.
+type CorruptError struct {
+	Path   string
+	Detail string
+	Err    error
+}
+
+func (e *CorruptError) Error() string {
+	msg := fmt.Sprintf("store: data file %s is damaged or not an ecogate store: %s", e.Path, e.Detail)
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg + ". The node refuses to start rather than run on an empty or partial store: " +
+		"stop the node, keep this file for analysis (bbolt check " + e.Path + "), and restore the last good backup"
+}
+
+// Unwrap returns the underlying error.
+func (e *CorruptError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrCorrupt) true.
+func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
+
+// Options tune Open. The zero value is usable.
+type Options struct {
+	// Clock gives the current time; time.Now when nil.
+	Clock func() time.Time
+	// Logger receives structured logs; discarded when nil.
+	Logger *slog.Logger
+	// LockTimeout is how long Open waits for the file lock; 2 s when zero.
+	LockTimeout time.Duration
+	// MaxBatch caps the operations in one group commit; 1024 when zero.
+	MaxBatch int
+	// SkipCheck skips the full structural check on open (bbolt tx.Check),
+	// which reads every page. Opening still validates the meta pages and
+	// the schema. Use only for very large files after a clean shutdown.
+	SkipCheck bool
+}
+
+// DB is an open ecogate store. It is safe for concurrent use. Writes are
+// serialised through one writer goroutine with group commit; reads run
+// concurrently in read-only transactions.
+type DB struct {
+	bolt     *bolt.DB
+	path     string
+	clock    func() time.Time
+	log      *slog.Logger
+	maxBatch int
+
+	ops       chan *op
+	closing   chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+
+	// hookBeforeCommit, when set (tests only), runs inside each group
+	// transaction after the operations; an error fails the whole group.
+	hookBeforeCommit func() error
+}
+
+type op struct {
+	fn   func(tx *bolt.Tx) error
+	err  error
+	done chan struct{}
+}
+
+// Open opens (or creates) the store at path. It refuses, with a
+// *CorruptError, a file that is damaged, empty, not a bbolt file, or has no
+// ecogate schema; with ErrLocked (wrapped) a file held by another process.
+func Open(path string, opts Options) (*DB, error) {
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.LockTimeout == 0 {
+		opts.LockTimeout = 2 * time.Second
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 1024
+	}
+	existed := false
+	if st, err := os.Stat(path); err == nil {
+		existed = true
+		if st.IsDir() {
+			return nil, fmt.Errorf("store: open %s: it is a directory; give the path of the data file", path)
+		}
+		if st.Size() == 0 {
+			return nil, &CorruptError{Path: path, Detail: "the file is empty (0 bytes); if this node never stored anything, delete it to start fresh"}
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+
+	if existed {
+		if err := preflight(path); err != nil {
+			return nil, &CorruptError{Path: path, Detail: "its header is inconsistent", Err: err}
+		}
+	}
+	bdb, err := openBolt(path, opts.LockTimeout)
+	if err != nil {
+		switch {
+		case errors.Is(err, bolt.ErrTimeout):
+			return nil, fmt.Errorf("store: open %s: %w (is the node running? stop it, or use its local API): %v", path, ErrLocked, err)
+		case existed:
+			return nil, &CorruptError{Path: path, Detail: "bbolt cannot open it", Err: err}
+		default:
+			return nil, fmt.Errorf("store: create %s: %w", path, err)
+		}
+	}
+	db := &DB{
+		bolt:     bdb,
+		path:     path,
+		clock:    opts.Clock,
+		log:      opts.Logger,
+		maxBatch: opts.MaxBatch,
+		ops:      make(chan *op),
+		closing:  make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	if existed && !opts.SkipCheck {
+		if err := db.checkBolt(); err != nil {
+			bdb.Close()
+			return nil, &CorruptError{Path: path, Detail: "the structural check failed", Err: err}
+		}
+	}
+	if err := db.initSchema(); err != nil {
+		bdb.Close()
+		return nil, err
+	}
+	go db.writer()
+	db.log.Info("store opened", "path", path, "schema", SchemaVersion, "checked", existed && !opts.SkipCheck)
+	return db, nil
+}
+
+// openBolt opens the bbolt file, turning a panic on a damaged file into an
+// error.
+func openBolt(path string, timeout time.Duration) (db *bolt.DB, err error) {
+	// A damaged page can make bbolt read outside the mapped file; turn that
+	// fault into a panic we recover instead of a crash.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("bbolt panicked while opening: %v", r)
+		}
+	}()
+	return bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:      timeout,
+		NoSync:       false, // never: every commit is fsynced
+		NoGrowSync:   false,
+		FreelistType: bolt.FreelistMapType,
+	})
+}
+
+// initSchema creates the buckets of a new file, or checks the schema of an
+// existing one. A file with no buckets at all (a crash during the very
+// first start) is initialised; a file with buckets but no schema is refused.
+func (db *DB) initSchema() error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket([]byte(bktMeta))
+		if meta == nil {
+			empty := true
+			_ = tx.ForEach(func([]byte, *bolt.Bucket) error { empty = false; return nil })
+			if !empty {
+				return &CorruptError{Path: db.path, Detail: "it has buckets but no ecogate schema bucket; it is not an ecogate data file"}
+			}
+			for _, name := range allBuckets {
+				if _, err := tx.CreateBucket([]byte(name)); err != nil {
+					return fmt.Errorf("store: create bucket %s in %s: %w", name, db.path, err)
+				}
+			}
+			return tx.Bucket([]byte(bktMeta)).Put([]byte(schemaKey), []byte(strconv.Itoa(SchemaVersion)))
+		}
+		raw := meta.Get([]byte(schemaKey))
+		v, err := strconv.Atoi(string(raw))
+		if err != nil {
+			return &CorruptError{Path: db.path, Detail: fmt.Sprintf("unreadable schema version %q", raw)}
+		}
+		if v > SchemaVersion {
+			return fmt.Errorf("store: %s has schema version %d but this ecogate reads up to %d: run a newer ecogate", db.path, v, SchemaVersion)
+		}
+		for _, name := range allBuckets {
+			if tx.Bucket([]byte(name)) == nil {
+				return &CorruptError{Path: db.path, Detail: "bucket " + name + " is missing"}
+			}
+		}
+		return nil
+	})
+}
+
+// checkBolt runs bbolt's structural check and joins up to ten problems.
+func (db *DB) checkBolt() error {
+	return db.bolt.View(func(tx *bolt.Tx) error {
+		var problems []string
+		for err := range tx.Check() {
+			if len(problems) < 10 {
+				problems = append(problems, err.Error())
+			}
+		}
+		if len(problems) > 0 {
+			return errors.New(strings.Join(problems, "; "))
+		}
+		return nil
+	})
+}
+
+// Check runs bbolt's structural check and then this package's own
+// consistency checks (every index entry points at a record and every record
+// is indexed, blobs exist). It returns nil when all pass.
+func (db *DB) Check(ctx context.Context) error {
+	select {
+	case <-db.closing:
+		return ErrClosed
+	default:
+	}
+	if err := db.checkBolt(); err != nil {
+		return fmt.Errorf("store: bbolt check of %s: %w", db.path, err)
+	}
+	return db.bolt.View(func(tx *bolt.Tx) error {
+		if err := checkOutboxIndexes(tx); err != nil {
+			return fmt.Errorf("store: %s: %w", db.path, err)
+		}
+		if err := checkInboxIndexes(tx); err != nil {
+			return fmt.Errorf("store: %s: %w", db.path, err)
+		}
+		return ctx.Err()
+	})
+}
+
+// Path returns the data file's path.
+func (db *DB) Path() string { return db.path }
+
+// Close stops the writer (pending callers get ErrClosed) and closes the file.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		close(db.closing)
+		<-db.done
+		db.closeErr = db.bolt.Close()
+	})
+	return db.closeErr
+}
+
+// Outbox returns the outbox view of the store.
+func (db *DB) Outbox() *Outbox { return &Outbox{db: db} }
+
+// Inbox returns the inbox view of the store.
+func (db *DB) Inbox() *Inbox { return &Inbox{db: db} }
+
+// Audit returns the audit log of the store.
+func (db *DB) Audit() *Audit { return &Audit{db: db} }
+
+// update submits fn to the writer and waits until its group is committed and
+// fsynced. Once submitted, it waits for the outcome even if ctx ends, so a
+// nil error always means durable and an error always means not written.
+func (db *DB) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	o := &op{fn: fn, done: make(chan struct{})}
+	select {
+	case db.ops <- o:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-db.closing:
+		return ErrClosed
+	}
+	<-o.done
+	return o.err
+}
+
+// view runs fn in a read-only transaction.
+func (db *DB) view(fn func(tx *bolt.Tx) error) error {
+	select {
+	case <-db.closing:
+		return ErrClosed
+	default:
+	}
+	return db.bolt.View(fn)
+}
+
+// writer owns every write transaction. It takes one operation, then every
+// operation already waiting (up to maxBatch), and commits them together.
+func (db *DB) writer() {
+	defer close(db.done)
+	batch := make([]*op, 0, db.maxBatch)
+	for {
+		select {
+		case o := <-db.ops:
+			batch = append(batch[:0], o)
+		drain:
+			for len(batch) < db.maxBatch {
+				select {
+				case o := <-db.ops:
+					batch = append(batch, o)
+				default:
+					break drain
+				}
+			}
+			db.commit(batch)
+		case <-db.closing:
+			return
+		}
+	}
+}
+
+// errOpFailed aborts a group transaction when one operation fails.
+var errOpFailed = errors.New("operation failed")
+
+// commit runs the group in one transaction. When an operation fails, the
+// transaction is rolled back, that operation gets its error, and the rest
+// are run again without it.
+func (db *DB) commit(batch []*op) {
+	pending := batch
+	for len(pending) > 0 {
+		failed := -1
+		err := db.bolt.Update(func(tx *bolt.Tx) error {
+			for i, o := range pending {
+				if err := runOp(o.fn, tx); err != nil {
+					failed, o.err = i, err
+					return errOpFailed
+				}
+			}
+			if db.hookBeforeCommit != nil {
+				return db.hookBeforeCommit()
+			}
+			return nil
+		})
+		if failed >= 0 {
+			close(pending[failed].done)
+			pending = append(pending[:failed:failed], pending[failed+1:]...)
+			continue
+		}
+		if err != nil {
+			db.log.Error("store: group commit failed; no operation of the group was written", "path", db.path, "ops", len(pending), "err", err)
+			err = fmt.Errorf("store: commit to %s: %w", db.path, err)
+		}
+		for _, o := range pending {
+			o.err = err
+			close(o.done)
+		}
+		return
+	}
+}
+
+// runOp runs one operation, turning a panic into an error so one bad
+// operation cannot stop the writer.
+func runOp(fn func(*bolt.Tx) error, tx *bolt.Tx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("store: operation panicked: %v", r)
+		}
+	}()
+	return fn(tx)
+}

@@ -1,0 +1,25 @@
+// Package store owns ecogate's durable state on disk: the embedded bbolt
+// engine, the outbox of messages we send to partners (with its retry
+// schedule), the inbox of messages partners sent us (with deduplication and
+// the certificate status records they carry), and the append-only,
+// hash-chained audit log.
+//
+// Durability. Open never sets bbolt's NoSync: every committed write
+// transaction is fsynced before the call that asked for it returns. All
+// writes go through one writer goroutine that groups the operations pending
+// at that moment into a single transaction (group commit), so many producers
+// share one fsync. An operation that fails is removed from its group and the
+// others are committed without it; a failed commit fails every operation of
+// its group, and none of them is visible.
+//
+// Safety on open. Open checks the file's structure (bbolt's tx.Check) and
+// its schema version. A damaged file makes Open fail with a *CorruptError
+// that names the file and says what to do; the store never starts empty in
+// place of a file it cannot read.
+//
+// The store exposes concrete types (DB, Outbox, Inbox, Audit). Consumers such
+// as the gateway declare the interfaces they need.
+//
+// Time always comes from Options.Clock, so retry and expiry tests need no
+// sleeping.
+package store

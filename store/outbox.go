@@ -1,0 +1,642 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// State is the delivery state of an outbound message (design §4.3), and the
+// outcome recorded for an inbound one.
+type State string
+
+// Delivery states. Delivered, DeliveredWithWarnings, NotReadable and Failed
+// are settled: the partner answered with a receipt. Suspended is the dead
+// letter state: the retry policy is spent; Outbox.Retry resends by hand.
+const (
+	StateQueued                State = "queued"
+	StateSending               State = "sending"
+	StateAwaitingRetry         State = "awaiting-retry"
+	StateDelivered             State = "delivered"
+	StateDeliveredWithWarnings State = "delivered-with-warnings"
+	StateNotReadable           State = "not-readable"
+	StateFailed                State = "failed"
+	StateSuspended             State = "suspended"
+)
+
+// States lists every delivery state, in lifecycle order.
+func States() []State {
+	return []State{StateQueued, StateSending, StateAwaitingRetry, StateDelivered,
+		StateDeliveredWithWarnings, StateNotReadable, StateFailed, StateSuspended}
+}
+
+// Settled reports whether s is a final answer from the partner.
+func (s State) Settled() bool {
+	switch s {
+	case StateDelivered, StateDeliveredWithWarnings, StateNotReadable, StateFailed:
+		return true
+	}
+	return false
+}
+
+// Valid reports whether s is one of the defined states.
+func (s State) Valid() bool {
+	for _, v := range States() {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// pending reports whether a message in state s still waits for delivery and
+// so counts in the partner's depth.
+func (s State) pending() bool { return !s.Settled() }
+
+// OutMessage is one message to one partner, as handed to Enqueue.
+type OutMessage struct {
+	// ID is the message id, kept across every retry (e.g. a UUIDv7).
+	ID string
+	// Partner is the recipient's country code.
+	Partner string
+	// CertNumber and Version identify the certificate the message concerns.
+	CertNumber string
+	Version    int
+	// Kind is the kind of message: "issue", "withdraw", "replace",
+	// "decision", ... Messages for one certificate and partner are delivered
+	// in enqueue order whatever their kind.
+	Kind string
+	// Content is the exact signed bytes. Identical content sent to several
+	// partners is stored once.
+	Content []byte
+	// Created is the creation time; the store's clock when zero.
+	Created time.Time
+	// Pull marks a message for a partner that fetches its messages (pull
+	// mode): it is never returned by Due/Claim, but by Outbox.Waiting.
+	Pull bool
+}
+
+// OutRecord is a stored outbound message with its delivery state.
+type OutRecord struct {
+	ID          string    `json:"id"`
+	Seq         uint64    `json:"seq"`
+	Partner     string    `json:"partner"`
+	CertNumber  string    `json:"certNumber"`
+	Version     int       `json:"version"`
+	Kind        string    `json:"kind"`
+	ContentHash string    `json:"contentHash"`
+	Pull        bool      `json:"pull,omitempty"`
+	Created     time.Time `json:"created"`
+	// RetryFrom is when the current round of attempts began (Created, or the
+	// last manual Retry): the retry policy's maximum age counts from it.
+	RetryFrom time.Time `json:"retryFrom"`
+	State     State     `json:"state"`
+	// Attempts counts delivery attempts in the current round.
+	Attempts int       `json:"attempts"`
+	NextTry  time.Time `json:"nextTry"`
+	LastTry  time.Time `json:"lastTry,omitempty"`
+	LastErr  string    `json:"lastErr,omitempty"`
+	Updated  time.Time `json:"updated"`
+	// Receipt is the partner's signed receipt, stored as received.
+	Receipt []byte `json:"receipt,omitempty"`
+	// Content is the signed bytes; filled by Get, left nil by List and Due.
+	Content []byte `json:"-"`
+}
+
+// Outbox is the durable queue of outbound messages. Get it from DB.Outbox.
+type Outbox struct{ db *DB }
+
+// Enqueue stores the messages atomically (all or none) in state queued, due
+// now. Enqueueing a message id again with the same partner and content is a
+// no-op (so a producer may retry after a crash); with anything else it
+// fails with ErrConflict.
+func (o *Outbox) Enqueue(ctx context.Context, msgs ...OutMessage) error {
+	for i := range msgs {
+		m := &msgs[i]
+		for _, c := range []struct{ f, v string }{{"message id", m.ID}, {"partner", m.Partner}, {"certificate number", m.CertNumber}, {"kind", m.Kind}} {
+			if err := checkID(c.f, c.v); err != nil {
+				return fmt.Errorf("enqueue %q: %w", m.ID, err)
+			}
+		}
+		if len(m.Content) == 0 {
+			return fmt.Errorf("enqueue %s: %w: content is empty", m.ID, ErrInvalid)
+		}
+	}
+	now := o.db.clock()
+	err := o.db.update(ctx, func(tx *bolt.Tx) error {
+		out := tx.Bucket([]byte(bktOut))
+		for i := range msgs {
+			m := &msgs[i]
+			if old := out.Get([]byte(m.ID)); old != nil {
+				var r OutRecord
+				if err := json.Unmarshal(old, &r); err != nil {
+					return fmt.Errorf("decode message %s: %w", m.ID, err)
+				}
+				if r.Partner == m.Partner && r.ContentHash == hashHex(m.Content) {
+					continue
+				}
+				return fmt.Errorf("enqueue %s: %w (stored for %s with hash %s)", m.ID, ErrConflict, r.Partner, r.ContentHash)
+			}
+			h, err := putBlob(tx, m.Content)
+			if err != nil {
+				return err
+			}
+			seq, err := out.NextSequence()
+			if err != nil {
+				return err
+			}
+			created := m.Created
+			if created.IsZero() {
+				created = now
+			}
+			r := &OutRecord{
+				ID: m.ID, Seq: seq, Partner: m.Partner, CertNumber: m.CertNumber, Version: m.Version,
+				Kind: m.Kind, ContentHash: h, Pull: m.Pull, Created: created.UTC(), RetryFrom: created.UTC(),
+				State: StateQueued, NextTry: now.UTC(), Updated: now.UTC(),
+			}
+			if err := tx.Bucket([]byte(bktOutCert)).Put(key([]byte(r.Partner), []byte(r.CertNumber), be64(r.Seq)), []byte(r.ID)); err != nil {
+				return err
+			}
+			if err := putOut(tx, nil, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("enqueue %d message(s): %w", len(msgs), err)
+	}
+	return nil
+}
+
+// dueKey is the schedule key of r, or nil when r is not scheduled.
+func dueKey(r *OutRecord) []byte {
+	if r.Pull {
+		return nil
+	}
+	switch r.State {
+	case StateQueued, StateAwaitingRetry, StateSending:
+		return key(timeKey(r.NextTry), []byte(r.ID))
+	}
+	return nil
+}
+
+func stateKey(r *OutRecord) []byte {
+	return key([]byte(r.State), []byte(r.Partner), be64(r.Seq), []byte(r.ID))
+}
+
+// putOut writes r and moves its index entries from old (nil for new).
+func putOut(tx *bolt.Tx, old, r *OutRecord) error {
+	due, st := tx.Bucket([]byte(bktOutDue)), tx.Bucket([]byte(bktOutState))
+	if old != nil {
+		if k := dueKey(old); k != nil {
+			if err := due.Delete(k); err != nil {
+				return err
+			}
+		}
+		if err := st.Delete(stateKey(old)); err != nil {
+			return err
+		}
+	}
+	if k := dueKey(r); k != nil {
+		if err := due.Put(k, nil); err != nil {
+			return err
+		}
+	}
+	if err := st.Put(stateKey(r), nil); err != nil {
+		return err
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket([]byte(bktOut)).Put([]byte(r.ID), b)
+}
+
+func getOut(tx *bolt.Tx, id string) (*OutRecord, error) {
+	v := tx.Bucket([]byte(bktOut)).Get([]byte(id))
+	if v == nil {
+		return nil, fmt.Errorf("outbound message %s: %w", id, ErrNotFound)
+	}
+	var r OutRecord
+	if err := json.Unmarshal(v, &r); err != nil {
+		return nil, fmt.Errorf("decode outbound message %s: %w", id, err)
+	}
+	return &r, nil
+}
+
+// blocked reports whether an earlier message for the same partner and
+// certificate is not yet settled, so r must wait (design §5: a withdrawal
+// never overtakes the issue).
+func blocked(tx *bolt.Tx, r *OutRecord) (bool, error) {
+	p := prefix([]byte(r.Partner), []byte(r.CertNumber))
+	var err error
+	isBlocked := false
+	scanPrefix(tx.Bucket([]byte(bktOutCert)), p, func(k, v []byte) bool {
+		seq := binary.BigEndian.Uint64(k[len(p):])
+		if seq >= r.Seq {
+			return false
+		}
+		prev, e := getOut(tx, string(v))
+		if e != nil {
+			err = e
+			return false
+		}
+		if !prev.State.Settled() {
+			isBlocked = true
+			return false
+		}
+		return true
+	})
+	return isBlocked, err
+}
+
+// Due returns up to limit messages whose next try is at or before now, in
+// next-try order, leaving out pull-mode messages and any message that must
+// wait for an earlier, unsettled message for the same certificate and
+// partner. Messages in state sending whose lease (see Claim) has expired are
+// due again. Due does not change anything; use Claim to take messages.
+func (o *Outbox) Due(ctx context.Context, now time.Time, limit int) ([]OutRecord, error) {
+	var res []OutRecord
+	err := o.db.view(func(tx *bolt.Tx) error {
+		var err error
+		res, err = due(ctx, tx, now, limit)
+		return err
+	})
+	return res, err
+}
+
+func due(ctx context.Context, tx *bolt.Tx, now time.Time, limit int) ([]OutRecord, error) {
+	var res []OutRecord
+	end := timeKey(now)
+	c := tx.Bucket([]byte(bktOutDue)).Cursor()
+	for k, _ := c.First(); k != nil && len(res) < limit; k, _ = c.Next() {
+		if bytes.Compare(k[:8], end) > 0 {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		r, err := getOut(tx, string(lastPart(k)))
+		if err != nil {
+			return nil, err
+		}
+		b, err := blocked(tx, r)
+		if err != nil {
+			return nil, err
+		}
+		if !b {
+			res = append(res, *r)
+		}
+	}
+	return res, nil
+}
+
+// Claim takes up to limit due messages (as Due) and moves them to state
+// sending, counting one attempt each, with a lease: if the node dies before
+// MarkAttempt, they are due again at now+lease. The returned records carry
+// their Content.
+func (o *Outbox) Claim(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]OutRecord, error) {
+	var res []OutRecord
+	err := o.db.update(ctx, func(tx *bolt.Tx) error {
+		res = res[:0]
+		list, err := due(ctx, tx, now, limit)
+		if err != nil {
+			return err
+		}
+		for _, r := range list {
+			old := r
+			r.State = StateSending
+			r.Attempts++
+			r.LastTry = now.UTC()
+			r.NextTry = now.Add(lease).UTC()
+			r.Updated = o.db.clock().UTC()
+			if err := putOut(tx, &old, &r); err != nil {
+				return err
+			}
+			if r.Content, err = getBlob(tx, r.ContentHash); err != nil {
+				return err
+			}
+			res = append(res, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim due messages: %w", err)
+	}
+	return res, nil
+}
+
+// Attempt is the result of one delivery attempt, given to MarkAttempt.
+type Attempt struct {
+	// Outcome is the new state: a settled state when the partner answered
+	// with a receipt, StateAwaitingRetry (NextTry required) after a
+	// transient failure, or StateSuspended when the retry policy is spent.
+	Outcome State
+	// Err describes the failure, if any (no secrets).
+	Err string
+	// NextTry is when to try again (StateAwaitingRetry only).
+	NextTry time.Time
+	// Receipt is the partner's signed receipt (settled outcomes).
+	Receipt []byte
+}
+
+// MarkAttempt records the result of a delivery attempt. A late receipt
+// settles a message from any unsettled state, including suspended
+// (Holodeck#104). A settled message stays settled: marking it again with the
+// same outcome is a no-op, anything else is ErrState.
+func (o *Outbox) MarkAttempt(ctx context.Context, id string, a Attempt) error {
+	switch {
+	case a.Outcome.Settled(), a.Outcome == StateSuspended:
+	case a.Outcome == StateAwaitingRetry:
+		if a.NextTry.IsZero() {
+			return fmt.Errorf("mark attempt of %s: %w: awaiting-retry needs a next try time", id, ErrInvalid)
+		}
+	default:
+		return fmt.Errorf("mark attempt of %s: %w: outcome %q", id, ErrInvalid, a.Outcome)
+	}
+	err := o.db.update(ctx, func(tx *bolt.Tx) error {
+		r, err := getOut(tx, id)
+		if err != nil {
+			return err
+		}
+		if r.State.Settled() {
+			if r.State == a.Outcome {
+				return nil
+			}
+			return fmt.Errorf("%w: message is already %s", ErrState, r.State)
+		}
+		old := *r
+		now := o.db.clock().UTC()
+		r.State, r.LastErr, r.Updated = a.Outcome, a.Err, now
+		if a.Outcome == StateAwaitingRetry {
+			r.NextTry = a.NextTry.UTC()
+		}
+		if a.Outcome.Settled() && a.Receipt != nil {
+			r.Receipt = bytes.Clone(a.Receipt)
+		}
+		return putOut(tx, &old, r)
+	})
+	if err != nil {
+		return fmt.Errorf("mark attempt of %s as %s: %w", id, a.Outcome, err)
+	}
+	return nil
+}
+
+// Suspend moves an unsettled message to suspended (dead letter) with a
+// reason; it is no longer retried until Retry.
+func (o *Outbox) Suspend(ctx context.Context, id, reason string) error {
+	return o.MarkAttempt(ctx, id, Attempt{Outcome: StateSuspended, Err: reason})
+}
+
+// Retry resends a message by hand: from suspended, awaiting-retry, failed or
+// not-readable it goes back to queued, due now, with a fresh round of
+// attempts (the retry policy's maximum age counts from now). The message id
+// stays the same. A delivered message, or one being sent, is ErrState.
+func (o *Outbox) Retry(ctx context.Context, id string) error {
+	err := o.db.update(ctx, func(tx *bolt.Tx) error {
+		r, err := getOut(tx, id)
+		if err != nil {
+			return err
+		}
+		switch r.State {
+		case StateSuspended, StateAwaitingRetry, StateFailed, StateNotReadable, StateQueued:
+		default:
+			return fmt.Errorf("%w: message is %s", ErrState, r.State)
+		}
+		old := *r
+		now := o.db.clock().UTC()
+		r.State, r.Attempts, r.NextTry, r.RetryFrom, r.Updated = StateQueued, 0, now, now, now
+		r.Receipt = nil
+		return putOut(tx, &old, r)
+	})
+	if err != nil {
+		return fmt.Errorf("retry %s: %w", id, err)
+	}
+	return nil
+}
+
+// Get returns the message with its content, or ErrNotFound.
+func (o *Outbox) Get(ctx context.Context, id string) (*OutRecord, error) {
+	var r *OutRecord
+	err := o.db.view(func(tx *bolt.Tx) error {
+		var err error
+		if r, err = getOut(tx, id); err != nil {
+			return err
+		}
+		r.Content, err = getBlob(tx, r.ContentHash)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get outbound message %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// Filter selects messages for List. Zero fields match everything.
+type Filter struct {
+	State   State
+	Partner string
+	// Limit caps the result; 0 means no cap.
+	Limit int
+}
+
+// List returns messages (without Content) matching f, grouped by state in
+// lifecycle order, then by partner and enqueue order.
+func (o *Outbox) List(ctx context.Context, f Filter) ([]OutRecord, error) {
+	if f.State != "" && !f.State.Valid() {
+		return nil, fmt.Errorf("list outbox: %w: unknown state %q (one of %v)", ErrInvalid, f.State, States())
+	}
+	states := States()
+	if f.State != "" {
+		states = []State{f.State}
+	}
+	var res []OutRecord
+	err := o.db.view(func(tx *bolt.Tx) error {
+		st := tx.Bucket([]byte(bktOutState))
+		for _, s := range states {
+			p := prefix([]byte(s))
+			if f.Partner != "" {
+				p = prefix([]byte(s), []byte(f.Partner))
+			}
+			var err error
+			scanPrefix(st, p, func(k, _ []byte) bool {
+				if f.Limit > 0 && len(res) >= f.Limit {
+					return false
+				}
+				var r *OutRecord
+				if r, err = getOut(tx, string(lastPart(k))); err != nil {
+					return false
+				}
+				res = append(res, *r)
+				return ctx.Err() == nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list outbox: %w", err)
+	}
+	return res, nil
+}
+
+// Depth returns, per partner, the number of messages not yet settled
+// (queued, sending, awaiting retry, suspended). Partners with none are
+// absent.
+func (o *Outbox) Depth(ctx context.Context) (map[string]int, error) {
+	res := map[string]int{}
+	err := o.db.view(func(tx *bolt.Tx) error {
+		st := tx.Bucket([]byte(bktOutState))
+		for _, s := range States() {
+			if !s.pending() {
+				continue
+			}
+			p := prefix([]byte(s))
+			scanPrefix(st, p, func(k, _ []byte) bool {
+				rest := k[len(p):]
+				if i := bytes.IndexByte(rest, 0); i > 0 {
+					res[string(rest[:i])]++
+				}
+				return true
+			})
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("outbox depth: %w", err)
+	}
+	return res, nil
+}
+
+// CountByState returns the number of messages in each state (all states
+// present, zero included), for metrics such as ecogate_outbox_messages.
+func (o *Outbox) CountByState(ctx context.Context) (map[State]int, error) {
+	res := map[State]int{}
+	err := o.db.view(func(tx *bolt.Tx) error {
+		st := tx.Bucket([]byte(bktOutState))
+		for _, s := range States() {
+			res[s] = 0
+			scanPrefix(st, prefix([]byte(s)), func(_, _ []byte) bool { res[s]++; return true })
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count outbox states: %w", err)
+	}
+	return res, nil
+}
+
+// Waiting returns up to limit pull-mode messages queued for partner, in
+// enqueue order, with their Content: what GET /eco/v1/inbox on this node
+// hands to a partner that pulls.
+func (o *Outbox) Waiting(ctx context.Context, partner string, limit int) ([]OutRecord, error) {
+	var res []OutRecord
+	err := o.db.view(func(tx *bolt.Tx) error {
+		var err error
+		scanPrefix(tx.Bucket([]byte(bktOutState)), prefix([]byte(StateQueued), []byte(partner)), func(k, _ []byte) bool {
+			if limit > 0 && len(res) >= limit {
+				return false
+			}
+			var r *OutRecord
+			if r, err = getOut(tx, string(lastPart(k))); err != nil {
+				return false
+			}
+			if !r.Pull {
+				return true
+			}
+			if r.Content, err = getBlob(tx, r.ContentHash); err != nil {
+				return false
+			}
+			res = append(res, *r)
+			return true
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list messages waiting for %s: %w", partner, err)
+	}
+	return res, nil
+}
+
+// Ack records a pulling partner's acknowledgement (POST
+// /eco/v1/inbox/{id}/ack): the message must be addressed to partner, and
+// settles with outcome and the partner's receipt. Acknowledging again with
+// the same outcome is a no-op.
+func (o *Outbox) Ack(ctx context.Context, partner, id string, outcome State, receipt []byte) error {
+	if !outcome.Settled() {
+		return fmt.Errorf("ack %s: %w: outcome %q is not a receipt outcome", id, ErrInvalid, outcome)
+	}
+	err := o.db.view(func(tx *bolt.Tx) error {
+		r, err := getOut(tx, id)
+		if err != nil {
+			return err
+		}
+		if r.Partner != partner {
+			// Do not tell a partner about another partner's message.
+			return fmt.Errorf("outbound message %s: %w", id, ErrNotFound)
+		}
+		return nil
+	})
+	if err == nil {
+		err = o.MarkAttempt(ctx, id, Attempt{Outcome: outcome, Receipt: receipt})
+	}
+	if err != nil {
+		return fmt.Errorf("ack %s by %s: %w", id, partner, err)
+	}
+	return nil
+}
+
+// checkOutboxIndexes verifies that every message has exactly its index
+// entries and its blob, and that no index entry dangles.
+func checkOutboxIndexes(tx *bolt.Tx) error {
+	wantDue, wantState, wantCert := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	err := tx.Bucket([]byte(bktOut)).ForEach(func(k, v []byte) error {
+		var r OutRecord
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("outbound message %s: %w", k, err)
+		}
+		if r.ID != string(k) {
+			return fmt.Errorf("outbound message under key %s has id %s", k, r.ID)
+		}
+		if tx.Bucket([]byte(bktBlobs)).Get([]byte(r.ContentHash)) == nil {
+			return fmt.Errorf("outbound message %s: blob %s missing", r.ID, r.ContentHash)
+		}
+		if dk := dueKey(&r); dk != nil {
+			wantDue[string(dk)] = true
+		}
+		wantState[string(stateKey(&r))] = true
+		wantCert[string(key([]byte(r.Partner), []byte(r.CertNumber), be64(r.Seq)))] = true
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, ix := range []struct {
+		name string
+		want map[string]bool
+	}{{bktOutDue, wantDue}, {bktOutState, wantState}, {bktOutCert, wantCert}} {
+		n := 0
+		err := tx.Bucket([]byte(ix.name)).ForEach(func(k, _ []byte) error {
+			if !ix.want[string(k)] {
+				return fmt.Errorf("index %s: entry %q has no matching message", ix.name, k)
+			}
+			n++
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if n != len(ix.want) {
+			return fmt.Errorf("index %s: %d entries for %d expected", ix.name, n, len(ix.want))
+		}
+	}
+	return nil
+}
