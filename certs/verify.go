@@ -619,6 +619,12 @@ func checkSignatureValue(ps *parsedSig) *verifyError {
 }
 
 func (v *Verifier) checkTrust(ps *parsedSig, times []time.Time) ([]*x509.Certificate, Entry) {
+	return v.checkChain(ps.leaf, ps.certs, times)
+}
+
+// checkChain builds and checks the chain from leaf (with the other
+// certificates sent alongside as intermediates) to an anchor.
+func (v *Verifier) checkChain(leaf *x509.Certificate, sent []*x509.Certificate, times []time.Time) ([]*x509.Certificate, Entry) {
 	anchors := v.Trust.Anchors()
 	if len(anchors) == 0 {
 		return nil, Entry{CheckTrust, StatusError, "trust.no-anchors", "the trust configuration holds no document-signing anchor for this partner"}
@@ -628,8 +634,8 @@ func (v *Verifier) checkTrust(ps *parsedSig, times []time.Time) ([]*x509.Certifi
 		roots.AddCert(a)
 	}
 	inter := x509.NewCertPool()
-	for _, c := range ps.certs {
-		if c != ps.leaf {
+	for _, c := range sent {
+		if c != leaf {
 			inter.AddCert(c)
 		}
 	}
@@ -640,7 +646,7 @@ func (v *Verifier) checkTrust(ps *parsedSig, times []time.Time) ([]*x509.Certifi
 	}
 	var best []*x509.Certificate
 	for i, t := range times {
-		chains, err := ps.leaf.Verify(x509.VerifyOptions{
+		chains, err := leaf.Verify(x509.VerifyOptions{
 			Roots: roots, Intermediates: inter, CurrentTime: t,
 			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 		})
@@ -653,7 +659,7 @@ func (v *Verifier) checkTrust(ps *parsedSig, times []time.Time) ([]*x509.Certifi
 			var ci x509.CertificateInvalidError
 			switch {
 			case errors.As(err, &ua):
-				return nil, Entry{CheckTrust, StatusInvalid, "trust.unknown-authority", fmt.Sprintf("signer %q does not chain to a document-signing anchor of the sending partner: %v", ps.leaf.Subject.CommonName, err)}
+				return nil, Entry{CheckTrust, StatusInvalid, "trust.unknown-authority", fmt.Sprintf("signer %q does not chain to a document-signing anchor of the sending partner: %v", leaf.Subject.CommonName, err)}
 			case errors.As(err, &ci) && ci.Reason == x509.Expired:
 				return nil, Entry{CheckTrust, StatusInvalid, "trust.validity", fmt.Sprintf("certificate not valid %s (%s): %v", what, t.UTC().Format(time.RFC3339), err)}
 			default:
@@ -668,7 +674,6 @@ func (v *Verifier) checkTrust(ps *parsedSig, times []time.Time) ([]*x509.Certifi
 			}
 		}
 	}
-	leaf := ps.leaf
 	if leaf.KeyUsage == 0 {
 		if !v.Policy.AllowMissingKeyUsage {
 			return nil, Entry{CheckTrust, StatusInvalid, "trust.key-usage", "the signer certificate has no KeyUsage extension; digitalSignature or contentCommitment is required"}
