@@ -309,6 +309,7 @@ func (d *xmlDecoder) decodeStruct(el *etree.Element, v reflect.Value, ti *typeIn
 			idx, known := ti.byXML[t.Tag]
 			if ns != Namespace {
 				if known {
+					counts[idx]++ // reported here; not also as missing
 					d.add(CodeNamespace, joinPath(path, ti.elems[idx].jsonName), fmt.Sprintf("element <%s> in <%s> is in namespace %q: it must be in %q", t.Tag, el.Tag, ns, Namespace))
 				} else {
 					d.add(CodeUnknownElement, path, fmt.Sprintf("element <%s> (namespace %q) is not allowed in <%s>", t.Tag, ns, el.Tag))
@@ -322,6 +323,7 @@ func (d *xmlDecoder) decodeStruct(el *etree.Element, v reflect.Value, ti *typeIn
 			f := ti.elems[idx]
 			fpath := joinPath(path, f.jsonName)
 			if idx < cursor {
+				counts[idx]++ // reported here; not also as missing
 				d.add(CodeOrder, fpath, fmt.Sprintf("element <%s> comes after <%s> in <%s>: it must come before it (the order is fixed by the XSD)", t.Tag, ti.elems[cursor].xmlName, el.Tag))
 				continue
 			}
