@@ -34,6 +34,9 @@ func commands() map[string]command {
 		"verify":   {"verify an e-CO's signature and signer trust", runVerify},
 		"pki":      {"manage a development PKI (pki init DIR)", runPKI},
 		"version":  {"print the version", runVersion},
+		"partners": {"list, show and check the partner registry", runPartners},
+		"outbox":   {"list outbound messages; resend one (outbox retry ID)", runOutbox},
+		"audit":    {"verify the hash-chained audit log (audit verify)", runAudit},
 	}
 }
 
