@@ -432,7 +432,9 @@ func parseSimple(v reflect.Value, f *fieldInfo, s string) error {
 		if f.val == valInt64 {
 			bits = 64
 		}
-		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, bits)
+		// No whitespace trimming: xmllint refuses padded integers, and the
+		// decoder is kept exactly as strict as the XSD's validator.
+		n, err := strconv.ParseInt(s, 10, bits)
 		if err != nil {
 			return fmt.Errorf("%q is not a whole number", clip(s))
 		}
@@ -455,6 +457,9 @@ func parseSimple(v reflect.Value, f *fieldInfo, s string) error {
 		if err != nil {
 			return err
 		}
+		if dt.Year == 0 {
+			return fmt.Errorf("%q is not a date: the year 0000 does not exist", clip(s))
+		}
 		v.Set(reflect.ValueOf(dt))
 	case valDateTime:
 		t := strings.TrimSpace(s)
@@ -464,6 +469,9 @@ func parseSimple(v reflect.Value, f *fieldInfo, s string) error {
 		dt, err := ParseDateTime(t)
 		if err != nil {
 			return err
+		}
+		if _, off := dt.Zone(); dt.Year() == 0 || off > 14*3600 || off < -14*3600 {
+			return fmt.Errorf("%q is not a date-time: the year must be 0001 or later and the zone offset at most 14:00", clip(s))
 		}
 		v.Set(reflect.ValueOf(dt))
 	case valDecimal:
@@ -480,7 +488,7 @@ func parseSimple(v reflect.Value, f *fieldInfo, s string) error {
 			}
 			return r
 		}, s)
-		b, err := base64.StdEncoding.DecodeString(clean)
+		b, err := base64.StdEncoding.Strict().DecodeString(clean)
 		if err != nil {
 			return fmt.Errorf("the content is not base64: %v", err)
 		}
