@@ -125,6 +125,19 @@ func (r *Registry) Path() string { return r.path }
 // Partners returns the partners sorted by country code.
 func (r *Registry) Partners() []*Partner { return slices.Clone(r.partners) }
 
+// ClientCAPool returns a pool of every partner's TLS client CAs, for the
+// server's tls.Config.ClientCAs; map the verified chain to a partner with
+// ByClientCert.
+func (r *Registry) ClientCAPool() *x509.CertPool {
+	pool := x509.NewCertPool()
+	for _, p := range r.partners {
+		for _, c := range p.ClientCAs {
+			pool.AddCert(c)
+		}
+	}
+	return pool
+}
+
 // Lookup returns the partner with the country code (case-insensitive).
 func (r *Registry) Lookup(country string) (*Partner, error) {
 	p, ok := r.byCC[strings.ToUpper(country)]

@@ -52,6 +52,9 @@ func TestLoadExample(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join("testdata", "sg", "client.pem"))
 	blk, _ := pem.Decode(b)
 	leaf, _ := x509.ParseCertificate(blk.Bytes)
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: r.ClientCAPool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		t.Errorf("example client does not verify against ClientCAPool: %v", err)
+	}
 	if p, err := r.ByClientCert(leaf); err != nil || p.Country != "SG" {
 		t.Errorf("ByClientCert(example SG client): %v %v", p, err)
 	}

@@ -40,6 +40,9 @@ func BenchmarkEnqueue(b *testing.B) {
 				}
 			})
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "enqueues/s")
+			if st := db.Stats(); st.Commits > 0 {
+				b.ReportMetric(float64(st.Ops)/float64(st.Commits), "ops/commit")
+			}
 		})
 	}
 }

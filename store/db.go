@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -117,6 +118,8 @@ type DB struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	closeErr  error
+
+	commits, committedOps, failedCommits atomic.Uint64
 
 	// hookBeforeCommit, when set (tests only), runs inside each group
 	// transaction after the operations; an error fails the whole group.
@@ -296,6 +299,23 @@ func (db *DB) Check(ctx context.Context) error {
 	})
 }
 
+// Stats are counters of the group-commit writer since Open, for metrics
+// (e.g. ecogate_store_commits_total) and for judging batching.
+type Stats struct {
+	// Commits is the number of successful write transactions (each one
+	// fsync).
+	Commits uint64
+	// Ops is the number of operations those transactions committed.
+	Ops uint64
+	// FailedCommits is the number of write transactions whose commit failed.
+	FailedCommits uint64
+}
+
+// Stats returns the writer's counters.
+func (db *DB) Stats() Stats {
+	return Stats{Commits: db.commits.Load(), Ops: db.committedOps.Load(), FailedCommits: db.failedCommits.Load()}
+}
+
 // Path returns the data file's path.
 func (db *DB) Path() string { return db.path }
 
@@ -398,6 +418,12 @@ func (db *DB) commit(batch []*op) {
 			close(pending[failed].done)
 			pending = append(pending[:failed:failed], pending[failed+1:]...)
 			continue
+		}
+		if err == nil {
+			db.commits.Add(1)
+			db.committedOps.Add(uint64(len(pending)))
+		} else {
+			db.failedCommits.Add(1)
 		}
 		if err != nil {
 			db.log.Error("store: group commit failed; no operation of the group was written", "path", db.path, "ops", len(pending), "err", err)

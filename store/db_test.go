@@ -240,6 +240,9 @@ func TestGroupCommitIsolatesFailingOps(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	if st := db.Stats(); st.Ops <= st.Commits || st.FailedCommits != 0 {
+		t.Errorf("no group commit happened with %d concurrent producers: %+v", n, st)
+	}
 	_ = db.view(func(tx *bolt.Tx) error {
 		for i := 0; i < n; i++ {
 			got := tx.Bucket([]byte(bktMeta)).Get([]byte(fmt.Sprintf("k%03d", i))) != nil
