@@ -114,3 +114,15 @@ func elementString(r *Result) (string, error) {
 	d.SetRoot(r.Element.Copy())
 	return d.WriteToString()
 }
+
+func newPool(cs ...*x509.Certificate) *x509.CertPool {
+	p := x509.NewCertPool()
+	for _, c := range cs {
+		p.AddCert(c)
+	}
+	return p
+}
+
+func x509VerifyOptions(roots, inter *x509.CertPool) x509.VerifyOptions {
+	return x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: testNow, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}
+}

@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -82,6 +83,9 @@ func FuzzVerify(f *testing.F) {
 		}
 		if len(res.Report) != 4 {
 			t.Fatalf("report has %d entries", len(res.Report))
+		}
+		if res.Valid && !bytes.Equal(ExcC14N(res.Element, nil, nil), res.Signed) {
+			t.Fatalf("the verified element is not exactly the signed octets")
 		}
 		for _, e := range res.Report {
 			if e.Reason == "" {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/beevik/etree"
@@ -85,10 +86,12 @@ func (r Report) First() Entry {
 type Result struct {
 	// Valid is true when every check is VALID or SKIPPED.
 	Valid bool
-	// Element is the verified root element, parsed from the exact octets
-	// the signature covers (the root without the Signature, comments
-	// removed). Business fields must be read from it and nothing else. It
-	// is nil unless Valid.
+	// Element is the verified root element: the parsed root with the
+	// Signature and all comments removed and adjacent text merged, so that
+	// its exclusive canonical form is exactly Signed. Business fields must
+	// be read from it and nothing else. It is nil unless Valid. Namespace
+	// declarations that no element or attribute name uses are not covered
+	// by exclusive C14N: never resolve QNames inside content through them.
 	Element *etree.Element
 	// Signed is the canonical octets that the Reference digest covers.
 	Signed []byte
@@ -145,6 +148,42 @@ type Verifier struct {
 	Policy Policy
 	// Limits bounds the input document.
 	Limits Limits
+
+	// crlChecked caches signature checks of CRLs (crlKey) and of anchors
+	// by anchors (certKey): they involve only trust-store material and
+	// certificates already chained to it, which rarely change, and each
+	// check costs a public-key operation. Do not copy a Verifier after
+	// first use.
+	crlChecked sync.Map
+}
+
+type crlKey struct {
+	crl    *x509.RevocationList
+	issuer string
+}
+
+type certKey struct{ child, parent string }
+
+// certSignedBy checks (and caches) that one anchor issued another; both
+// come from the trust store, so the cache stays bounded.
+func (v *Verifier) certSignedBy(child, parent *x509.Certificate) bool {
+	k := certKey{string(child.Raw), string(parent.Raw)}
+	if ok, found := v.crlChecked.Load(k); found {
+		return ok.(bool)
+	}
+	ok := child.CheckSignatureFrom(parent) == nil
+	v.crlChecked.Store(k, ok)
+	return ok
+}
+
+func (v *Verifier) crlSignedBy(crl *x509.RevocationList, issuer *x509.Certificate) bool {
+	k := crlKey{crl, string(issuer.Raw)}
+	if ok, found := v.crlChecked.Load(k); found {
+		return ok.(bool)
+	}
+	ok := crl.CheckSignatureFrom(issuer) == nil
+	v.crlChecked.Store(k, ok)
+	return ok
 }
 
 func (v *Verifier) at() time.Time {
@@ -230,25 +269,16 @@ func (v *Verifier) Verify(doc []byte) (*Result, error) {
 	}
 	res.Report = append(res.Report, integrity)
 
-	// The verified element: the signed octets, parsed again.
-	var verified *etree.Element
 	if integrity.Status == StatusValid {
-		vd := etree.NewDocument()
-		vd.ReadSettings.MaxDepth = v.Limits.maxDepth() + 1
-		if err := vd.ReadFromBytes(signed); err != nil {
-			res.Report[len(res.Report)-1] = Entry{CheckIntegrity, StatusError, "integrity.reparse", err.Error()}
-		} else {
-			verified = vd.Root()
-			res.Signed = signed
-		}
+		res.Signed = signed
 	}
 
 	// 3. Trust.
 	at := v.at()
 	var times []time.Time
 	times = append(times, at)
-	if v.SigningTime != nil && verified != nil {
-		if st, ok := v.SigningTime(verified); ok {
+	if v.SigningTime != nil && integrity.Status == StatusValid {
+		if st, ok := v.SigningTime(prune(root, ps.sig)); ok {
 			res.SigningTime = st
 			times = append(times, st)
 		}
@@ -266,9 +296,58 @@ func (v *Verifier) Verify(doc []byte) (*Result, error) {
 
 	res.Valid = res.Report.Valid()
 	if res.Valid {
-		res.Element = verified
+		res.Element = prune(root, ps.sig)
 	}
 	return res, nil
+}
+
+// prune detaches root from its document and removes sig, comments and
+// anything else exclusive C14N does not output, in place. Idempotent.
+func prune(root, sig *etree.Element) *etree.Element {
+	if sig != nil && sig.Parent() == root {
+		root.RemoveChild(sig)
+	}
+	if p := root.Parent(); p != nil {
+		p.RemoveChild(root)
+	}
+	pruneComments(root)
+	return root
+}
+
+func pruneComments(e *etree.Element) {
+	dirty := false
+	for _, t := range e.Child {
+		switch t := t.(type) {
+		case *etree.Comment:
+			dirty = true
+		case *etree.Element:
+			pruneComments(t)
+		}
+	}
+	if !dirty {
+		return
+	}
+	kids := make([]etree.Token, 0, len(e.Child))
+	for _, t := range e.Child {
+		switch t := t.(type) {
+		case *etree.Comment:
+			continue
+		case *etree.CharData:
+			if n := len(kids); n > 0 {
+				if prev, ok := kids[n-1].(*etree.CharData); ok {
+					prev.SetData(prev.Data + t.Data)
+					continue
+				}
+			}
+		}
+		kids = append(kids, t)
+	}
+	for len(e.Child) > 0 {
+		e.RemoveChildAt(len(e.Child) - 1)
+	}
+	for _, t := range kids {
+		e.AddChild(t)
+	}
 }
 
 func isDS(e *etree.Element, local string) bool {
@@ -684,12 +763,12 @@ func (v *Verifier) checkChain(leaf *x509.Certificate, sent []*x509.Certificate, 
 	// When an anchor is not a self-signed root (DirTrust makes every
 	// certificate an anchor), extend the chain through the other anchors
 	// so that revocation is checked along the whole path.
-	best = extendChain(best, v.Trust.Anchors())
+	best = v.extendChain(best, v.Trust.Anchors())
 	anchor := best[len(best)-1]
 	return best, Entry{CheckTrust, StatusValid, ReasonOK, fmt.Sprintf("%q via %d certificate(s) to anchor %q", leaf.Subject.CommonName, len(best)-1, anchor.Subject.CommonName)}
 }
 
-func extendChain(chain, candidates []*x509.Certificate) []*x509.Certificate {
+func (v *Verifier) extendChain(chain, candidates []*x509.Certificate) []*x509.Certificate {
 	chain = append([]*x509.Certificate(nil), chain...)
 	for len(chain) < 8 {
 		last := chain[len(chain)-1]
@@ -698,7 +777,7 @@ func extendChain(chain, candidates []*x509.Certificate) []*x509.Certificate {
 		}
 		var next *x509.Certificate
 		for _, c := range candidates {
-			if bytes.Equal(last.RawIssuer, c.RawSubject) && c.IsCA && last.CheckSignatureFrom(c) == nil && !containsCert(chain, c) {
+			if bytes.Equal(last.RawIssuer, c.RawSubject) && c.IsCA && v.certSignedBy(last, c) && !containsCert(chain, c) {
 				next = c
 				break
 			}
@@ -711,8 +790,14 @@ func extendChain(chain, candidates []*x509.Certificate) []*x509.Certificate {
 	return chain
 }
 
+// isSelfSigned reports whether c names itself as issuer. It checks no
+// signature: it is only asked of certificates already in a verified chain
+// or among the configured anchors.
 func isSelfSigned(c *x509.Certificate) bool {
-	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil
+	if !bytes.Equal(c.RawIssuer, c.RawSubject) {
+		return false
+	}
+	return len(c.AuthorityKeyId) == 0 || bytes.Equal(c.AuthorityKeyId, c.SubjectKeyId)
 }
 
 func (v *Verifier) checkRevocation(chain []*x509.Certificate, at time.Time) Entry {
@@ -737,7 +822,7 @@ func (v *Verifier) checkRevocation(chain []*x509.Certificate, at time.Time) Entr
 		found := false
 		if issuer != nil {
 			for _, crl := range crls {
-				if !bytes.Equal(crl.RawIssuer, issuer.RawSubject) || crl.CheckSignatureFrom(issuer) != nil {
+				if !bytes.Equal(crl.RawIssuer, issuer.RawSubject) || !v.crlSignedBy(crl, issuer) {
 					continue
 				}
 				found = true

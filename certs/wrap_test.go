@@ -67,6 +67,9 @@ func TestWrappingAttacksOnECO(t *testing.T) {
 				if !res.Valid {
 					t.Fatalf("rejected: %+v", res.Report)
 				}
+				if !bytes.Equal(ExcC14N(res.Element, nil, nil), res.Signed) {
+					t.Fatalf("verified element differs from the signed octets")
+				}
 				out, _ := elementString(res)
 				if strings.Contains(out, "EVIL") || strings.Contains(out, "Signature") {
 					t.Fatalf("verified element holds attacker content or the signature:\n%s", out)
