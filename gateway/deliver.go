@@ -1,0 +1,193 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ecogate/ecogate/store"
+)
+
+// RunDelivery runs the delivery loop until ctx ends: it claims due
+// messages from the outbox (with a lease, so a crash makes them due again),
+// pushes each to its partner over mutual TLS with Workers in parallel,
+// verifies the signed receipt, and records the outcome, the next try by the
+// partner's retry policy, or suspension when the policy is spent. A message
+// keeps its id across every attempt. In-flight deliveries finish before
+// RunDelivery returns.
+func (n *Node) RunDelivery(ctx context.Context) {
+	n.running.Store(true)
+	defer n.running.Store(false)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	// Deliveries outlive ctx by at most their own timeout, so that a
+	// shutdown records their outcome instead of leaving them to the lease.
+	dctx := context.WithoutCancel(ctx)
+	for {
+		free := n.opt.Workers - int(n.inflight.Load())
+		claimed := 0
+		if free > 0 {
+			recs, err := n.opt.Outbox.Claim(ctx, n.clock.Now(), free, n.opt.Lease)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				n.log.Error("claim due messages failed", "err", err)
+			}
+			claimed = len(recs)
+			for i := range recs {
+				rec := recs[i]
+				n.inflight.Add(1)
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer func() { n.inflight.Add(-1); n.Kick() }()
+					n.deliverOne(dctx, &rec)
+				}()
+			}
+		}
+		if claimed > 0 && claimed == free {
+			continue // there may be more due right now
+		}
+		t := time.NewTimer(n.opt.PollInterval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-n.kick:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// attemptError is a failed attempt: permanent ones suspend the message at
+// once, the others wait for the next try.
+type attemptError struct {
+	permanent bool
+	msg       string
+}
+
+func (e *attemptError) Error() string { return e.msg }
+
+// deliverOne makes one delivery attempt and records its result.
+func (n *Node) deliverOne(ctx context.Context, rec *store.OutRecord) {
+	p := n.opt.Partners.Lookup(rec.Partner)
+	start := time.Now()
+	var (
+		rc    *Receipt
+		token []byte
+		aerr  *attemptError
+	)
+	switch {
+	case p == nil:
+		aerr = &attemptError{msg: "partner " + rec.Partner + " is not in the registry"}
+	case p.Pull:
+		// The partner switched to pull mode: it fetches the message itself.
+		aerr = &attemptError{msg: "partner " + rec.Partner + " is in pull mode; the message waits to be fetched"}
+	default:
+		rc, token, aerr = n.push(ctx, p, rec)
+		n.m.deliverDur.WithLabelValues(rec.Partner).Observe(time.Since(start).Seconds())
+	}
+	mctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if aerr == nil {
+		err := n.opt.Outbox.MarkAttempt(mctx, rec.ID, store.Attempt{Outcome: rc.Outcome.State(), Receipt: token})
+		if err != nil && !errors.Is(err, store.ErrState) {
+			n.log.Error("record receipt failed; the message will be sent again after its lease", "id", rec.ID, "partner", rec.Partner, "err", err)
+			return
+		}
+		n.m.deliveries.WithLabelValues(rec.Partner, string(rc.Outcome)).Inc()
+		n.audit(ctx, "node", "receipt", rec.ID, map[string]string{"partner": rec.Partner, "outcome": string(rc.Outcome),
+			"certificate": rec.CertNumber, "version": itoa(rec.Version), "attempts": itoa(rec.Attempts)})
+		n.log.Info("delivered", "id", rec.ID, "partner", rec.Partner, "outcome", rc.Outcome, "attempts", rec.Attempts, "certificate", rec.CertNumber)
+		return
+	}
+	var policy RetryPolicy
+	if p != nil {
+		policy = p.Retry
+	}
+	now := n.clock.Now()
+	next, suspend, reason := policy.Next(rec.Attempts, rec.RetryFrom, now)
+	if aerr.permanent {
+		suspend, reason = true, "not retryable"
+	}
+	if suspend {
+		err := n.opt.Outbox.MarkAttempt(mctx, rec.ID, store.Attempt{Outcome: store.StateSuspended, Err: aerr.msg + " (" + reason + ")"})
+		if err != nil {
+			n.log.Error("suspend failed", "id", rec.ID, "err", err)
+			return
+		}
+		n.m.deliveries.WithLabelValues(rec.Partner, deliverySuspend).Inc()
+		n.m.suspended.WithLabelValues(rec.Partner).Inc()
+		n.audit(ctx, "node", "suspend", rec.ID, map[string]string{"partner": rec.Partner, "error": aerr.msg, "reason": reason, "attempts": itoa(rec.Attempts)})
+		n.log.Error("message suspended; resend it with 'ecogate outbox retry ID'", "id", rec.ID, "partner", rec.Partner, "attempts", rec.Attempts, "lastError", aerr.msg, "reason", reason)
+		return
+	}
+	if err := n.opt.Outbox.MarkAttempt(mctx, rec.ID, store.Attempt{Outcome: store.StateAwaitingRetry, Err: aerr.msg, NextTry: next}); err != nil {
+		n.log.Error("record failed attempt failed", "id", rec.ID, "err", err)
+		return
+	}
+	n.m.deliveries.WithLabelValues(rec.Partner, deliveryRetry).Inc()
+	n.log.Warn("delivery attempt failed; will retry", "id", rec.ID, "partner", rec.Partner, "attempt", rec.Attempts, "next", next, "err", aerr.msg)
+}
+
+// push POSTs the envelope and checks the receipt.
+func (n *Node) push(ctx context.Context, p *Partner, rec *store.OutRecord) (*Receipt, []byte, *attemptError) {
+	env := n.envelopeOf(rec)
+	body, err := json.Marshal(&env)
+	if err != nil {
+		return nil, nil, &attemptError{permanent: true, msg: "encode envelope: " + err.Error()}
+	}
+	rctx, cancel := context.WithTimeout(ctx, n.opt.Timeout)
+	defer cancel()
+	url := strings.TrimRight(p.Endpoint, "/") + "/envelopes"
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, &attemptError{msg: "build request to " + url + ": " + err.Error()}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/jose, application/json")
+	resp, err := n.clientFor(p).Do(req)
+	if err != nil {
+		return nil, nil, &attemptError{msg: "POST " + url + ": " + err.Error()}
+	}
+	defer resp.Body.Close()
+	rb, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return nil, nil, &attemptError{msg: "read answer from " + url + ": " + err.Error()}
+	}
+	if resp.StatusCode != http.StatusOK {
+		msg := fmt.Sprintf("POST %s: HTTP %d: %s", url, resp.StatusCode, snippet(rb))
+		switch resp.StatusCode {
+		case http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusBadRequest:
+			return nil, nil, &attemptError{permanent: true, msg: msg}
+		}
+		return nil, nil, &attemptError{msg: msg}
+	}
+	token := bytes.TrimSpace(rb)
+	rc, err := n.checkReceipt(p, rec, token)
+	if err != nil {
+		return nil, nil, &attemptError{msg: "receipt from " + p.Country + " refused: " + err.Error()}
+	}
+	return rc, token, nil
+}
+
+func snippet(b []byte) string {
+	var pr Problem
+	if json.Unmarshal(b, &pr) == nil && pr.Error != "" {
+		return pr.Code + ": " + pr.Error
+	}
+	s := strings.TrimSpace(string(b))
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
+}

@@ -1,0 +1,322 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ecogate/ecogate/certs"
+	"github.com/ecogate/ecogate/schema"
+	"github.com/ecogate/ecogate/store"
+)
+
+// SubmitError is a refused submission: Status is the HTTP status the local
+// API answers with.
+type SubmitError struct {
+	Status       int
+	Code         string
+	Msg          string
+	Findings     schema.Findings `json:"findings,omitempty"`
+	Verification certs.Report    `json:"verification,omitempty"`
+}
+
+func (e *SubmitError) Error() string { return e.Msg }
+
+// Submit takes a canonical e-CO for sending: it validates it, signs it
+// with the issuing authority's key when it is not signed yet (a signed one
+// must verify against this node's own anchors), and queues one message
+// per recipient (the given countries, or the certificate's import country)
+// in the durable outbox. It returns once the messages are fsynced.
+func (n *Node) Submit(ctx context.Context, doc []byte, to []string) (*SubmitResult, error) {
+	if int64(len(doc)) > n.maxDoc {
+		return nil, &SubmitError{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Msg: fmt.Sprintf("the document is larger than %d bytes", n.maxDoc)}
+	}
+	d, err := certs.ParseStrict(doc, certs.Limits{MaxBytes: int(n.maxDoc), MaxDepth: n.opt.MaxDepth})
+	if err != nil {
+		return nil, &SubmitError{Status: http.StatusBadRequest, Code: CodeInvalid, Msg: "the document is not readable XML: " + err.Error()}
+	}
+	signed := false
+	for _, c := range d.Root().ChildElements() {
+		if c.Tag == "Signature" && c.NamespaceURI() == certs.NSDSig {
+			signed = true
+		}
+	}
+	var cert *schema.Certificate
+	var fs schema.Findings
+	content := doc
+	signedHere := false
+	if signed {
+		if n.opt.OwnTrust == nil {
+			return nil, &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Msg: "the document is already signed but this node has no own document-signing anchors (signing.trust) to check it; submit it unsigned"}
+		}
+		ver, err := n.opt.Verifier.Verify(ctx, n.opt.OwnTrust, doc)
+		if err != nil {
+			return nil, err
+		}
+		if !ver.Valid {
+			first := ver.Report.First()
+			return nil, &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Verification: ver.Report,
+				Msg: fmt.Sprintf("the document's signature does not verify against this node's own anchors: %s: %s: %s", first.Check, first.Reason, first.Detail)}
+		}
+		cert, fs = schema.DecodeElement(ver.Element, n.decode)
+	} else {
+		cert, fs = schema.DecodeXML(doc, n.decode)
+	}
+	if fs != nil || cert == nil {
+		return nil, &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Findings: fs, Msg: "the document is not a valid e-CO (see findings)"}
+	}
+	if n.opt.Validator != nil {
+		fs = n.opt.Validator.Validate(ctx, cert)
+		if fs.HasSevere() {
+			return nil, &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Findings: fs, Msg: "the e-CO has SEVERE findings; correct them and submit again"}
+		}
+	}
+	if !signed {
+		if n.opt.Signer == nil {
+			return nil, &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Msg: "the document is unsigned and this node has no document-signing key (signing.key)"}
+		}
+		if content, err = n.opt.Signer.Sign(ctx, doc); err != nil {
+			return nil, fmt.Errorf("sign %s: %w", cert.Header.ID, err)
+		}
+		signedHere = true
+	}
+	if len(to) == 0 {
+		to = []string{cert.Header.ImportCountry}
+	}
+	kind := KindOf(cert)
+	now := n.clock.Now().UTC()
+	res := &SubmitResult{Certificate: cert.Ref(), Kind: kind, Signed: signedHere, Findings: fs}
+	var msgs []store.OutMessage
+	seen := map[string]bool{}
+	for _, c := range to {
+		c = strings.ToUpper(strings.TrimSpace(c))
+		if c == "" || seen[c] {
+			continue
+		}
+		seen[c] = true
+		if c == n.country {
+			return nil, &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Msg: "a certificate cannot be sent to this node's own country " + c}
+		}
+		p := n.opt.Partners.Lookup(c)
+		if p == nil {
+			return nil, &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeNotFound, Msg: "no partner " + c + " in the registry; add it to the partners file"}
+		}
+		if cert.Header.Agreement != "" && !p.HasAgreement(cert.Header.Agreement) {
+			return nil, &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeInvalid,
+				Msg: fmt.Sprintf("partner %s does not exchange under %s (agreements: %s)", c, cert.Header.Agreement, strings.Join(p.Agreements, ", "))}
+		}
+		id := n.ids.New(now)
+		msgs = append(msgs, store.OutMessage{ID: id, Partner: c, CertNumber: cert.Header.ID, Version: cert.Header.Version,
+			Kind: kind, Content: content, Created: now, Pull: p.Pull})
+		res.Messages = append(res.Messages, SubmittedMessage{ID: id, To: c, Pull: p.Pull, Tracking: n.trackingURL(id)})
+	}
+	if len(msgs) == 0 {
+		return nil, &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Msg: "no recipient: give one with to=CC or set the certificate's import country"}
+	}
+	if err := n.opt.Outbox.Enqueue(ctx, msgs...); err != nil {
+		return nil, err
+	}
+	for _, m := range msgs {
+		n.m.enqueued.WithLabelValues(m.Partner).Inc()
+		n.audit(ctx, "local", "send", m.ID, map[string]string{"partner": m.Partner, "certificate": cert.Ref().String(), "kind": kind, "sha256": ContentHash(content)})
+	}
+	n.log.Info("queued", "certificate", cert.Ref().String(), "kind", kind, "messages", len(msgs), "signedHere", signedHere)
+	n.Kick()
+	return res, nil
+}
+
+func (n *Node) trackingURL(id string) string {
+	if n.opt.LocalURL != "" {
+		return strings.TrimRight(n.opt.LocalURL, "/") + "/api/v1/outbound/" + id
+	}
+	return "/api/v1/outbound/" + id
+}
+
+// LocalHandler returns the local API, for the operator's systems (serve it
+// on a loopback or otherwise protected listener: it has no authentication):
+//
+//	POST /api/v1/outbound?to=VN,JP        submit an e-CO (XML body); 202 with the queued messages
+//	GET  /api/v1/outbound?state=&partner=&limit=   list outbound messages
+//	GET  /api/v1/outbound/{id}            tracking of one outbound message (state, attempts, receipt)
+//	POST /api/v1/outbound/{id}/retry      resend a suspended or failed message (same id)
+//	GET  /api/v1/inbound?outcome=&limit=  list received messages
+//	GET  /api/v1/inbound/{id}             one received message with its receipt
+//	GET  /api/v1/certificates/{country}/{number}  status of a received certificate's versions
+//	GET  /metrics, /healthz, /readyz
+func (n *Node) LocalHandler() http.Handler {
+	r := chi.NewRouter()
+	r.Handle("/metrics", promhttp.HandlerFor(n.m.reg, promhttp.HandlerOpts{Registry: n.m.reg}))
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	r.Get("/readyz", n.handleReady)
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Post("/outbound", n.handleSubmit)
+		r.Get("/outbound", n.handleListOutbound)
+		r.Get("/outbound/{id}", n.handleOutbound)
+		r.Post("/outbound/{id}/retry", n.handleRetry)
+		r.Get("/inbound", n.handleListInbound)
+		r.Get("/inbound/{id}", n.handleInbound)
+		r.Get("/certificates/{country}/{number}", n.handleCertStatus)
+	})
+	return r
+}
+
+func (n *Node) handleReady(w http.ResponseWriter, r *http.Request) {
+	var problems []string
+	if _, err := n.opt.Outbox.CountByState(r.Context()); err != nil {
+		problems = append(problems, "store: "+err.Error())
+	}
+	if len(n.opt.Partners.All()) == 0 {
+		problems = append(problems, "partners: the registry is empty")
+	}
+	if !n.running.Load() {
+		problems = append(problems, "delivery: the delivery loop is not running")
+	}
+	if len(problems) > 0 {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "problems": problems})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (n *Node) handleSubmit(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(w, r, n.maxDoc)
+	if errors.Is(err, errTooLarge) {
+		writeProblem(w, http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("the document is larger than %d bytes", n.maxDoc))
+		return
+	}
+	if err != nil {
+		writeProblem(w, http.StatusBadRequest, CodeInvalid, err.Error())
+		return
+	}
+	var to []string
+	for _, v := range r.URL.Query()["to"] {
+		to = append(to, strings.Split(v, ",")...)
+	}
+	res, err := n.Submit(r.Context(), body, to)
+	var se *SubmitError
+	switch {
+	case errors.As(err, &se):
+		writeJSON(w, se.Status, map[string]any{"status": se.Status, "code": se.Code, "error": se.Msg, "findings": se.Findings, "verification": se.Verification})
+	case err != nil:
+		n.log.Error("submit failed", "err", err)
+		writeProblem(w, http.StatusServiceUnavailable, CodeUnavailable, err.Error())
+	default:
+		writeJSON(w, http.StatusAccepted, res)
+	}
+}
+
+func outTracking(r *store.OutRecord) Tracking {
+	return Tracking{MessageID: r.ID, TrackingInfo: OutcomeOf(r.State), To: r.Partner, CertificateNumber: r.CertNumber,
+		Version: r.Version, Kind: r.Kind, State: r.State, Attempts: r.Attempts, NextTry: r.NextTry, LastErr: r.LastErr, Receipt: string(r.Receipt)}
+}
+
+func (n *Node) handleListOutbound(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	if limit <= 0 {
+		limit = 1000
+	}
+	recs, err := n.opt.Outbox.List(r.Context(), store.Filter{State: store.State(q.Get("state")), Partner: strings.ToUpper(q.Get("partner")), Limit: limit})
+	if err != nil {
+		writeProblem(w, http.StatusBadRequest, CodeInvalid, err.Error())
+		return
+	}
+	out := []Tracking{}
+	for i := range recs {
+		t := outTracking(&recs[i])
+		t.Receipt = ""
+		out = append(out, t)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (n *Node) handleOutbound(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	rec, err := n.opt.Outbox.Get(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		writeJSON(w, http.StatusNotFound, Tracking{MessageID: id, TrackingInfo: EnvelopeNotExists})
+		return
+	}
+	if err != nil {
+		writeProblem(w, http.StatusServiceUnavailable, CodeUnavailable, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, outTracking(rec))
+}
+
+func (n *Node) handleRetry(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	if err := n.opt.Outbox.Retry(r.Context(), id); err != nil {
+		status := http.StatusServiceUnavailable
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			status = http.StatusNotFound
+		case errors.Is(err, store.ErrState):
+			status = http.StatusConflict
+		}
+		writeProblem(w, status, CodeInvalid, err.Error())
+		return
+	}
+	n.audit(r.Context(), "local", "retry", id, nil)
+	n.Kick()
+	writeJSON(w, http.StatusOK, map[string]string{"id": id, "state": string(store.StateQueued)})
+}
+
+func (n *Node) handleListInbound(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	if limit <= 0 {
+		limit = 1000
+	}
+	outcome := store.State(q.Get("outcome"))
+	if outcome == "" {
+		outcome = store.StateDelivered
+	}
+	recs, err := n.opt.Inbox.List(r.Context(), outcome, limit)
+	if err != nil {
+		writeProblem(w, http.StatusBadRequest, CodeInvalid, err.Error())
+		return
+	}
+	out := []Tracking{}
+	for i := range recs {
+		t := inTracking(&recs[i])
+		t.Receipt = ""
+		out = append(out, t)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (n *Node) handleInbound(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	rec, err := n.opt.Inbox.Get(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		writeJSON(w, http.StatusNotFound, Tracking{MessageID: id, TrackingInfo: EnvelopeNotExists})
+		return
+	}
+	if err != nil {
+		writeProblem(w, http.StatusServiceUnavailable, CodeUnavailable, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tracking": inTracking(rec), "content": rec.Content})
+}
+
+func (n *Node) handleCertStatus(w http.ResponseWriter, r *http.Request) {
+	sts, err := n.opt.Inbox.CertStatuses(r.Context(), strings.ToUpper(chi.URLParam(r, "country")), chi.URLParam(r, "number"))
+	if err != nil {
+		writeProblem(w, http.StatusServiceUnavailable, CodeUnavailable, err.Error())
+		return
+	}
+	if len(sts) == 0 {
+		writeProblem(w, http.StatusNotFound, CodeNotFound, "no certificate "+chi.URLParam(r, "number")+" received from "+chi.URLParam(r, "country"))
+		return
+	}
+	writeJSON(w, http.StatusOK, sts)
+}

@@ -1,0 +1,306 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ecogate/ecogate/certs"
+	"github.com/ecogate/ecogate/schema"
+	"github.com/ecogate/ecogate/store"
+)
+
+// Options configure a Node. Outbox, Inbox, Audit, Partners, Verifier,
+// Receipts and ReceiptVerifier are required.
+type Options struct {
+	// Country is this node's ISO 3166-1 alpha-2 code; Name is for people.
+	Country string
+	Name    string
+	// PublicURL is the base URL of this node's partner API as partners see
+	// it (https://host:port/eco/v1); it appears in the profile and in
+	// tracking links.
+	PublicURL string
+	// LocalURL is the base URL of the local API (http://127.0.0.1:8080), for
+	// tracking links printed to local users.
+	LocalURL string
+	// Agreements are advertised in the profile.
+	Agreements []string
+
+	Outbox   Outbox
+	Inbox    Inbox
+	Audit    AuditLog
+	Partners PartnerDirectory
+
+	// Verifier checks signatures of inbound documents (and of documents
+	// handed to the local API already signed, against OwnTrust).
+	Verifier DocumentVerifier
+	// OwnTrust holds this node's own document-signing anchors; documents
+	// submitted already signed must chain to them. Nil refuses signed
+	// submissions.
+	OwnTrust certs.TrustStore
+	// Signer signs documents submitted unsigned; nil refuses them.
+	Signer DocumentSigner
+	// Validator validates decoded certificates; nil skips validation beyond
+	// the strict decoder.
+	Validator Validator
+	// Receipts signs receipts and the profile; ReceiptVerifier checks the
+	// partners' receipts.
+	Receipts        ReceiptSigner
+	ReceiptVerifier ReceiptVerifier
+
+	// ClientCertificate is presented when pushing to partners (mutual TLS).
+	ClientCertificate *tls.Certificate
+	// ServerCertificate is the partner API's TLS certificate (for TLSConfig
+	// and the profile).
+	ServerCertificate *tls.Certificate
+	// HTTPClient, if set, returns the client used to reach a partner
+	// (tests); by default one mutual-TLS client per partner is built.
+	HTTPClient func(p *Partner) *http.Client
+
+	// Clock gives the time; time.Now when nil.
+	Clock Clock
+	// Logger receives structured logs; discarded when nil.
+	Logger *slog.Logger
+	// Registry receives the node's metrics; a new one when nil.
+	Registry *prometheus.Registry
+
+	// MaxDocumentBytes caps an e-CO (4 MiB when zero); the envelope limit
+	// follows from it (base64 plus 64 KiB of header).
+	MaxDocumentBytes int64
+	// MaxDepth caps XML element nesting (32 when zero).
+	MaxDepth int
+
+	// Workers is the number of concurrent deliveries (16 when zero).
+	Workers int
+	// PollInterval is how often the delivery loop looks for due messages
+	// when nothing wakes it (200 ms when zero).
+	PollInterval time.Duration
+	// Timeout bounds one delivery request (30 s when zero).
+	Timeout time.Duration
+	// Lease is how long a claimed message stays with this node before it is
+	// due again if the node dies mid-delivery (Timeout + 30 s when zero).
+	Lease time.Duration
+}
+
+// Node is one ecogate node: the partner API, the local API, and the
+// delivery workers. Create it with New; it is safe for concurrent use.
+type Node struct {
+	opt     Options
+	country string
+	clock   Clock
+	log     *slog.Logger
+	m       *metrics
+	ids     idGen
+	decode  schema.DecodeOptions
+
+	maxDoc      int64
+	maxEnvelope int64
+
+	kick     chan struct{}
+	inflight atomic.Int64
+	running  atomic.Bool
+
+	clientsMu sync.Mutex
+	clients   map[string]clientEntry
+}
+
+type clientEntry struct {
+	p *Partner
+	c *http.Client
+}
+
+// New checks the options and returns a Node. It starts nothing: serve the
+// handlers and run RunDelivery (or use Serve).
+func New(opt Options) (*Node, error) {
+	var missing []string
+	for _, c := range []struct {
+		name string
+		nil  bool
+	}{
+		{"Country", opt.Country == ""}, {"Outbox", opt.Outbox == nil}, {"Inbox", opt.Inbox == nil},
+		{"Audit", opt.Audit == nil}, {"Partners", opt.Partners == nil}, {"Verifier", opt.Verifier == nil},
+		{"Receipts", opt.Receipts == nil}, {"ReceiptVerifier", opt.ReceiptVerifier == nil},
+	} {
+		if c.nil {
+			missing = append(missing, c.name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("gateway: options missing: %s", strings.Join(missing, ", "))
+	}
+	if opt.Clock == nil {
+		opt.Clock = ClockFunc(time.Now)
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opt.Registry == nil {
+		opt.Registry = prometheus.NewRegistry()
+	}
+	if opt.MaxDocumentBytes <= 0 {
+		opt.MaxDocumentBytes = certs.DefaultMaxBytes
+	}
+	if opt.Workers <= 0 {
+		opt.Workers = 16
+	}
+	if opt.PollInterval <= 0 {
+		opt.PollInterval = 200 * time.Millisecond
+	}
+	if opt.Timeout <= 0 {
+		opt.Timeout = 30 * time.Second
+	}
+	if opt.Lease <= 0 {
+		opt.Lease = opt.Timeout + 30*time.Second
+	}
+	opt.Country = strings.ToUpper(opt.Country)
+	n := &Node{
+		opt:         opt,
+		country:     opt.Country,
+		clock:       opt.Clock,
+		log:         opt.Logger.With("node", opt.Country),
+		decode:      schema.DecodeOptions{MaxBytes: opt.MaxDocumentBytes, MaxDepth: opt.MaxDepth},
+		maxDoc:      opt.MaxDocumentBytes,
+		maxEnvelope: opt.MaxDocumentBytes*4/3 + 64<<10,
+		kick:        make(chan struct{}, 1),
+		clients:     map[string]clientEntry{},
+	}
+	n.m = newMetrics(opt.Registry, opt.Outbox)
+	return n, nil
+}
+
+// Country returns the node's country code.
+func (n *Node) Country() string { return n.country }
+
+// Registry returns the node's metrics registry.
+func (n *Node) Registry() *prometheus.Registry { return n.m.reg }
+
+// TLSConfig returns the partner API's server TLS configuration: TLS 1.2 or
+// newer, the server certificate, and a client certificate required and
+// verified against the current partners' TLS CAs (read at every handshake,
+// so a registry reload takes effect without a restart).
+func (n *Node) TLSConfig() (*tls.Config, error) {
+	if n.opt.ServerCertificate == nil {
+		return nil, errors.New("gateway: no server certificate configured (tls.cert, tls.key)")
+	}
+	base := &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{*n.opt.ServerCertificate},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+	}
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			c := base.Clone()
+			c.ClientCAs = n.opt.Partners.ClientCAs()
+			return c, nil
+		},
+	}, nil
+}
+
+// clientFor returns the mutual-TLS HTTP client for a partner.
+func (n *Node) clientFor(p *Partner) *http.Client {
+	if n.opt.HTTPClient != nil {
+		return n.opt.HTTPClient(p)
+	}
+	n.clientsMu.Lock()
+	defer n.clientsMu.Unlock()
+	if e, ok := n.clients[p.Country]; ok && e.p == p {
+		return e.c
+	}
+	if e, ok := n.clients[p.Country]; ok {
+		e.c.CloseIdleConnections()
+	}
+	roots := x509.NewCertPool()
+	for _, c := range p.TLSCAs {
+		roots.AddCert(c)
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}
+	if n.opt.ClientCertificate != nil {
+		tc.Certificates = []tls.Certificate{*n.opt.ClientCertificate}
+	}
+	tr := &http.Transport{
+		TLSClientConfig:     tc,
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        n.opt.Workers * 2,
+		MaxIdleConnsPerHost: n.opt.Workers,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: 10 * time.Second,
+		ForceAttemptHTTP2:   true,
+	}
+	c := &http.Client{Transport: tr, Timeout: n.opt.Timeout}
+	n.clients[p.Country] = clientEntry{p, c}
+	return c
+}
+
+// audit appends an audit entry; a failure is logged (the decision it
+// records has already been made durable elsewhere).
+func (n *Node) audit(ctx context.Context, actor, action, subject string, details map[string]string) {
+	if _, err := n.opt.Audit.Append(context.WithoutCancel(ctx), store.Entry{Actor: actor, Action: action, Subject: subject, Details: details}); err != nil {
+		n.log.Error("audit append failed", "action", action, "subject", subject, "err", err)
+	}
+}
+
+// Kick wakes the delivery loop (after an enqueue or a manual retry).
+func (n *Node) Kick() {
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Serve runs the partner API (mutual TLS) on partnerLn, the local API on
+// localLn and the delivery loop until ctx ends, then shuts down gracefully.
+// Either listener may be nil.
+func (n *Node) Serve(ctx context.Context, partnerLn, localLn net.Listener) error {
+	errc := make(chan error, 3)
+	var servers []*http.Server
+	errLog := slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)
+	if partnerLn != nil {
+		tc, err := n.TLSConfig()
+		if err != nil {
+			return err
+		}
+		s := &http.Server{Handler: n.PartnerHandler(), TLSConfig: tc, ErrorLog: errLog,
+			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second}
+		servers = append(servers, s)
+		go func() { errc <- s.ServeTLS(partnerLn, "", "") }()
+		n.log.Info("partner API listening (mutual TLS)", "addr", partnerLn.Addr().String())
+	}
+	if localLn != nil {
+		s := &http.Server{Handler: n.LocalHandler(), ErrorLog: errLog, ReadHeaderTimeout: 10 * time.Second}
+		servers = append(servers, s)
+		go func() { errc <- s.Serve(localLn) }()
+		n.log.Info("local API listening", "addr", localLn.Addr().String())
+	}
+	dctx, dcancel := context.WithCancel(ctx)
+	ddone := make(chan struct{})
+	go func() { n.RunDelivery(dctx); close(ddone) }()
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+	}
+	dcancel()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	for _, s := range servers {
+		_ = s.Shutdown(sctx)
+	}
+	<-ddone
+	return err
+}
