@@ -186,4 +186,3 @@ func BenchmarkXmlsec1VerifyRSA(b *testing.B)   { benchXmlsec(b, true, "rsa") }
 func BenchmarkXmlsec1VerifyECDSA(b *testing.B) { benchXmlsec(b, true, "ecdsa") }
 func BenchmarkXmlsec1SignRSA(b *testing.B)     { benchXmlsec(b, false, "rsa") }
 func BenchmarkXmlsec1SignECDSA(b *testing.B)   { benchXmlsec(b, false, "ecdsa") }
-

@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -42,5 +43,39 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSignKeepsInputBytes checks that signing inserts the signature before
+// the root end tag and changes nothing else, and that the fall-back for an
+// empty-element root still verifies.
+func TestSignKeepsInputBytes(t *testing.T) {
+	p := testPKI(t)
+	v := &Verifier{Trust: trustFor(t, p), At: testNow}
+	for _, in := range []string{
+		"<?xml version=\"1.0\"?>\n<r xmlns=\"urn:ecogate:eco:1\">\n  <a b='1'>x &amp; y</a>\n</r >\n<!-- trailing </r> -->\n",
+		`<r xmlns="urn:ecogate:eco:1"/>`,
+		`<e:r xmlns:e="urn:ecogate:eco:1"><e:a/></e:r>`,
+	} {
+		out := mustSign(t, p.SignerECDSA, p, []byte(in))
+		res, err := v.Verify(out)
+		if err != nil || !res.Valid {
+			t.Fatalf("%q: %v %+v", in, err, res.Report)
+		}
+		if strings.Contains(in, "</r >") {
+			i := strings.Index(string(out), "<ds:Signature")
+			j := strings.Index(string(out), "</ds:Signature>") + len("</ds:Signature>")
+			if string(out[:i])+string(out[j:]) != in {
+				t.Errorf("input bytes changed:\n%s", out)
+			}
+		}
+	}
+	s := &Signer{Key: p.SignerECDSA.Key, Chain: chainOf(p.SignerECDSA, p)}
+	signed := mustSign(t, p.SignerECDSA, p, []byte(`<r/>`))
+	if _, err := s.Sign(signed); err == nil {
+		t.Errorf("signing a signed document succeeded")
+	}
+	if _, err := (&Signer{Key: p.SignerRSA.Key, Chain: chainOf(p.SignerECDSA, p)}).Sign([]byte(`<r/>`)); err == nil {
+		t.Errorf("key/certificate mismatch accepted")
 	}
 }

@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -92,7 +93,7 @@ func (s *Signer) Sign(doc []byte) ([]byte, error) {
 	h.Write(ExcC14N(root, nil, nil))
 	digest := h.Sum(nil)
 
-	sig := root.CreateElement("ds:Signature")
+	sig := etree.NewElement("ds:Signature")
 	sig.CreateAttr("xmlns:ds", NSDSig)
 	si := sig.CreateElement("ds:SignedInfo")
 	si.CreateElement("ds:CanonicalizationMethod").CreateAttr("Algorithm", AlgExcC14N)
@@ -114,11 +115,49 @@ func (s *Signer) Sign(doc []byte) ([]byte, error) {
 	for _, c := range s.Chain {
 		x.CreateElement("ds:X509Certificate").SetText(base64.StdEncoding.EncodeToString(c.Raw))
 	}
+	// Insert the signature before the root's end tag, leaving every other
+	// byte of the input as it was; fall back to re-serialising the tree.
+	sd := etree.NewDocument()
+	sd.SetRoot(sig)
+	sigBytes, err := sd.WriteToBytes()
+	if err != nil {
+		return nil, fmt.Errorf("sign: write signature: %w", err)
+	}
+	if at := rootEndTag(doc, root); at >= 0 {
+		out := make([]byte, 0, len(doc)+len(sigBytes))
+		out = append(out, doc[:at]...)
+		out = append(out, sigBytes...)
+		return append(out, doc[at:]...), nil
+	}
+	root.AddChild(sig)
 	out, err := d.WriteToBytes()
 	if err != nil {
 		return nil, fmt.Errorf("sign: write document: %w", err)
 	}
 	return out, nil
+}
+
+// rootEndTag returns the offset of the root element's end tag in doc, or
+// -1 when it cannot be found unambiguously (for example an empty-element
+// root).
+func rootEndTag(doc []byte, root *etree.Element) int {
+	b := bytes.TrimRight(doc, " \t\r\n")
+	for bytes.HasSuffix(b, []byte("-->")) {
+		i := bytes.LastIndex(b, []byte("<!--"))
+		if i < 0 {
+			return -1
+		}
+		b = bytes.TrimRight(b[:i], " \t\r\n")
+	}
+	if !bytes.HasSuffix(b, []byte(">")) {
+		return -1
+	}
+	b = bytes.TrimRight(b[:len(b)-1], " \t\r\n")
+	end := "</" + root.FullTag()
+	if !bytes.HasSuffix(b, []byte(end)) {
+		return -1
+	}
+	return len(b) - len(end)
 }
 
 // signSignedInfo hashes the canonical SignedInfo and signs it. ECDSA
