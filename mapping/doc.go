@@ -77,7 +77,8 @@
 // Transforms, one per list item, in order; each applies to every value:
 //
 //	trim: true | upper: true | lower: true | digits: true (keep digits only)
-//	prefix: "P" | strip_prefix: "unece.un.org:locode:" | replace: {old, new}
+//	prefix: "P" | strip_prefix: "unece.un.org:locode:"
+//	replace: {old, new, regex: bool}        (regex: Go RE2, new may use $1)
 //	date: {from: DD/MM/YYYY | [patterns...] | iso | Go layout, to: date|datetime, zone: "+05:30"}
 //	map: {table: {domestic: canonical}, default: X, passthrough: bool, ignore_case: bool}
 //	concat: {sep: " "}            (all values into one; empty ones skipped)
@@ -85,6 +86,7 @@
 //	split: {sep: ":", last: true, part: 0|1}   (cut in two at the last separator)
 //	number: {thousands: ",", decimal: ".", floor: bool}   (to a plain decimal)
 //	datauri: mime | data          (parts of a data: URI; data is base64)
+//	check: {matches: "^[0-9A-Z]{10}$", message: "an IEC has 10 characters"}
 //
 // and, last in the list, one shaping transform that fills several fields of
 // the target group:

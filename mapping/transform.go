@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -43,14 +44,16 @@ type transformYAML struct {
 	Split       *splitYAML   `yaml:"split"`
 	Number      *numberYAML  `yaml:"number"`
 	DataURI     *string      `yaml:"datauri"`
+	Check       *checkYAML   `yaml:"check"`
 	HS          *hsYAML      `yaml:"hs"`
 	Unit        *unitYAML    `yaml:"unit"`
 	Identifier  *identYAML   `yaml:"identifier"`
 }
 
 type replaceYAML struct {
-	Old string `yaml:"old"`
-	New string `yaml:"new"`
+	Old   string `yaml:"old"`
+	New   string `yaml:"new"`
+	Regex bool   `yaml:"regex"`
 }
 
 type dateYAML struct {
@@ -81,6 +84,11 @@ type numberYAML struct {
 	Thousands string `yaml:"thousands"`
 	Decimal   string `yaml:"decimal"`
 	Floor     bool   `yaml:"floor"`
+}
+
+type checkYAML struct {
+	Matches string `yaml:"matches"`
+	Message string `yaml:"message"`
 }
 
 type hsYAML struct {
@@ -158,7 +166,15 @@ func compileTransform(t *transformYAML) (transform, shaper, error) {
 			return nil, nil, errors.New("replace.old must not be empty")
 		}
 		o, nw := t.Replace.Old, t.Replace.New
-		set(funcTF(func(s string) (string, error) { return strings.ReplaceAll(s, o, nw), nil }))
+		if t.Replace.Regex {
+			re, err := regexp.Compile(o)
+			if err != nil {
+				return nil, nil, fmt.Errorf("replace.old: %v", err)
+			}
+			set(funcTF(func(s string) (string, error) { return re.ReplaceAllString(s, nw), nil }))
+		} else {
+			set(funcTF(func(s string) (string, error) { return strings.ReplaceAll(s, o, nw), nil }))
+		}
 	}
 	if t.Date != nil {
 		d, err := compileDate(t.Date)
@@ -172,6 +188,13 @@ func compileTransform(t *transformYAML) (transform, shaper, error) {
 			return nil, nil, errors.New("map.table is empty: list source value: canonical value pairs")
 		}
 		m := &mapTF{table: t.Map.Table, def: t.Map.Default, pass: t.Map.Passthrough, fold: t.Map.IgnoreCase}
+		for k := range t.Map.Table {
+			m.keys = append(m.keys, k)
+		}
+		sort.Strings(m.keys)
+		if len(m.keys) > 12 {
+			m.keys = append(m.keys[:12], "...")
+		}
 		if m.fold {
 			m.table = make(map[string]string, len(t.Map.Table))
 			for k, v := range t.Map.Table {
@@ -215,6 +238,22 @@ func compileTransform(t *transformYAML) (transform, shaper, error) {
 			return data, nil
 		}))
 	}
+	if t.Check != nil {
+		re, err := regexp.Compile(t.Check.Matches)
+		if err != nil || t.Check.Matches == "" {
+			return nil, nil, fmt.Errorf("check.matches must be a regular expression: %v", err)
+		}
+		msg := t.Check.Message
+		if msg == "" {
+			msg = "it must match " + t.Check.Matches
+		}
+		set(funcTF(func(s string) (string, error) {
+			if !re.MatchString(s) {
+				return "", fmt.Errorf("%q is refused: %s", s, msg)
+			}
+			return s, nil
+		}))
+	}
 	if t.HS != nil {
 		sh = &hsShaper{y: *t.HS}
 		n++
@@ -236,7 +275,7 @@ func compileTransform(t *transformYAML) (transform, shaper, error) {
 	}
 	switch {
 	case n == 0:
-		return nil, nil, errors.New("empty transform: use one of trim, upper, lower, digits, prefix, strip_prefix, replace, date, map, concat, split, number, datauri, hs, unit, identifier")
+		return nil, nil, errors.New("empty transform: use one of trim, upper, lower, digits, prefix, strip_prefix, replace, date, map, concat, split, number, datauri, check, hs, unit, identifier")
 	case n > 1:
 		return nil, nil, errors.New("one transform per list entry: write each as its own '- name: ...' item")
 	}
@@ -373,6 +412,7 @@ type mapTF struct {
 	def   *string
 	pass  bool
 	fold  bool
+	keys  []string // for messages
 }
 
 func (m *mapTF) apply(vs []val, _ *runCtx) ([]val, error) {
@@ -390,15 +430,7 @@ func (m *mapTF) apply(vs []val, _ *runCtx) ([]val, error) {
 			vs[i].s = *m.def
 		case m.pass:
 		default:
-			keys := make([]string, 0, len(m.table))
-			for k := range m.table {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			if len(keys) > 12 {
-				keys = append(keys[:12], "...")
-			}
-			return nil, &valError{path: vs[i].path, err: fmt.Errorf("value %q is not in the rule's code table (%s): correct the source, or add it to map.table, or give map.default", vs[i].s, strings.Join(keys, ", "))}
+			return nil, &valError{path: vs[i].path, err: fmt.Errorf("value %q is not in the rule's code table (%s): correct the source, or add it to map.table, or give map.default", vs[i].s, strings.Join(m.keys, ", "))}
 		}
 	}
 	return vs, nil
