@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/ecogate/ecogate/internal/testenv"
 )
 
 // jsonSchemaOracle validates documents against the published JSON Schema
@@ -30,7 +28,12 @@ for p in sys.argv[2:]:
 // against the JSON Schema, and documents the decoder refuses for an unknown
 // member, a wrong type or a missing member are refused by the schema too.
 func TestJSONSchemaValidatesFixtures(t *testing.T) {
-	python := testenv.Program(t, "python3")
+	// An optional oracle: CI does not install it (.ci/run installs xmllint
+	// and xmlsec1 only), so a missing python3 or jsonschema module skips.
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not installed")
+	}
 	dir := t.TempDir()
 	var docs []string
 	for name, orig := range validFixtures(t) {
