@@ -11,7 +11,7 @@ import (
 	"sort"
 	"strings"
 
-	"golang.org/x/crypto/pkcs12"
+	pkcs12 "software.sslmate.com/src/go-pkcs12"
 )
 
 // ParsePrivateKey parses a private key from PEM (PKCS#8 "PRIVATE KEY",
@@ -91,27 +91,16 @@ func LoadKeyPair(keyFile, certFile, chainFile, password string) (crypto.Signer, 
 	var chain []*x509.Certificate
 	ext := strings.ToLower(filepath.Ext(keyFile))
 	if ext == ".p12" || ext == ".pfx" {
-		blocks, err := pkcs12.ToPEM(kb, password)
+		pk, leaf, cas, err := pkcs12.DecodeChain(kb, password)
 		if err != nil {
-			return nil, nil, fmt.Errorf("open PKCS#12 %s: %w (check the password)", keyFile, err)
+			return nil, nil, fmt.Errorf("open PKCS#12 %s: %w (check the password in the environment variable)", keyFile, err)
 		}
-		for _, b := range blocks {
-			switch b.Type {
-			case "PRIVATE KEY":
-				if key, err = ParsePrivateKey(pem.EncodeToMemory(b)); err != nil {
-					return nil, nil, fmt.Errorf("PKCS#12 %s: %w", keyFile, err)
-				}
-			case "CERTIFICATE":
-				c, err := x509.ParseCertificate(b.Bytes)
-				if err != nil {
-					return nil, nil, fmt.Errorf("PKCS#12 %s: %w", keyFile, err)
-				}
-				chain = append(chain, c)
-			}
+		s, ok := pk.(crypto.Signer)
+		if !ok {
+			return nil, nil, fmt.Errorf("PKCS#12 %s: key type %T cannot sign", keyFile, pk)
 		}
-		if key == nil {
-			return nil, nil, fmt.Errorf("PKCS#12 %s holds no private key", keyFile)
-		}
+		key = s
+		chain = append([]*x509.Certificate{leaf}, cas...)
 	} else if key, err = ParsePrivateKey(kb); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", keyFile, err)
 	}
