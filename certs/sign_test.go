@@ -1,8 +1,10 @@
 package certs
 
 import (
+	"github.com/beevik/etree"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSignVerifyRoundTrip(t *testing.T) {
@@ -77,5 +79,45 @@ func TestSignKeepsInputBytes(t *testing.T) {
 	}
 	if _, err := (&Signer{Key: p.SignerRSA.Key, Chain: chainOf(p.SignerECDSA, p)}).Sign([]byte(`<r/>`)); err == nil {
 		t.Errorf("key/certificate mismatch accepted")
+	}
+}
+
+// TestSigningTimePolicy: when the caller supplies the signing time (read
+// from the verified element), the chain must be valid then as well as at
+// the policy time.
+func TestSigningTimePolicy(t *testing.T) {
+	p := testPKI(t)
+	signed := mustSign(t, p.SignerECDSA, p, ecoDoc(1))
+	for _, tc := range []struct {
+		name   string
+		signed time.Time
+		valid  bool
+	}{
+		{"signed yesterday", testNow.Add(-2 * time.Hour), true},
+		{"claims to be signed before the certificate existed", testNow.AddDate(-1, 0, 0), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var seen string
+			v := &Verifier{Trust: trustFor(t, p), At: testNow, SigningTime: func(e *etree.Element) (time.Time, bool) {
+				seen = e.FindElement("ExchangedDocument/ID").Text()
+				return tc.signed, true
+			}}
+			res, err := v.Verify(signed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if seen != "VN-AK-2026-000123" {
+				t.Errorf("SigningTime saw %q", seen)
+			}
+			if res.Valid != tc.valid {
+				t.Fatalf("valid %v: %+v", res.Valid, res.Report)
+			}
+			if !tc.valid && res.Report.First().Reason != "trust.validity" {
+				t.Errorf("reason %+v", res.Report.First())
+			}
+			if !res.SigningTime.Equal(tc.signed) {
+				t.Errorf("SigningTime %v", res.SigningTime)
+			}
+		})
 	}
 }
