@@ -143,8 +143,8 @@ func (c *CodeLists) Currency(code string) CodeStatus {
 	if currentCurrencies[code] {
 		return CodeValid
 	}
-	if _, err := currency.ParseISO(code); err == nil {
-		return CodeDeleted
+	if _, err := currency.ParseISO(code); err == nil && code != "CNH" {
+		return CodeDeleted // historic: known to CLDR, ended (CNH was never ISO 4217)
 	}
 	return CodeUnknown
 }
