@@ -125,7 +125,6 @@ func firstDiff(a, b []byte) string {
 	return "(no line differs)"
 }
 
-
 // xmllintValid runs xmllint --schema on b and reports whether it validates,
 // with xmllint's output.
 func xmllintValid(t *testing.T, xmllint string, b []byte) (bool, string) {
