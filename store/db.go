@@ -97,6 +97,11 @@ type Options struct {
 	LockTimeout time.Duration
 	// MaxBatch caps the operations in one group commit; 1024 when zero.
 	MaxBatch int
+	// LingerGap is how long the writer, when producers are concurrent,
+	// waits for one more operation before committing a group (it keeps
+	// waiting while operations arrive closer than this). 200 µs when zero;
+	// negative disables lingering.
+	LingerGap time.Duration
 	// SkipCheck skips the full structural check on open (bbolt tx.Check),
 	// which reads every page. Opening still validates the meta pages and
 	// the schema. Use only for very large files after a clean shutdown.
@@ -107,11 +112,12 @@ type Options struct {
 // serialised through one writer goroutine with group commit; reads run
 // concurrently in read-only transactions.
 type DB struct {
-	bolt     *bolt.DB
-	path     string
-	clock    func() time.Time
-	log      *slog.Logger
-	maxBatch int
+	bolt      *bolt.DB
+	path      string
+	clock     func() time.Time
+	log       *slog.Logger
+	maxBatch  int
+	lingerGap time.Duration
 
 	ops       chan *op
 	closing   chan struct{}
@@ -144,6 +150,9 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	if opts.LockTimeout == 0 {
 		opts.LockTimeout = 2 * time.Second
+	}
+	if opts.LingerGap == 0 {
+		opts.LingerGap = 200 * time.Microsecond
 	}
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 1024
@@ -178,14 +187,15 @@ func Open(path string, opts Options) (*DB, error) {
 		}
 	}
 	db := &DB{
-		bolt:     bdb,
-		path:     path,
-		clock:    opts.Clock,
-		log:      opts.Logger,
-		maxBatch: opts.MaxBatch,
-		ops:      make(chan *op),
-		closing:  make(chan struct{}),
-		done:     make(chan struct{}),
+		bolt:      bdb,
+		path:      path,
+		clock:     opts.Clock,
+		log:       opts.Logger,
+		maxBatch:  opts.MaxBatch,
+		lingerGap: opts.LingerGap,
+		ops:       make(chan *op),
+		closing:   make(chan struct{}),
+		done:      make(chan struct{}),
 	}
 	if existed && !opts.SkipCheck {
 		if err := db.checkBolt(); err != nil {
@@ -372,6 +382,9 @@ func (db *DB) view(fn func(tx *bolt.Tx) error) error {
 func (db *DB) writer() {
 	defer close(db.done)
 	batch := make([]*op, 0, db.maxBatch)
+	lastBatch := 0
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	for {
 		select {
 		case o := <-db.ops:
@@ -385,6 +398,26 @@ func (db *DB) writer() {
 					break drain
 				}
 			}
+			// With concurrent producers, the ones whose operations were
+			// committed last time come back a moment later: wait for
+			// them while operations keep arriving (at most lingerGap
+			// between two), so one fsync serves both groups. A lone
+			// producer (last batch of one) never waits.
+			if lastBatch > 1 && db.lingerGap > 0 {
+				linger.Reset(db.lingerGap)
+			wait:
+				for len(batch) < db.maxBatch {
+					select {
+					case o := <-db.ops:
+						batch = append(batch, o)
+						linger.Reset(db.lingerGap)
+					case <-linger.C:
+						break wait
+					}
+				}
+				linger.Stop()
+			}
+			lastBatch = len(batch)
 			db.commit(batch)
 		case <-db.closing:
 			return

@@ -170,7 +170,7 @@ func (in *Inbox) Accept(ctx context.Context, rec InRecord) (*InRecord, error) {
 				return err
 			}
 		}
-		if _, err := putBlob(tx, rec.Content); err != nil {
+		if _, err := putBlob(tx, hash, rec.Content); err != nil {
 			return err
 		}
 		seq, err := tx.Bucket([]byte(bktIn)).NextSequence()

@@ -74,9 +74,8 @@ func hashHex(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// putBlob stores b under its hash once and returns the hash.
-func putBlob(tx *bolt.Tx, b []byte) (string, error) {
-	h := hashHex(b)
+// putBlob stores b under its hash h (hashHex(b)) once.
+func putBlob(tx *bolt.Tx, h string, b []byte) (string, error) {
 	bk := tx.Bucket([]byte(bktBlobs))
 	if bk.Get([]byte(h)) == nil {
 		if err := bk.Put([]byte(h), b); err != nil {

@@ -127,6 +127,10 @@ func (o *Outbox) Enqueue(ctx context.Context, msgs ...OutMessage) error {
 			return fmt.Errorf("enqueue %s: %w: content is empty", m.ID, ErrInvalid)
 		}
 	}
+	hashes := make([]string, len(msgs))
+	for i := range msgs {
+		hashes[i] = hashHex(msgs[i].Content)
+	}
 	now := o.db.clock()
 	err := o.db.update(ctx, func(tx *bolt.Tx) error {
 		out := tx.Bucket([]byte(bktOut))
@@ -137,12 +141,12 @@ func (o *Outbox) Enqueue(ctx context.Context, msgs ...OutMessage) error {
 				if err := json.Unmarshal(old, &r); err != nil {
 					return fmt.Errorf("decode message %s: %w", m.ID, err)
 				}
-				if r.Partner == m.Partner && r.ContentHash == hashHex(m.Content) {
+				if r.Partner == m.Partner && r.ContentHash == hashes[i] {
 					continue
 				}
 				return fmt.Errorf("enqueue %s: %w (stored for %s with hash %s)", m.ID, ErrConflict, r.Partner, r.ContentHash)
 			}
-			h, err := putBlob(tx, m.Content)
+			h, err := putBlob(tx, hashes[i], m.Content)
 			if err != nil {
 				return err
 			}
