@@ -198,10 +198,11 @@ var vtCases = []vtCase{
 	}, code: CodeRetroactiveFlag, level: Warning},
 	{name: "valid-until-wrong", mutate: func(c *Certificate) { c.Header.ValidUntil = vtD("2027-09-02") },
 		code: CodeValidity, level: Warning, path: pathHeader + ".validUntil"},
+	// The clock-only and profile-only cases keep the base document: no XML file.
 	{name: "expired", now: time.Date(2027, 3, 3, 8, 0, 0, 0, time.UTC),
-		code: CodeExpired, level: Warning},
+		code: CodeExpired, level: Warning, noXML: true},
 	{name: "issued-in-the-future", now: time.Date(2026, 2, 1, 8, 0, 0, 0, time.UTC),
-		code: CodeIssueFuture, level: Warning},
+		code: CodeIssueFuture, level: Warning, noXML: true},
 	{name: "rcep-origin-not-party", mutate: rcepItem0(func(it *GoodsItem) { it.Product.OriginCountry = "US" }),
 		code: CodeRCEPOriginCountry, level: Severe, path: itemPath(0) + ".tradeProduct.originCountry"},
 	{name: "rcep-origin-missing", mutate: func(c *Certificate) { vtItem(c, 1).Product.OriginCountry = "" },
@@ -246,7 +247,7 @@ var vtCases = []vtCase{
 	{name: "certified-before-declared", mutate: func(c *Certificate) {
 		c.SecondSignatory.ActualDateTime = vtDT("2026-03-01T08:00:00+07:00")
 	}, code: CodeSignatoryOrder, level: Warning},
-	{name: "profile-mismatch", profile: "ATIGA", code: CodeProfileMismatch, level: Warning},
+	{name: "profile-mismatch", profile: "ATIGA", code: CodeProfileMismatch, level: Warning, noXML: true},
 	{name: "agreement-unknown", mutate: func(c *Certificate) { c.Header.Agreement = "RCPE" },
 		code: CodeAgreement, level: Severe},
 	{name: "agreement-without-profile", mutate: func(c *Certificate) { c.Header.Agreement = "AJCEP" },
