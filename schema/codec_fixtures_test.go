@@ -71,7 +71,7 @@ func fixtureRCEP() *Certificate {
 			LanguageCode:   "en",
 			Status:         "70",
 			ValidUntil:     mustD("2027-03-02"),
-			Remarks:        "Back-to-back Certificate of Origin issued on the basis of Form RCEP TH-RCEP-2026-0100345 of 10 February 2026.",
+			Remarks:        "Back-to-back Certificate of Origin issued on the basis of Form RCEP TH-RCEP-2026-0100345 of 10 February 2026 (item 1) and the approved exporter's declaration of origin TH-DOO-2026-AE0219-0077 of 12 February 2026 (item 2).",
 			Flags:          &Flags{BackToBack: true},
 			Issuer: Party{
 				IDs:  []Identifier{{Value: "VN-MOIT-IEMO17", SchemeID: "rcep.issuing-body"}},
@@ -162,6 +162,12 @@ func fixtureRCEP() *Certificate {
 			IssuingCountry:      "TH",
 			RCEPCountryOfOrigin: "TH",
 			IsElectronic:        true,
+		}, {
+			Number:               "TH-DOO-2026-AE0219-0077",
+			IssueDate:            mustD("2026-02-12"),
+			IssuingCountry:       "TH",
+			RCEPCountryOfOrigin:  "TH",
+			ApprovedExporterCode: "TH-RCEP-AE-0219",
 		}},
 		FirstSignatory: Authentication{
 			ActualDateTime: mustDT("2026-03-01T16:40:00+07:00"),
