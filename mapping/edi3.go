@@ -1,0 +1,322 @@
+package mapping
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/ecogate/ecogate/schema"
+)
+
+// LOCODEScheme is the scheme prefix edi3 writes before a UN/LOCODE.
+const LOCODEScheme = "unece.un.org:locode:"
+
+// ToEdi3 writes c as an edi3 / UN/CEFACT Certificate of Origin JSON
+// document (the TradeTrust CoO data model), the inverse of the edi3-coo
+// profile: goods items are grouped back into consignment items (consecutive
+// items with the same producer and origin criteria), identifiers are written
+// scheme:value, LOCODEs get their scheme prefix, dates become date-times at
+// midnight UTC, signature images become data URIs, and carried edi3 fields
+// (see Carried) go back to their source paths.
+//
+// The edi3 sample model has no place for quantities, weights, FOB values,
+// packages, marks, RVC percentages, national tariff codes, flags, original
+// proofs or the replaced certificate; those are not written. Round trip
+// edi3 → canonical → edi3 → canonical is exact.
+func ToEdi3(c *schema.Certificate) ([]byte, error) {
+	h := &c.Header
+	doc := map[string]any{}
+	put(doc, "iD", h.ID)
+	put(doc, "name", h.Name)
+	put(doc, "issueDateTime", h.IssueDateTime.String())
+	doc["isPreferential"] = h.IsPreferential
+	put(doc, "freeTradeAgreement", h.Agreement)
+	put(doc, "status", map[string]string{"70": "issued", "40": "withdrawn", "41": "rejected"}[h.Status])
+	if h.Status != "" && doc["status"] == nil {
+		doc["status"] = h.Status
+	}
+	if l := edi3Location(h.IssueLocation); l != nil {
+		doc["issueLocation"] = l
+	}
+	if p := edi3Party(&h.Issuer); p != nil {
+		doc["issuer"] = p
+	}
+	cons := &c.Consignment
+	sc := map[string]any{}
+	if cons.ID != nil {
+		put(sc, "iD", idString(*cons.ID))
+	}
+	put(sc, "information", cons.Information)
+	if h.ExportCountry != "" {
+		sc["exportCountry"] = map[string]any{"code": h.ExportCountry}
+	}
+	if h.ImportCountry != "" {
+		sc["importCountry"] = map[string]any{"code": h.ImportCountry}
+	}
+	if p := edi3Party(&cons.Exporter); p != nil {
+		sc["exporter"] = p
+	}
+	if p := edi3Party(&cons.Importer); p != nil {
+		sc["importer"] = p
+	}
+	if l := edi3Location(cons.LoadingPort); l != nil {
+		sc["loadingBaseportLocation"] = l
+	}
+	if l := edi3Location(cons.UnloadingPort); l != nil {
+		sc["unloadingBaseportLocation"] = l
+	}
+	if mc := cons.MainCarriage; mc != nil {
+		m := map[string]any{}
+		put(m, "iD", mc.JourneyID)
+		put(m, "modeCode", mc.ModeCode)
+		if tm := mc.UsedTransportMeans; tm != nil {
+			u := map[string]any{}
+			put(u, "iD", tm.ID)
+			put(u, "name", tm.Name)
+			if len(u) > 0 {
+				m["usedTransportMeans"] = u
+			}
+		}
+		if !mc.DepartureDate.IsZero() {
+			m["departureEvent"] = map[string]any{"departureDateTime": mc.DepartureDate.String() + "T00:00:00Z"}
+		}
+		if len(m) > 0 {
+			sc["mainCarriageTransportMovement"] = m
+		}
+	}
+	// Invoice files, by invoice number.
+	invoiceURI := map[string]string{}
+	for _, r := range c.References {
+		if r.TypeCode == "380" && r.Attachment != nil && r.Attachment.URI != "" {
+			if _, ok := invoiceURI[r.ID]; !ok {
+				invoiceURI[r.ID] = r.Attachment.URI
+			}
+		}
+	}
+	producers := map[string]*schema.Party{}
+	for i := range cons.Producers {
+		producers[cons.Producers[i].Ref] = &cons.Producers[i]
+	}
+	var cis []any
+	for i := 0; i < len(cons.Items); {
+		first := &cons.Items[i]
+		ci := map[string]any{}
+		if len(first.OriginCriteria) > 0 {
+			ci["crossBorderRegulatoryProcedure"] = map[string]any{"originCriteriaText": strings.Join(first.OriginCriteria, " + ")}
+		}
+		if p, ok := producers[first.ProducerRef]; ok && first.ProducerRef != "" {
+			if mp := edi3Party(p); mp != nil {
+				ci["manufacturer"] = mp
+			}
+		}
+		var lines []any
+		j := i
+		for ; j < len(cons.Items); j++ {
+			it := &cons.Items[j]
+			if it.ProducerRef != first.ProducerRef || !slices.Equal(it.OriginCriteria, first.OriginCriteria) {
+				break
+			}
+			lines = append(lines, edi3Line(it, invoiceURI))
+		}
+		ci["tradeLineItems"] = lines
+		cis = append(cis, ci)
+		i = j
+	}
+	if len(cis) > 0 {
+		sc["includedConsignmentItems"] = cis
+	}
+	if len(sc) > 0 {
+		doc["supplyChainConsignment"] = sc
+	}
+	if a := edi3Auth(c, &c.FirstSignatory); a != nil {
+		doc["firstSignatoryAuthentication"] = a
+	}
+	if c.SecondSignatory != nil {
+		if a := edi3Auth(c, c.SecondSignatory); a != nil {
+			doc["secondSignatoryAuthentication"] = a
+		}
+	}
+	for _, f := range Carried(c) {
+		if err := setPath(doc, f.Path, f.Value); err != nil {
+			return nil, fmt.Errorf("carried field %s: %w", f.Path, err)
+		}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func put(m map[string]any, k, v string) {
+	if v != "" {
+		m[k] = v
+	}
+}
+
+func idString(id schema.Identifier) string {
+	if id.SchemeID == "" {
+		return id.Value
+	}
+	return id.SchemeID + ":" + id.Value
+}
+
+func edi3Location(l *schema.Location) map[string]any {
+	if l == nil {
+		return nil
+	}
+	m := map[string]any{}
+	if l.ID != "" {
+		m["iD"] = LOCODEScheme + l.ID
+	}
+	put(m, "name", l.Name)
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+func edi3Party(p *schema.Party) map[string]any {
+	m := map[string]any{}
+	put(m, "name", p.Name)
+	if len(p.IDs) > 0 {
+		m["iD"] = idString(p.IDs[0])
+	}
+	if a := p.Address; a != nil {
+		pa := map[string]any{}
+		for i, l := range a.Lines {
+			put(pa, "line"+strconv.Itoa(i+1), l)
+		}
+		put(pa, "cityName", a.CityName)
+		put(pa, "postcode", a.Postcode)
+		put(pa, "countrySubDivisionName", a.CountrySubDivisionName)
+		put(pa, "countryCode", a.CountryCode)
+		if len(pa) > 0 {
+			m["postalAddress"] = pa
+		}
+	}
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+func edi3Line(it *schema.GoodsItem, invoiceURI map[string]string) map[string]any {
+	li := map[string]any{"sequenceNumber": it.SequenceNumber}
+	if len(it.InvoiceReferences) > 0 {
+		ir := it.InvoiceReferences[0]
+		inv := map[string]any{}
+		put(inv, "iD", ir.ID)
+		if !ir.IssueDate.IsZero() {
+			inv["formattedIssueDateTime"] = ir.IssueDate.String() + "T00:00:00Z"
+		}
+		if u, ok := invoiceURI[ir.ID]; ok {
+			inv["attachedBinaryFile"] = map[string]any{"uRI": u}
+		}
+		li["invoiceReference"] = inv
+	}
+	p := &it.Product
+	tp := map[string]any{}
+	if len(p.IDs) > 0 {
+		tp["iD"] = idString(p.IDs[0])
+	}
+	put(tp, "description", p.Description)
+	if p.HSCode != "" {
+		code := p.HSCode
+		if len(code) == 6 {
+			code = code[:4] + "." + code[4:]
+		}
+		tp["harmonisedTariffCode"] = map[string]any{"classCode": code}
+	}
+	if p.OriginCountry != "" {
+		tp["originCountry"] = map[string]any{"code": p.OriginCountry}
+	}
+	if len(tp) > 0 {
+		li["tradeProduct"] = tp
+	}
+	return li
+}
+
+func edi3Auth(c *schema.Certificate, a *schema.Authentication) map[string]any {
+	m := map[string]any{}
+	put(m, "actualDateTime", a.ActualDateTime.String())
+	put(m, "statement", a.Statement)
+	if a.Signatory.Name != "" {
+		s := map[string]any{"name": a.Signatory.Name}
+		put(s, "position", a.Signatory.Position)
+		m["signatory"] = s
+	}
+	if a.SealImageRef != "" {
+		for _, r := range c.References {
+			if at := r.Attachment; at != nil && at.Filename == a.SealImageRef && len(at.Content) > 0 {
+				m["signature"] = "data:" + at.MIMECode + ";base64," + base64.StdEncoding.EncodeToString(at.Content)
+				break
+			}
+		}
+	}
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+// setPath stores v at a source path (a.b[2].c) in a JSON tree, creating
+// objects and lists on the way. A number or boolean carried as text is
+// written as text.
+func setPath(root map[string]any, path, v string) error {
+	segs := splitSegments(path)
+	var cur any = root
+	var set func(any)
+	for si, seg := range segs {
+		name, idxs, _ := strings.Cut(seg, "[")
+		var indices []int
+		if idxs != "" {
+			for _, part := range strings.Split(strings.TrimSuffix(idxs, "]"), "][") {
+				n, err := strconv.Atoi(part)
+				if err != nil || n < 0 || n > 100000 {
+					return fmt.Errorf("bad index %q", part)
+				}
+				indices = append(indices, n)
+			}
+		}
+		last := si == len(segs)-1
+		obj, ok := cur.(map[string]any)
+		if !ok {
+			return fmt.Errorf("%s is not an object", seg)
+		}
+		// descend into obj[name], then through the indices
+		var next any = obj[name]
+		setter := func(x any) { obj[name] = x }
+		for k, n := range indices {
+			list, _ := next.([]any)
+			for len(list) <= n {
+				list = append(list, nil)
+			}
+			setter(list)
+			l := list
+			setter = func(x any) { l[n] = x }
+			next = l[n]
+			_ = k
+		}
+		if last {
+			setter(v)
+			return nil
+		}
+		if _, ok := next.(map[string]any); !ok {
+			m := map[string]any{}
+			setter(m)
+			next = m
+		}
+		cur = next
+		set = setter
+	}
+	_ = set
+	return nil
+}
