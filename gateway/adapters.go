@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ecogate/ecogate/certs"
+	"github.com/ecogate/ecogate/partners"
 )
 
 // CertsVerifier is the DocumentVerifier of package certs: strict parse,
@@ -150,4 +151,98 @@ func (d *StaticDirectory) All() []*Partner {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	return append([]*Partner(nil), d.list...)
+}
+
+// RegistryDirectory is the PartnerDirectory over the partners package's
+// registry. Current returns the registry in force (for example
+// (*partners.Watcher).Registry, which swaps it on SIGHUP or file change);
+// the converted partners are rebuilt whenever it changes.
+type RegistryDirectory struct {
+	Current func() *partners.Registry
+
+	mu   sync.Mutex
+	reg  *partners.Registry
+	dir  *StaticDirectory
+	conv map[*partners.Partner]*Partner
+}
+
+// NewRegistryDirectory returns a directory over current.
+func NewRegistryDirectory(current func() *partners.Registry) *RegistryDirectory {
+	return &RegistryDirectory{Current: current}
+}
+
+// PartnerFromRegistry converts a registry entry.
+func PartnerFromRegistry(p *partners.Partner) *Partner {
+	g := &Partner{
+		Country:       p.Country,
+		Name:          p.Name,
+		Pull:          p.Delivery == partners.Pull,
+		TLSCAs:        p.ClientCAs,
+		DocumentTrust: &certs.TrustSet{AnchorCerts: p.Anchors, RevocationLists: p.CRLs},
+		Agreements:    p.Agreements,
+		Retry: RetryPolicy{Attempts: p.Retry.Attempts, InitialInterval: p.Retry.InitialInterval, MaxInterval: p.Retry.MaxInterval,
+			Multiplier: p.Retry.Multiplier, Jitter: p.Retry.Jitter, MaxAge: p.Retry.MaxAge},
+	}
+	if p.Endpoint != nil {
+		g.Endpoint = p.Endpoint.String()
+	}
+	return g
+}
+
+func (d *RegistryDirectory) current() (*partners.Registry, *StaticDirectory, map[*partners.Partner]*Partner) {
+	r := d.Current()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if r != d.reg || d.dir == nil {
+		d.reg = r
+		d.conv = map[*partners.Partner]*Partner{}
+		var list []*Partner
+		if r != nil {
+			for _, p := range r.Partners() {
+				g := PartnerFromRegistry(p)
+				d.conv[p] = g
+				list = append(list, g)
+			}
+		}
+		d.dir = NewStaticDirectory(list...)
+	}
+	return d.reg, d.dir, d.conv
+}
+
+// Lookup implements PartnerDirectory.
+func (d *RegistryDirectory) Lookup(country string) *Partner {
+	_, dir, _ := d.current()
+	return dir.Lookup(country)
+}
+
+// ByClientCert implements PartnerDirectory with the registry's own
+// matching (chain verification against each partner's client CAs for
+// client authentication; a certificate two partners' CAs issued maps to
+// none).
+func (d *RegistryDirectory) ByClientCert(chain []*x509.Certificate) *Partner {
+	r, _, conv := d.current()
+	if r == nil || len(chain) == 0 {
+		return nil
+	}
+	var inter []*x509.Certificate
+	if len(chain) > 2 {
+		inter = chain[1 : len(chain)-1]
+	}
+	p, err := r.ByClientCert(chain[0], inter...)
+	if err != nil {
+		return nil
+	}
+	return conv[p]
+}
+
+// ClientCAs implements PartnerDirectory.
+func (d *RegistryDirectory) ClientCAs() *x509.CertPool {
+	_, dir, _ := d.current()
+	return dir.ClientCAs()
+}
+
+// All implements PartnerDirectory.
+func (d *RegistryDirectory) All() []*Partner {
+	_, dir, _ := d.current()
+	return dir.All()
 }

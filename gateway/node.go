@@ -92,6 +92,12 @@ type Options struct {
 	// Lease is how long a claimed message stays with this node before it is
 	// due again if the node dies mid-delivery (Timeout + 30 s when zero).
 	Lease time.Duration
+
+	// PullFrom lists partners that keep our messages for us to fetch (they
+	// have us in pull mode); Serve pulls from them every PullInterval
+	// (30 s when zero).
+	PullFrom     []string
+	PullInterval time.Duration
 }
 
 // Node is one ecogate node: the partner API, the local API, and the
@@ -160,6 +166,9 @@ func New(opt Options) (*Node, error) {
 	}
 	if opt.Timeout <= 0 {
 		opt.Timeout = 30 * time.Second
+	}
+	if opt.PullInterval <= 0 {
+		opt.PullInterval = 30 * time.Second
 	}
 	if opt.Lease <= 0 {
 		opt.Lease = opt.Timeout + 30*time.Second
@@ -286,7 +295,9 @@ func (n *Node) Serve(ctx context.Context, partnerLn, localLn net.Listener) error
 	}
 	dctx, dcancel := context.WithCancel(ctx)
 	ddone := make(chan struct{})
+	pdone := make(chan struct{})
 	go func() { n.RunDelivery(dctx); close(ddone) }()
+	go func() { n.runPull(dctx, n.opt.PullFrom, n.opt.PullInterval); close(pdone) }()
 	var err error
 	select {
 	case <-ctx.Done():
@@ -302,5 +313,6 @@ func (n *Node) Serve(ctx context.Context, partnerLn, localLn net.Listener) error
 		_ = s.Shutdown(sctx)
 	}
 	<-ddone
+	<-pdone
 	return err
 }

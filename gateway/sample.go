@@ -1,0 +1,56 @@
+package gateway
+
+import (
+	_ "embed"
+	"fmt"
+	"strconv"
+
+	"github.com/ecogate/ecogate/schema"
+)
+
+// sampleAIFTA is an unsigned AIFTA certificate of origin from India to
+// Viet Nam (a copy of schema/testdata/valid/aifta.xml).
+//
+//go:embed testdata/sample-aifta.xml
+var sampleAIFTA []byte
+
+// SampleCertificate returns the sample AIFTA e-CO (India to Viet Nam),
+// unsigned, with the given number and version; number "" keeps the
+// sample's. from and to, when not empty, replace the export and import
+// countries. For demos, tests and benchmarks.
+func SampleCertificate(number string, version int, from, to string) (*schema.Certificate, error) {
+	c, fs := schema.DecodeXML(sampleAIFTA, schema.DecodeOptions{})
+	if fs != nil {
+		return nil, fmt.Errorf("decode the embedded sample: %v", fs)
+	}
+	if number != "" {
+		c.Header.ID = number
+	}
+	if version > 0 {
+		c.Header.Version = version
+	}
+	if from != "" {
+		c.Header.ExportCountry = from
+	}
+	if to != "" {
+		c.Header.ImportCountry = to
+	}
+	c.Header.UUID = uuidFor(c.Header.ID, c.Header.Version)
+	return c, nil
+}
+
+// SampleXML is SampleCertificate encoded as XML.
+func SampleXML(number string, version int, from, to string) ([]byte, error) {
+	c, err := SampleCertificate(number, version, from, to)
+	if err != nil {
+		return nil, err
+	}
+	return schema.EncodeXML(c)
+}
+
+// uuidFor makes a stable, well-formed UUID (version 8, name-based) from a
+// certificate number and version.
+func uuidFor(number string, version int) string {
+	h := ContentHash([]byte(number + "/" + strconv.Itoa(version)))
+	return h[0:8] + "-" + h[8:12] + "-8" + h[13:16] + "-a" + h[17:20] + "-" + h[20:32]
+}
