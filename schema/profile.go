@@ -129,7 +129,7 @@ func profiles() []*Profile {
 				{"item.tradeProduct.originCountry", Severe},
 			}, coreMandatoryPreferential...),
 			ValidityMonths: 12, RetroactiveMonths: 12, Language: "en",
-			Rules: []Rule{{CodeRCEPBackToBackOrigin, ruleRCEPBackToBackOrigin}},
+			Rules: []Rule{{CodeRCEPBackToBackOrigin, ruleRCEPBackToBackOrigin}, {CodeOriginFlags, ruleRCEPFlags}},
 		},
 		{
 			Name: "ATIGA", Agreements: []string{"ATIGA", "AFTA"}, Title: "ASEAN Trade in Goods Agreement",

@@ -38,6 +38,7 @@ const (
 	CodeReplaces             = "ECO-RULE-REPLACES"                 // WARNING: function 5 (replace) without the replaced certificate
 	CodeProducerRef          = "ECO-RULE-PRODUCER-REF"             // producerRef points at no producer
 	CodeSignatoryOrder       = "ECO-RULE-SIGNATORY-ORDER"          // WARNING: certified before the exporter declared
+	CodeOriginFlags          = "ECO-RULE-ORIGIN-FLAGS"             // WARNING: certificate-level origin flags that do not fit the items or the form
 )
 
 // sharedRules run for every profile, in this order, before Profile.Rules.
@@ -421,9 +422,32 @@ func ruleRCEPBackToBackOrigin(r *Report, c *Certificate, p *Profile) {
 	}
 }
 
+// ruleRCEPFlags: Form RCEP box 17 has no accumulation, de minimis or
+// partial cumulation boxes; RCEP records them per item as ACU and DMI.
+func ruleRCEPFlags(r *Report, c *Certificate, _ *Profile) {
+	f := flags(c)
+	if f.Accumulation || f.DeMinimis || f.PartialCumulation {
+		r.Addf(AreaRule, Warning, CodeOriginFlags, pathHeader+".flags", "RCEP has no certificate-level accumulation, de minimis or partial cumulation indication: remove the flags and write ACU or DMI on the items' second or third origin-criterion line")
+	}
+}
+
 // rulePartialCumulation: ATIGA partial cumulation ("PC x%") is for a
-// regional value content of at least 20% and below 40%.
+// regional value content of at least 20% and below 40%, and Form D box 13
+// is ticked exactly when an item uses it.
 func rulePartialCumulation(r *Report, c *Certificate, _ *Profile) {
+	anyPC := false
+	for i := range c.Consignment.Items {
+		for _, oc := range itemCriteria(&c.Consignment.Items[i]) {
+			anyPC = anyPC || oc.Has("PC")
+		}
+	}
+	if flag := flags(c).PartialCumulation; flag != anyPC {
+		if anyPC {
+			r.Addf(AreaRule, Warning, CodeOriginFlags, pathHeader+".flags.partialCumulation", "an item claims partial cumulation (PC): tick flags.partialCumulation (Form D box 13)")
+		} else {
+			r.Addf(AreaRule, Warning, CodeOriginFlags, pathHeader+".flags.partialCumulation", "flags.partialCumulation is set but no item's criterion is PC: remove the flag or correct the criterion")
+		}
+	}
 	for i := range c.Consignment.Items {
 		it := &c.Consignment.Items[i]
 		for _, oc := range itemCriteria(it) {

@@ -162,6 +162,11 @@ var vtCases = []vtCase{
 	{name: "atiga-pc-40", base: func() *Certificate { return vtAs("ATIGA", "TH", "VN") },
 		mutate: rcepItem0(func(it *GoodsItem) { it.OriginCriteria = []string{"PC 45%"} }),
 		code:   CodePartialCumulation, level: Severe},
+	{name: "atiga-pc-without-flag", base: func() *Certificate { return vtAs("ATIGA", "TH", "VN") },
+		mutate: rcepItem0(func(it *GoodsItem) { it.OriginCriteria = []string{"PC 25%"} }),
+		code:   CodeOriginFlags, level: Warning},
+	{name: "rcep-certificate-level-de-minimis", mutate: func(c *Certificate) { vtFlags(c).DeMinimis = true },
+		code: CodeOriginFlags, level: Warning},
 	{name: "aifta-rvc-without-ctsh", base: func() *Certificate { return vtAs("AIFTA", "IN", "TH") },
 		mutate: rcepItem0(func(it *GoodsItem) { it.OriginCriteria = []string{"RVC 35%"} }),
 		code:   CodeAIFTACriterion, level: Severe},
@@ -682,6 +687,32 @@ func vtLarge(n int) *Certificate {
 		c.Consignment.Items = append(c.Consignment.Items, it)
 	}
 	return c
+}
+
+// FuzzValidateDecoded: whatever the codecs accept, Validate judges without
+// panicking, and every finding it reports is complete.
+func FuzzValidateDecoded(f *testing.F) {
+	for _, dir := range []string{"valid", "invalid"} {
+		files, _ := filepath.Glob(filepath.Join("testdata", dir, "*.xml"))
+		for _, file := range files {
+			if b, err := os.ReadFile(file); err == nil {
+				f.Add(b)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, _ := DecodeXML(b, DecodeOptions{})
+		if c == nil {
+			if c, _ = DecodeJSON(b, DecodeOptions{}); c == nil {
+				return
+			}
+		}
+		for _, x := range Validate(c, ValidateOptions{Now: vtClock(vtNow)}) {
+			if x.Code == "" || x.Message == "" || x.Area == "" || x.Level == "" {
+				t.Fatalf("incomplete finding %+v", x)
+			}
+		}
+	})
 }
 
 func BenchmarkValidate(b *testing.B) {
