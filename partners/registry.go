@@ -202,7 +202,7 @@ type filePartner struct {
 		Anchors []string `yaml:"anchors"`
 		CRLs    []string `yaml:"crls"`
 	} `yaml:"documentSigning"`
-	Agreements []string   `yaml:"agreements"`
+	Agreements []string  `yaml:"agreements"`
 	Retry      fileRetry `yaml:"retry"`
 }
 
