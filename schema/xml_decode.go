@@ -84,7 +84,9 @@ func severe(code, path, msg string) Finding {
 // and never panics. The decoder is as strict as the published XSD (XSD()):
 // unknown elements and attributes, elements out of order, repeated
 // non-repeating elements, missing required elements and malformed values
-// are all refused. One ds:Signature (namespace XMLDSigNamespace) is
+// are all refused; so are attributes in any namespace (xsi:schemaLocation
+// included, which XSD validators let through), comments and processing
+// instructions are ignored. One ds:Signature (namespace XMLDSigNamespace) is
 // tolerated as the last child of the root and skipped; anywhere else it is
 // an unknown element.
 //
