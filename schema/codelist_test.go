@@ -335,6 +335,26 @@ func FuzzParseCodeListTables(f *testing.F) {
 	})
 }
 
+// TestCodeListsConcurrent: one loaded CodeLists serves concurrent
+// validations (run with -race).
+func TestCodeListsConcurrent(t *testing.T) {
+	cl := fullCodeLists(t)
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				if fs := Validate(vtBase(), ValidateOptions{Now: vtClock(vtNow), CodeLists: cl}); len(fs) != 0 {
+					t.Errorf("findings: %v", fs)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 func BenchmarkLoadCodeLists(b *testing.B) {
 	dir := testenv.Shared(b, "codelists")
 	b.ReportAllocs()
