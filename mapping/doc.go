@@ -107,6 +107,12 @@
 // record (index, key, CSV lines), the source field and the rule, with what to
 // fix. A record with any error yields no certificate: all or nothing.
 //
+// # Version UUID
+//
+// When no rule sets exchangedDocument.uuid, MapRecord derives it from the
+// profile name and the record's content (name-based, UUID version 5
+// layout): the same record always maps to the same UUID.
+//
 // # Carried fields
 //
 // With carry_unmapped, or carry: true on a rule whose mapping loses detail

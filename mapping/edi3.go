@@ -18,7 +18,8 @@ const LOCODEScheme = "unece.un.org:locode:"
 // ToEdi3 writes c as an edi3 / UN/CEFACT Certificate of Origin JSON
 // document (the TradeTrust CoO data model), the inverse of the edi3-coo
 // profile: goods items are grouped back into consignment items (consecutive
-// items with the same producer and origin criteria), identifiers are written
+// items with the same producer and origin criteria; criterion lines joined
+// by "; "), identifiers are written
 // scheme:value, LOCODEs get their scheme prefix, dates become date-times at
 // midnight UTC, signature images become data URIs, and carried edi3 fields
 // (see Carried) go back to their source paths.
@@ -106,7 +107,7 @@ func ToEdi3(c *schema.Certificate) ([]byte, error) {
 		first := &cons.Items[i]
 		ci := map[string]any{}
 		if len(first.OriginCriteria) > 0 {
-			ci["crossBorderRegulatoryProcedure"] = map[string]any{"originCriteriaText": strings.Join(first.OriginCriteria, " + ")}
+			ci["crossBorderRegulatoryProcedure"] = map[string]any{"originCriteriaText": strings.Join(first.OriginCriteria, "; ")}
 		}
 		if p, ok := producers[first.ProducerRef]; ok && first.ProducerRef != "" {
 			if mp := edi3Party(p); mp != nil {

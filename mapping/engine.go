@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"crypto/sha1"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -133,6 +134,9 @@ func (p *Profile) MapRecord(rec *Record) (*schema.Certificate, error) {
 				rc.carried[path] = v
 			}
 		})
+	}
+	if c.Header.UUID == "" {
+		c.Header.UUID = contentUUID(p.Name, rec.tree)
 	}
 	if len(rc.carried) > 0 {
 		paths := make([]string, 0, len(rc.carried))
@@ -420,4 +424,25 @@ func nonEmpty(vs []val) []val {
 		}
 	}
 	return out
+}
+
+// contentUUID derives the version UUID of a mapped certificate from the
+// profile name and the source record's content (a name-based UUID, version
+// 5 layout over SHA-1): mapping the same record again gives the same UUID,
+// so a re-run import recognises what it already stored, and a changed record
+// gives a new one.
+func contentUUID(profile string, tree any) string {
+	h := sha1.New()
+	h.Write([]byte("ecogate-mapping\x00" + profile + "\x00"))
+	walkLeaves(tree, "", func(path, v string) {
+		h.Write([]byte(path))
+		h.Write([]byte{0})
+		h.Write([]byte(v))
+		h.Write([]byte{0})
+	})
+	var b [16]byte
+	copy(b[:], h.Sum(nil))
+	b[6] = b[6]&0x0f | 0x50
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

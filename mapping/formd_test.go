@@ -7,8 +7,8 @@ import (
 )
 
 // TestFormDCSV maps the Form D by-box CSV: rows grouped by reference
-// number into certificates, box 8 criteria split with the percentage in
-// rvcPercent, box 13 indications as flags, back-to-back original proof and
+// number into certificates, box 8 criterion kept as one line with its
+// percentage also in rvcPercent, box 13 indications as flags, back-to-back original proof and
 // third-country invoicer; compared with golden canonical JSON.
 func TestFormDCSV(t *testing.T) {
 	cs := mapFile(t, "formd-csv", "testdata/formd-csv/formd.csv")
@@ -21,11 +21,11 @@ func TestFormDCSV(t *testing.T) {
 		t.Errorf("items per certificate: %d, %d; want 2, 1", len(th.Consignment.Items), len(my.Consignment.Items))
 	}
 	it := th.Consignment.Items[0]
-	if !slices.Equal(it.OriginCriteria, []string{"RVC"}) || it.RVCPercent != "45" || it.Product.HSCode != "401693" || it.Product.NationalTariffCode != "40169390" {
+	if !slices.Equal(it.OriginCriteria, []string{"RVC 45%"}) || it.RVCPercent != "45" || it.Product.HSCode != "401693" || it.Product.NationalTariffCode != "40169390" {
 		t.Errorf("TH item 1: criteria %q rvc %q hs %q/%q", it.OriginCriteria, it.RVCPercent, it.Product.HSCode, it.Product.NationalTariffCode)
 	}
 	m := my.Consignment.Items[0]
-	if !slices.Equal(m.OriginCriteria, []string{"CTH", "RVC"}) || m.RVCPercent != "40" {
+	if !slices.Equal(m.OriginCriteria, []string{"CTH + RVC 40%"}) || m.RVCPercent != "40" {
 		t.Errorf("MY item: criteria %q rvc %q", m.OriginCriteria, m.RVCPercent)
 	}
 	f := my.Header.Flags

@@ -95,7 +95,7 @@ func TestIndiaEcoo(t *testing.T) {
 		{"ITC-HS 8", items[1].Product.NationalTariffCode, "61099090"},
 		{"DOZ → DZN", items[1].Quantity.UnitCode, "DZN"},
 		{"MTS → 210 KGM", string(items[1].GrossWeight.Value) + " " + items[1].GrossWeight.UnitCode, "210 KGM"},
-		{"criteria", strings.Join(items[0].OriginCriteria, "+"), "RVC+CTSH"},
+		{"criteria", strings.Join(items[0].OriginCriteria, "|"), "RVC + CTSH"},
 		{"RVC rounded down", string(items[0].RVCPercent), "42"},
 		{"invoice of item 3", items[2].InvoiceReferences[0].ID, "RTPL/EXP/2025-26/1188"},
 		{"raw material", c.References[1].ID + " " + c.References[1].Information, "RM1.2 Reactive dyes | 32041600 | DE | 72,500"},
