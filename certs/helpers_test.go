@@ -126,3 +126,11 @@ func newPool(cs ...*x509.Certificate) *x509.CertPool {
 func x509VerifyOptions(roots, inter *x509.CertPool) x509.VerifyOptions {
 	return x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: testNow, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}
 }
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if pkiDir != "" {
+		os.RemoveAll(filepath.Dir(pkiDir))
+	}
+	os.Exit(code)
+}

@@ -3,6 +3,7 @@ package certs
 import (
 	"github.com/beevik/etree"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -120,4 +121,26 @@ func TestSigningTimePolicy(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestVerifyConcurrent shares one Verifier (and its signature cache)
+// between goroutines; run with -race.
+func TestVerifyConcurrent(t *testing.T) {
+	p := testPKI(t)
+	docs := [][]byte{mustSign(t, p.SignerECDSA, p, ecoDoc(2)), mustSign(t, p.SignerRSA, p, ecoDoc(2))}
+	v := &Verifier{Trust: trustFor(t, p), At: testNow}
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 10; i++ {
+				if res, err := v.Verify(docs[(g+i)%2]); err != nil || !res.Valid {
+					t.Errorf("%v %+v", err, res)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
