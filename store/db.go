@@ -270,43 +270,49 @@ func (db *DB) initSchema() error {
 	})
 }
 
-// checkBolt runs bbolt's structural check and joins up to ten problems.
+// checkBolt runs bbolt's structural check in a read-only transaction. Use
+// it only while no write transaction can run (before the writer starts):
+// bbolt's check is not safe in a read-only transaction beside writers.
 func (db *DB) checkBolt() error {
-	return db.bolt.View(func(tx *bolt.Tx) error {
-		var problems []string
-		for err := range tx.Check() {
-			if len(problems) < 10 {
-				problems = append(problems, err.Error())
-			}
+	return db.bolt.View(checkTx)
+}
+
+// checkTx runs bbolt's structural check on tx and joins up to ten problems.
+func checkTx(tx *bolt.Tx) error {
+	var problems []string
+	for err := range tx.Check() {
+		if len(problems) < 10 {
+			problems = append(problems, err.Error())
 		}
-		if len(problems) > 0 {
-			return errors.New(strings.Join(problems, "; "))
-		}
-		return nil
-	})
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
 }
 
 // Check runs bbolt's structural check and then this package's own
 // consistency checks (every index entry points at a record and every record
-// is indexed, blobs exist). It returns nil when all pass.
+// is indexed, blobs exist). It returns nil when all pass. It runs in the
+// writer's transaction (as bbolt requires while the store is in use), so
+// writes wait for it; it takes time proportional to the file's size.
 func (db *DB) Check(ctx context.Context) error {
-	select {
-	case <-db.closing:
-		return ErrClosed
-	default:
-	}
-	if err := db.checkBolt(); err != nil {
-		return fmt.Errorf("store: bbolt check of %s: %w", db.path, err)
-	}
-	return db.bolt.View(func(tx *bolt.Tx) error {
-		if err := checkOutboxIndexes(tx); err != nil {
-			return fmt.Errorf("store: %s: %w", db.path, err)
+	var res error
+	err := db.update(ctx, func(tx *bolt.Tx) error {
+		res = nil
+		if err := checkTx(tx); err != nil {
+			res = fmt.Errorf("store: bbolt check of %s: %w", db.path, err)
+		} else if err := checkOutboxIndexes(tx); err != nil {
+			res = fmt.Errorf("store: %s: %w", db.path, err)
+		} else if err := checkInboxIndexes(tx); err != nil {
+			res = fmt.Errorf("store: %s: %w", db.path, err)
 		}
-		if err := checkInboxIndexes(tx); err != nil {
-			return fmt.Errorf("store: %s: %w", db.path, err)
-		}
-		return ctx.Err()
+		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return res
 }
 
 // Stats are counters of the group-commit writer since Open, for metrics

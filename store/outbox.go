@@ -265,6 +265,12 @@ func blocked(tx *bolt.Tx, r *OutRecord) (bool, error) {
 // wait for an earlier, unsettled message for the same certificate and
 // partner. Messages in state sending whose lease (see Claim) has expired are
 // due again. Due does not change anything; use Claim to take messages.
+//
+// Cost: Due walks the schedule index from the earliest next try, so it
+// reads the returned messages plus every due message it skips as blocked
+// (typically few: status messages waiting behind an unsettled issue).
+// For ordering, give a status message (withdrawal, replacement) the
+// CertNumber of the certificate it concerns, so it queues behind the issue.
 func (o *Outbox) Due(ctx context.Context, now time.Time, limit int) ([]OutRecord, error) {
 	var res []OutRecord
 	err := o.db.view(func(tx *bolt.Tx) error {
@@ -540,7 +546,10 @@ func (o *Outbox) CountByState(ctx context.Context) (map[State]int, error) {
 
 // Waiting returns up to limit pull-mode messages queued for partner, in
 // enqueue order, with their Content: what GET /eco/v1/inbox on this node
-// hands to a partner that pulls.
+// hands to a partner that pulls. Enqueue order keeps a certificate's
+// status messages after its issue; the pulling partner applies them in
+// the order listed. The store does not suspend pull messages by age: the
+// gateway decides what an unfetched message's maximum age means.
 func (o *Outbox) Waiting(ctx context.Context, partner string, limit int) ([]OutRecord, error) {
 	var res []OutRecord
 	err := o.db.view(func(tx *bolt.Tx) error {
