@@ -97,6 +97,7 @@ const (
 	CodeWeightUnit         = "ECO-CODELIST-WEIGHT-UNIT"         // gross weight not in a unit of mass
 	CodePackage            = "ECO-CODELIST-PACKAGE"             // package type not in Rec 21
 	CodePackageDeleted     = "ECO-CODELIST-PACKAGE-DELETED"     // Rec 21 code deleted
+	CodePackageDeprecated  = "ECO-CODELIST-PACKAGE-DEPRECATED"  // WARNING: Rec 21 code deprecated
 	CodeHSForm             = "ECO-CODELIST-HS-FORM"             // HS code not 6 digits
 	CodeHSChapter          = "ECO-CODELIST-HS-CHAPTER"          // HS chapter 00 or 77
 	CodeHSUnknown          = "ECO-CODELIST-HS-UNKNOWN"          // subheading not in the HS table (WARNING without it)
@@ -339,7 +340,9 @@ func checkPackaging(r *Report, pk Packaging, path string) {
 	}
 	st, full := r.CodeLists.Package(pk.TypeCode)
 	switch st {
-	case CodeValid, CodeDeprecated:
+	case CodeValid:
+	case CodeDeprecated:
+		r.Addf(AreaCodeList, Warning, CodePackageDeprecated, path+".typeCode", "package type %s is deprecated in UN/ECE Rec 21: use its replacement", pk.TypeCode)
 	case CodeDeleted:
 		r.Addf(AreaCodeList, Severe, CodePackageDeleted, path+".typeCode", "package type %s was deleted from UN/ECE Rec 21: use a current code, e.g. CT, BX, PX, BG", pk.TypeCode)
 	default:
@@ -507,7 +510,7 @@ func checkAmount(r *Report, a Amount, path, what string) {
 		switch r.CodeLists.Currency(a.Currency) {
 		case CodeValid:
 		case CodeDeleted:
-			r.Addf(AreaCodeList, Severe, CodeCurrency, path+".currency", "currency %s is no longer in ISO 4217: use the current code", a.Currency)
+			r.Addf(AreaCodeList, Severe, CodeCurrency, path+".currency", "currency %s has been withdrawn from ISO 4217: give the amount in a currency in use today (e.g. USD)", a.Currency)
 		default:
 			r.Addf(AreaCodeList, Severe, CodeCurrency, path+".currency", "%q is not an ISO 4217 currency code: write three capital letters, e.g. USD", clipText(a.Currency))
 		}
