@@ -37,6 +37,7 @@ func commands() map[string]command {
 		"partners": {"list, show and check the partner registry", runPartners},
 		"outbox":   {"list outbound messages; resend one (outbox retry ID)", runOutbox},
 		"audit":    {"verify the hash-chained audit log (audit verify)", runAudit},
+		"map":      {"map domestic or partner records onto the e-CO dataset (map --profile NAME IN)", runMap},
 	}
 }
 

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/ecogate/ecogate/mapping"
+	"github.com/ecogate/ecogate/schema"
+)
+
+// mapFormats are the output formats of ecogate map.
+var mapFormats = map[string]string{
+	"xml":  ".xml",  // the canonical e-CO XML (schema.EncodeXML)
+	"json": ".json", // the canonical e-CO JSON (schema.EncodeJSON)
+	"edi3": ".json", // edi3 / UN/CEFACT CoO JSON (mapping.ToEdi3)
+	"ubl":  ".xml",  // OASIS UBL 2.1 CertificateOfOrigin (mapping.ToUBL)
+}
+
+func runMap(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ecogate map", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	profile := fs.String("profile", "", "mapping profile: a built-in `NAME` ("+strings.Join(mapping.BuiltinNames(), ", ")+") or a YAML FILE")
+	to := fs.String("to", "xml", "output `FORMAT`: xml (canonical e-CO XML), json (canonical JSON), edi3 (edi3 CoO JSON), ubl (UBL 2.1 CertificateOfOrigin)")
+	outDir := fs.String("out", "", "write one file per certificate into `DIR` (named after the certificate number) instead of standard output")
+	codeLists := fs.String("codelists", "", "`DIR` holding the full code lists for validation; default $"+codeListsEnv+", else the built-in subsets")
+	noValidate := fs.Bool("no-validate", false, "do not validate the mapped certificates")
+	at := fs.String("at", "", "judge validity at this `TIME` (YYYY-MM-DD or RFC 3339) instead of now")
+	showProfile := fs.Bool("show-profile", false, "print the YAML of the built-in profile named by --profile and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, `usage: ecogate map --profile NAME|FILE [--to xml|json|edi3|ubl] [--out DIR] IN
+
+Maps the records of IN (a domestic or partner file: JSON, NDJSON, CSV or
+XML, as the profile says; - reads standard input) onto the canonical e-CO
+dataset and prints each certificate in the chosen format. Mapping errors
+(record, source field, rule) and the validation findings go to standard
+error as
+  IN: record N (key K): LEVEL CODE PATH: MESSAGE
+A record that does not fit its profile is reported and skipped; the others
+are still written. Exit status: 0 when every record mapped without a SEVERE
+finding, 1 when a record failed to map or has a SEVERE finding, 2 on a
+usage error, an unloadable profile or an unreadable input.
+
+options:
+`)
+		fs.PrintDefaults()
+	}
+	files, err := validateParseArgs(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if *profile == "" {
+		fmt.Fprintln(stderr, "ecogate map: --profile is required: a built-in name ("+strings.Join(mapping.BuiltinNames(), ", ")+") or a YAML file")
+		return exitUsage
+	}
+	if *showProfile {
+		y, err := mapping.BuiltinYAML(*profile)
+		if err != nil {
+			fmt.Fprintf(stderr, "ecogate map: no built-in profile %q (built-in: %s)\n", *profile, strings.Join(mapping.BuiltinNames(), ", "))
+			return exitUsage
+		}
+		_, _ = stdout.Write(y)
+		return exitOK
+	}
+	ext, ok := mapFormats[*to]
+	if !ok {
+		fmt.Fprintf(stderr, "ecogate map: --to %q: choose xml, json, edi3 or ubl\n", *to)
+		return exitUsage
+	}
+	if len(files) != 1 {
+		fmt.Fprintln(stderr, "ecogate map: name exactly one input file IN (or - for standard input)")
+		fs.Usage()
+		return exitUsage
+	}
+	in := files[0]
+	p, err := mapping.Open(*profile)
+	if err != nil {
+		fmt.Fprintf(stderr, "ecogate map: %v\n", err)
+		return exitUsage
+	}
+	opts := schema.ValidateOptions{CodeLists: schema.DefaultCodeLists()}
+	dir := *codeLists
+	if dir == "" {
+		dir = os.Getenv(codeListsEnv)
+	}
+	if dir != "" && !*noValidate {
+		cl, err := schema.LoadCodeLists(dir)
+		if err != nil {
+			fmt.Fprintf(stderr, "ecogate map: %v\n", err)
+			return exitUsage
+		}
+		opts.CodeLists = cl
+	}
+	if *at != "" {
+		t, err := parseAt(*at)
+		if err != nil {
+			fmt.Fprintf(stderr, "ecogate map: %v\n", err)
+			return exitUsage
+		}
+		opts.Now = func() time.Time { return t }
+	}
+	if *outDir != "" {
+		if err := os.MkdirAll(*outDir, 0o755); err != nil {
+			fmt.Fprintf(stderr, "ecogate map: %v\n", err)
+			return exitUsage
+		}
+	}
+
+	var r io.Reader = os.Stdin
+	if in != "-" {
+		f, err := os.Open(in)
+		if err != nil {
+			fmt.Fprintf(stderr, "ecogate map: %v\n", err)
+			return exitUsage
+		}
+		defer f.Close()
+		r = f
+	}
+	rr, err := p.Records(r, in)
+	if err != nil {
+		fmt.Fprintf(stderr, "ecogate map: %s: %v\n", in, err)
+		return exitUsage
+	}
+	status := exitOK
+	mapped, failed, severe := 0, 0, 0
+	written := map[string]int{}
+	for n := 0; ; n++ {
+		if ctx.Err() != nil {
+			fmt.Fprintln(stderr, "ecogate map: interrupted")
+			return exitUsage
+		}
+		rec, err := rr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", in, err)
+			status = exitUsage
+			break
+		}
+		c, err := p.MapRecord(rec)
+		if err != nil {
+			failed++
+			for _, line := range strings.Split(err.Error(), "\n") {
+				fmt.Fprintf(stderr, "%s: %s\n", in, line)
+			}
+			status = max(status, exitFail)
+			continue
+		}
+		mapped++
+		if !*noValidate {
+			fds := schema.Validate(c, opts)
+			for _, f := range fds {
+				fmt.Fprintf(stderr, "%s: %s: %s\n", in, rec.Name(), f)
+			}
+			if fds.HasSevere() {
+				severe++
+				status = max(status, exitFail)
+			}
+		}
+		var out []byte
+		switch *to {
+		case "xml":
+			out, err = schema.EncodeXML(c)
+		case "json":
+			out, err = schema.EncodeJSON(c)
+		case "edi3":
+			out, err = mapping.ToEdi3(c)
+		case "ubl":
+			out, err = mapping.ToUBL(c)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %s: cannot write %s: %v\n", in, rec.Name(), *to, err)
+			status = max(status, exitFail)
+			continue
+		}
+		if !bytes.HasSuffix(out, []byte("\n")) {
+			out = append(out, '\n')
+		}
+		if *outDir != "" {
+			name := fileSafe(c.Header.ID)
+			if name == "" {
+				name = fmt.Sprintf("record-%d", n+1)
+			}
+			if k := written[name]; k > 0 {
+				written[name]++
+				name = fmt.Sprintf("%s-%d", name, k+1)
+			} else {
+				written[name] = 1
+			}
+			path := filepath.Join(*outDir, name+ext)
+			if err := os.WriteFile(path, out, 0o644); err != nil {
+				fmt.Fprintf(stderr, "ecogate map: %v\n", err)
+				return exitUsage
+			}
+			continue
+		}
+		if _, err := stdout.Write(out); err != nil {
+			fmt.Fprintf(stderr, "ecogate map: %v\n", err)
+			return exitUsage
+		}
+	}
+	fmt.Fprintf(stderr, "%s: %d mapped, %d failed to map, %d with SEVERE findings (profile %s)\n", in, mapped, failed, severe, p.Name)
+	return status
+}
+
+var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// fileSafe turns a certificate number into a file name.
+func fileSafe(s string) string {
+	s = unsafeFileChars.ReplaceAllString(s, "_")
+	s = strings.Trim(s, "._")
+	if len(s) > 100 {
+		s = s[:100]
+	}
+	return s
+}
