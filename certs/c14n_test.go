@@ -118,3 +118,25 @@ func TestExcC14NMatchesGoxmldsig(t *testing.T) {
 	}
 	t.Logf("compared %d subtrees", compared)
 }
+
+// FuzzExcC14N: for any document ParseStrict accepts, the canonical form
+// parses again and is a fixed point of canonicalisation.
+func FuzzExcC14N(f *testing.F) {
+	f.Add(ecoDoc(1))
+	f.Add([]byte(`<a xmlns="x" xmlns:p="y"><p:b p:c="1" d="&#xA;"><c xmlns="">t&amp;&#xD;</c></p:b></a>`))
+	f.Add([]byte(`<e:r xmlns:e="urn:e" xml:lang="en"><![CDATA[<x>]]><!-- c --></e:r>`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		d, err := ParseStrict(doc, Limits{})
+		if err != nil {
+			return
+		}
+		c1 := ExcC14N(d.Root(), nil, nil)
+		d2, err := ParseStrict(c1, Limits{MaxDepth: DefaultMaxDepth + 1})
+		if err != nil {
+			t.Fatalf("canonical form does not parse: %v\n%q", err, c1)
+		}
+		if c2 := ExcC14N(d2.Root(), nil, nil); !bytes.Equal(c1, c2) {
+			t.Fatalf("not a fixed point:\n%q\n%q", c1, c2)
+		}
+	})
+}
