@@ -11,6 +11,7 @@ import (
 
 	"github.com/ecogate/ecogate/certs"
 	"github.com/ecogate/ecogate/partners"
+	"github.com/ecogate/ecogate/schema"
 )
 
 // CertsVerifier is the DocumentVerifier of package certs: strict parse,
@@ -245,4 +246,18 @@ func (d *RegistryDirectory) ClientCAs() *x509.CertPool {
 func (d *RegistryDirectory) All() []*Partner {
 	_, dir, _ := d.current()
 	return dir.All()
+}
+
+// SchemaValidator is the Validator of package schema: the dataset rules,
+// the code lists and the agreement profile the certificate names.
+type SchemaValidator struct {
+	// CodeLists are the code lists; nil means the built-ins.
+	CodeLists *schema.CodeLists
+	// Now is the clock for validity and expiry; nil means time.Now.
+	Now func() time.Time
+}
+
+// Validate implements Validator.
+func (v *SchemaValidator) Validate(_ context.Context, c *schema.Certificate) schema.Findings {
+	return schema.Validate(c, schema.ValidateOptions{CodeLists: v.CodeLists, Now: v.Now})
 }

@@ -66,6 +66,7 @@ func (d *DevIdentity) NodeOptions(db *store.DB, dir PartnerDirectory) Options {
 		Audit:             db.Audit(),
 		Partners:          dir,
 		Verifier:          &CertsVerifier{},
+		Validator:         &SchemaValidator{},
 		OwnTrust:          &certs.TrustSet{AnchorCerts: []*x509.Certificate{d.PKI.Root.Cert}},
 		Signer:            &CertsSigner{Key: d.PKI.SignerECDSA.Key, Certs: []*x509.Certificate{d.PKI.SignerECDSA.Cert, d.PKI.Intermediate.Cert}},
 		Receipts:          &JWSSigner{Key: d.PKI.Receipt.Key, Certs: []*x509.Certificate{d.PKI.Receipt.Cert}},

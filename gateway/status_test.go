@@ -170,3 +170,39 @@ func TestPullMode(t *testing.T) {
 		t.Fatalf("second pull: %d %v", k, err)
 	}
 }
+
+// TestDeliveredWithWarnings: a readable, correctly signed document with
+// findings is stored and answered DeliveredWithWarnings with the findings.
+func TestDeliveredWithWarnings(t *testing.T) {
+	in, vn, _ := identities(t)
+	p := newPair(t, fastRetry, nil, nil)
+	c, err := SampleCertificate("IN-WARN-1", 1, "TH", "VN") // export country is not the sender
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Consignment.Items[0].Product.HSCode = "990000" // no such HS chapter
+	x, err := schema.EncodeXML(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := p.in.Node.opt.Signer.Sign(context.Background(), x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body := postEnvelope(t, partnerClient(in, vn.PKI.Root.Cert), p.vn.PartnerURL, &Envelope{MessageID: "warn-1", From: "IN", To: "VN", CertificateNumber: "IN-WARN-1", Version: 1, Content: doc})
+	rc := receiptOf(t, body)
+	if resp.StatusCode != 200 || rc.Outcome != DeliveredWithWarnings {
+		t.Fatalf("got %d %+v", resp.StatusCode, rc)
+	}
+	codes := map[string]bool{}
+	for _, f := range rc.Findings {
+		codes[f.Code] = true
+	}
+	if !codes[CodeGWExportCountry] || len(rc.Findings) < 2 {
+		t.Fatalf("findings %+v", rc.Findings)
+	}
+	recs, _ := p.vn.DB.Inbox().List(context.Background(), store.StateDeliveredWithWarnings, 0)
+	if len(recs) != 1 {
+		t.Fatalf("%d stored with warnings, want 1", len(recs))
+	}
+}

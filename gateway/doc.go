@@ -1,0 +1,71 @@
+// Package gateway owns the ecogate node: the partner API (mutual TLS, under
+// /eco/v1), the local API (/api/v1, metrics and health, on a protected
+// listener), the receive pipeline, the delivery workers and pull mode.
+//
+// # Receiving
+//
+// POST /eco/v1/envelopes takes a JSON Envelope whose content is a signed
+// e-CO. The client certificate must map to a registered partner, and the
+// envelope's sender must be that partner (otherwise 403; no certificate or
+// one no partner's CA issued is refused in the TLS handshake). The body is
+// capped (413). The pipeline then:
+//
+//  1. deduplicates by message id: a message seen before with the same
+//     content gets its original receipt back and creates nothing; the same
+//     id with other content is refused (409) and audited;
+//  2. verifies the XML signature against the sending partner's
+//     document-signing anchors and CRLs (package certs);
+//  3. decodes the certificate only from the element the verification
+//     returned (package schema), never from the bytes handed in;
+//  4. validates it (dataset, code lists, agreement profile);
+//  5. signs a Receipt as a compact JWS with the node's receipt key, and
+//     stores the exact bytes, the receipt, an index and the certificate's
+//     status changes in one fsynced write (package store), deduplicating
+//     also by certificate number, version and kind;
+//  6. only then answers with the receipt.
+//
+// The outcome is Delivered, DeliveredWithWarnings (readable, with findings:
+// stored), DeliveredNotReadable (not XML, refused by the strict parser, or
+// not an e-CO) or FailedDelivery (bad signature, untrusted signer, header or
+// routing error). The last two are kept for tracking and duplicates but not
+// as accepted certificates. An infrastructure failure answers 503 without
+// a receipt, so that the sender retries.
+//
+// # Sending
+//
+// Submit (POST /api/v1/outbound) validates an e-CO, signs it with the
+// issuing authority's key unless it is signed already (then it must verify
+// against the node's own anchors), and queues one message per recipient in
+// the durable outbox. RunDelivery claims due messages with a lease, pushes
+// them over mutual TLS, verifies the receipt (its signer must chain to the
+// partner's document-signing anchors or TLS CAs, its content hash must be
+// the message's), and records the outcome. A failed attempt is retried
+// under the same message id on the partner's RetryPolicy (exponential
+// backoff with jitter, by cenkalti/backoff v5; the schedule lives in the
+// outbox); when the attempts or the maximum age are spent, the message is
+// suspended, counted and kept for a manual retry. Messages about one
+// certificate reach a partner in order: a withdrawal never overtakes the
+// issue.
+//
+// # Status messages
+//
+// A withdrawal (status 40 or message function 1) and a replacement
+// (function 5 or a ReplacedCertificate) travel like any e-CO. The receiver
+// marks the version withdrawn, or the replaced version(s) replaced; a
+// withdrawn or replaced version is never revived by a late message.
+//
+// # Pull mode
+//
+// For a partner in pull mode the node keeps its messages: the partner lists
+// them (GET /eco/v1/inbox) and acknowledges each with its signed receipt
+// (POST /eco/v1/inbox/{id}/ack). PullFrom is the client side.
+//
+// # Dependencies
+//
+// The interfaces the node needs (Outbox, Inbox, AuditLog, DocumentVerifier,
+// DocumentSigner, Validator, ReceiptSigner, ReceiptVerifier,
+// PartnerDirectory, Clock) are declared here. *store.Outbox, *store.Inbox and
+// *store.Audit satisfy the first three; adapters.go wires certs, schema and
+// partners to the others. devnet.go builds development nodes for the demo,
+// the tests and the benchmarks.
+package gateway
