@@ -313,8 +313,9 @@ type GoodsItem struct {
 	MarksAndNumbers string       `xml:"MarksAndNumbers,omitempty" json:"marksAndNumbers,omitempty"`
 	Packages        []Packaging  `xml:"TransportPackage,omitempty" json:"packages,omitempty"`
 	Product         TradeProduct `xml:"TradeProduct" json:"tradeProduct"`
-	// OriginCriteria are the origin-conferring criterion lines (1 to 3), e.g. "RVC", "ACU".
-	OriginCriteria []string `xml:"OriginCriterion" json:"originCriteria"`
+	// OriginCriteria are the origin-conferring criterion lines (1 to 3), e.g. "RVC", "ACU";
+	// preferential profiles require at least one, a non-preferential certificate may have none.
+	OriginCriteria []string `xml:"OriginCriterion,omitempty" json:"originCriteria,omitempty"`
 	// RVCPercent is the regional value content, whole percent rounded down.
 	RVCPercent        Decimal            `xml:"RVCPercent,omitempty" json:"rvcPercent,omitempty"`
 	Quantity          Measure            `xml:"Quantity" json:"quantity"`
