@@ -30,7 +30,7 @@ func runPKI(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	pos, err := certsParseArgs(fs, args[1:])
 	if err != nil {
-		return exitUsage
+		return certsFlagExit(err)
 	}
 	if len(pos) != 1 {
 		fs.Usage()
@@ -52,7 +52,7 @@ func runPKIRevoke(args []string, stdout, stderr io.Writer) int {
 	next := fs.Duration("next-update", 30*24*time.Hour, "validity of the new CRL")
 	pos, err := certsParseArgs(fs, args)
 	if err != nil {
-		return exitUsage
+		return certsFlagExit(err)
 	}
 	if len(pos) < 2 {
 		fmt.Fprintln(stderr, "usage: ecogate pki revoke [--next-update DURATION] DIR CERT...")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,6 +28,15 @@ func certsParseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// certsFlagExit maps a flag parsing error to an exit code: -h is not an
+// error.
+func certsFlagExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	return exitUsage
 }
 
 // certsReadInput reads a file, or standard input for "-".
@@ -64,7 +74,7 @@ func runSign(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	pos, err := certsParseArgs(fs, args)
 	if err != nil {
-		return exitUsage
+		return certsFlagExit(err)
 	}
 	if *key == "" || len(pos) != 1 {
 		fs.Usage()

@@ -123,7 +123,7 @@ func runVerify(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	pos, err := certsParseArgs(fs, args)
 	if err != nil {
-		return exitUsage
+		return certsFlagExit(err)
 	}
 	if len(pos) != 1 || (*trustDir == "") == (*partnersFile == "") {
 		if len(pos) == 1 {
