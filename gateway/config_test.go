@@ -1,0 +1,155 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ecogate/ecogate/store"
+)
+
+// devSites lays out IN and VN on loopback ports that are free now.
+func devSites(t *testing.T, retry DevRetry) ([]DevSite, []net.Listener) {
+	t.Helper()
+	dir := t.TempDir()
+	var lns []net.Listener
+	addr := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		return ln.Addr().String()
+	}
+	sites := []DevSite{
+		{Country: "IN", Name: "India (dev)", PartnerAddr: addr(), LocalAddr: addr(), Dir: filepath.Join(dir, "in")},
+		{Country: "VN", Name: "Viet Nam (dev)", PartnerAddr: addr(), LocalAddr: addr(), Dir: filepath.Join(dir, "vn")},
+	}
+	if err := WriteDevSites(sites, retry); err != nil {
+		t.Fatal(err)
+	}
+	return sites, lns
+}
+
+var devRetry = DevRetry{Attempts: 20, InitialInterval: time.Second, MaxInterval: 2 * time.Second, MaxAge: time.Hour}
+
+// TestConfigNodes runs two nodes from their configuration files, as
+// `ecogate serve` does, and sends one e-CO through the local HTTP API.
+func TestConfigNodes(t *testing.T) {
+	sites, lns := devSites(t, devRetry)
+	var insts []*Instance
+	for i, s := range sites {
+		c, err := LoadConfig(s.ConfigPath())
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst, err := c.Open(testLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		insts = append(insts, inst)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func(i int) { done <- inst.Serve(ctx, lns[2*i], lns[2*i+1]) }(i)
+		t.Cleanup(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+			inst.Close()
+		})
+	}
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, body := post(t, c, "http://"+sites[0].LocalAddr+"/api/v1/outbound", "application/xml", sample(t, 1))
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("submit: %d %s", resp.StatusCode, body)
+	}
+	var res SubmitResult
+	_ = json.Unmarshal(body, &res)
+	waitFor(t, 20*time.Second, "delivered", func() bool {
+		rec, err := insts[0].DB.Outbox().Get(context.Background(), res.Messages[0].ID)
+		return err == nil && rec.State == store.StateDelivered
+	})
+	if _, err := insts[1].DB.Inbox().Get(context.Background(), res.Messages[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Get("http://" + sites[1].LocalAddr + "/readyz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("readyz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+}
+
+// TestConfigErrorsNameTheKey: every problem names its key.
+func TestConfigErrorsNameTheKey(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"", "empty"},
+		{"node: {country: India}", "node.country"},
+		{"node: {country: IN}", "node.name"},
+		{"node: {country: IN, name: x}", "listen.partner"},
+		{"node: {country: IN, name: x}\nlisten: {partner: ':8443'}", "tls.cert"},
+		{"node: {country: IN, name: x}\nlisten: {partner: 'nope'}", "listen.partner: \"nope\""},
+		{"nodes: {}", "field nodes not found"},
+		{"delivery: {timeout: soon}", "not a duration"},
+		{"log: {level: loud}", "log.level"},
+	} {
+		_, err := ParseConfig([]byte(tc.yaml), "/etc/ecogate")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want it to mention %q", tc.yaml, err, tc.want)
+		}
+	}
+	sites, _ := devSites(t, devRetry)
+	c, err := LoadConfig(sites[0].ConfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !filepath.IsAbs(c.TLS.Cert) || !strings.HasPrefix(c.Data, sites[0].Dir) {
+		t.Fatalf("paths not resolved against the file: %s %s", c.TLS.Cert, c.Data)
+	}
+}
+
+// TestCorruptDataFileRefused: a damaged data file stops the node with the
+// reason; it never starts empty.
+func TestCorruptDataFileRefused(t *testing.T) {
+	sites, _ := devSites(t, devRetry)
+	c, err := LoadConfig(sites[0].ConfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := c.Open(testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inst.Node.Submit(context.Background(), sample(t, 1), nil); err != nil {
+		t.Fatal(err)
+	}
+	inst.Close()
+	f, err := os.OpenFile(c.Data, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := f.Stat()
+	junk := make([]byte, 4096)
+	for i := range junk {
+		junk[i] = 0xA5
+	}
+	if _, err := f.WriteAt(junk, 0); err != nil { // both meta pages' first one
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(junk, 4096); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	_, err = c.Open(testLogger(t))
+	if err == nil || !errors.Is(err, store.ErrCorrupt) {
+		t.Fatalf("opened a damaged file (%d bytes): %v", st.Size(), err)
+	}
+	mustContain(t, err.Error(), "refuses to start")
+}
