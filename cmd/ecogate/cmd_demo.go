@@ -1,0 +1,268 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ecogate/ecogate/gateway"
+	"github.com/ecogate/ecogate/schema"
+)
+
+const demoUsage = `usage: ecogate demo [-n N] [--dir DIR] [--keep]
+
+Start two nodes on loopback, IN (India) and VN (Viet Nam), each with a
+generated development PKI, partner registry, configuration and bbolt data
+file in a temporary directory (or DIR). Send N sample AIFTA e-COs from IN
+to VN, then withdraw the first and replace the second with a version 2,
+and print what happened: deliveries, signed receipts, tracking URLs, the
+certificate statuses at VN and the audit chains. Without --keep the nodes
+stop and the temporary directory is removed; with --keep they run until
+Ctrl-C, and the commands to try are printed.
+`
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ecogate demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, demoUsage) }
+	n := fs.Int("n", 3, "number of sample e-COs to send")
+	dirFlag := fs.String("dir", "", "lay the nodes out in `DIR` (kept) instead of a temporary directory")
+	keep := fs.Bool("keep", false, "keep the nodes running until Ctrl-C")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if *n < 2 || *n > 10000 || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "ecogate demo: -n must be between 2 and 10000")
+		return exitUsage
+	}
+	if err := demo(ctx, *n, *dirFlag, *keep, stdout); err != nil {
+		fmt.Fprintln(stderr, "ecogate demo:", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+type demoNode struct {
+	site  gateway.DevSite
+	inst  *gateway.Instance
+	stop  context.CancelFunc
+	done  chan error
+	lnP   net.Listener
+	lnL   net.Listener
+	logFh *os.File
+}
+
+func demo(ctx context.Context, n int, dir string, keep bool, out io.Writer) (err error) {
+	start := time.Now()
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "ecogate-demo-"); err != nil {
+			return err
+		}
+		if !keep {
+			defer os.RemoveAll(dir)
+		}
+	}
+	nodes := []*demoNode{{site: gateway.DevSite{Country: "IN", Name: "India (demo)"}}, {site: gateway.DevSite{Country: "VN", Name: "Viet Nam (demo)"}}}
+	for _, d := range nodes {
+		if d.lnP, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return err
+		}
+		if d.lnL, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return err
+		}
+		d.site.PartnerAddr, d.site.LocalAddr = d.lnP.Addr().String(), d.lnL.Addr().String()
+		d.site.Dir = filepath.Join(dir, strings.ToLower(d.site.Country))
+	}
+	sites := []gateway.DevSite{nodes[0].site, nodes[1].site}
+	if err := gateway.WriteDevSites(sites, gateway.DevRetry{Attempts: 10, InitialInterval: time.Second, MaxInterval: 10 * time.Second, MaxAge: time.Hour}); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "ecogate demo: two nodes on loopback with development PKIs; files in %s\n", dir)
+	for _, d := range nodes {
+		cfg, err := gateway.LoadConfig(d.site.ConfigPath())
+		if err != nil {
+			return err
+		}
+		if d.logFh, err = os.Create(filepath.Join(d.site.Dir, "node.log")); err != nil {
+			return err
+		}
+		defer d.logFh.Close()
+		cfg.Delivery.PollInterval = gateway.Duration(50 * time.Millisecond)
+		if d.inst, err = cfg.Open(slog.New(slog.NewTextHandler(d.logFh, nil))); err != nil {
+			return err
+		}
+		var nctx context.Context
+		nctx, d.stop = context.WithCancel(context.WithoutCancel(ctx))
+		d.done = make(chan error, 1)
+		go func(d *demoNode) { d.done <- d.inst.Serve(nctx, d.lnP, d.lnL) }(d)
+		defer func(d *demoNode) {
+			d.stop()
+			if e := <-d.done; e != nil && err == nil {
+				err = e
+			}
+			d.inst.Close()
+		}(d)
+		fmt.Fprintf(out, "  %s  partner API https://%s/eco/v1 (mutual TLS)   local API http://%s   config %s\n",
+			d.site.Country, d.site.PartnerAddr, d.site.LocalAddr, d.site.ConfigPath())
+	}
+	in, vn := nodes[0], nodes[1]
+	local := "http://" + in.site.LocalAddr
+
+	// The documents: n issues, then a withdrawal of the first and a
+	// replacement of the second.
+	number := func(i int) string { return fmt.Sprintf("IN-AI-2026-DEMO-%04d", i) }
+	type doc struct {
+		xml  []byte
+		what string
+	}
+	var docs []doc
+	for i := 1; i <= n; i++ {
+		b, err := gateway.SampleXML(number(i), 1, "IN", "VN")
+		if err != nil {
+			return err
+		}
+		docs = append(docs, doc{b, "issue"})
+	}
+	w, err := gateway.SampleCertificate(number(1), 1, "IN", "VN")
+	if err != nil {
+		return err
+	}
+	w.Header.Status, w.Header.FunctionCode = "40", "1"
+	r, err := gateway.SampleCertificate(number(2), 2, "IN", "VN")
+	if err != nil {
+		return err
+	}
+	r.Header.FunctionCode = "5"
+	r.Replaces = &schema.Replacement{CertificateNumber: number(2), IssueDate: r.Header.IssueDateTime.Date(), Version: 1, Reason: "corrected gross weight"}
+	for _, c := range []*schema.Certificate{w, r} {
+		b, err := schema.EncodeXML(c)
+		if err != nil {
+			return err
+		}
+		docs = append(docs, doc{b, gateway.KindOf(c)})
+	}
+	fmt.Fprintf(out, "\nIN sends %d sample AIFTA e-COs to VN, then withdraws %s and replaces %s with version 2\n", n, number(1), number(2))
+	hc := &http.Client{Timeout: 60 * time.Second}
+	var sent []gateway.SubmitResult
+	for _, d := range docs {
+		resp, err := hc.Post(local+"/api/v1/outbound?to=VN", "application/xml", bytes.NewReader(d.xml))
+		if err != nil {
+			return err
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			return fmt.Errorf("IN refused a sample: HTTP %d: %s", resp.StatusCode, body)
+		}
+		var res gateway.SubmitResult
+		if err := json.Unmarshal(body, &res); err != nil {
+			return err
+		}
+		sent = append(sent, res)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	delivered := 0
+	for i, res := range sent {
+		m := res.Messages[0]
+		tr, err := sendWaitFor(ctx, hc, m.Tracking, deadline)
+		if err != nil {
+			return fmt.Errorf("%s: %w", m.ID, err)
+		}
+		if tr.TrackingInfo.Accepted() {
+			delivered++
+		}
+		if i < 12 || i >= len(sent)-2 {
+			fmt.Fprintf(out, "\n  %-28s %-8s message %s\n", res.Certificate.String(), res.Kind, m.ID)
+			fmt.Fprintf(out, "    outcome  %s after %d attempt(s)\n", tr.TrackingInfo, tr.Attempts)
+			if rc, ok := demoReceipt(tr.Receipt); ok {
+				fmt.Fprintf(out, "    receipt  JWS signed by %s's receipt key (checked by IN): outcome %s, content sha256 %s..., received %s\n",
+					rc.Issuer, rc.Outcome, rc.ContentSHA256[:16], rc.Received.Format(time.RFC3339))
+			}
+			fmt.Fprintf(out, "    tracking %s\n             https://%s/eco/v1/envelopes/%s (VN's partner API, mutual TLS)\n", m.Tracking, vn.site.PartnerAddr, m.ID)
+		} else if i == 12 {
+			fmt.Fprintf(out, "\n  ... (%d more)\n", len(sent)-14)
+		}
+	}
+	fmt.Fprintf(out, "\n%d of %d messages delivered and receipted\n", delivered, len(sent))
+
+	fmt.Fprintln(out, "\nat VN, the status of what IN issued:")
+	for i := 1; i <= min(n, 3); i++ {
+		resp, err := hc.Get("http://" + vn.site.LocalAddr + "/api/v1/certificates/IN/" + number(i))
+		if err != nil {
+			return err
+		}
+		var sts []struct {
+			Version    int    `json:"version"`
+			Status     string `json:"status"`
+			ReplacedBy string `json:"replacedBy"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&sts)
+		resp.Body.Close()
+		for _, s := range sts {
+			line := fmt.Sprintf("  %s v%d  %s", number(i), s.Version, s.Status)
+			if s.ReplacedBy != "" {
+				line += " by " + s.ReplacedBy
+			}
+			fmt.Fprintln(out, line)
+		}
+	}
+	fmt.Fprintln(out)
+	for _, d := range nodes {
+		k, err := d.inst.DB.Audit().Verify(ctx)
+		state := "intact"
+		if err != nil {
+			state = err.Error()
+		}
+		fmt.Fprintf(out, "audit log of %s: %d entries, hash chain %s\n", d.site.Country, k, state)
+	}
+	fmt.Fprintf(out, "done in %s\n", time.Since(start).Round(10*time.Millisecond))
+	if delivered != len(sent) {
+		return fmt.Errorf("%d of %d messages were not delivered; see %s", len(sent)-delivered, len(sent), filepath.Join(in.site.Dir, "node.log"))
+	}
+	if keep {
+		fmt.Fprintf(out, `
+The nodes keep running (Ctrl-C stops them). Try:
+  go run ./cmd/ecogate send %s --to VN --node %s --wait 30s
+  curl -s %s/api/v1/outbound | head -40
+  curl -s %s/metrics | grep ^ecogate_
+  go run ./cmd/ecogate partners list --config %s
+Logs: %s and %s
+`, filepath.Join(in.site.Dir, "sample.xml"), local, local, local, in.site.ConfigPath(),
+			filepath.Join(in.site.Dir, "node.log"), filepath.Join(vn.site.Dir, "node.log"))
+		if b, err := gateway.SampleXML(number(n+1), 1, "IN", "VN"); err == nil {
+			_ = os.WriteFile(filepath.Join(in.site.Dir, "sample.xml"), b, 0o644)
+		}
+		<-ctx.Done()
+	}
+	return nil
+}
+
+// demoReceipt decodes a receipt's payload for display (IN verified it on
+// arrival).
+func demoReceipt(tok string) (gateway.Receipt, bool) {
+	var rc gateway.Receipt
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return rc, false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil || json.Unmarshal(b, &rc) != nil || len(rc.ContentSHA256) < 16 {
+		return rc, false
+	}
+	return rc, true
+}
