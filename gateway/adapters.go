@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
+	"errors"
 	"strings"
 	"sync"
 	"time"
@@ -15,7 +16,9 @@ import (
 )
 
 // CertsVerifier is the DocumentVerifier of package certs: strict parse,
-// the XML-DSig profile, chain, validity and CRL checks.
+// the XML-DSig profile, chain, validity and CRL checks. It keeps one
+// certs.Verifier per trust store, so that the checks certs caches (CRL and
+// anchor signatures) are made once per store.
 type CertsVerifier struct {
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
@@ -23,12 +26,31 @@ type CertsVerifier struct {
 	Limits certs.Limits
 	// Policy tunes the checks beyond the fixed profile.
 	Policy certs.Policy
+
+	mu        sync.Mutex
+	verifiers map[certs.TrustStore]*certs.Verifier
+}
+
+func (v *CertsVerifier) verifier(trust certs.TrustStore) *certs.Verifier {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if cv, ok := v.verifiers[trust]; ok {
+		return cv
+	}
+	if v.verifiers == nil || len(v.verifiers) > 256 { // partners reloaded many times: start afresh
+		v.verifiers = map[certs.TrustStore]*certs.Verifier{}
+	}
+	cv := &certs.Verifier{Trust: trust, Now: v.Now, Limits: v.Limits, Policy: v.Policy}
+	v.verifiers[trust] = cv
+	return cv
 }
 
 // Verify implements DocumentVerifier.
 func (v *CertsVerifier) Verify(_ context.Context, trust certs.TrustStore, doc []byte) (*Verification, error) {
-	cv := &certs.Verifier{Trust: trust, Now: v.Now, Limits: v.Limits, Policy: v.Policy}
-	res, err := cv.Verify(doc)
+	if trust == nil {
+		return nil, errors.New("verify: no trust store")
+	}
+	res, err := v.verifier(trust).Verify(doc)
 	if err != nil {
 		return nil, err
 	}

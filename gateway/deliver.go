@@ -25,36 +25,45 @@ import (
 func (n *Node) RunDelivery(ctx context.Context) {
 	n.running.Store(true)
 	defer n.running.Store(false)
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	// Deliveries outlive ctx by at most their own timeout, so that a
 	// shutdown records their outcome instead of leaving them to the lease.
 	dctx := context.WithoutCancel(ctx)
+	// Claimed messages wait in work for one of Workers goroutines. Up to
+	// 2×Workers are claimed ahead, in batches, so that a claim (one durable
+	// write) serves many deliveries.
+	w := n.opt.Workers
+	work := make(chan *store.OutRecord, 2*w)
+	var wg sync.WaitGroup
+	for range w {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for rec := range work {
+				n.deliverOne(dctx, rec)
+				n.inflight.Add(-1)
+				n.Kick()
+			}
+		}()
+	}
+	defer func() { close(work); wg.Wait() }()
+	batch := max(1, w/4)
 	for {
-		free := n.opt.Workers - int(n.inflight.Load())
-		claimed := 0
-		if free > 0 {
-			recs, err := n.opt.Outbox.Claim(ctx, n.clock.Now(), free, n.opt.Lease)
+		room := 2*w - int(n.inflight.Load())
+		if room >= batch || (room > 0 && n.inflight.Load() == 0) {
+			recs, err := n.opt.Outbox.Claim(ctx, n.clock.Now(), room, n.opt.Lease)
 			if err != nil {
 				if ctx.Err() != nil {
 					return
 				}
 				n.log.Error("claim due messages failed", "err", err)
 			}
-			claimed = len(recs)
 			for i := range recs {
-				rec := recs[i]
 				n.inflight.Add(1)
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					defer func() { n.inflight.Add(-1); n.Kick() }()
-					n.deliverOne(dctx, &rec)
-				}()
+				work <- &recs[i]
 			}
-		}
-		if claimed > 0 && claimed == free {
-			continue // there may be more due right now
+			if len(recs) == room {
+				continue // there may be more due right now
+			}
 		}
 		t := time.NewTimer(n.opt.PollInterval)
 		select {

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/x509"
+	"sync"
 	"time"
 
 	"github.com/beevik/etree"
@@ -137,23 +138,29 @@ type Partner struct {
 	Agreements []string
 	// Retry is the delivery retry policy.
 	Retry RetryPolicy
+
+	receiptOnce  sync.Once
+	receiptTrust certs.TrustStore
 }
 
 // ReceiptTrust is the trust store for the partner's signed receipts and
 // profile: its document-signing anchors and its TLS CAs, with its CRLs.
 // (The development PKI issues the receipt certificate under the root that
-// also anchors document signing and TLS.)
+// also anchors document signing and TLS.) It is built once per Partner.
 func (p *Partner) ReceiptTrust() certs.TrustStore {
-	ts := &certs.TrustSet{}
-	if p.DocumentTrust != nil {
-		ts.AnchorCerts = append(ts.AnchorCerts, p.DocumentTrust.Anchors()...)
-		ts.RevocationLists = append(ts.RevocationLists, p.DocumentTrust.CRLs()...)
-		if is, ok := p.DocumentTrust.(certs.IntermediateSource); ok {
-			ts.ExtraIntermediates = append(ts.ExtraIntermediates, is.Intermediates()...)
+	p.receiptOnce.Do(func() {
+		ts := &certs.TrustSet{}
+		if p.DocumentTrust != nil {
+			ts.AnchorCerts = append(ts.AnchorCerts, p.DocumentTrust.Anchors()...)
+			ts.RevocationLists = append(ts.RevocationLists, p.DocumentTrust.CRLs()...)
+			if is, ok := p.DocumentTrust.(certs.IntermediateSource); ok {
+				ts.ExtraIntermediates = append(ts.ExtraIntermediates, is.Intermediates()...)
+			}
 		}
-	}
-	ts.AnchorCerts = append(ts.AnchorCerts, p.TLSCAs...)
-	return ts
+		ts.AnchorCerts = append(ts.AnchorCerts, p.TLSCAs...)
+		p.receiptTrust = ts
+	})
+	return p.receiptTrust
 }
 
 // HasAgreement reports whether the partner exchanges under the agreement

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -37,14 +38,18 @@ func (n *Node) Submit(ctx context.Context, doc []byte, to []string) (*SubmitResu
 	if int64(len(doc)) > n.maxDoc {
 		return nil, &SubmitError{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Msg: fmt.Sprintf("the document is larger than %d bytes", n.maxDoc)}
 	}
-	d, err := certs.ParseStrict(doc, certs.Limits{MaxBytes: int(n.maxDoc), MaxDepth: n.opt.MaxDepth})
-	if err != nil {
-		return nil, &SubmitError{Status: http.StatusBadRequest, Code: CodeInvalid, Msg: "the document is not readable XML: " + err.Error()}
-	}
+	// A document without the XML-DSig namespace carries no signature; only
+	// one that mentions it is parsed to find out.
 	signed := false
-	for _, c := range d.Root().ChildElements() {
-		if c.Tag == "Signature" && c.NamespaceURI() == certs.NSDSig {
-			signed = true
+	if bytes.Contains(doc, []byte(certs.NSDSig)) {
+		d, err := certs.ParseStrict(doc, certs.Limits{MaxBytes: int(n.maxDoc), MaxDepth: n.opt.MaxDepth})
+		if err != nil {
+			return nil, &SubmitError{Status: http.StatusBadRequest, Code: CodeInvalid, Msg: "the document is not readable XML: " + err.Error()}
+		}
+		for _, c := range d.Root().ChildElements() {
+			if c.Tag == "Signature" && c.NamespaceURI() == certs.NSDSig {
+				signed = true
+			}
 		}
 	}
 	var cert *schema.Certificate
@@ -69,6 +74,11 @@ func (n *Node) Submit(ctx context.Context, doc []byte, to []string) (*SubmitResu
 		cert, fs = schema.DecodeXML(doc, n.decode)
 	}
 	if fs != nil || cert == nil {
+		for _, f := range fs {
+			if f.Code == schema.CodeNotXML || f.Code == schema.CodeDoctype || f.Code == schema.CodeTooDeep || f.Code == schema.CodeTooLarge {
+				return nil, &SubmitError{Status: http.StatusBadRequest, Code: CodeInvalid, Findings: fs, Msg: "the document is not readable XML: " + f.Message}
+			}
+		}
 		return nil, &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Findings: fs, Msg: "the document is not a valid e-CO (see findings)"}
 	}
 	if n.opt.Validator != nil {
@@ -81,6 +91,7 @@ func (n *Node) Submit(ctx context.Context, doc []byte, to []string) (*SubmitResu
 		if n.opt.Signer == nil {
 			return nil, &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Msg: "the document is unsigned and this node has no document-signing key (signing.key)"}
 		}
+		var err error
 		if content, err = n.opt.Signer.Sign(ctx, doc); err != nil {
 			return nil, fmt.Errorf("sign %s: %w", cert.Header.ID, err)
 		}

@@ -1,0 +1,30 @@
+// Package customs is the customs face of the node: the importing customs'
+// declaration system gets an OAuth2 client-credentials token
+// (POST /oauth/token), checks a certificate against a declaration in real
+// time (POST /customs/v1/checks: AUTHENTIC, MISMATCH with what differs per
+// item, NOT_FOUND, WITHDRAWN, REPLACED, EXPIRED, UNTRUSTED, or TIMEOUT /
+// UNAVAILABLE when the check could not be made), reads a stored certificate
+// (GET /customs/v1/certificates/{country}/{number}) and records the
+// officer's decision per goods item with the quantity used
+// (POST /customs/v1/decisions), which travels back to the issuer as a
+// signed ImportOutcome (M6) through the outbox.
+//
+// A check reads one compact view per certificate (View: parties, items with
+// HS6 and quantity in a base unit, validity, verification summary) plus the
+// inbox's status record and the utilisation per item, in one bbolt read
+// transaction; decoded views are cached in memory. The view is built
+// eagerly by the receive pipeline (Service.StoreView) or lazily on the
+// first check from the stored exact bytes.
+//
+// Certificates not stored here are asked of the issuing node in real time
+// (QueryClient, M5, mutual TLS, a timeout, signed answers cached); the
+// issuer side of M5 is QueryHandler. Quantities convert between UN/ECE
+// Rec 20 units where Rec 20 defines the factor (units.go) and are refused
+// otherwise.
+//
+// Owns: the customs API handlers, the Rec 20 conversion table, the M5
+// client and handler, M6 creation (Decide) and application at the issuer
+// (ApplyDecision, IssuedRoutes). Durable state lives in package store
+// (store.Customs, store.Issued); interfaces are declared here, by their
+// consumer.
+package customs

@@ -1,0 +1,213 @@
+package customs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/ecogate/ecogate/certs"
+	"github.com/ecogate/ecogate/schema"
+	"github.com/ecogate/ecogate/store"
+)
+
+// Store is the customs face's durable state (satisfied by *store.Customs).
+type Store interface {
+	Client(ctx context.Context, id string) (*store.CustomsClient, error)
+	PutView(ctx context.Context, country, number string, basedOn uint64, view []byte) error
+	Snapshot(country, number string, versionOf func(view []byte) int, dst *store.Snapshot) (bool, error)
+	Decide(ctx context.Context, d store.Decision, msg *store.OutMessage) (*store.Decision, error)
+	Decisions(ctx context.Context, country, number string) ([]store.Decision, error)
+}
+
+// Inbox is the part of the inbox the lazy view build reads (satisfied by
+// *store.Inbox).
+type Inbox interface {
+	ByCertificate(ctx context.Context, country, number string) ([]store.InRecord, error)
+	Get(ctx context.Context, id string) (*store.InRecord, error)
+}
+
+// DocumentSigner signs XML documents with the node's document-signing key
+// (an enveloped XML-DSig; gateway.CertsSigner satisfies it).
+type DocumentSigner interface {
+	Sign(ctx context.Context, doc []byte) ([]byte, error)
+}
+
+// Options configure a Service.
+type Options struct {
+	// Country is this node's country (the importing side of checks).
+	Country string
+	Store   Store
+	// Inbox lets the first check of a certificate build its view from the
+	// stored message (nil: only views stored eagerly are found).
+	Inbox Inbox
+	// Tokens issues access tokens at /oauth/token; TokenVerifier checks
+	// them (its Audience should be Audience).
+	Tokens        *certs.TokenIssuer
+	TokenVerifier *certs.TokenVerifier
+	// Audience is the aud claim of the tokens; "ecogate-customs" when empty.
+	Audience string
+	// Signer signs decisions (M6) before they go to the issuer; without it
+	// decisions are recorded but not sent.
+	Signer DocumentSigner
+	// Query asks issuing nodes about certificates not stored here (nil: a
+	// certificate not stored is NOT_FOUND).
+	Query *QueryClient
+	// PullPartner reports whether a partner fetches its messages (pull
+	// mode); nil means push for every partner.
+	PullPartner func(country string) bool
+	// CodeLists answer Rec 20 questions; nil means the built-in lists.
+	CodeLists *schema.CodeLists
+	// Clock gives the time; time.Now when nil.
+	Clock func() time.Time
+	// Logger receives structured logs; discarded when nil.
+	Logger *slog.Logger
+	// NewID makes outbound message ids; UUIDv7 when nil.
+	NewID func(time.Time) string
+	// MaxBody caps request bodies; 1 MiB when zero.
+	MaxBody int64
+}
+
+// Service is the customs face: the token endpoint, the check, lookup and
+// decision API. It is safe for concurrent use.
+type Service struct {
+	opt   Options
+	now   func() time.Time
+	log   *slog.Logger
+	auth  *authenticator
+	views *viewCache
+}
+
+// New checks the options and returns the service.
+func New(opt Options) (*Service, error) {
+	if opt.Store == nil {
+		return nil, errors.New("customs: Options.Store is required")
+	}
+	if opt.Country == "" {
+		return nil, errors.New("customs: Options.Country is required")
+	}
+	if opt.TokenVerifier == nil {
+		return nil, errors.New("customs: Options.TokenVerifier is required (bearer tokens protect the API)")
+	}
+	if opt.Audience == "" {
+		opt.Audience = "ecogate-customs"
+	}
+	if opt.Clock == nil {
+		opt.Clock = time.Now
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opt.NewID == nil {
+		opt.NewID = newUUIDv7
+	}
+	if opt.MaxBody <= 0 {
+		opt.MaxBody = 1 << 20
+	}
+	s := &Service{opt: opt, now: opt.Clock, log: opt.Logger, views: newViewCache(1 << 16)}
+	s.auth = &authenticator{store: opt.Store, verifier: opt.TokenVerifier, now: opt.Clock, cache: map[string]tokenEntry{}}
+	return s, nil
+}
+
+// Routes returns the handler of the customs face: POST /oauth/token and
+// /customs/v1/... Mount it at the root of the customs listener.
+func (s *Service) Routes() http.Handler {
+	r := chi.NewRouter()
+	r.Post("/oauth/token", s.handleToken)
+	r.Route("/customs/v1", func(r chi.Router) {
+		r.With(s.require(ScopeCheck)).Post("/checks", s.handleCheck)
+		r.With(s.require(ScopeRead)).Get("/certificates/{country}/{number}", s.handleCertificate)
+		r.With(s.require(ScopeDecide)).Post("/decisions", s.handleDecision)
+	})
+	return r
+}
+
+// fieldError is a 400 answer naming the field and what is wrong.
+type fieldError struct {
+	Field string `json:"field"`
+	Msg   string `json:"message"`
+}
+
+func (e *fieldError) Error() string { return e.Field + ": " + e.Msg }
+
+func badField(field, format string, a ...any) *fieldError {
+	return &fieldError{Field: field, Msg: fmt.Sprintf(format, a...)}
+}
+
+// problem is the error body of the customs API.
+type problem struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+	// Items lists per-item problems (quantity exceeded).
+	Items any `json:"items,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, `{"error":"server_error"}`, http.StatusInternalServerError)
+		return
+	}
+	writeRaw(w, status, b)
+}
+
+func writeRaw(w http.ResponseWriter, status int, b []byte) {
+	h := w.Header()
+	h["Content-Type"] = []string{"application/json"}
+	h["Cache-Control"] = []string{"no-store"}
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+func writeProblem(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, problem{Error: code, Message: msg})
+}
+
+func writeFieldError(w http.ResponseWriter, fe *fieldError) {
+	writeJSON(w, http.StatusBadRequest, problem{Error: "invalid_request", Message: fe.Field + ": " + fe.Msg, Field: fe.Field})
+}
+
+// decodeBody reads a JSON body strictly (unknown fields refused).
+func (s *Service) decodeBody(w http.ResponseWriter, r *http.Request, v any) *fieldError {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.opt.MaxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var ute *json.UnmarshalTypeError
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &ute):
+			return badField(ute.Field, "must be a JSON %s", ute.Type.Kind())
+		case errors.As(err, &mbe):
+			return badField("body", "larger than %d bytes", mbe.Limit)
+		default:
+			return badField("body", "not a JSON object of the documented form: %v", err)
+		}
+	}
+	if dec.More() {
+		return badField("body", "trailing data after the JSON object")
+	}
+	return nil
+}
+
+// newUUIDv7 returns a UUIDv7 (RFC 9562) for now.
+func newUUIDv7(now time.Time) string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("customs: crypto/rand failed: " + err.Error())
+	}
+	ms := uint64(now.UnixMilli())
+	b[0], b[1], b[2], b[3], b[4], b[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
+	b[6] = 0x70 | b[6]&0x0f
+	b[8] = 0x80 | b[8]&0x3f
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
