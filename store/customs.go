@@ -1,0 +1,644 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Buckets of the customs face (gateway/customs). They are created by the
+// first write that needs them, so a file made before they existed needs no
+// migration; a missing bucket reads as empty.
+const (
+	bktCuClient = "cu_client" // client id -> JSON CustomsClient
+	bktCuView   = "cu_view"   // country 0 number -> be64(basedOn) + view bytes (opaque)
+	bktCuUtil   = "cu_util"   // country 0 number 0 be32(item seq) -> be64 used (base units, see Decision)
+	bktCuDecl   = "cu_decl"   // country 0 number 0 declarationRef -> JSON Decision
+	bktCuQuery  = "cu_query"  // country 0 number -> be64(fetched unix ns) + signed answer
+)
+
+// Customs is the durable state of the customs face: OAuth2 clients, the
+// compact check views of received certificates, utilisation per goods item,
+// customs decisions and cached verification-query answers. Get it from
+// DB.Customs.
+type Customs struct{ db *DB }
+
+// Customs returns the customs view of the store.
+func (db *DB) Customs() *Customs { return &Customs{db: db} }
+
+// CustomsClient is a customs declaration system allowed to get access
+// tokens. Only a hash of its secret is stored.
+type CustomsClient struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// SecretHash is the hex SHA-256 of the client secret (a 256-bit random
+	// value shown once when the client is added).
+	SecretHash string    `json:"secretHash"`
+	Scopes     []string  `json:"scopes"`
+	Created    time.Time `json:"created"`
+	// Revoked is when the client was revoked; zero while it is active.
+	Revoked time.Time `json:"revoked,omitzero"`
+}
+
+func bucketOf(tx *bolt.Tx, name string) *bolt.Bucket { return tx.Bucket([]byte(name)) }
+
+func bucketRW(tx *bolt.Tx, name string) (*bolt.Bucket, error) {
+	b, err := tx.CreateBucketIfNotExists([]byte(name))
+	if err != nil {
+		return nil, fmt.Errorf("create bucket %s: %w", name, err)
+	}
+	return b, nil
+}
+
+// AddClient stores a new client. An existing id fails with ErrConflict.
+func (c *Customs) AddClient(ctx context.Context, cl CustomsClient) error {
+	if err := checkID("client id", cl.ID); err != nil {
+		return fmt.Errorf("add customs client: %w", err)
+	}
+	if len(cl.SecretHash) != 64 {
+		return fmt.Errorf("add customs client %s: %w: secret hash must be 64 hex digits", cl.ID, ErrInvalid)
+	}
+	if cl.Created.IsZero() {
+		cl.Created = c.db.clock()
+	}
+	cl.Created = cl.Created.UTC()
+	v, err := json.Marshal(&cl)
+	if err != nil {
+		return err
+	}
+	err = c.db.update(ctx, func(tx *bolt.Tx) error {
+		b, err := bucketRW(tx, bktCuClient)
+		if err != nil {
+			return err
+		}
+		if b.Get([]byte(cl.ID)) != nil {
+			return fmt.Errorf("%w: client %s exists", ErrConflict, cl.ID)
+		}
+		return b.Put([]byte(cl.ID), v)
+	})
+	if err != nil {
+		return fmt.Errorf("add customs client %s: %w", cl.ID, err)
+	}
+	return nil
+}
+
+// Client returns one client, or ErrNotFound.
+func (c *Customs) Client(ctx context.Context, id string) (*CustomsClient, error) {
+	var cl *CustomsClient
+	err := c.db.view(func(tx *bolt.Tx) error {
+		b := bucketOf(tx, bktCuClient)
+		if b == nil {
+			return ErrNotFound
+		}
+		v := b.Get([]byte(id))
+		if v == nil {
+			return ErrNotFound
+		}
+		cl = new(CustomsClient)
+		return json.Unmarshal(v, cl)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("customs client %s: %w", id, err)
+	}
+	return cl, nil
+}
+
+// Clients lists every client (revoked ones included), by id.
+func (c *Customs) Clients(ctx context.Context) ([]CustomsClient, error) {
+	var res []CustomsClient
+	err := c.db.view(func(tx *bolt.Tx) error {
+		b := bucketOf(tx, bktCuClient)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(_, v []byte) error {
+			var cl CustomsClient
+			if err := json.Unmarshal(v, &cl); err != nil {
+				return err
+			}
+			res = append(res, cl)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list customs clients: %w", err)
+	}
+	return res, nil
+}
+
+// RevokeClient marks a client revoked (it can get no more tokens, and
+// tokens already issued stop working). Revoking twice is a no-op.
+func (c *Customs) RevokeClient(ctx context.Context, id string) error {
+	now := c.db.clock().UTC()
+	err := c.db.update(ctx, func(tx *bolt.Tx) error {
+		b, err := bucketRW(tx, bktCuClient)
+		if err != nil {
+			return err
+		}
+		v := b.Get([]byte(id))
+		if v == nil {
+			return ErrNotFound
+		}
+		var cl CustomsClient
+		if err := json.Unmarshal(v, &cl); err != nil {
+			return err
+		}
+		if !cl.Revoked.IsZero() {
+			return nil
+		}
+		cl.Revoked = now
+		nv, err := json.Marshal(&cl)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(id), nv)
+	})
+	if err != nil {
+		return fmt.Errorf("revoke customs client %s: %w", id, err)
+	}
+	return nil
+}
+
+// latestInSeq is the sequence of the last inbound message about the
+// certificate (0 when none).
+func latestInSeq(tx *bolt.Tx, country, number string) uint64 {
+	p := prefix([]byte(country), []byte(number))
+	c := tx.Bucket([]byte(bktInCert)).Cursor()
+	// Seek just past the prefix range and step back.
+	end := append(bytes.Clone(p), 0xff)
+	k, _ := c.Seek(end)
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	if k == nil || !bytes.HasPrefix(k, p) || len(k) != len(p)+8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(k[len(p):])
+}
+
+// PutView stores the check view of a certificate (opaque bytes made by
+// gateway/customs), replacing any older one. basedOn is the inbox sequence
+// of the message the view was built from; 0 means the latest message about
+// the certificate at the time of writing (the receive pipeline's eager
+// hook), and views built from a verification-query answer use
+// ViewFromQuery.
+func (c *Customs) PutView(ctx context.Context, country, number string, basedOn uint64, view []byte) error {
+	if err := checkID("country", country); err != nil {
+		return fmt.Errorf("put check view: %w", err)
+	}
+	if err := checkID("certificate number", number); err != nil {
+		return fmt.Errorf("put check view: %w", err)
+	}
+	err := c.db.update(ctx, func(tx *bolt.Tx) error {
+		b, err := bucketRW(tx, bktCuView)
+		if err != nil {
+			return err
+		}
+		seq := basedOn
+		if seq == 0 {
+			seq = latestInSeq(tx, country, number)
+		}
+		v := make([]byte, 8+len(view))
+		binary.BigEndian.PutUint64(v, seq)
+		copy(v[8:], view)
+		return b.Put(key([]byte(country), []byte(number)), v)
+	})
+	if err != nil {
+		return fmt.Errorf("put check view of %s/%s: %w", country, number, err)
+	}
+	return nil
+}
+
+// ViewFromQuery is the basedOn value of a view built from a signed
+// verification-query answer instead of a stored message. Such a view is
+// stale as soon as any message about the certificate arrives.
+const ViewFromQuery = ^uint64(0)
+
+// Used is the utilised quantity of one goods item.
+type Used struct {
+	Seq  int
+	Used int64
+}
+
+// Snapshot is what a customs check reads, in one read transaction.
+type Snapshot struct {
+	// View is the stored check view (nil when none); valid only until the
+	// next Snapshot call with the same value.
+	View []byte
+	// Stale is true when a message about the certificate arrived after the
+	// view was built: rebuild it.
+	Stale bool
+	// LatestSeq is the inbox sequence of the last message about the
+	// certificate (0: none).
+	LatestSeq uint64
+	// HasStatus is true when the inbox holds a status record for Version;
+	// Status and ReplacedBy are then set.
+	HasStatus  bool
+	Status     CertState
+	ReplacedBy string
+	// Used lists the utilised quantities recorded per goods item.
+	Used []Used
+}
+
+// Reset empties s for reuse, keeping its buffers.
+func (s *Snapshot) Reset() {
+	s.View, s.Stale, s.LatestSeq, s.HasStatus, s.Status, s.ReplacedBy = s.View[:0], false, 0, false, "", ""
+	s.Used = s.Used[:0]
+}
+
+// statusOnly decodes the fields of a CertStatus a check needs.
+type statusOnly struct {
+	Status     CertState `json:"status"`
+	ReplacedBy string    `json:"replacedBy"`
+}
+
+// Snapshot reads, in one read-only transaction, the check view of
+// certificate (country, number), the status record of the view's version
+// (versionOf extracts it from the view bytes), and the utilised quantity of
+// every goods item. It reports whether a view was found. dst is reset and
+// reused; the view bytes are copied into dst.View's buffer.
+func (c *Customs) Snapshot(country, number string, versionOf func(view []byte) int, dst *Snapshot) (bool, error) {
+	dst.Reset()
+	found := false
+	var kbuf [2*maxIDLen + 8]byte
+	err := c.db.view(func(tx *bolt.Tx) error {
+		k := append(append(append(kbuf[:0], country...), 0), number...)
+		dst.LatestSeq = latestInSeq(tx, country, number)
+		b := bucketOf(tx, bktCuView)
+		if b == nil {
+			return nil
+		}
+		v := b.Get(k)
+		if len(v) < 8 {
+			return nil
+		}
+		found = true
+		basedOn := binary.BigEndian.Uint64(v)
+		dst.View = append(dst.View, v[8:]...)
+		dst.Stale = basedOn != dst.LatestSeq && !(basedOn == ViewFromQuery && dst.LatestSeq == 0)
+		if versionOf != nil {
+			ver := versionOf(dst.View)
+			sk := append(append(k[:len(k):len(k)], 0), be32(uint32(ver))...)
+			if sv := tx.Bucket([]byte(bktCertState)).Get(sk); sv != nil {
+				var st statusOnly
+				if err := json.Unmarshal(sv, &st); err != nil {
+					return fmt.Errorf("decode status: %w", err)
+				}
+				dst.HasStatus, dst.Status, dst.ReplacedBy = true, st.Status, st.ReplacedBy
+			}
+		}
+		if ub := bucketOf(tx, bktCuUtil); ub != nil {
+			p := append(k, 0)
+			cur := ub.Cursor()
+			for uk, uv := cur.Seek(p); uk != nil && bytes.HasPrefix(uk, p); uk, uv = cur.Next() {
+				if len(uk) != len(p)+4 || len(uv) != 8 {
+					continue
+				}
+				dst.Used = append(dst.Used, Used{Seq: int(binary.BigEndian.Uint32(uk[len(p):])), Used: int64(binary.BigEndian.Uint64(uv))})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("check snapshot of %s/%s: %w", country, number, err)
+	}
+	return found, nil
+}
+
+// DecisionItem is the decision on one goods item.
+type DecisionItem struct {
+	Seq             int    `json:"sequenceNumber"`
+	PreferenceGiven bool   `json:"preferenceGiven"`
+	Reason          string `json:"reason,omitempty"`
+	// Use is the utilised quantity in the item's base unit, in the fixed
+	// point the caller chose (gateway/customs: 10⁻⁹ base units); Limit is
+	// the item's total on the certificate in the same scale. Use may be 0.
+	Use   int64 `json:"use"`
+	Limit int64 `json:"limit"`
+	// Value and Unit are the quantity as declared, for people.
+	Value string `json:"value,omitempty"`
+	Unit  string `json:"unit,omitempty"`
+}
+
+// Decision is a customs decision on one declaration that claims
+// preference under a certificate.
+type Decision struct {
+	Country        string         `json:"country"`
+	Number         string         `json:"number"`
+	Version        int            `json:"version"`
+	DeclarationRef string         `json:"declarationRef"`
+	Items          []DecisionItem `json:"items"`
+	// ClientID is the customs client that recorded it.
+	ClientID string    `json:"clientId,omitempty"`
+	Decided  time.Time `json:"decided"`
+	// MessageID is the outbound message that carries it to the issuer.
+	MessageID string `json:"messageId,omitempty"`
+	// Fingerprint identifies the decision's content, for idempotent
+	// repeats (the caller computes it).
+	Fingerprint string `json:"fingerprint"`
+	// Remaining is filled on return: what remains per item after it.
+	Remaining map[int]int64 `json:"remaining,omitempty"`
+}
+
+// ShortItem is one goods item whose remaining quantity is less than a
+// decision asks for.
+type ShortItem struct {
+	Seq       int
+	Requested int64
+	Remaining int64
+}
+
+// QuantityError is returned by Decide when a decision asks for more than
+// remains of some goods items. Nothing is recorded.
+type QuantityError struct{ Items []ShortItem }
+
+func (e *QuantityError) Error() string {
+	parts := make([]string, len(e.Items))
+	for i, it := range e.Items {
+		parts[i] = fmt.Sprintf("item %d: %d requested, %d remaining", it.Seq, it.Requested, it.Remaining)
+	}
+	return "utilised quantity exceeds what remains: " + strings.Join(parts, "; ")
+}
+
+// ErrDuplicate wraps the stored decision when Decide is called again for the
+// same declaration with the same content: nothing new is recorded.
+var ErrDuplicate = errors.New("decision already recorded")
+
+// Decide records a decision atomically: in one transaction it checks that
+// every item's utilisation plus Use stays within Limit (else
+// *QuantityError, nothing written), adds the uses, stores the decision
+// under (country, number, declarationRef) and enqueues msg (when not nil)
+// in the outbox, so the decision is recorded and sent, or neither. The
+// same declaration again with the same Fingerprint returns the stored
+// decision and an error wrapping ErrDuplicate; with another fingerprint,
+// ErrConflict.
+func (c *Customs) Decide(ctx context.Context, d Decision, msg *OutMessage) (*Decision, error) {
+	for _, f := range []struct{ n, v string }{{"country", d.Country}, {"certificate number", d.Number}, {"declaration reference", d.DeclarationRef}} {
+		if err := checkID(f.n, f.v); err != nil {
+			return nil, fmt.Errorf("decide: %w", err)
+		}
+	}
+	if msg != nil {
+		for _, f := range []struct{ n, v string }{{"message id", msg.ID}, {"partner", msg.Partner}, {"certificate number", msg.CertNumber}, {"kind", msg.Kind}} {
+			if err := checkID(f.n, f.v); err != nil {
+				return nil, fmt.Errorf("decide: %w", err)
+			}
+		}
+		if len(msg.Content) == 0 {
+			return nil, fmt.Errorf("decide: %w: message content is empty", ErrInvalid)
+		}
+		d.MessageID = msg.ID
+	}
+	if d.Decided.IsZero() {
+		d.Decided = c.db.clock()
+	}
+	d.Decided = d.Decided.UTC()
+	var hash string
+	if msg != nil {
+		hash = hashHex(msg.Content)
+	}
+	var res *Decision
+	var dup, short bool
+	var shortItems []ShortItem
+	err := c.db.update(ctx, func(tx *bolt.Tx) error {
+		res, dup, short, shortItems = nil, false, false, nil
+		db, err := bucketRW(tx, bktCuDecl)
+		if err != nil {
+			return err
+		}
+		ub, err := bucketRW(tx, bktCuUtil)
+		if err != nil {
+			return err
+		}
+		ck := key([]byte(d.Country), []byte(d.Number))
+		dk := key([]byte(d.Country), []byte(d.Number), []byte(d.DeclarationRef))
+		if old := db.Get(dk); old != nil {
+			var od Decision
+			if err := json.Unmarshal(old, &od); err != nil {
+				return err
+			}
+			res, dup = &od, true
+			if od.Fingerprint != d.Fingerprint {
+				return fmt.Errorf("%w: declaration %s already has another decision on %s/%s", ErrConflict, d.DeclarationRef, d.Country, d.Number)
+			}
+			return nil
+		}
+		type upd struct {
+			k []byte
+			v int64
+		}
+		var ups []upd
+		rem := map[int]int64{}
+		for _, it := range d.Items {
+			uk := append(append(bytes.Clone(ck), 0), be32(uint32(it.Seq))...)
+			var used int64
+			if v := ub.Get(uk); len(v) == 8 {
+				used = int64(binary.BigEndian.Uint64(v))
+			}
+			for _, u := range ups { // an item named twice
+				if bytes.Equal(u.k, uk) {
+					used = u.v
+				}
+			}
+			if it.Use < 0 || used+it.Use > it.Limit {
+				shortItems = append(shortItems, ShortItem{Seq: it.Seq, Requested: it.Use, Remaining: max(it.Limit-used, 0)})
+				continue
+			}
+			ups = append(ups, upd{uk, used + it.Use})
+			rem[it.Seq] = it.Limit - used - it.Use
+		}
+		if len(shortItems) > 0 {
+			short = true
+			return nil
+		}
+		for _, u := range ups {
+			if err := ub.Put(u.k, be64(uint64(u.v))); err != nil {
+				return err
+			}
+		}
+		d.Remaining = rem
+		v, err := json.Marshal(&d)
+		if err != nil {
+			return err
+		}
+		if err := db.Put(dk, v); err != nil {
+			return err
+		}
+		if msg != nil {
+			if err := enqueueTx(tx, c.db.clock(), msg, hash); err != nil {
+				return err
+			}
+		}
+		res = &d
+		return nil
+	})
+	if err != nil {
+		if res != nil && errors.Is(err, ErrConflict) {
+			return res, fmt.Errorf("decide %s/%s %s: %w", d.Country, d.Number, d.DeclarationRef, err)
+		}
+		return nil, fmt.Errorf("decide %s/%s %s: %w", d.Country, d.Number, d.DeclarationRef, err)
+	}
+	if short {
+		return nil, &QuantityError{Items: shortItems}
+	}
+	if dup {
+		return res, fmt.Errorf("decide %s/%s %s: %w", d.Country, d.Number, d.DeclarationRef, ErrDuplicate)
+	}
+	return res, nil
+}
+
+// Decisions lists the decisions recorded for a certificate, by declaration
+// reference.
+func (c *Customs) Decisions(ctx context.Context, country, number string) ([]Decision, error) {
+	var res []Decision
+	err := c.db.view(func(tx *bolt.Tx) error {
+		b := bucketOf(tx, bktCuDecl)
+		if b == nil {
+			return nil
+		}
+		var err error
+		scanPrefix(b, prefix([]byte(country), []byte(number)), func(_, v []byte) bool {
+			var d Decision
+			if err = json.Unmarshal(v, &d); err != nil {
+				return false
+			}
+			res = append(res, d)
+			return true
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("decisions on %s/%s: %w", country, number, err)
+	}
+	return res, nil
+}
+
+// enqueueTx enqueues one message inside tx (the body of Outbox.Enqueue for
+// one message, so that another record and its message commit together).
+func enqueueTx(tx *bolt.Tx, now time.Time, m *OutMessage, hash string) error {
+	out := tx.Bucket([]byte(bktOut))
+	if old := out.Get([]byte(m.ID)); old != nil {
+		var r OutRecord
+		if err := json.Unmarshal(old, &r); err != nil {
+			return fmt.Errorf("decode message %s: %w", m.ID, err)
+		}
+		if r.Partner == m.Partner && r.ContentHash == hash {
+			return nil
+		}
+		return fmt.Errorf("enqueue %s: %w (stored for %s with hash %s)", m.ID, ErrConflict, r.Partner, r.ContentHash)
+	}
+	h, err := putBlob(tx, hash, m.Content)
+	if err != nil {
+		return err
+	}
+	seq, err := out.NextSequence()
+	if err != nil {
+		return err
+	}
+	created := m.Created
+	if created.IsZero() {
+		created = now
+	}
+	r := &OutRecord{
+		ID: m.ID, Seq: seq, Partner: m.Partner, CertNumber: m.CertNumber, Version: m.Version,
+		Kind: m.Kind, ContentHash: h, Pull: m.Pull, Created: created.UTC(), RetryFrom: created.UTC(),
+		State: StateQueued, NextTry: now.UTC(), Updated: now.UTC(),
+	}
+	if err := tx.Bucket([]byte(bktOutCert)).Put(key([]byte(r.Partner), []byte(r.CertNumber), be64(r.Seq)), []byte(r.ID)); err != nil {
+		return err
+	}
+	return putOut(tx, nil, r)
+}
+
+// PutQueryAnswer caches a partner's signed verification-query answer.
+func (c *Customs) PutQueryAnswer(ctx context.Context, country, number string, fetched time.Time, answer []byte) error {
+	if err := checkID("country", country); err != nil {
+		return fmt.Errorf("cache query answer: %w", err)
+	}
+	if err := checkID("certificate number", number); err != nil {
+		return fmt.Errorf("cache query answer: %w", err)
+	}
+	v := make([]byte, 8+len(answer))
+	copy(v, timeKey(fetched))
+	copy(v[8:], answer)
+	err := c.db.update(ctx, func(tx *bolt.Tx) error {
+		b, err := bucketRW(tx, bktCuQuery)
+		if err != nil {
+			return err
+		}
+		return b.Put(key([]byte(country), []byte(number)), v)
+	})
+	if err != nil {
+		return fmt.Errorf("cache query answer for %s/%s: %w", country, number, err)
+	}
+	return nil
+}
+
+// QueryAnswer returns a cached answer and when it was fetched, or
+// ErrNotFound.
+func (c *Customs) QueryAnswer(ctx context.Context, country, number string) ([]byte, time.Time, error) {
+	var ans []byte
+	var at time.Time
+	err := c.db.view(func(tx *bolt.Tx) error {
+		b := bucketOf(tx, bktCuQuery)
+		if b == nil {
+			return ErrNotFound
+		}
+		v := b.Get(key([]byte(country), []byte(number)))
+		if len(v) < 8 {
+			return ErrNotFound
+		}
+		at = time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC()
+		ans = bytes.Clone(v[8:])
+		return nil
+	})
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("cached query answer for %s/%s: %w", country, number, err)
+	}
+	return ans, at, nil
+}
+
+// SeedViews writes views directly (load tests and bulk imports): fn is
+// called with put until it returns false; put stores one view with
+// basedOn ViewFromQuery-free semantics (basedOn 0, no inbox message). The
+// views are committed in transactions of batch views each, outside the
+// group-commit writer's fsync per call. Do not use on a node that is
+// serving.
+func (c *Customs) SeedViews(batch int, fn func(put func(country, number string, view []byte) error) bool) error {
+	if batch <= 0 {
+		batch = 10000
+	}
+	more := true
+	for more {
+		err := c.db.update(context.Background(), func(tx *bolt.Tx) error {
+			b, err := bucketRW(tx, bktCuView)
+			if err != nil {
+				return err
+			}
+			n := 0
+			put := func(country, number string, view []byte) error {
+				v := make([]byte, 8+len(view))
+				copy(v[8:], view)
+				n++
+				return b.Put(key([]byte(country), []byte(number)), v)
+			}
+			for n < batch && more {
+				more = fn(put)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("seed check views: %w", err)
+		}
+	}
+	return nil
+}
