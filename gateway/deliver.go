@@ -108,14 +108,21 @@ func (n *Node) deliverOne(ctx context.Context, rec *store.OutRecord) {
 	mctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if aerr == nil {
+		// The receipt is verified: audit it while its outcome is recorded
+		// (both land in one group commit).
+		audited := make(chan struct{})
+		go func() {
+			defer close(audited)
+			n.audit(ctx, "node", "receipt", rec.ID, map[string]string{"partner": rec.Partner, "outcome": string(rc.Outcome),
+				"certificate": rec.CertNumber, "version": itoa(rec.Version), "attempts": itoa(rec.Attempts)})
+		}()
 		err := n.opt.Outbox.MarkAttempt(mctx, rec.ID, store.Attempt{Outcome: rc.Outcome.State(), Receipt: token})
+		<-audited
 		if err != nil && !errors.Is(err, store.ErrState) {
 			n.log.Error("record receipt failed; the message will be sent again after its lease", "id", rec.ID, "partner", rec.Partner, "err", err)
 			return
 		}
 		n.m.deliveries.WithLabelValues(rec.Partner, string(rc.Outcome)).Inc()
-		n.audit(ctx, "node", "receipt", rec.ID, map[string]string{"partner": rec.Partner, "outcome": string(rc.Outcome),
-			"certificate": rec.CertNumber, "version": itoa(rec.Version), "attempts": itoa(rec.Attempts)})
 		n.log.Info("delivered", "id", rec.ID, "partner", rec.Partner, "outcome", rc.Outcome, "attempts", rec.Attempts, "certificate", rec.CertNumber)
 		return
 	}

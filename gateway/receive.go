@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ecogate/ecogate/certs"
@@ -189,11 +190,19 @@ func (n *Node) Receive(ctx context.Context, p *Partner, env *Envelope) (*Receive
 	if ev.errText != "" {
 		details["error"] = ev.errText
 	}
-	n.audit(ctx, "partner:"+p.Country, "receive", env.MessageID, details)
+	// The message is durable; audit its reception and the status changes
+	// it made (concurrently: they share one group commit).
+	var wg sync.WaitGroup
+	wg.Add(1 + len(rec.StatusChanges))
+	go func() { defer wg.Done(); n.audit(ctx, "partner:"+p.Country, "receive", env.MessageID, details) }()
 	for _, c := range rec.StatusChanges {
-		n.audit(ctx, "partner:"+p.Country, "status", fmt.Sprintf("%s/%s/v%d", c.Country, c.Number, c.Version),
-			map[string]string{"status": string(c.Status), "replacedBy": c.ReplacedBy, "messageId": env.MessageID})
+		go func() {
+			defer wg.Done()
+			n.audit(ctx, "partner:"+p.Country, "status", fmt.Sprintf("%s/%s/v%d", c.Country, c.Number, c.Version),
+				map[string]string{"status": string(c.Status), "replacedBy": c.ReplacedBy, "messageId": env.MessageID})
+		}()
 	}
+	wg.Wait()
 	lvl := n.log.Info
 	if !ev.outcome.Accepted() {
 		lvl = n.log.Warn

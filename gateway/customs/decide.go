@@ -362,13 +362,10 @@ func ApplyDecision(ctx context.Context, sink DecisionSink, trust certs.TrustStor
 		first := res.Report.First()
 		return nil, res.Report, false, fmt.Errorf("decision %s from %s: signature check %s failed: %s", messageID, from, first.Check, first.Reason)
 	}
-	doc := etree.NewDocument()
-	doc.SetRoot(res.Element.Copy())
-	b, err := doc.WriteToBytes()
+	o, fs, err := outcomeOf(res.Element)
 	if err != nil {
 		return nil, res.Report, false, err
 	}
-	o, fs := schema.DecodeOutcomeXML(b, schema.DecodeOptions{})
 	if o == nil {
 		return nil, res.Report, false, fmt.Errorf("decision %s from %s is not a readable ImportOutcome: %v", messageID, from, fs)
 	}
@@ -424,4 +421,18 @@ func IssuedRoutes(sink DecisionSink) http.Handler {
 		writeJSON(w, http.StatusOK, IssuedView{Certificate: c, Decisions: ds})
 	})
 	return r
+}
+
+// outcomeOf decodes an ImportOutcome from a verified element (the
+// signature already removed by the verifier: schema.DecodeOutcomeXML
+// tolerates an enveloped signature only on CertificateOfOrigin).
+func outcomeOf(el *etree.Element) (*schema.Outcome, schema.Findings, error) {
+	doc := etree.NewDocument()
+	doc.SetRoot(el.Copy())
+	b, err := doc.WriteToBytes()
+	if err != nil {
+		return nil, nil, err
+	}
+	o, fs := schema.DecodeOutcomeXML(b, schema.DecodeOptions{})
+	return o, fs, nil
 }

@@ -73,7 +73,9 @@ func newEnv(t testing.TB, opts ...envOpt) *env {
 		Country: "VN", Store: db.Customs(), Inbox: db.Inbox(), Clock: clk.Now,
 		Tokens:        &certs.TokenIssuer{Key: pki.Receipt.Key, Issuer: "https://customs.test", TTL: 5 * time.Minute, Now: clk.Now},
 		TokenVerifier: &certs.TokenVerifier{Key: pki.Receipt.Cert.PublicKey, Issuer: "https://customs.test", Audience: "ecogate-customs", Now: clk.Now},
-		Signer:        signerFunc(func(_ context.Context, doc []byte) ([]byte, error) { return (&certs.Signer{Key: pki.SignerECDSA.Key, Chain: []*x509.Certificate{pki.SignerECDSA.Cert, pki.Intermediate.Cert}}).Sign(doc) }),
+		Signer: signerFunc(func(_ context.Context, doc []byte) ([]byte, error) {
+			return (&certs.Signer{Key: pki.SignerECDSA.Key, Chain: []*x509.Certificate{pki.SignerECDSA.Cert, pki.Intermediate.Cert}}).Sign(doc)
+		}),
 	}
 	for _, f := range opts {
 		f(&o)
@@ -217,4 +219,14 @@ func (e *env) storeView(c *schema.Certificate, report certs.Report) {
 
 func item(seq int, hs, v, unit string) DeclaredItem {
 	return DeclaredItem{SequenceNumber: seq, HSCode: hs, Quantity: &Quantity{Value: v, UnitCode: unit}}
+}
+
+type x509Cert = x509.Certificate
+
+func mustReq(method, url string) *http.Request {
+	r, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		panic(err)
+	}
+	return r
 }
