@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -39,6 +40,7 @@ func benchEndToEnd(b *testing.B, presigned bool) {
 		}
 	}
 	ctx := context.Background()
+	cpu0 := cpuTime()
 	b.ResetTimer()
 	start := time.Now()
 	var next atomic.Int64
@@ -75,10 +77,18 @@ func benchEndToEnd(b *testing.B, presigned bool) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/el.Seconds(), "eCOs/s")
 	b.ReportMetric(float64(b.N)/submitted.Seconds(), "submits/s")
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/eCO")
 	for _, d := range []*DevNode{p.in, p.vn} {
 		st := d.DB.Stats()
 		b.Logf("%s: %d commits, %.1f ops per commit, %.0f commits/s", d.Node.Country(), st.Commits, float64(st.Ops)/float64(max(st.Commits, 1)), float64(st.Commits)/el.Seconds())
 	}
+}
+
+// cpuTime is the process's user+system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkSubmit measures the durable enqueue rate through the node's

@@ -115,7 +115,7 @@ func TestDecisionBadInput(t *testing.T) {
 		{"unknown item", DecisionRequest{ExportCountry: "IN", CertificateNumber: certNo, DeclarationRef: "D", Items: []ItemDecisionRequest{given(7, "1", "KGM")}}, 400, "items[0].sequenceNumber"},
 		{"item twice", DecisionRequest{ExportCountry: "IN", CertificateNumber: certNo, DeclarationRef: "D", Items: []ItemDecisionRequest{given(1, "1", "KGM"), given(1, "1", "KGM")}}, 400, "items[1].sequenceNumber"},
 		{"denied without reason", DecisionRequest{ExportCountry: "IN", CertificateNumber: certNo, DeclarationRef: "D", Items: []ItemDecisionRequest{denied(1, " ")}}, 400, "items[0].reason"},
-		{"given without quantity", DecisionRequest{ExportCountry: "IN", CertificateNumber: certNo, DeclarationRef: "D", Items: []ItemDecisionRequest{{SequenceNumber: 1, PreferenceGiven: new(bool)}}}, 400, "items[0].reason"},
+		{"given without quantity", DecisionRequest{ExportCountry: "IN", CertificateNumber: certNo, DeclarationRef: "D", Items: []ItemDecisionRequest{{SequenceNumber: 1, PreferenceGiven: ptrTrue()}}}, 400, "items[0].utilisedQuantity"},
 		{"no preference flag", DecisionRequest{ExportCountry: "IN", CertificateNumber: certNo, DeclarationRef: "D", Items: []ItemDecisionRequest{{SequenceNumber: 1}}}, 400, "items[0].preferenceGiven"},
 		{"unconvertible unit", DecisionRequest{ExportCountry: "IN", CertificateNumber: certNo, DeclarationRef: "D", Items: []ItemDecisionRequest{given(3, "1", "KGM")}}, 400, "items[0].utilisedQuantity.unitCode"},
 		{"unknown certificate", DecisionRequest{ExportCountry: "IN", CertificateNumber: "NOPE", DeclarationRef: "D", Items: []ItemDecisionRequest{given(1, "1", "KGM")}}, 404, ""},
@@ -247,3 +247,5 @@ func TestApplyDecisionAtIssuer(t *testing.T) {
 		t.Fatalf("not ours: %v", err)
 	}
 }
+
+func ptrTrue() *bool { t := true; return &t }
