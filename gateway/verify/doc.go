@@ -1,0 +1,17 @@
+// Package verify is the node's public face: anyone can check a certificate
+// this node issued, by issuing country and number on the page /verify or by
+// the QR link printed on the certificate (/verify/q/{token}, a 128-bit
+// random token that cannot be derived from the number). It shows minimal
+// data only (number, issue date, exporter, goods descriptions and HS codes,
+// status, issuer), as HTML (html/template, no external assets, a strict
+// Content-Security-Policy, no referrer) or as JSON with
+// Accept: application/json.
+//
+// Anti-automation: a token-bucket rate limit per client address, and after
+// repeated lookups that find nothing, an arithmetic challenge whose
+// HMAC-signed id carries its expiry (single use). Lookups are logged with
+// the client address as a keyed, truncated hash and never with party data.
+//
+// It reads the register of issued certificates (store.Issued, filled by
+// customs.RegisterIssued) through the Register interface declared here.
+package verify
