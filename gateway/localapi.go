@@ -130,6 +130,11 @@ func (n *Node) Submit(ctx context.Context, doc []byte, to []string) (*SubmitResu
 	if len(msgs) == 0 {
 		return nil, &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Msg: "no recipient: give one with to=CC or set the certificate's import country"}
 	}
+	if n.opt.OnSubmitted != nil {
+		if err := n.opt.OnSubmitted(ctx, kind, cert, content); err != nil {
+			return nil, fmt.Errorf("register %s: %w", cert.Ref(), err)
+		}
+	}
 	if err := n.opt.Outbox.Enqueue(ctx, msgs...); err != nil {
 		return nil, err
 	}
@@ -162,6 +167,7 @@ func (n *Node) trackingURL(id string) string {
 //	GET  /metrics, /healthz, /readyz
 func (n *Node) LocalHandler() http.Handler {
 	r := chi.NewRouter()
+	root := r
 	r.Handle("/metrics", promhttp.HandlerFor(n.m.reg, promhttp.HandlerOpts{Registry: n.m.reg}))
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -175,6 +181,9 @@ func (n *Node) LocalHandler() http.Handler {
 		r.Get("/inbound", n.handleListInbound)
 		r.Get("/inbound/{id}", n.handleInbound)
 		r.Get("/certificates/{country}/{number}", n.handleCertStatus)
+		if n.opt.LocalRoutes != nil {
+			n.opt.LocalRoutes(root, r)
+		}
 	})
 	return r
 }

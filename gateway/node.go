@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ecogate/ecogate/certs"
@@ -98,6 +99,43 @@ type Options struct {
 	// (30 s when zero).
 	PullFrom     []string
 	PullInterval time.Duration
+
+	// Handlers take inbound messages of other kinds than e-COs, by
+	// envelope kind: for example "decision", the importing customs'
+	// outcome (M6). A handler must verify the content against the
+	// partner's DocumentTrust and read only the verified element.
+	Handlers map[string]InboundHandler
+	// OnAccepted, if set, is called after an inbound e-CO was stored as
+	// accepted (for example to build the customs check view).
+	OnAccepted func(ctx context.Context, from, messageID string, c *schema.Certificate, report certs.Report)
+	// OnSubmitted, if set, is called for an e-CO this node signed or
+	// checked, before it is queued (for example to register what this node
+	// issued); an error refuses the submission.
+	OnSubmitted func(ctx context.Context, kind string, c *schema.Certificate, signed []byte) error
+	// PartnerRoutes mounts more routes on the partner API under /eco/v1,
+	// behind the client-certificate check (PartnerOf names the caller).
+	PartnerRoutes func(r chi.Router)
+	// LocalRoutes mounts more routes on the local API: on its root (e.g.
+	// /customs/v1) or under /api/v1 (api).
+	LocalRoutes func(root, api chi.Router)
+}
+
+// InboundHandler handles an inbound message of a kind given in
+// Options.Handlers. It returns the receipt's outcome; an error means the
+// message could not be handled now (no receipt: the sender retries).
+type InboundHandler func(ctx context.Context, p *Partner, env *Envelope) (*InboundResult, error)
+
+// InboundResult is what an InboundHandler decided.
+type InboundResult struct {
+	Outcome  Outcome
+	Report   certs.Report
+	Findings schema.Findings
+	// Error says, for people, why the message was not accepted.
+	Error string
+	// CertificateNumber and Version, read from the verified document, go
+	// into the receipt.
+	CertificateNumber string
+	Version           int
 }
 
 // Node is one ecogate node: the partner API, the local API, and the

@@ -43,6 +43,9 @@ func (n *Node) PartnerHandler() http.Handler {
 		r.Post("/inbox/{id}/ack", n.handleAck)
 		r.Post("/validate", n.handleValidate)
 		r.Get("/profile", n.handleProfile)
+		if n.opt.PartnerRoutes != nil {
+			n.opt.PartnerRoutes(r)
+		}
 	})
 	return r
 }
@@ -72,6 +75,11 @@ func (n *Node) requirePartner(next http.Handler) http.Handler {
 }
 
 func partnerOf(r *http.Request) *Partner { p, _ := r.Context().Value(partnerKey).(*Partner); return p }
+
+// PartnerOf returns the partner whose client certificate made a request to
+// the partner API (nil outside it), for routes mounted with
+// Options.PartnerRoutes.
+func PartnerOf(r *http.Request) *Partner { return partnerOf(r) }
 
 // refuse logs and audits a refused request.
 func (n *Node) refuse(r *http.Request, partner, code, detail string) {

@@ -42,6 +42,9 @@ type evaluation struct {
 	outcome  Outcome
 	cert     *schema.Certificate
 	kind     string
+	handled  bool   // by an InboundHandler
+	number   string // handled: certificate number for the receipt
+	version  int
 	report   certs.Report
 	findings schema.Findings
 	errText  string
@@ -137,8 +140,25 @@ func (n *Node) Receive(ctx context.Context, p *Partner, env *Envelope) (*Receive
 	}
 
 	var ev *evaluation
+	handler := n.opt.Handlers[env.Kind]
+	switch env.Kind {
+	case "", KindIssue, KindWithdraw, KindReplace:
+		handler = nil
+	}
 	if !strings.EqualFold(env.To, n.country) {
 		ev = &evaluation{outcome: FailedDelivery, errText: fmt.Sprintf("the envelope is addressed to %q; this node is %s", env.To, n.country)}
+	} else if handler != nil {
+		start := time.Now()
+		r, err := handler(ctx, p, env)
+		n.m.verifyDur.Observe(time.Since(start).Seconds())
+		if err != nil {
+			return nil, fmt.Errorf("handle %s message %s: %w", env.Kind, env.MessageID, err)
+		}
+		if !r.Outcome.Valid() {
+			return nil, fmt.Errorf("handle %s message %s: the handler gave no receipt outcome", env.Kind, env.MessageID)
+		}
+		ev = &evaluation{outcome: r.Outcome, kind: env.Kind, report: r.Report, findings: r.Findings, errText: r.Error,
+			handled: true, number: r.CertificateNumber, version: r.Version}
 	} else {
 		var err error
 		if ev, err = n.evaluate(ctx, p, env.Content); err != nil {
@@ -157,7 +177,12 @@ func (n *Node) Receive(ctx context.Context, p *Partner, env *Envelope) (*Receive
 	if ev.cert != nil {
 		rc.CertificateNumber, rc.Version = ev.cert.Header.ID, ev.cert.Header.Version
 	}
-	if ev.outcome.Accepted() {
+	if ev.handled {
+		// Deduplicated by message id only: several messages of a handled
+		// kind may concern one certificate version (partial utilisations).
+		rc.CertificateNumber, rc.Version = ev.number, ev.version
+		rec.Kind = ev.kind
+	} else if ev.outcome.Accepted() {
 		rec.CertNumber, rec.Version, rec.Kind = ev.cert.Header.ID, ev.cert.Header.Version, ev.kind
 		changes, err := n.statusChanges(ctx, p, ev.cert, ev.kind, env.MessageID, now)
 		if err != nil {
@@ -187,6 +212,10 @@ func (n *Node) Receive(ctx context.Context, p *Partner, env *Envelope) (*Receive
 		details["certificate"] = ev.cert.Ref().String()
 		details["kind"] = ev.kind
 	}
+	if ev.handled {
+		details["kind"] = ev.kind
+		details["certificate"] = ev.number
+	}
 	if ev.errText != "" {
 		details["error"] = ev.errText
 	}
@@ -203,6 +232,9 @@ func (n *Node) Receive(ctx context.Context, p *Partner, env *Envelope) (*Receive
 		}()
 	}
 	wg.Wait()
+	if ev.cert != nil && ev.outcome.Accepted() && n.opt.OnAccepted != nil {
+		n.opt.OnAccepted(ctx, p.Country, env.MessageID, ev.cert, ev.report)
+	}
 	lvl := n.log.Info
 	if !ev.outcome.Accepted() {
 		lvl = n.log.Warn

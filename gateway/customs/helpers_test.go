@@ -230,3 +230,9 @@ func mustReq(method, url string) *http.Request {
 	}
 	return r
 }
+
+// advance moves the clock and forgets tokens that may have expired.
+func (e *env) advance(d time.Duration) {
+	e.clock.Add(d)
+	e.tokens = map[string]string{}
+}

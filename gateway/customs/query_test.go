@@ -1,0 +1,191 @@
+package customs
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ecogate/ecogate/certs"
+	"github.com/ecogate/ecogate/store"
+)
+
+type jwsSigner struct{ kc certs.KeyCert }
+
+func (s jwsSigner) SignJWS(p []byte) ([]byte, error) {
+	return certs.SignJWS(p, s.kc.Key, []*x509.Certificate{s.kc.Cert})
+}
+
+type issuerMap map[string]IssuerNode
+
+func (m issuerMap) IssuerNode(c string) (IssuerNode, bool) { n, ok := m[c]; return n, ok }
+
+// fakeIssuer is an issuing node (IN) answering verification queries over
+// mutual TLS on loopback.
+type fakeIssuer struct {
+	srv     *httptest.Server
+	db      *store.DB
+	queries atomic.Int32
+	slow    atomic.Bool
+}
+
+func newFakeIssuer(t *testing.T, pki *certs.DevPKI, clk *testClock) *fakeIssuer {
+	db, err := store.Open(filepath.Join(t.TempDir(), "issuer.db"), store.Options{Clock: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := RegisterIssued(context.Background(), db.Issued(), testCert(t, certNo)); err != nil {
+		t.Fatal(err)
+	}
+	fi := &fakeIssuer{db: db}
+	partnerOf := func(r *http.Request) string {
+		if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+			return "VN" // the registry would map the client certificate
+		}
+		return ""
+	}
+	h := QueryHandler("IN", db.Issued(), jwsSigner{pki.Receipt}, clk.Now, partnerOf, nil)
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /eco/v1/verification-queries", func(w http.ResponseWriter, r *http.Request) {
+		fi.queries.Add(1)
+		if fi.slow.Load() {
+			<-r.Context().Done() // never answers in time
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+	pool := x509.NewCertPool()
+	pool.AddCert(pki.Root.Cert)
+	fi.srv = httptest.NewUnstartedServer(mux)
+	fi.srv.TLS = &tls.Config{MinVersion: tls.VersionTLS12, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool,
+		Certificates: []tls.Certificate{{Certificate: [][]byte{pki.TLSServer.Cert.Raw}, PrivateKey: pki.TLSServer.Key, Leaf: pki.TLSServer.Cert}}}
+	fi.srv.StartTLS()
+	t.Cleanup(fi.srv.Close)
+	return fi
+}
+
+func clientTLS(pki *certs.DevPKI, withCert bool) *tls.Config {
+	pool := x509.NewCertPool()
+	pool.AddCert(pki.Root.Cert)
+	c := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
+	if withCert {
+		c.Certificates = []tls.Certificate{{Certificate: [][]byte{pki.TLSClient.Cert.Raw}, PrivateKey: pki.TLSClient.Key, Leaf: pki.TLSClient.Cert}}
+	}
+	return c
+}
+
+// TestVerificationQuery: a certificate not stored here is asked of the
+// issuing node over mutual TLS; its signed answer decides the verdict, is
+// cached, and infrastructure failures are TIMEOUT/UNAVAILABLE, never
+// NOT_FOUND; an answer that does not verify is UNTRUSTED.
+func TestVerificationQuery(t *testing.T) {
+	pki := testPKI(t)
+	var issuer *fakeIssuer
+	var clk *testClock
+	trust := &certs.TrustSet{AnchorCerts: []*x509.Certificate{pki.Root.Cert}}
+	otherPKI, err := certs.NewDevPKI(certs.PKIOptions{Now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Name: "someone else"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := issuerMap{}
+	e := newEnv(t, func(o *Options) {
+		clk = &testClock{}
+		qc := NewQueryClient(clientTLS(pki, true), dir, nil, 300*time.Millisecond)
+		qc.Now = func() time.Time { return o.Clock() }
+		o.Query = qc
+	})
+	e.svc.opt.Query.Cache = e.db.Customs()
+	clk = e.clock
+	issuer = newFakeIssuer(t, pki, clk)
+	dir["IN"] = IssuerNode{Endpoint: issuer.srv.URL + "/eco/v1", Trust: trust}
+
+	// 1. Not stored: asked, AUTHENTIC from the signed answer.
+	_, res, body := e.check(baseReq(item(2, "090111", "10", "KGM")))
+	if res.Verdict != Authentic || res.Verification.Source != "issuer-query" || issuer.queries.Load() != 1 {
+		t.Fatalf("first check: %s (queries %d)", body, issuer.queries.Load())
+	}
+	// 2. The answer is cached (in the store, signed) and the view stored:
+	// no second query.
+	if tok, _, err := e.db.Customs().QueryAnswer(context.Background(), "IN", certNo); err != nil || strings.Count(string(tok), ".") != 2 {
+		t.Fatalf("cached answer: %v", err)
+	}
+	if _, res, body := e.check(baseReq(item(2, "090111", "10", "KGM"))); res.Verdict != Authentic || issuer.queries.Load() != 1 {
+		t.Fatalf("second check: %s (queries %d)", body, issuer.queries.Load())
+	}
+	// A decision can use the certificate known from the answer.
+	if st, body := e.decide("Q-1", given(2, "10", "KGM")); st != 201 {
+		t.Fatalf("decision on a queried certificate: %d %s", st, body)
+	}
+	// 3. Unknown at the issuer: NOT_FOUND, and the negative answer is cached.
+	nf := baseReq(item(1, "020230", "1", "KGM"))
+	nf.CertificateNumber = "IN-UNKNOWN-1"
+	if _, res, body := e.check(nf); res.Verdict != NotFound || issuer.queries.Load() != 2 {
+		t.Fatalf("unknown: %s", body)
+	}
+	if _, res, _ := e.check(nf); res.Verdict != NotFound || issuer.queries.Load() != 2 {
+		t.Fatalf("unknown again asked the issuer (queries %d)", issuer.queries.Load())
+	}
+	// 4. The issuer withdraws; after the cache's TTL the check asks again.
+	if _, err := issuer.db.Issued().SetStatus(context.Background(), certNo, store.CertWithdrawn, ""); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(6 * time.Minute)
+	if _, res, body := e.check(baseReq(item(2, "090111", "10", "KGM"))); res.Verdict != Withdrawn || issuer.queries.Load() != 3 {
+		t.Fatalf("after TTL: %s (queries %d)", body, issuer.queries.Load())
+	}
+	// 5. The issuer does not answer in time: TIMEOUT (503), not NOT_FOUND.
+	issuer.slow.Store(true)
+	e.advance(6 * time.Minute)
+	start := time.Now()
+	st, res, body := e.check(baseReq(item(2, "090111", "10", "KGM")))
+	if st != 503 || res.Verdict != Timeout || time.Since(start) > 5*time.Second {
+		t.Fatalf("timeout: %d %s after %s", st, body, time.Since(start))
+	}
+	issuer.slow.Store(false)
+	// 6. No partner node for the country: UNAVAILABLE.
+	th := baseReq(item(2, "090111", "10", "KGM"))
+	th.ExportCountry = "TH"
+	if st, res, body := e.check(th); st != 503 || res.Verdict != Unavailable {
+		t.Fatalf("no partner: %d %s", st, body)
+	}
+	// 7. An answer signed by a key the partner's anchors do not cover: UNTRUSTED.
+	dir["IN"] = IssuerNode{Endpoint: issuer.srv.URL + "/eco/v1", Trust: &certs.TrustSet{AnchorCerts: []*x509.Certificate{otherPKI.Root.Cert}}}
+	e.advance(6 * time.Minute)
+	if st, res, body := e.check(baseReq(item(2, "090111", "10", "KGM"))); st != 200 || res.Verdict != Untrusted {
+		t.Fatalf("untrusted answer: %d %s", st, body)
+	}
+}
+
+// TestVerificationQueryNeedsClientCert: without a client certificate the
+// issuer refuses the connection, and the check says UNAVAILABLE.
+func TestVerificationQueryNeedsClientCert(t *testing.T) {
+	pki := testPKI(t)
+	dir := issuerMap{}
+	e := newEnv(t, func(o *Options) { o.Query = NewQueryClient(clientTLS(pki, false), dir, nil, time.Second) })
+	issuer := newFakeIssuer(t, pki, e.clock)
+	dir["IN"] = IssuerNode{Endpoint: issuer.srv.URL + "/eco/v1", Trust: &certs.TrustSet{AnchorCerts: []*x509.Certificate{pki.Root.Cert}}}
+	if st, res, body := e.check(baseReq(item(2, "090111", "10", "KGM"))); st != 503 || res.Verdict != Unavailable || issuer.queries.Load() != 0 {
+		t.Fatalf("no client certificate: %d %s", st, body)
+	}
+}
+
+// TestQueryHandlerBadRequest: a malformed query is 400.
+func TestQueryHandlerBadRequest(t *testing.T) {
+	pki := testPKI(t)
+	e := newEnv(t)
+	h := QueryHandler("IN", e.db.Issued(), jwsSigner{pki.Receipt}, nil, nil, nil)
+	for _, body := range []string{``, `{"number":"x"}`, `{"certificateNumber":""}`} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("POST", "/eco/v1/verification-queries", strings.NewReader(body)))
+		if w.Code != 400 {
+			t.Errorf("%q: %d", body, w.Code)
+		}
+	}
+}
