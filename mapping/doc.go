@@ -9,8 +9,13 @@
 //     (edi3 / UN/CEFACT Certificate of Origin JSON) and ToUBL (OASIS UBL 2.1
 //     CertificateOfOrigin XML).
 //
+//   - the bulk import engine (ImportFiles): records read, mapped on every
+//     core, judged (ImportOptions.Accept) and stored through a Sink the
+//     caller provides, all or nothing per record, resumable from a
+//     checkpoint file, with a failure report (one JSON object per line).
+//
 // Validation of the mapped certificate is schema's (schema.Validate);
-// storage and the bulk import's progress are the caller's.
+// storage is the Sink's (the node's store).
 //
 // # Profile format
 //
