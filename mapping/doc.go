@@ -4,13 +4,10 @@
 //   - inbound, declarative profiles (YAML) that map a domestic or partner
 //     record (JSON, CSV or XML) onto a schema.Certificate: the loader, the
 //     source readers, the rule engine and its transforms;
-//
 //   - the built-in profiles (india-ecoo, edi3-coo, formd-csv), embedded;
-//
 //   - outbound, the canonical dataset written in partner formats: ToEdi3
 //     (edi3 / UN/CEFACT Certificate of Origin JSON) and ToUBL (OASIS UBL 2.1
-//     CertificateOfOrigin XML).
-//
+//     CertificateOfOrigin XML);
 //   - the bulk import engine (ImportFiles): records read, mapped on every
 //     core, judged (ImportOptions.Accept) and stored through a Sink the
 //     caller provides, all or nothing per record, resumable from a
