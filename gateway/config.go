@@ -321,6 +321,9 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 		return nil, fmt.Errorf("data: %w", err)
 	}
 	localURL := "http://" + c.Listen.Local
+	if host, port, err := net.SplitHostPort(c.Listen.Local); err == nil && (host == "" || host == "0.0.0.0" || host == "::") {
+		localURL = "http://" + net.JoinHostPort("127.0.0.1", port)
+	}
 	n, err := New(Options{
 		Country:           c.Node.Country,
 		Name:              c.Node.Name,
