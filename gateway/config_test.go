@@ -153,3 +153,40 @@ func TestCorruptDataFileRefused(t *testing.T) {
 	}
 	mustContain(t, err.Error(), "refuses to start")
 }
+
+// TestRegistryReload: a change to the partners file takes effect in a
+// running node without a restart.
+func TestRegistryReload(t *testing.T) {
+	sites, lns := devSites(t, devRetry)
+	c, err := LoadConfig(sites[0].ConfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Registry.PollInterval = Duration(50 * time.Millisecond)
+	inst, err := c.Open(testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- inst.Serve(ctx, lns[0], lns[1]) }()
+	defer func() { cancel(); <-done; inst.Close() }()
+	res, err := inst.Node.Submit(context.Background(), sample(t, 1), nil)
+	if err != nil || res.Messages[0].Pull {
+		t.Fatalf("before: %+v %v", res, err)
+	}
+	pf := filepath.Join(sites[0].Dir, "partners.yaml")
+	b, err := os.ReadFile(pf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pf, []byte(strings.Replace(string(b), "delivery: push", "delivery: pull", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	i := 2
+	waitFor(t, 10*time.Second, "the reload", func() bool {
+		res, err := inst.Node.Submit(context.Background(), sample(t, i), nil)
+		i++
+		return err == nil && res.Messages[0].Pull
+	})
+}
