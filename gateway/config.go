@@ -339,7 +339,7 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 		Signer:            signer,
 		Validator:         &SchemaValidator{CodeLists: lists},
 		Receipts:          &JWSSigner{Key: rkey, Certs: rchain},
-		ReceiptVerifier:   JWSVerifier{},
+		ReceiptVerifier:   &JWSVerifier{CacheTTL: time.Minute},
 		ClientCertificate: client,
 		ServerCertificate: server,
 		Logger:            log,

@@ -289,7 +289,7 @@ func TestTrackValidateProfile(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("profile: %d %s", code, b)
 	}
-	payload, err := (JWSVerifier{}).VerifyJWS(b, p.dirIN.Lookup("VN").ReceiptTrust(), p.in.Node.clock.Now())
+	payload, err := (&JWSVerifier{}).VerifyJWS(b, p.dirIN.Lookup("VN").ReceiptTrust(), p.in.Node.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
