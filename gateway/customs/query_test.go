@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -56,7 +57,11 @@ func newFakeIssuer(t *testing.T, pki *certs.DevPKI, clk *testClock) *fakeIssuer 
 	mux.HandleFunc("POST /eco/v1/verification-queries", func(w http.ResponseWriter, r *http.Request) {
 		fi.queries.Add(1)
 		if fi.slow.Load() {
-			<-r.Context().Done() // never answers in time
+			_, _ = io.ReadAll(r.Body) // so the server notices the client leaving
+			select {                  // never answers in time
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
 			return
 		}
 		h.ServeHTTP(w, r)
