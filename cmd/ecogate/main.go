@@ -29,18 +29,19 @@ type command struct {
 // commands lists every subcommand. Each lives in its own file, cmd_NAME.go.
 func commands() map[string]command {
 	return map[string]command{
-		"validate": {"validate e-CO documents against the dataset and an agreement profile", runValidate},
-		"sign":     {"sign an e-CO with an enveloped XML Signature", runSign},
-		"verify":   {"verify an e-CO's signature and signer trust", runVerify},
-		"pki":      {"manage a development PKI (pki init DIR)", runPKI},
-		"version":  {"print the version", runVersion},
-		"partners": {"list, show and check the partner registry", runPartners},
-		"outbox":   {"list outbound messages; resend one (outbox retry ID)", runOutbox},
-		"audit":    {"verify the hash-chained audit log (audit verify)", runAudit},
-		"map":      {"map domestic or partner records onto the e-CO dataset (map --profile NAME IN)", runMap},
-		"serve":    {"run a node (serve --config FILE)", runServe},
-		"send":     {"hand an e-CO to a running node for sending (send FILE --to CC)", runSend},
-		"demo":     {"run two nodes on loopback and exchange sample e-COs", runDemo},
+		"validate":        {"validate e-CO documents against the dataset and an agreement profile", runValidate},
+		"sign":            {"sign an e-CO with an enveloped XML Signature", runSign},
+		"verify":          {"verify an e-CO's signature and signer trust", runVerify},
+		"pki":             {"manage a development PKI (pki init DIR)", runPKI},
+		"version":         {"print the version", runVersion},
+		"partners":        {"list, show and check the partner registry", runPartners},
+		"outbox":          {"list outbound messages; resend one (outbox retry ID)", runOutbox},
+		"audit":           {"verify the hash-chained audit log (audit verify)", runAudit},
+		"map":             {"map domestic or partner records onto the e-CO dataset (map --profile NAME IN)", runMap},
+		"serve":           {"run a node (serve --config FILE)", runServe},
+		"send":            {"hand an e-CO to a running node for sending (send FILE --to CC)", runSend},
+		"demo":            {"run two nodes on loopback and exchange sample e-COs", runDemo},
+		"customs-clients": {"manage customs OAuth2 clients (customs-clients add|list|revoke)", runCustomsClients},
 	}
 }
 
