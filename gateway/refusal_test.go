@@ -6,9 +6,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ecogate/ecogate/certs"
@@ -44,10 +46,32 @@ func noneAccepted(t *testing.T, d *DevNode) {
 	}
 }
 
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // TestRefusals sends bad input to VN's partner API over real mutual TLS.
 func TestRefusals(t *testing.T) {
 	in, vn, xx := identities(t)
-	p := newPair(t, fastRetry, func(o *Options) { o.MaxDocumentBytes = 64 << 10 }, func(o *Options) { o.MaxDocumentBytes = 64 << 10 })
+	logs := &syncBuffer{}
+	p := newPair(t, fastRetry, func(o *Options) { o.MaxDocumentBytes = 64 << 10 }, func(o *Options) {
+		o.MaxDocumentBytes = 64 << 10
+		o.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	})
 	good := partnerClient(in, vn.PKI.Root.Cert)
 	url := p.vn.PartnerURL
 
@@ -230,6 +254,12 @@ func TestRefusals(t *testing.T) {
 			t.Fatalf("no TLS: got %d %s", w.Code, w.Body)
 		}
 	})
+	// Every refusal is logged: the TLS ones by the server, the others by the node.
+	for _, want := range []string{"TLS handshake error", "code=" + CodeSenderMismatch, "code=" + CodeTooLarge, "code=" + CodeConflict, "code=" + CodeUnknownPartner} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the log lacks %q", want)
+		}
+	}
 	if err := p.vn.DB.Check(context.Background()); err != nil {
 		t.Fatal(err)
 	}
