@@ -97,13 +97,20 @@ func WriteDevSites(sites []DevSite, retry DevRetry) error {
 const DevConfigTemplate = `# ecogate node configuration (ecogate serve --config FILE).
 # Relative paths resolve against this file's directory.
 node:
-  country: %s                # this node's ISO 3166-1 alpha-2 code (required)
-  name: %q                   # for people; shown in the profile (required)
-  publicURL: https://%s/eco/v1   # partner API base URL as partners reach it (profile)
-  agreements: [AIFTA, ATIGA, RCEP, NONPREF]   # advertised in the profile
+  # this node's ISO 3166-1 alpha-2 code (required)
+  country: %s
+  # for people; shown in the profile (required)
+  name: %q
+  # the partner API's base URL as partners reach it (shown in the profile)
+  publicURL: https://%s/eco/v1
+  # agreements advertised in the profile
+  agreements: [AIFTA, ATIGA, RCEP, NONPREF]
 listen:
-  partner: %s                # mutual-TLS partner API /eco/v1 (required)
-  local: %s                  # local API /api/v1, /metrics, /healthz, /readyz; keep it on loopback: no authentication
+  # the mutual-TLS partner API, /eco/v1 (required)
+  partner: %s
+  # the local API /api/v1, /metrics, /healthz, /readyz (default 127.0.0.1:8080);
+  # it has no authentication: keep it on loopback or a protected network
+  local: %s
 tls:
   cert: pki/tls-server-cert.pem      # partner API server certificate (PEM; chain may follow)
   key: pki/tls-server-key.pem

@@ -171,7 +171,7 @@ func (s *Service) validateCheck(req *CheckRequest) ([]declared, *fieldError) {
 		if it.SequenceNumber < 0 {
 			return nil, badField(f+".sequenceNumber", "must be 1 or more (or left out)")
 		}
-		hs := strings.NewReplacer(".", "", " ", "").Replace(it.HSCode)
+		hs := stripHS(it.HSCode)
 		if len(hs) < 6 || len(hs) > 12 || !isDigits(hs) {
 			return nil, badField(f+".hsCode", "must be an HS code of 6 to 12 digits (the first 6 are compared), got %q", it.HSCode)
 		}
@@ -188,6 +188,20 @@ func (s *Service) validateCheck(req *CheckRequest) ([]declared, *fieldError) {
 		out[i] = declared{seq: it.SequenceNumber, hs6: hs[:6], qty: *it.Quantity, unit: d}
 	}
 	return out, nil
+}
+
+// stripHS removes the dots and spaces people write in HS codes.
+func stripHS(s string) string {
+	if strings.IndexByte(s, '.') < 0 && strings.IndexByte(s, ' ') < 0 {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] != '.' && s[i] != ' ' {
+			b = append(b, s[i])
+		}
+	}
+	return string(b)
 }
 
 func isDigits(s string) bool {
