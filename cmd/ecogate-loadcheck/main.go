@@ -1,0 +1,419 @@
+// Command ecogate-loadcheck drives the customs check endpoint
+// (POST /customs/v1/checks) of a node-equivalent server on loopback and
+// prints throughput, latency percentiles and the server's memory.
+//
+// The server runs as a child process (the same binary with -serve), so its
+// memory is measured apart from the load generator's. It serves
+// gateway/customs' real handler (router, bearer-token check, JSON, one bbolt
+// read transaction per check) over a store seeded with N check views written
+// directly into bbolt (no documents are signed). The seeded file is kept and
+// reused by later runs with the same N.
+//
+//	go run ./cmd/ecogate-loadcheck -n 10000 -c 64 -d 10s
+//	go run ./cmd/ecogate-loadcheck -n 1000000 -c 64 -d 10s
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"math"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ecogate/ecogate/certs"
+	"github.com/ecogate/ecogate/gateway/customs"
+	"github.com/ecogate/ecogate/store"
+)
+
+func main() {
+	serve := flag.Bool("serve", false, "run as the server (child process)")
+	n := flag.Int("n", 10000, "number of stored check views")
+	data := flag.String("data", "", "bbolt data file (default: $TMPDIR/ecogate-loadcheck-N.db, kept for reuse)")
+	conc := flag.Int("c", 64, "concurrent keep-alive clients")
+	dur := flag.Duration("d", 10*time.Second, "measured duration")
+	warm := flag.Duration("warmup", 2*time.Second, "warm-up before measuring")
+	items := flag.Int("items", 2, "declared lines per check")
+	flag.Parse()
+	if *data == "" {
+		*data = filepath.Join(os.TempDir(), "ecogate-loadcheck-"+strconv.Itoa(*n)+".db")
+	}
+	if *serve {
+		if err := runServer(*data, *n); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
+	if err := runDriver(*data, *n, *conc, *dur, *warm, *items); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// number is the certificate number of view i.
+func number(i int) string { return "IN-LOAD-" + strconv.Itoa(1_000_000_000+i) }
+
+// seed writes n views unless the file already holds them.
+func seed(db *store.DB, path string, n int) error {
+	marker := path + ".seeded"
+	if b, err := os.ReadFile(marker); err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(n) {
+		return nil
+	}
+	start := time.Now()
+	now := time.Now().UTC()
+	v := customs.View{Country: "IN", Version: 1, IssueDate: "2026-06-03", ValidUntil: "2099-06-03", Agreement: "AIFTA",
+		Exporter: "Deccan Frozen Foods Pvt Ltd", Importer: "Hai Phong Cold Chain Import Export Company Limited",
+		ImporterIDs: []string{"VN-TIN:0201234567"}, Issuer: "Export Inspection Council of India", Source: "stored", Valid: true,
+		Report: certs.Report{{Check: "profile", Status: certs.StatusValid, Reason: "ok"}, {Check: "signature", Status: certs.StatusValid, Reason: "ok"},
+			{Check: "chain", Status: certs.StatusValid, Reason: "ok"}, {Check: "revocation", Status: certs.StatusValid, Reason: "ok"}},
+		Built: now,
+		Items: []customs.ViewItem{
+			{Seq: 1, HS: "020230", Description: "Frozen boneless meat of buffalo", Value: "54000", Unit: "KGM", Base: "KGM", Qty: 54000 * 1e9},
+			{Seq: 2, HS: "090111", Description: "Coffee, not roasted", Value: "1000", Unit: "KGM", Base: "KGM", Qty: 1000 * 1e9},
+			{Seq: 3, HS: "220421", Description: "Wine of fresh grapes", Value: "500", Unit: "LTR", Base: "MTQ", Qty: 500 * 1e6},
+		}}
+	i := 0
+	err := db.Customs().SeedViews(20000, func(put func(country, number string, view []byte) error) bool {
+		v.Number = number(i)
+		b, err := v.Encode()
+		if err == nil {
+			err = put("IN", v.Number, b)
+		}
+		if err != nil {
+			log.Fatal(err)
+		}
+		i++
+		if i%200000 == 0 {
+			log.Printf("seeded %d views", i)
+		}
+		return i < n
+	})
+	if err != nil {
+		return err
+	}
+	log.Printf("seeded %d views in %s", n, time.Since(start).Round(time.Millisecond))
+	return os.WriteFile(marker, []byte(strconv.Itoa(n)), 0o644)
+}
+
+func runServer(path string, n int) error {
+	db, err := store.Open(path, store.Options{SkipCheck: true})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := seed(db, path, n); err != nil {
+		return err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	ti := &certs.TokenIssuer{Key: key, Issuer: "loadcheck", TTL: time.Hour}
+	tv := &certs.TokenVerifier{Key: &key.PublicKey, Issuer: "loadcheck", Audience: "ecogate-customs"}
+	ctx := context.Background()
+	id, _, hash := customs.NewClientCredentials()
+	if err := db.Customs().AddClient(ctx, store.CustomsClient{ID: id, Name: "loadcheck", SecretHash: hash, Scopes: customs.Scopes()}); err != nil {
+		return err
+	}
+	tok, _, err := ti.Issue(id, []string{"ecogate-customs"}, customs.ScopeCheck)
+	if err != nil {
+		return err
+	}
+	svc, err := customs.New(customs.Options{Country: "VN", Store: db.Customs(), Inbox: db.Inbox(), Tokens: ti, TokenVerifier: tv})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", svc.Routes())
+	mux.HandleFunc("GET /debug/mem", func(w http.ResponseWriter, _ *http.Request) {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		rss, hwm := procMem(os.Getpid())
+		_ = json.NewEncoder(w).Encode(map[string]uint64{"heapInuse": ms.HeapInuse, "heapAlloc": ms.HeapAlloc, "sys": ms.Sys,
+			"numGC": uint64(ms.NumGC), "rss": rss, "hwm": hwm})
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("READY %s %s\n", ln.Addr(), tok)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin) // the driver closes stdin to stop us
+		_ = srv.Close()
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// procMem reads VmRSS and VmHWM (bytes) of a process.
+func procMem(pid int) (rss, hwm uint64) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && (f[0] == "VmRSS:" || f[0] == "VmHWM:") {
+			v, _ := strconv.ParseUint(f[1], 10, 64)
+			if f[0] == "VmRSS:" {
+				rss = v * 1024
+			} else {
+				hwm = v * 1024
+			}
+		}
+	}
+	return rss, hwm
+}
+
+func runDriver(path string, n, conc int, dur, warm time.Duration, items int) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(self, "-serve", "-n", strconv.Itoa(n), "-data", path)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() { stdin.Close(); _ = cmd.Wait() }()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("server did not start: %w", err)
+	}
+	f := strings.Fields(line)
+	if len(f) != 3 || f[0] != "READY" {
+		return fmt.Errorf("server said %q", line)
+	}
+	addr, tok := f[1], f[2]
+	var measuring atomic.Bool
+	var stop atomic.Bool
+	var errs, bad atomic.Int64
+	lat := make([][]time.Duration, conc)
+	var wg sync.WaitGroup
+	for w := range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := mrand.New(mrand.NewPCG(uint64(w), 42))
+			var c *rawConn
+			req := make([]byte, 0, 1024)
+			own := make([]time.Duration, 0, 1<<16)
+			for !stop.Load() {
+				if c == nil {
+					nc, err := net.Dial("tcp", addr)
+					if err != nil {
+						errs.Add(1)
+						time.Sleep(10 * time.Millisecond)
+						continue
+					}
+					c = &rawConn{c: nc, r: bufio.NewReaderSize(nc, 16<<10)}
+				}
+				req = request(req[:0], addr, tok, number(rng.IntN(n)), items)
+				t0 := time.Now()
+				status, resp, err := c.roundTrip(req)
+				d := time.Since(t0)
+				if err != nil {
+					errs.Add(1)
+					c.c.Close()
+					c = nil
+					continue
+				}
+				if status != 200 || !bytes.Contains(resp, []byte(`"verdict":"AUTHENTIC"`)) {
+					if bad.Add(1) == 1 {
+						log.Printf("unexpected answer %d: %s", status, resp)
+					}
+				}
+				if measuring.Load() {
+					own = append(own, d)
+				}
+			}
+			if c != nil {
+				c.c.Close()
+			}
+			lat[w] = own
+		}()
+	}
+	time.Sleep(warm)
+	measuring.Store(true)
+	t0 := time.Now()
+	cpu0 := procCPU(cmd.Process.Pid)
+	time.Sleep(dur)
+	measuring.Store(false)
+	elapsed := time.Since(t0)
+	cpu1 := procCPU(cmd.Process.Pid)
+	mem := fetchMem("http://" + addr + "/debug/mem")
+	stop.Store(true)
+	wg.Wait()
+
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	slices.Sort(all)
+	pct := func(p float64) time.Duration {
+		if len(all) == 0 {
+			return 0
+		}
+		i := int(math.Ceil(p*float64(len(all)))) - 1
+		return all[max(i, 0)]
+	}
+	rps := float64(len(all)) / elapsed.Seconds()
+	fmt.Printf("views=%d clients=%d duration=%s lines/check=%d GOMAXPROCS=%d\n", n, conc, elapsed.Round(time.Millisecond), items, runtime.GOMAXPROCS(0))
+	fmt.Printf("checks=%d throughput=%.0f/s p50=%s p90=%s p99=%s p99.9=%s max=%s errors=%d unexpected=%d\n",
+		len(all), rps, pct(0.50), pct(0.90), pct(0.99), pct(0.999), pct(1), errs.Load(), bad.Load())
+	fmt.Printf("server: cpu=%.2f cores, rss=%s hwm=%s heapInuse=%s heapAlloc=%s sys=%s gc=%d; data file %s (%s)\n",
+		(cpu1-cpu0)/elapsed.Seconds(), mib(mem["rss"]), mib(mem["hwm"]), mib(mem["heapInuse"]), mib(mem["heapAlloc"]), mib(mem["sys"]), mem["numGC"], path, mib(fileSize(path)))
+	fmt.Printf("| %d | %d | %.0f | %s | %s | %s | %s | %s |\n", n, conc, rps, ms(pct(0.5)), ms(pct(0.99)), ms(pct(0.999)), mib(mem["rss"]), mib(mem["heapInuse"]))
+	return nil
+}
+
+// rawConn is a minimal HTTP/1.1 keep-alive client connection: it writes a
+// prepared request and reads one response with Content-Length. It costs
+// the load generator a few microseconds per request (net/http's client
+// costs several times more), leaving the shared cores to the server.
+type rawConn struct {
+	c    net.Conn
+	r    *bufio.Reader
+	body []byte
+}
+
+func (c *rawConn) roundTrip(req []byte) (int, []byte, error) {
+	if _, err := c.c.Write(req); err != nil {
+		return 0, nil, err
+	}
+	line, err := c.r.ReadSlice('\n')
+	if err != nil {
+		return 0, nil, err
+	}
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.1 ")) {
+		return 0, nil, fmt.Errorf("bad status line %q", line)
+	}
+	status, _ := strconv.Atoi(string(line[9:12]))
+	clen := -1
+	for {
+		h, err := c.r.ReadSlice('\n')
+		if err != nil {
+			return 0, nil, err
+		}
+		if len(h) <= 2 {
+			break
+		}
+		if len(h) > 16 && (h[0] == 'C' || h[0] == 'c') && bytes.EqualFold(h[:15], []byte("Content-Length:")) {
+			clen, _ = strconv.Atoi(string(bytes.TrimSpace(h[15:])))
+		}
+	}
+	if clen < 0 {
+		return 0, nil, errors.New("response without Content-Length")
+	}
+	if cap(c.body) < clen {
+		c.body = make([]byte, clen)
+	}
+	c.body = c.body[:clen]
+	if _, err := io.ReadFull(c.r, c.body); err != nil {
+		return 0, nil, err
+	}
+	return status, c.body, nil
+}
+
+// request writes a complete HTTP/1.1 check request.
+func request(b []byte, host, tok, num string, items int) []byte {
+	var bodyBuf [1024]byte
+	body := checkBody(bodyBuf[:0], num, items)
+	b = append(b, "POST /customs/v1/checks HTTP/1.1\r\nHost: "...)
+	b = append(b, host...)
+	b = append(b, "\r\nAuthorization: Bearer "...)
+	b = append(b, tok...)
+	b = append(b, "\r\nContent-Type: application/json\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(body)), 10)
+	b = append(b, "\r\n\r\n"...)
+	return append(b, body...)
+}
+
+// checkBody writes a check request body for certificate num with the
+// given number of declared lines.
+func checkBody(b []byte, num string, items int) []byte {
+	b = append(b, `{"exportCountry":"IN","certificateNumber":"`...)
+	b = append(b, num...)
+	b = append(b, `","issueDate":"2026-06-03","importer":{"name":"Hai Phong Cold Chain Import Export Company Limited"},"declarationRef":"VN-DECL-1","items":[`...)
+	lines := []string{
+		`{"sequenceNumber":2,"hsCode":"09011100","quantity":{"value":"250.5","unitCode":"KGM"}}`,
+		`{"sequenceNumber":1,"hsCode":"020230","quantity":{"value":"12","unitCode":"TNE"}}`,
+		`{"sequenceNumber":3,"hsCode":"220421","quantity":{"value":"120","unitCode":"LTR"}}`,
+	}
+	for i := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, lines[i%len(lines)]...)
+	}
+	return append(b, "]}"...)
+}
+
+func fetchMem(url string) map[string]uint64 {
+	m := map[string]uint64{}
+	resp, err := http.Get(url)
+	if err != nil {
+		return m
+	}
+	defer resp.Body.Close()
+	_ = json.NewDecoder(resp.Body).Decode(&m)
+	return m
+}
+
+// procCPU is the user+system CPU seconds of a process.
+func procCPU(pid int) float64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	k, _ := strconv.ParseFloat(f[12], 64)
+	return (u + k) / 100 // USER_HZ
+}
+
+func fileSize(p string) uint64 {
+	st, err := os.Stat(p)
+	if err != nil {
+		return 0
+	}
+	return uint64(st.Size())
+}
+
+func mib(b uint64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/1e6) }
