@@ -34,6 +34,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,17 +55,28 @@ func main() {
 	dur := flag.Duration("d", 10*time.Second, "measured duration")
 	warm := flag.Duration("warmup", 2*time.Second, "warm-up before measuring")
 	items := flag.Int("items", 2, "declared lines per check")
+	cpuProfile := flag.String("cpuprofile", "", "write the server's CPU profile to `FILE`")
 	flag.Parse()
 	if *data == "" {
 		*data = filepath.Join(os.TempDir(), "ecogate-loadcheck-"+strconv.Itoa(*n)+".db")
 	}
 	if *serve {
+		if *cpuProfile != "" {
+			f, err := os.Create(*cpuProfile)
+			if err != nil {
+				log.Fatal(err)
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				log.Fatal(err)
+			}
+			defer pprof.StopCPUProfile()
+		}
 		if err := runServer(*data, *n); err != nil {
 			log.Fatal(err)
 		}
 		return
 	}
-	if err := runDriver(*data, *n, *conc, *dur, *warm, *items); err != nil {
+	if err := runDriver(*data, *n, *conc, *dur, *warm, *items, *cpuProfile); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -187,12 +199,12 @@ func procMem(pid int) (rss, hwm uint64) {
 	return rss, hwm
 }
 
-func runDriver(path string, n, conc int, dur, warm time.Duration, items int) error {
+func runDriver(path string, n, conc int, dur, warm time.Duration, items int, cpuProfile string) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(self, "-serve", "-n", strconv.Itoa(n), "-data", path)
+	cmd := exec.Command(self, "-serve", "-n", strconv.Itoa(n), "-data", path, "-cpuprofile", cpuProfile)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

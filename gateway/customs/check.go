@@ -137,6 +137,8 @@ type CheckResult struct {
 	Items        []ItemResult      `json:"items,omitempty"`
 	Verification *VerificationInfo `json:"verification,omitempty"`
 	CheckedAt    time.Time         `json:"checkedAt"`
+
+	frag *fragments // pre-encoded parts, when the view came from the cache
 }
 
 // declared is a validated, converted declared line.
@@ -227,6 +229,7 @@ var snapPool = sync.Pool{New: func() any { return new(store.Snapshot) }}
 // found is a certificate as a check sees it.
 type found struct {
 	view       *View
+	frag       *fragments
 	status     string
 	replacedBy string
 	used       map[int]int64
@@ -279,7 +282,7 @@ func (s *Service) lookup(ctx context.Context, country, number string, issueDate 
 		}
 		return &found{view: v, status: v.Status, replacedBy: v.ReplacedBy}, nil
 	}
-	v, err := s.views.get(country, number, snap.View)
+	v, frag, err := s.views.get(country, number, snap.View)
 	if err != nil {
 		return nil, &lookupError{Unavailable, err}
 	}
@@ -295,9 +298,9 @@ func (s *Service) lookup(ctx context.Context, country, number string, issueDate 
 		if err := s.storeQueryView(ctx, nv); err != nil {
 			s.log.Warn("customs: cannot store the view from a query answer", "certificate", country+"/"+number, "err", err)
 		}
-		v = nv
+		v, frag = nv, nil
 	}
-	f := &found{view: v, status: v.Status, replacedBy: v.ReplacedBy}
+	f := &found{view: v, frag: frag, status: v.Status, replacedBy: v.ReplacedBy}
 	if snap.HasStatus {
 		f.status, f.replacedBy = string(snap.Status), snap.ReplacedBy
 	}
@@ -422,6 +425,7 @@ func (s *Service) Check(ctx context.Context, req *CheckRequest) (*CheckResult, i
 		ValidUntil: v.ValidUntil, Agreement: v.Agreement, Exporter: v.Exporter, Importer: v.Importer, Issuer: v.Issuer,
 		Status: f.status, ReplacedBy: f.replacedBy}
 	res.Verification = &VerificationInfo{Source: v.Source, Valid: v.Valid, Report: v.Report}
+	res.frag = f.frag
 	if fe := s.compare(res, f, req, decl); fe != nil {
 		return nil, http.StatusBadRequest, fe
 	}
@@ -468,7 +472,13 @@ func (s *Service) compare(res *CheckResult, f *found, req *CheckRequest, decl []
 				}
 			}
 		} else if p.Name != "" {
-			match = normName(p.Name) == normName(v.Importer)
+			imp := ""
+			if f.frag != nil {
+				imp = f.frag.importerNorm
+			} else {
+				imp = normName(v.Importer)
+			}
+			match = normName(p.Name) == imp
 		} else {
 			match = true // only an id, and the certificate has none to compare
 		}
@@ -574,8 +584,14 @@ func (s *Service) handleCheck(w http.ResponseWriter, r *http.Request) {
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "2")
 	}
-	writeJSON(w, status, res)
+	bp := bufPool.Get().(*[]byte)
+	b := res.appendJSON((*bp)[:0])
+	writeRaw(w, status, b)
+	*bp = b
+	bufPool.Put(bp)
 }
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // viewCache keeps decoded views (decoding costs more than reading), keyed
 // by certificate and checked against the stored bytes on every use, so a
@@ -590,24 +606,27 @@ type viewCache struct {
 type cachedView struct {
 	raw  []byte
 	view *View
+	frag *fragments
 }
 
 func newViewCache(size int) *viewCache {
 	return &viewCache{size: size, m: make(map[string]cachedView, 1024)}
 }
 
-func (c *viewCache) get(country, number string, raw []byte) (*View, error) {
-	k := country + "\x00" + number
+func (c *viewCache) get(country, number string, raw []byte) (*View, *fragments, error) {
+	var kb [140]byte
+	k := append(append(append(kb[:0], country...), 0), number...)
 	c.mu.RLock()
-	e, ok := c.m[k]
+	e, ok := c.m[string(k)]
 	c.mu.RUnlock()
 	if ok && bytes.Equal(e.raw, raw) {
-		return e.view, nil
+		return e.view, e.frag, nil
 	}
 	v, err := decodeView(raw)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	fr := fragmentsOf(v)
 	c.mu.Lock()
 	if len(c.m) >= c.size {
 		for kk := range c.m {
@@ -615,7 +634,7 @@ func (c *viewCache) get(country, number string, raw []byte) (*View, error) {
 			break
 		}
 	}
-	c.m[k] = cachedView{raw: bytes.Clone(raw), view: v}
+	c.m[string(k)] = cachedView{raw: bytes.Clone(raw), view: v, frag: fr}
 	c.mu.Unlock()
-	return v, nil
+	return v, fr, nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/big"
 	"math/bits"
+	"strconv"
 
 	"github.com/ecogate/ecogate/schema"
 )
@@ -178,28 +179,42 @@ func fromNano(n, f int64) string {
 	if f <= 0 {
 		return "0"
 	}
-	// value = n / f; print with 9 decimals.
 	if n < 0 {
 		return "-" + fromNano(-n, f)
 	}
+	// value = n / f, printed with 9 decimals: q = n * 10⁹ / f.
 	hi, lo := bits.Mul64(uint64(n), nano)
-	var ip, fp *big.Int
+	var ip, fp uint64
 	if hi < uint64(f) {
 		q, _ := bits.Div64(hi, lo, uint64(f))
-		ip, fp = new(big.Int).SetUint64(q/nano), new(big.Int).SetUint64(q%nano)
+		ip, fp = q/nano, q%nano
 	} else {
 		q := new(big.Int).Mul(big.NewInt(n), big.NewInt(nano))
 		q.Quo(q, big.NewInt(f))
-		ip, fp = new(big.Int).QuoRem(q, big.NewInt(nano), new(big.Int))
-		fp = new(big.Int).Mod(q, big.NewInt(nano))
+		r := new(big.Int)
+		q.QuoRem(q, big.NewInt(nano), r)
+		b := q.Append(nil, 10)
+		return string(appendFrac(b, r.Uint64()))
 	}
-	b := ip.Append(nil, 10)
-	if fp.Sign() != 0 {
-		frac := fmt.Appendf(nil, "%09d", fp.Uint64())
-		for len(frac) > 0 && frac[len(frac)-1] == '0' {
-			frac = frac[:len(frac)-1]
-		}
-		b = append(append(b, '.'), frac...)
+	var buf [40]byte
+	b := strconv.AppendUint(buf[:0], ip, 10)
+	return string(appendFrac(b, fp))
+}
+
+// appendFrac appends ".ddddddddd" for fp (0 <= fp < 10⁹) without trailing
+// zeros, or nothing when fp is 0.
+func appendFrac(b []byte, fp uint64) []byte {
+	if fp == 0 {
+		return b
 	}
-	return string(b)
+	var d [9]byte
+	for i := 8; i >= 0; i-- {
+		d[i] = byte('0' + fp%10)
+		fp /= 10
+	}
+	n := 9
+	for n > 0 && d[n-1] == '0' {
+		n--
+	}
+	return append(append(b, '.'), d[:n]...)
 }

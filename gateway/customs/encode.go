@@ -1,0 +1,200 @@
+package customs
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// The check answer is written by hand (appendJSON) rather than with
+// encoding/json: the check is the hot path, and the parts that depend only
+// on the stored certificate (its summary and verification report) are
+// encoded once per view and reused. TestCheckJSONMatchesEncodingJSON
+// proves the output equal to json.Marshal's.
+
+// fragments are the pre-encoded parts of a view's check answers.
+type fragments struct {
+	// certHead is the certificate summary without its status fields and
+	// closing brace.
+	certHead []byte
+	// verification is the encoded VerificationInfo.
+	verification []byte
+	// importerNorm is the normalised importer name.
+	importerNorm string
+}
+
+func fragmentsOf(v *View) *fragments {
+	head, _ := json.Marshal(struct {
+		ExportCountry string `json:"exportCountry"`
+		Number        string `json:"number"`
+		Version       int    `json:"version"`
+		IssueDate     string `json:"issueDate"`
+		ValidUntil    string `json:"validUntil,omitempty"`
+		Agreement     string `json:"agreement,omitempty"`
+		Exporter      string `json:"exporter"`
+		Importer      string `json:"importer"`
+		Issuer        string `json:"issuer"`
+	}{v.Country, v.Number, v.Version, v.IssueDate, v.ValidUntil, v.Agreement, v.Exporter, v.Importer, v.Issuer})
+	ver, _ := json.Marshal(VerificationInfo{Source: v.Source, Valid: v.Valid, Report: v.Report})
+	return &fragments{certHead: head[:len(head)-1], verification: ver, importerNorm: normName(v.Importer)}
+}
+
+// appendJSON appends the answer's JSON, equal to json.Marshal(r).
+func (r *CheckResult) appendJSON(b []byte) []byte {
+	b = append(b, `{"verdict":`...)
+	b = appendString(b, r.Verdict)
+	b = append(b, `,"message":`...)
+	b = appendString(b, r.Message)
+	if c := r.Certificate; c != nil && r.frag != nil {
+		b = append(b, `,"certificate":`...)
+		b = append(b, r.frag.certHead...)
+		b = append(b, `,"status":`...)
+		b = appendString(b, c.Status)
+		if c.ReplacedBy != "" {
+			b = append(b, `,"replacedBy":`...)
+			b = appendString(b, c.ReplacedBy)
+		}
+		b = append(b, '}')
+	} else if c != nil {
+		full, _ := json.Marshal(c)
+		b = append(b, `,"certificate":`...)
+		b = append(b, full...)
+	}
+	if len(r.Differences) > 0 {
+		b = append(b, `,"differences":`...)
+		b = appendDiffs(b, r.Differences)
+	}
+	if len(r.Items) > 0 {
+		b = append(b, `,"items":[`...)
+		for i := range r.Items {
+			it := &r.Items[i]
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"line":`...)
+			b = strconv.AppendInt(b, int64(it.Line), 10)
+			if it.SequenceNumber != 0 {
+				b = append(b, `,"sequenceNumber":`...)
+				b = strconv.AppendInt(b, int64(it.SequenceNumber), 10)
+			}
+			b = append(b, `,"match":`...)
+			b = strconv.AppendBool(b, it.Match)
+			if len(it.Differences) > 0 {
+				b = append(b, `,"differences":`...)
+				b = appendDiffs(b, it.Differences)
+			}
+			b = appendQty(b, `,"certified":`, it.Certified)
+			b = appendQty(b, `,"remaining":`, it.Remaining)
+			b = appendQty(b, `,"declared":`, it.Declared)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	if r.Verification != nil {
+		b = append(b, `,"verification":`...)
+		if r.frag != nil {
+			b = append(b, r.frag.verification...)
+		} else {
+			v, _ := json.Marshal(r.Verification)
+			b = append(b, v...)
+		}
+	}
+	b = append(b, `,"checkedAt":"`...)
+	b = r.CheckedAt.AppendFormat(b, time.RFC3339Nano)
+	return append(b, `"}`...)
+}
+
+func appendQty(b []byte, key string, q *Quantity) []byte {
+	if q == nil {
+		return b
+	}
+	b = append(b, key...)
+	b = append(b, `{"value":`...)
+	b = appendString(b, q.Value)
+	b = append(b, `,"unitCode":`...)
+	b = appendString(b, q.UnitCode)
+	return append(b, '}')
+}
+
+func appendDiffs(b []byte, ds []Difference) []byte {
+	b = append(b, '[')
+	for i := range ds {
+		d := &ds[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"field":`...)
+		b = appendString(b, d.Field)
+		b = append(b, `,"code":`...)
+		b = appendString(b, d.Code)
+		if d.Declared != "" {
+			b = append(b, `,"declared":`...)
+			b = appendString(b, d.Declared)
+		}
+		if d.Certified != "" {
+			b = append(b, `,"certified":`...)
+			b = appendString(b, d.Certified)
+		}
+		b = append(b, `,"message":`...)
+		b = appendString(b, d.Message)
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string exactly as encoding/json does
+// (HTML-safe: <, > and & escaped; U+2028 and U+2029 escaped; invalid
+// UTF-8 replaced by U+FFFD).
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

@@ -1,0 +1,58 @@
+package customs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/ecogate/ecogate/certs"
+	"github.com/ecogate/ecogate/store"
+)
+
+// TestCheckJSONMatchesEncodingJSON: the hand-written check answer is
+// byte-for-byte what encoding/json writes, for every verdict and for
+// strings that need escaping.
+func TestCheckJSONMatchesEncodingJSON(t *testing.T) {
+	e := newEnv(t)
+	c := testCert(t, certNo)
+	c.Consignment.Exporter.Name = "Tôm & Cá <Export> \"Co\"\t\u2028\u2029 \x01 bad:\xff\xfe"
+	c.Consignment.Importer.Name = "Nhập khẩu <VN> & co"
+	c.Header.Issuer.Name = "Issuer \\ back/slash"
+	e.storeView(c, certs.Report{{Check: "signature", Status: certs.StatusValid, Reason: "ok", Detail: "dropped"}})
+	c2 := testCert(t, "IN-2")
+	e.storeView(c2, certs.Report{{Check: "chain", Status: certs.StatusInvalid, Reason: "x"}})
+	if _, _, err := e.db.Inbox().ApplyStatus(context.Background(), store.StatusChange{Country: "IN", Number: "IN-3", Version: 1, Status: store.CertReplaced, ReplacedBy: "IN-<4>"}); err != nil {
+		t.Fatal(err)
+	}
+	e.storeView(testCert(t, "IN-3"), validReport)
+	reqs := []CheckRequest{
+		baseReq(item(1, "020230", "1", "KGM")),
+		baseReq(item(2, "090112", "1.123456789", "TNE"), item(9, "020230", "1", "KGM"), DeclaredItem{HSCode: "999999", Quantity: &Quantity{"1", "KGM"}}),
+		func() CheckRequest { r := baseReq(item(1, "020230", "1", "KGM")); r.Importer = &PartyRef{Name: "x <y> & \u2028"}; r.IssueDate = "2026-01-01"; return r }(),
+		func() CheckRequest { r := baseReq(item(1, "020230", "1", "KGM")); r.CertificateNumber = "IN-2"; return r }(),
+		func() CheckRequest { r := baseReq(item(1, "020230", "1", "KGM")); r.CertificateNumber = "IN-3"; return r }(),
+		func() CheckRequest { r := baseReq(item(1, "020230", "1", "KGM")); r.CertificateNumber = "IN-404"; return r }(),
+	}
+	for round := range 2 { // first round decodes views, second uses the cache
+		for i, req := range reqs {
+			res, _, fe := e.svc.Check(context.Background(), &req)
+			if fe != nil {
+				t.Fatal(fe)
+			}
+			if round == 1 && res.Certificate != nil && res.frag == nil {
+				t.Errorf("request %d: no pre-encoded fragments", i)
+			}
+			want, err := json.Marshal(res)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := res.appendJSON(nil)
+			if !bytes.Equal(got, want) {
+				t.Errorf("request %d (%s):\n got %s\nwant %s", i, res.Verdict, got, want)
+			}
+		}
+		e.clock.Add(time.Nanosecond * 123)
+	}
+}
