@@ -30,10 +30,27 @@ func TestCheckJSONMatchesEncodingJSON(t *testing.T) {
 	reqs := []CheckRequest{
 		baseReq(item(1, "020230", "1", "KGM")),
 		baseReq(item(2, "090112", "1.123456789", "TNE"), item(9, "020230", "1", "KGM"), DeclaredItem{HSCode: "999999", Quantity: &Quantity{"1", "KGM"}}),
-		func() CheckRequest { r := baseReq(item(1, "020230", "1", "KGM")); r.Importer = &PartyRef{Name: "x <y> & \u2028"}; r.IssueDate = "2026-01-01"; return r }(),
-		func() CheckRequest { r := baseReq(item(1, "020230", "1", "KGM")); r.CertificateNumber = "IN-2"; return r }(),
-		func() CheckRequest { r := baseReq(item(1, "020230", "1", "KGM")); r.CertificateNumber = "IN-3"; return r }(),
-		func() CheckRequest { r := baseReq(item(1, "020230", "1", "KGM")); r.CertificateNumber = "IN-404"; return r }(),
+		func() CheckRequest {
+			r := baseReq(item(1, "020230", "1", "KGM"))
+			r.Importer = &PartyRef{Name: "x <y> & \u2028"}
+			r.IssueDate = "2026-01-01"
+			return r
+		}(),
+		func() CheckRequest {
+			r := baseReq(item(1, "020230", "1", "KGM"))
+			r.CertificateNumber = "IN-2"
+			return r
+		}(),
+		func() CheckRequest {
+			r := baseReq(item(1, "020230", "1", "KGM"))
+			r.CertificateNumber = "IN-3"
+			return r
+		}(),
+		func() CheckRequest {
+			r := baseReq(item(1, "020230", "1", "KGM"))
+			r.CertificateNumber = "IN-404"
+			return r
+		}(),
 	}
 	for round := range 2 { // first round decodes views, second uses the cache
 		for i, req := range reqs {
