@@ -607,12 +607,10 @@ func (c *Customs) QueryAnswer(ctx context.Context, country, number string) ([]by
 	return ans, at, nil
 }
 
-// SeedViews writes views directly (load tests and bulk imports): fn is
-// called with put until it returns false; put stores one view with
-// basedOn ViewFromQuery-free semantics (basedOn 0, no inbox message). The
-// views are committed in transactions of batch views each, outside the
-// group-commit writer's fsync per call. Do not use on a node that is
-// serving.
+// SeedViews writes views in bulk (load tests, imports): fn is called with
+// put until it returns false; put stores one view as PutView with basedOn
+// 0 would, without looking at the inbox. The views are committed in
+// transactions of batch views each (one fsync per batch).
 func (c *Customs) SeedViews(batch int, fn func(put func(country, number string, view []byte) error) bool) error {
 	if batch <= 0 {
 		batch = 10000
@@ -624,6 +622,7 @@ func (c *Customs) SeedViews(batch int, fn func(put func(country, number string, 
 			if err != nil {
 				return err
 			}
+			b.FillPercent = 0.9 // bulk loads usually come in key order
 			n := 0
 			put := func(country, number string, view []byte) error {
 				v := make([]byte, 8+len(view))

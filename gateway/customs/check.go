@@ -126,6 +126,19 @@ type VerificationInfo struct {
 	Source string       `json:"source"`
 	Valid  bool         `json:"valid"`
 	Report certs.Report `json:"report,omitempty"`
+
+	// raw, when set, is this value already encoded (a stored view's
+	// fragment); Source and Valid are set, Report is left nil.
+	raw []byte
+}
+
+// MarshalJSON writes the pre-encoded form when there is one.
+func (vi VerificationInfo) MarshalJSON() ([]byte, error) {
+	if vi.raw != nil {
+		return vi.raw, nil
+	}
+	type plain VerificationInfo
+	return json.Marshal(plain(vi))
 }
 
 // CheckResult is the answer of POST /customs/v1/checks.
@@ -138,7 +151,8 @@ type CheckResult struct {
 	Verification *VerificationInfo `json:"verification,omitempty"`
 	CheckedAt    time.Time         `json:"checkedAt"`
 
-	frag *fragments // pre-encoded parts, when the view came from the cache
+	frag *fragments      // pre-encoded parts of a stored view (alias snap)
+	snap *store.Snapshot // the read buffer; handleCheck returns it to the pool
 }
 
 // declared is a validated, converted declared line.
@@ -246,9 +260,13 @@ func (e *lookupError) Error() string { return e.err.Error() }
 // lookup finds a certificate: the stored view (built lazily from the inbox
 // on the first check), else the issuer's answer. It returns nil, nil when
 // the certificate is unknown.
-func (s *Service) lookup(ctx context.Context, country, number string, issueDate string) (*found, error) {
-	snap := snapPool.Get().(*store.Snapshot)
-	defer snapPool.Put(snap)
+//
+// The view and its fragments may alias snap, which the caller owns: it
+// must not reuse snap while it uses the result.
+func (s *Service) lookup(ctx context.Context, country, number string, issueDate string, snap *store.Snapshot) (*found, error) {
+	if snap == nil {
+		snap = new(store.Snapshot)
+	}
 	ok, err := s.opt.Store.Snapshot(country, number, viewVersion, snap)
 	if err != nil {
 		return nil, &lookupError{Unavailable, err}
@@ -282,7 +300,7 @@ func (s *Service) lookup(ctx context.Context, country, number string, issueDate 
 		}
 		return &found{view: v, status: v.Status, replacedBy: v.ReplacedBy}, nil
 	}
-	v, frag, err := s.views.get(country, number, snap.View)
+	v, frag, err := parseView(snap.View)
 	if err != nil {
 		return nil, &lookupError{Unavailable, err}
 	}
@@ -396,7 +414,9 @@ func (s *Service) Check(ctx context.Context, req *CheckRequest) (*CheckResult, i
 	}
 	now := s.now().UTC()
 	res := &CheckResult{CheckedAt: now}
-	f, err := s.lookup(ctx, req.ExportCountry, req.CertificateNumber, req.IssueDate)
+	snap := snapPool.Get().(*store.Snapshot)
+	res.snap = snap
+	f, err := s.lookup(ctx, req.ExportCountry, req.CertificateNumber, req.IssueDate, snap)
 	if err != nil {
 		var le *lookupError
 		if errors.As(err, &le) {
@@ -425,6 +445,9 @@ func (s *Service) Check(ctx context.Context, req *CheckRequest) (*CheckResult, i
 		ValidUntil: v.ValidUntil, Agreement: v.Agreement, Exporter: v.Exporter, Importer: v.Importer, Issuer: v.Issuer,
 		Status: f.status, ReplacedBy: f.replacedBy}
 	res.Verification = &VerificationInfo{Source: v.Source, Valid: v.Valid, Report: v.Report}
+	if f.frag != nil {
+		res.Verification.raw = f.frag.verification
+	}
 	res.frag = f.frag
 	if fe := s.compare(res, f, req, decl); fe != nil {
 		return nil, http.StatusBadRequest, fe
@@ -586,55 +609,13 @@ func (s *Service) handleCheck(w http.ResponseWriter, r *http.Request) {
 	}
 	bp := bufPool.Get().(*[]byte)
 	b := res.appendJSON((*bp)[:0])
+	if res.snap != nil { // nothing refers to it any more
+		snapPool.Put(res.snap)
+		res.snap, res.frag = nil, nil
+	}
 	writeRaw(w, status, b)
 	*bp = b
 	bufPool.Put(bp)
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
-
-// viewCache keeps decoded views (decoding costs more than reading), keyed
-// by certificate and checked against the stored bytes on every use, so a
-// rebuilt view is never served stale. At most size entries; a full cache
-// drops an arbitrary entry.
-type viewCache struct {
-	mu   sync.RWMutex
-	size int
-	m    map[string]cachedView
-}
-
-type cachedView struct {
-	raw  []byte
-	view *View
-	frag *fragments
-}
-
-func newViewCache(size int) *viewCache {
-	return &viewCache{size: size, m: make(map[string]cachedView, 1024)}
-}
-
-func (c *viewCache) get(country, number string, raw []byte) (*View, *fragments, error) {
-	var kb [140]byte
-	k := append(append(append(kb[:0], country...), 0), number...)
-	c.mu.RLock()
-	e, ok := c.m[string(k)]
-	c.mu.RUnlock()
-	if ok && bytes.Equal(e.raw, raw) {
-		return e.view, e.frag, nil
-	}
-	v, err := decodeView(raw)
-	if err != nil {
-		return nil, nil, err
-	}
-	fr := fragmentsOf(v)
-	c.mu.Lock()
-	if len(c.m) >= c.size {
-		for kk := range c.m {
-			delete(c.m, kk)
-			break
-		}
-	}
-	c.m[string(k)] = cachedView{raw: bytes.Clone(raw), view: v, frag: fr}
-	c.mu.Unlock()
-	return v, fr, nil
-}

@@ -109,7 +109,7 @@ func (s *Service) Decide(ctx context.Context, client string, req *DecisionReques
 	case len(req.Items) == 0:
 		return nil, 0, badField("items", "at least one item decision is required")
 	}
-	f, err := s.lookup(ctx, req.ExportCountry, req.CertificateNumber, "")
+	f, err := s.lookup(ctx, req.ExportCountry, req.CertificateNumber, "", nil)
 	if err != nil {
 		return nil, http.StatusServiceUnavailable, fmt.Errorf("the certificate cannot be read now; nothing was recorded: %w", err)
 	}
@@ -263,7 +263,7 @@ func (s *Service) handleCertificate(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(msg.Content)
 		return
 	}
-	f, err := s.lookup(r.Context(), country, number, "")
+	f, err := s.lookup(r.Context(), country, number, "", nil)
 	if err != nil {
 		writeProblem(w, http.StatusServiceUnavailable, "unavailable", err.Error())
 		return
@@ -284,14 +284,17 @@ func (s *Service) handleCertificate(w http.ResponseWriter, r *http.Request) {
 	out := struct {
 		Certificate  CertSummary         `json:"certificate"`
 		Items        []itemOut           `json:"items"`
-		Verification VerificationInfo    `json:"verification"`
+		Verification *VerificationInfo   `json:"verification"`
 		Decisions    []store.Decision    `json:"decisions,omitempty"`
 		Document     *schema.Certificate `json:"document,omitempty"`
 	}{
 		Certificate: CertSummary{ExportCountry: v.Country, Number: v.Number, Version: v.Version, IssueDate: v.IssueDate,
 			ValidUntil: v.ValidUntil, Agreement: v.Agreement, Exporter: v.Exporter, Importer: v.Importer, Issuer: v.Issuer,
 			Status: f.status, ReplacedBy: f.replacedBy},
-		Verification: VerificationInfo{Source: v.Source, Valid: v.Valid, Report: v.Report},
+		Verification: &VerificationInfo{Source: v.Source, Valid: v.Valid, Report: v.Report},
+	}
+	if f.frag != nil {
+		out.Verification.raw = f.frag.verification
 	}
 	for _, it := range v.Items {
 		fct := mustUnit(it.Unit, s.opt.CodeLists).factor

@@ -93,8 +93,8 @@ func (r *CheckResult) appendJSON(b []byte) []byte {
 	}
 	if r.Verification != nil {
 		b = append(b, `,"verification":`...)
-		if r.frag != nil {
-			b = append(b, r.frag.verification...)
+		if r.Verification.raw != nil {
+			b = append(b, r.Verification.raw...)
 		} else {
 			v, _ := json.Marshal(r.Verification)
 			b = append(b, v...)

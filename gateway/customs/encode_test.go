@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 
@@ -71,5 +72,38 @@ func TestCheckJSONMatchesEncodingJSON(t *testing.T) {
 			}
 		}
 		e.clock.Add(time.Nanosecond * 123)
+	}
+}
+
+// TestViewStoredForm: a view survives its stored form; the earlier JSON
+// form is still read; every truncation of a stored view is an error, never
+// a panic.
+func TestViewStoredForm(t *testing.T) {
+	c := testCert(t, certNo)
+	v, err := ViewOf(c, certs.Report{{Check: "chain", Status: certs.StatusValid, Reason: "ok"}}, nil, time.Date(2026, 11, 22, 9, 0, 0, 5, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.Status, v.ReplacedBy = "replaced", "X-2"
+	b, err := v.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeView(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, v) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", got, v)
+	}
+	j, _ := json.Marshal(v)
+	old := append([]byte{0, 0, 0, 1}, j...)
+	if got, err := decodeView(old); err != nil || !reflect.DeepEqual(got, v) {
+		t.Fatalf("JSON form: %v", err)
+	}
+	for i := range len(b) - 1 {
+		if _, _, err := parseView(b[:i]); err == nil {
+			t.Fatalf("truncated at %d: no error", i)
+		}
 	}
 }

@@ -82,11 +82,10 @@ type Options struct {
 // Service is the customs face: the token endpoint, the check, lookup and
 // decision API. It is safe for concurrent use.
 type Service struct {
-	opt   Options
-	now   func() time.Time
-	log   *slog.Logger
-	auth  *authenticator
-	views *viewCache
+	opt  Options
+	now  func() time.Time
+	log  *slog.Logger
+	auth *authenticator
 }
 
 // New checks the options and returns the service.
@@ -115,7 +114,7 @@ func New(opt Options) (*Service, error) {
 	if opt.MaxBody <= 0 {
 		opt.MaxBody = 1 << 20
 	}
-	s := &Service{opt: opt, now: opt.Clock, log: opt.Logger, views: newViewCache(1 << 16)}
+	s := &Service{opt: opt, now: opt.Clock, log: opt.Logger}
 	s.auth = &authenticator{store: opt.Store, verifier: opt.TokenVerifier, now: opt.Clock, cache: map[string]tokenEntry{}}
 	return s, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/ecogate/ecogate/certs"
 	"github.com/ecogate/ecogate/schema"
@@ -106,16 +107,58 @@ func idString(scheme, value string) string {
 	return scheme + ":" + value
 }
 
-// Encode returns the stored form of the view: the version as 4 bytes, then
-// JSON.
+// Stored form of a view. A check must not parse JSON or XML, so the view
+// is stored in a small binary form with the parts of the check answer that
+// depend only on the certificate already encoded as JSON:
+//
+//	be32 version, byte 2 (format),
+//	strings (uvarint length + bytes): country, number, issueDate, validUntil,
+//	  agreement, exporter, importer, issuer, status, replacedBy, source,
+//	  normalised importer; uvarint count + strings: importer ids;
+//	byte valid; varint built (Unix ns);
+//	uvarint count + items: uvarint seq, strings hs, description, value,
+//	  unit, base, varint qty;
+//	strings: certificate summary JSON head, verification JSON.
+//
+// A stored value whose fifth byte is '{' is the earlier JSON form (still
+// read).
+const viewFormat = 2
+
+func appendStr(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// Encode returns the stored form of the view.
 func (v *View) Encode() ([]byte, error) {
-	j, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
+	f := fragmentsOf(v)
+	b := make([]byte, 0, 512)
+	b = binary.BigEndian.AppendUint32(b, uint32(v.Version))
+	b = append(b, viewFormat)
+	for _, s := range []string{v.Country, v.Number, v.IssueDate, v.ValidUntil, v.Agreement, v.Exporter, v.Importer,
+		v.Issuer, v.Status, v.ReplacedBy, v.Source, f.importerNorm} {
+		b = appendStr(b, s)
 	}
-	b := make([]byte, 4+len(j))
-	binary.BigEndian.PutUint32(b, uint32(v.Version))
-	copy(b[4:], j)
+	b = binary.AppendUvarint(b, uint64(len(v.ImporterIDs)))
+	for _, id := range v.ImporterIDs {
+		b = appendStr(b, id)
+	}
+	valid := byte(0)
+	if v.Valid {
+		valid = 1
+	}
+	b = append(b, valid)
+	b = binary.AppendVarint(b, v.Built.UnixNano())
+	b = binary.AppendUvarint(b, uint64(len(v.Items)))
+	for _, it := range v.Items {
+		b = binary.AppendUvarint(b, uint64(it.Seq))
+		for _, s := range []string{it.HS, it.Description, it.Value, it.Unit, it.Base} {
+			b = appendStr(b, s)
+		}
+		b = binary.AppendVarint(b, it.Qty)
+	}
+	b = appendStr(b, string(f.certHead))
+	b = appendStr(b, string(f.verification))
 	return b, nil
 }
 
@@ -127,14 +170,127 @@ func viewVersion(b []byte) int {
 	return int(binary.BigEndian.Uint32(b))
 }
 
-// decodeView parses a stored view.
-func decodeView(b []byte) (*View, error) {
-	if len(b) < 4 {
-		return nil, fmt.Errorf("check view is truncated")
+// viewReader reads the stored form.
+type viewReader struct {
+	b   []byte
+	bad bool
+}
+
+func (r *viewReader) uv() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.bad, r.b = true, nil
+		return 0
 	}
-	v := new(View)
-	if err := json.Unmarshal(b[4:], v); err != nil {
-		return nil, fmt.Errorf("decode check view: %w", err)
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *viewReader) v() int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.bad, r.b = true, nil
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+// raw returns the next string's bytes, aliasing the input.
+func (r *viewReader) raw() []byte {
+	n := r.uv()
+	if r.bad || n > uint64(len(r.b)) {
+		r.bad, r.b = true, nil
+		return nil
+	}
+	s := r.b[:n:n]
+	r.b = r.b[n:]
+	return s
+}
+
+// str returns the next string without copying: it aliases the stored
+// bytes, which the caller keeps unchanged while it uses the view (a check
+// returns its snapshot buffer to the pool only after the answer is
+// written; other callers never return theirs).
+func (r *viewReader) str() string {
+	b := r.raw()
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+func (r *viewReader) byte1() byte {
+	if len(r.b) == 0 {
+		r.bad = true
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+// parseView reads a stored view for a check: every field but the report,
+// whose JSON is in the fragments. The fragments alias b.
+func parseView(b []byte) (*View, *fragments, error) {
+	if len(b) < 5 {
+		return nil, nil, fmt.Errorf("check view is truncated")
+	}
+	if b[4] == '{' {
+		v := new(View)
+		if err := json.Unmarshal(b[4:], v); err != nil {
+			return nil, nil, fmt.Errorf("decode check view: %w", err)
+		}
+		return v, fragmentsOf(v), nil
+	}
+	if b[4] != viewFormat {
+		return nil, nil, fmt.Errorf("check view has unknown format %d", b[4])
+	}
+	r := &viewReader{b: b[5:]}
+	v := &View{Version: viewVersion(b)}
+	f := new(fragments)
+	for _, p := range []*string{&v.Country, &v.Number, &v.IssueDate, &v.ValidUntil, &v.Agreement, &v.Exporter, &v.Importer,
+		&v.Issuer, &v.Status, &v.ReplacedBy, &v.Source, &f.importerNorm} {
+		*p = r.str()
+	}
+	if n := r.uv(); n > 0 && n < 1<<10 {
+		v.ImporterIDs = make([]string, n)
+		for i := range v.ImporterIDs {
+			v.ImporterIDs[i] = r.str()
+		}
+	}
+	v.Valid = r.byte1() == 1
+	v.Built = time.Unix(0, r.v()).UTC()
+	if n := r.uv(); n < 1<<16 {
+		v.Items = make([]ViewItem, n)
+		for i := range v.Items {
+			it := &v.Items[i]
+			it.Seq = int(r.uv())
+			it.HS, it.Description, it.Value, it.Unit, it.Base = r.str(), r.str(), r.str(), r.str(), r.str()
+			it.Qty = r.v()
+		}
+	} else {
+		r.bad = true
+	}
+	f.certHead, f.verification = r.raw(), r.raw()
+	if r.bad {
+		return nil, nil, fmt.Errorf("check view of %s is damaged", v.Number)
+	}
+	return v, f, nil
+}
+
+// decodeView reads a stored view completely (the report included).
+func decodeView(b []byte) (*View, error) {
+	v, f, err := parseView(b)
+	if err != nil {
+		return nil, err
+	}
+	if v.Report == nil && len(f.verification) > 0 {
+		var vi VerificationInfo
+		if err := json.Unmarshal(f.verification, &vi); err != nil {
+			return nil, fmt.Errorf("decode check view report: %w", err)
+		}
+		v.Report = vi.Report
 	}
 	return v, nil
 }
