@@ -22,6 +22,23 @@
 // Rec 20 units where Rec 20 defines the factor (units.go) and are refused
 // otherwise.
 //
+// Wiring in the node (the gateway mounts and calls these; nothing here
+// imports the gateway):
+//
+//   - customs listener: customs.New(Options{...}).Routes() at "/";
+//   - partner API: QueryHandler(...) at POST /eco/v1/verification-queries
+//     behind the mTLS partner check;
+//   - receive pipeline, accepted e-CO: Service.StoreView(ctx, cert, report)
+//     after Inbox.Accept (optional: the first check builds the view);
+//   - receive pipeline, message kind "decision": ApplyDecision(ctx,
+//     db.Issued(), partner.DocumentTrust, partner, messageID, content, now)
+//     instead of the e-CO evaluation;
+//   - send pipeline, after a certificate this node signed is enqueued:
+//     RegisterIssued(ctx, db.Issued(), cert) (QR token, M5 answers, the
+//     public page);
+//   - local API: IssuedRoutes(db.Issued()) under /api/v1 (decisions shown
+//     with the certificates this node issued).
+//
 // Owns: the customs API handlers, the Rec 20 conversion table, the M5
 // client and handler, M6 creation (Decide) and application at the issuer
 // (ApplyDecision, IssuedRoutes). Durable state lives in package store

@@ -22,17 +22,20 @@ import (
 // verification-query answers (M5) carry it and the public page shows a
 // part of it. It is stored with the issued certificate (store.IssuedCert.Data).
 type CoreData struct {
-	Country     string     `json:"country"`
-	Number      string     `json:"number"`
-	Version     int        `json:"version"`
-	IssueDate   string     `json:"issueDate"`
-	ValidUntil  string     `json:"validUntil,omitempty"`
-	Agreement   string     `json:"agreement,omitempty"`
-	Exporter    string     `json:"exporter"`
-	Importer    string     `json:"importer"`
-	ImporterIDs []string   `json:"importerIds,omitempty"`
-	Issuer      string     `json:"issuer"`
-	Items       []CoreItem `json:"items"`
+	Country    string `json:"country"`
+	Number     string `json:"number"`
+	Version    int    `json:"version"`
+	IssueDate  string `json:"issueDate"`
+	ValidUntil string `json:"validUntil,omitempty"`
+	Agreement  string `json:"agreement,omitempty"`
+	// ImportCountry is the country the certificate was issued for: only
+	// that partner's node gets an answer with the data.
+	ImportCountry string     `json:"importCountry,omitempty"`
+	Exporter      string     `json:"exporter"`
+	Importer      string     `json:"importer"`
+	ImporterIDs   []string   `json:"importerIds,omitempty"`
+	Issuer        string     `json:"issuer"`
+	Items         []CoreItem `json:"items"`
 }
 
 // CoreItem is one goods item of CoreData.
@@ -46,7 +49,7 @@ type CoreItem struct {
 // CoreOf returns the core data of a certificate.
 func CoreOf(c *schema.Certificate) CoreData {
 	d := CoreData{Country: c.Header.ExportCountry, Number: c.Header.ID, Version: c.Header.Version,
-		IssueDate: c.Header.IssueDateTime.Date().String(), Agreement: c.Header.Agreement,
+		IssueDate: c.Header.IssueDateTime.Date().String(), Agreement: c.Header.Agreement, ImportCountry: c.Header.ImportCountry,
 		Exporter: c.Consignment.Exporter.Name, Importer: c.Consignment.Importer.Name, Issuer: c.Header.Issuer.Name}
 	if p := schema.ProfileFor(c); p != nil && p.ValidityMonths > 0 {
 		d.ValidUntil = c.Header.IssueDateTime.Date().AddMonths(p.ValidityMonths).String()
@@ -114,6 +117,9 @@ type QueryAnswer struct {
 	// RequestedBy is the partner that asked (from its TLS client
 	// certificate), when known.
 	RequestedBy string `json:"requestedBy,omitempty"`
+	// Note says why a certificate is not found for the asker (e.g. it was
+	// issued for another country).
+	Note string `json:"note,omitempty"`
 }
 
 // JWSSigner signs answers as compact JWS with the node's receipt key
@@ -157,6 +163,12 @@ func QueryHandler(country string, reg IssuedRegister, signer JWSSigner, now func
 			if err := json.Unmarshal(rec.Data, &d); err != nil {
 				writeJSON(w, http.StatusInternalServerError, problem{Error: "server_error", Message: "stored data unreadable"})
 				return
+			}
+			if ans.RequestedBy != "" && d.ImportCountry != "" && !strings.EqualFold(ans.RequestedBy, d.ImportCountry) {
+				// Core data (importer, quantities) only goes to the country
+				// the certificate was issued for.
+				ans.Note = "no certificate with this number was issued for " + ans.RequestedBy
+				break
 			}
 			ans.Found, ans.Status, ans.ReplacedBy, ans.Certificate = true, string(rec.Status), rec.ReplacedBy, &d
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -191,6 +192,36 @@ func TestQueryHandlerBadRequest(t *testing.T) {
 		h.ServeHTTP(w, httptest.NewRequest("POST", "/eco/v1/verification-queries", strings.NewReader(body)))
 		if w.Code != 400 {
 			t.Errorf("%q: %d", body, w.Code)
+		}
+	}
+}
+
+// TestQueryAnswerOnlyForTheImportCountry: the issuer gives a certificate's
+// data only to the partner it was issued for; its answers are signed.
+func TestQueryAnswerOnlyForTheImportCountry(t *testing.T) {
+	pki := testPKI(t)
+	e := newEnv(t)
+	if _, err := RegisterIssued(context.Background(), e.db.Issued(), testCert(t, certNo)); err != nil {
+		t.Fatal(err)
+	}
+	trust := &certs.TrustSet{AnchorCerts: []*x509.Certificate{pki.Root.Cert}}
+	for _, tc := range []struct {
+		asker string
+		found bool
+	}{{"VN", true}, {"TH", false}, {"", true}} {
+		h := QueryHandler("IN", e.db.Issued(), jwsSigner{pki.Receipt}, e.clock.Now, func(*http.Request) string { return tc.asker }, nil)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("POST", "/", strings.NewReader(`{"certificateNumber":"`+certNo+`"}`)))
+		payload, _, err := certs.VerifyJWS(w.Body.Bytes(), trust, e.clock.Now())
+		if err != nil || w.Header().Get("Content-Type") != "application/jose" {
+			t.Fatalf("%s: %v", tc.asker, err)
+		}
+		var a QueryAnswer
+		if err := json.Unmarshal(payload, &a); err != nil {
+			t.Fatal(err)
+		}
+		if a.Found != tc.found || (a.Certificate != nil) != tc.found || a.RequestedBy != tc.asker {
+			t.Errorf("asked by %q: %s", tc.asker, payload)
 		}
 	}
 }
