@@ -100,6 +100,7 @@ func (s *Service) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	if cl == nil || subtle.ConstantTimeCompare([]byte(HashSecret(secret)), []byte(cl.SecretHash)) != 1 || !cl.Revoked.IsZero() {
 		s.log.Warn("customs token refused", "client", id)
+		s.audit(r.Context(), "customs:"+clip(id, 64), "customs.token-refused", clip(id, 64), nil)
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "unknown client, wrong secret or revoked client")
 		return
 	}
@@ -224,4 +225,12 @@ func (s *Service) require(scope string) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientKey{}, e.client)))
 		})
 	}
+}
+
+// clip shortens s to at most n bytes (for logs of untrusted input).
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }

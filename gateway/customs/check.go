@@ -596,13 +596,18 @@ func mustUnit(code string, cl *schema.CodeLists) unitDef {
 func (s *Service) handleCheck(w http.ResponseWriter, r *http.Request) {
 	var req CheckRequest
 	if fe := s.decodeBody(w, r, &req); fe != nil {
+		s.checks["BAD_REQUEST"].Inc()
 		writeFieldError(w, fe)
 		return
 	}
 	res, status, fe := s.Check(r.Context(), &req)
 	if fe != nil {
+		s.checks["BAD_REQUEST"].Inc()
 		writeFieldError(w, fe)
 		return
+	}
+	if c := s.checks[res.Verdict]; c != nil {
+		c.Inc()
 	}
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "2")

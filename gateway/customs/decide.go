@@ -77,13 +77,20 @@ func (s *Service) handleDecision(w http.ResponseWriter, r *http.Request) {
 		var qe *store.QuantityError
 		switch {
 		case errors.As(err, &fe):
+			s.decisions.WithLabelValues("refused").Inc()
 			writeFieldError(w, fe)
 		case errors.As(err, &qe):
+			s.decisions.WithLabelValues("quantity_exceeded").Inc()
 			writeJSON(w, http.StatusConflict, problem{Error: "quantity_exceeded",
 				Message: "the utilised quantity is more than what remains of some items; nothing was recorded", Items: res})
+		case status != 0 && status < 500:
+			s.decisions.WithLabelValues("refused").Inc()
+			writeProblem(w, status, http.StatusText(status), err.Error())
 		case status != 0:
+			s.decisions.WithLabelValues("error").Inc()
 			writeProblem(w, status, http.StatusText(status), err.Error())
 		default:
+			s.decisions.WithLabelValues("error").Inc()
 			s.log.Error("customs decision failed", "certificate", req.ExportCountry+"/"+req.CertificateNumber, "err", err)
 			writeProblem(w, http.StatusServiceUnavailable, "unavailable", "the decision could not be recorded; nothing was recorded, send it again")
 		}
@@ -211,6 +218,21 @@ func (s *Service) Decide(ctx context.Context, client string, req *DecisionReques
 	}
 	s.log.Info("customs decision recorded", "certificate", v.Country+"/"+v.Number, "declaration", req.DeclarationRef,
 		"client", client, "messageId", stored.MessageID, "repeated", status == http.StatusOK)
+	if status == http.StatusOK {
+		s.decisions.WithLabelValues("repeated").Inc()
+	} else {
+		s.decisions.WithLabelValues("recorded").Inc()
+		details := map[string]string{"declaration": req.DeclarationRef, "messageId": stored.MessageID}
+		for _, it := range stored.Items {
+			k := "item" + fmt.Sprint(it.Seq)
+			if it.PreferenceGiven {
+				details[k] = "given " + it.Value + " " + it.Unit
+			} else {
+				details[k] = "denied: " + it.Reason
+			}
+		}
+		s.audit(ctx, "customs:"+client, "customs.decision", v.Country+"/"+v.Number, details)
+	}
 	return decisionResult(stored, v, s.opt.CodeLists, status == http.StatusOK), status, nil
 }
 

@@ -92,6 +92,29 @@ func TestPartialShipments(t *testing.T) {
 		o.Items[0].UtilisedQuantity == nil || o.Items[0].UtilisedQuantity.Value != "400" || o.Items[1].PreferenceGiven || o.Items[1].Reason == "" {
 		t.Fatalf("outcome %+v %v", o, fs)
 	}
+	// Metrics and audit: two decisions recorded, one repeated, one short,
+	// one refused; each recorded decision is in the audit log.
+	for outcome, want := range map[string]float64{"recorded": 2, "repeated": 1, "quantity_exceeded": 1, "refused": 1} {
+		if got := e.counter("ecogate_customs_decisions_total", "outcome", outcome); got != want {
+			t.Errorf("decisions %s: %v, want %v", outcome, got, want)
+		}
+	}
+	if got := e.counter("ecogate_customs_checks_total", "verdict", Mismatch); got != 1 {
+		t.Errorf("MISMATCH checks counted: %v", got)
+	}
+	entries, err := e.db.Audit().Entries(context.Background(), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var audited []string
+	for _, en := range entries {
+		if en.Action == "customs.decision" {
+			audited = append(audited, en.Details["declaration"]+":"+en.Details["item2"])
+		}
+	}
+	if strings.Join(audited, ",") != "DEC-1:given 400 KGM,DEC-2:given 600 KGM" {
+		t.Errorf("audited decisions %v", audited)
+	}
 	// The lookup shows utilisation and decisions.
 	resp, b := e.call("GET", "/customs/v1/certificates/IN/"+certNo, e.token(ScopeRead), nil)
 	if resp.StatusCode != 200 || !strings.Contains(string(b), `"utilised":{"value":"1000","unitCode":"KGM"}`) || !strings.Contains(string(b), `"declarationRef":"DEC-2"`) {

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ecogate/ecogate/certs"
 	"github.com/ecogate/ecogate/schema"
 	"github.com/ecogate/ecogate/store"
@@ -54,6 +56,7 @@ type env struct {
 	svc   *Service
 	srv   *httptest.Server
 	pki   *certs.DevPKI
+	reg   *prometheus.Registry
 	// tokens per scope set, keyed by the joined scopes
 	tokens map[string]string
 }
@@ -69,8 +72,9 @@ func newEnv(t testing.TB, opts ...envOpt) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	reg := prometheus.NewRegistry()
 	o := Options{
-		Country: "VN", Store: db.Customs(), Inbox: db.Inbox(), Clock: clk.Now,
+		Country: "VN", Store: db.Customs(), Inbox: db.Inbox(), Clock: clk.Now, Audit: db.Audit(), Metrics: reg,
 		Tokens:        &certs.TokenIssuer{Key: pki.Receipt.Key, Issuer: "https://customs.test", TTL: 5 * time.Minute, Now: clk.Now},
 		TokenVerifier: &certs.TokenVerifier{Key: pki.Receipt.Cert.PublicKey, Issuer: "https://customs.test", Audience: "ecogate-customs", Now: clk.Now},
 		Signer: signerFunc(func(_ context.Context, doc []byte) ([]byte, error) {
@@ -86,7 +90,7 @@ func newEnv(t testing.TB, opts ...envOpt) *env {
 	}
 	srv := httptest.NewServer(svc.Routes())
 	t.Cleanup(srv.Close)
-	return &env{t: t, db: db, clock: clk, svc: svc, srv: srv, pki: pki, tokens: map[string]string{}}
+	return &env{t: t, db: db, clock: clk, svc: svc, srv: srv, pki: pki, reg: reg, tokens: map[string]string{}}
 }
 
 type signerFunc func(ctx context.Context, doc []byte) ([]byte, error)
@@ -235,4 +239,26 @@ func mustReq(method, url string) *http.Request {
 func (e *env) advance(d time.Duration) {
 	e.clock.Add(d)
 	e.tokens = map[string]string{}
+}
+
+// counter returns the value of a counter with one label.
+func (e *env) counter(name, label, value string) float64 {
+	e.t.Helper()
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	gojson "github.com/goccy/go-json"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ecogate/ecogate/certs"
 	"github.com/ecogate/ecogate/schema"
@@ -77,6 +78,17 @@ type Options struct {
 	NewID func(time.Time) string
 	// MaxBody caps request bodies; 1 MiB when zero.
 	MaxBody int64
+	// Audit, when set, records decisions and refused token requests
+	// (*store.Audit satisfies it).
+	Audit AuditLog
+	// Metrics, when set, registers ecogate_customs_checks_total{verdict}
+	// and ecogate_customs_decisions_total{outcome}.
+	Metrics prometheus.Registerer
+}
+
+// AuditLog is the append-only audit log (satisfied by *store.Audit).
+type AuditLog interface {
+	Append(ctx context.Context, e store.Entry) (store.Entry, error)
 }
 
 // Service is the customs face: the token endpoint, the check, lookup and
@@ -86,6 +98,19 @@ type Service struct {
 	now  func() time.Time
 	log  *slog.Logger
 	auth *authenticator
+
+	checks    map[string]prometheus.Counter // by verdict, resolved once (read-only)
+	decisions *prometheus.CounterVec
+}
+
+// audit appends an audit entry when an audit log is configured.
+func (s *Service) audit(ctx context.Context, actor, action, subject string, details map[string]string) {
+	if s.opt.Audit == nil {
+		return
+	}
+	if _, err := s.opt.Audit.Append(ctx, store.Entry{Actor: actor, Action: action, Subject: subject, Details: details}); err != nil {
+		s.log.Error("customs: audit entry failed", "action", action, "subject", subject, "err", err)
+	}
 }
 
 // New checks the options and returns the service.
@@ -115,6 +140,23 @@ func New(opt Options) (*Service, error) {
 		opt.MaxBody = 1 << 20
 	}
 	s := &Service{opt: opt, now: opt.Clock, log: opt.Logger}
+	checks := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ecogate_customs_checks_total",
+		Help: "Customs checks answered, by verdict (BAD_REQUEST for refused requests)."}, []string{"verdict"})
+	decisions := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ecogate_customs_decisions_total",
+		Help: "Customs decisions, by outcome (recorded, repeated, quantity_exceeded, refused, error)."}, []string{"outcome"})
+	if opt.Metrics != nil {
+		if err := opt.Metrics.Register(checks); err != nil {
+			return nil, fmt.Errorf("customs: register metrics: %w", err)
+		}
+		if err := opt.Metrics.Register(decisions); err != nil {
+			return nil, fmt.Errorf("customs: register metrics: %w", err)
+		}
+	}
+	s.checks = map[string]prometheus.Counter{}
+	for _, v := range []string{Authentic, Mismatch, NotFound, Withdrawn, Replaced, Expired, Untrusted, Timeout, Unavailable, "BAD_REQUEST"} {
+		s.checks[v] = checks.WithLabelValues(v)
+	}
+	s.decisions = decisions
 	s.auth = &authenticator{store: opt.Store, verifier: opt.TokenVerifier, now: opt.Clock, cache: map[string]tokenEntry{}}
 	return s, nil
 }
