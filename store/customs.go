@@ -264,7 +264,8 @@ type statusOnly struct {
 // Snapshot reads, in one read-only transaction, the check view of
 // certificate (country, number), the status record of the view's version
 // (versionOf extracts it from the view bytes), and the utilised quantity of
-// every goods item. It reports whether a view was found. dst is reset and
+// every goods item. It reports whether a view was found (without one, only
+// LatestSeq is filled). dst is reset and
 // reused; the view bytes are copied into dst.View's buffer.
 func (c *Customs) Snapshot(country, number string, versionOf func(view []byte) int, dst *Snapshot) (bool, error) {
 	dst.Reset()

@@ -1,0 +1,204 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+)
+
+// TestDecideAtomic: concurrent decisions on one item never use more than
+// its limit; each winner's outbox message commits with it, a loser leaves
+// nothing; a repeat is ErrDuplicate, a changed decision ErrConflict. The
+// outbox indexes stay consistent (checked at cleanup).
+func TestDecideAtomic(t *testing.T) {
+	db, _ := openTest(t, newFakeClock())
+	ctx := context.Background()
+	cu := db.Customs()
+	const n, limit = 40, 10
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	won, short := 0, 0
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := Decision{Country: "IN", Number: "C1", Version: 1, DeclarationRef: fmt.Sprint("D", i), Fingerprint: fmt.Sprint(i),
+				Items: []DecisionItem{{Seq: 1, PreferenceGiven: true, Use: 1, Limit: limit}}}
+			m := msg(fmt.Sprint("m", i), "IN", "C1", 1, "decision", fmt.Sprint("<ImportOutcome>", i))
+			_, err := cu.Decide(ctx, d, &m)
+			var qe *QuantityError
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				won++
+			case errors.As(err, &qe) && qe.Items[0].Remaining == 0:
+				short++
+			default:
+				t.Errorf("decision %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if won != limit || short != n-limit {
+		t.Fatalf("%d won, %d short; want %d and %d", won, short, limit, n-limit)
+	}
+	ds, err := cu.Decisions(ctx, "IN", "C1")
+	if err != nil || len(ds) != limit {
+		t.Fatalf("%d decisions stored: %v", len(ds), err)
+	}
+	out, err := db.Outbox().List(ctx, Filter{})
+	if err != nil || len(out) != limit {
+		t.Fatalf("%d outbox messages: %v", len(out), err)
+	}
+	for _, d := range ds {
+		if _, err := db.Outbox().Get(ctx, d.MessageID); err != nil {
+			t.Errorf("decision %s: message %s: %v", d.DeclarationRef, d.MessageID, err)
+		}
+	}
+	var snap Snapshot
+	if err := cu.PutView(ctx, "IN", "C1", 0, []byte{0, 0, 0, 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cu.Snapshot("IN", "C1", nil, &snap); err != nil || len(snap.Used) != 1 || snap.Used[0] != (Used{Seq: 1, Used: limit}) {
+		t.Fatalf("utilisation %+v %v", snap.Used, err)
+	}
+	d := ds[0]
+	d.Remaining = nil
+	if got, err := cu.Decide(ctx, d, nil); !errors.Is(err, ErrDuplicate) || got.DeclarationRef != d.DeclarationRef {
+		t.Fatalf("repeat: %v", err)
+	}
+	d.Fingerprint = "other"
+	if _, err := cu.Decide(ctx, d, nil); !errors.Is(err, ErrConflict) {
+		t.Fatalf("changed: %v", err)
+	}
+	if _, err := cu.Decide(ctx, Decision{Country: "IN", Number: "C1"}, nil); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("no declaration: %v", err)
+	}
+}
+
+// TestSnapshot: a view, its version's status record and utilisation in one
+// read; a message arriving after the view makes it stale; a file without
+// the customs buckets reads as empty.
+func TestSnapshot(t *testing.T) {
+	db, _ := openTest(t, newFakeClock())
+	ctx := context.Background()
+	cu := db.Customs()
+	var snap Snapshot
+	if ok, err := cu.Snapshot("IN", "C1", nil, &snap); ok || err != nil {
+		t.Fatalf("empty store: %v %v", ok, err)
+	}
+	in := db.Inbox()
+	if _, err := in.Accept(ctx, InRecord{ID: "m1", From: "IN", CertNumber: "C1", Version: 2, Kind: "issue", Content: []byte("x"),
+		StatusChanges: []StatusChange{{Country: "IN", Number: "C1", Version: 2, Status: CertIssued}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cu.PutView(ctx, "IN", "C1", 0, []byte{0, 0, 0, 2, 'v'}); err != nil {
+		t.Fatal(err)
+	}
+	version := func(b []byte) int { return int(b[3]) }
+	ok, err := cu.Snapshot("IN", "C1", version, &snap)
+	if !ok || err != nil || snap.Stale || !snap.HasStatus || snap.Status != CertIssued || string(snap.View) != "\x00\x00\x00\x02v" {
+		t.Fatalf("snapshot %+v %v %v", snap, ok, err)
+	}
+	if _, err := in.Accept(ctx, InRecord{ID: "m2", From: "IN", CertNumber: "C1", Version: 2, Kind: "withdraw", Content: []byte("y"),
+		StatusChanges: []StatusChange{{Country: "IN", Number: "C1", Version: 2, Status: CertWithdrawn}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Accept(ctx, InRecord{ID: "m3", From: "IN", CertNumber: "C10", Version: 1, Kind: "issue", Content: []byte("z")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cu.Snapshot("IN", "C1", version, &snap); err != nil || !snap.Stale || snap.Status != CertWithdrawn {
+		t.Fatalf("after withdrawal %+v %v", snap, err)
+	}
+	// A view from a query answer is fresh until a message arrives.
+	if err := cu.PutView(ctx, "IN", "Q1", ViewFromQuery, []byte{0, 0, 0, 1}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := cu.Snapshot("IN", "Q1", version, &snap); !ok || err != nil || snap.Stale || snap.HasStatus {
+		t.Fatalf("query view %+v %v", snap, err)
+	}
+}
+
+// TestIssuedRegister: a token reserved before signing survives
+// registration; statuses are final; decisions are deduplicated by sender
+// and message id.
+func TestIssuedRegister(t *testing.T) {
+	db, _ := openTest(t, newFakeClock())
+	ctx := context.Background()
+	is := db.Issued()
+	tok, err := is.Token(ctx, "IN", "C1")
+	if err != nil || len(tok) != 22 {
+		t.Fatalf("token %q %v", tok, err)
+	}
+	if _, err := is.ByToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	r, err := is.Register(ctx, IssuedCert{Country: "IN", Number: "C1", Version: 1, Data: []byte(`{"v":1}`)})
+	if err != nil || r.Token != tok || r.Status != CertIssued {
+		t.Fatalf("register %+v %v", r, err)
+	}
+	if r, _ := is.Register(ctx, IssuedCert{Number: "C1", Version: 0, Data: []byte(`{"v":0}`)}); string(r.Data) != `{"v":1}` {
+		t.Errorf("an older version replaced the data: %s", r.Data)
+	}
+	if r, _ := is.SetStatus(ctx, "C1", CertWithdrawn, ""); r.Status != CertWithdrawn {
+		t.Fatal(r)
+	}
+	if r, _ := is.Register(ctx, IssuedCert{Number: "C1", Version: 2, Status: CertReplaced, ReplacedBy: "C2", Data: []byte(`{}`)}); r.Status != CertWithdrawn {
+		t.Errorf("a final status changed: %+v", r)
+	}
+	if _, err := is.SetStatus(ctx, "C1", CertIssued, ""); !errors.Is(err, ErrInvalid) {
+		t.Errorf("set issued: %v", err)
+	}
+	if _, err := is.ByToken(ctx, NewToken()); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown token: %v", err)
+	}
+	d := ReceivedDecision{MessageID: "m1", From: "VN", Number: "C1", Outcome: []byte(`{}`)}
+	for i, want := range []bool{false, true} {
+		if dup, err := is.AddDecision(ctx, d); err != nil || dup != want {
+			t.Fatalf("add %d: dup=%v %v", i, dup, err)
+		}
+	}
+	d.From = "TH"
+	if dup, _ := is.AddDecision(ctx, d); dup {
+		t.Error("same id from another partner is not a duplicate")
+	}
+	if ds, err := is.Decisions(ctx, "C1"); err != nil || len(ds) != 2 {
+		t.Fatalf("decisions %v %v", ds, err)
+	}
+	if ds, err := is.Decisions(ctx, "C"); err != nil || len(ds) != 0 {
+		t.Fatalf("decisions of a prefix: %v %v", ds, err)
+	}
+}
+
+// TestCustomsClients: add, conflict, list, revoke.
+func TestCustomsClients(t *testing.T) {
+	db, _ := openTest(t, newFakeClock())
+	ctx := context.Background()
+	cu := db.Customs()
+	if _, err := cu.Client(ctx, "x"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("no clients yet: %v", err)
+	}
+	h := "0000000000000000000000000000000000000000000000000000000000000000"
+	if err := cu.AddClient(ctx, CustomsClient{ID: "c1", SecretHash: h, Scopes: []string{"a"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cu.AddClient(ctx, CustomsClient{ID: "c1", SecretHash: h}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("duplicate: %v", err)
+	}
+	if err := cu.AddClient(ctx, CustomsClient{ID: "c2", SecretHash: "short"}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("bad hash: %v", err)
+	}
+	if err := cu.RevokeClient(ctx, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cu.RevokeClient(ctx, "nobody"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("revoke unknown: %v", err)
+	}
+	cl, err := cu.Clients(ctx)
+	if err != nil || len(cl) != 1 || cl[0].Revoked.IsZero() {
+		t.Fatalf("clients %+v %v", cl, err)
+	}
+}
