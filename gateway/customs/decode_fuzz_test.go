@@ -3,9 +3,11 @@ package customs
 import (
 	"bytes"
 	"encoding/json"
+	"math/big"
 	"net/http/httptest"
 	"reflect"
 	"testing"
+	"time"
 )
 
 // FuzzDecodeCheckRequest: whatever the fast decoder (goccy/go-json)
@@ -36,6 +38,54 @@ func FuzzDecodeCheckRequest(f *testing.F) {
 		}
 		if !reflect.DeepEqual(fast, std) {
 			t.Fatalf("fast path decoded %q as %+v, encoding/json as %+v", b, fast, std)
+		}
+	})
+}
+
+// FuzzParseView: the stored-view parser never panics on damaged bytes.
+func FuzzParseView(f *testing.F) {
+	v, err := ViewOf(testCert(f, certNo), validReport, nil, time.Unix(0, 0))
+	if err != nil {
+		f.Fatal(err)
+	}
+	b, _ := v.Encode()
+	f.Add(b)
+	j, _ := json.Marshal(v)
+	f.Add(append([]byte{0, 0, 0, 1}, j...))
+	f.Add([]byte{0, 0, 0, 1, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, fr, err := parseView(b)
+		if err == nil && (v == nil || fr == nil) {
+			t.Fatal("no view and no error")
+		}
+	})
+}
+
+// FuzzToNano: a quantity that converts is exactly value × factor rounded
+// up to 10⁻⁹, and anything else is an error, never a panic.
+func FuzzToNano(f *testing.F) {
+	for _, s := range []string{"1", "0.5", "1250.50", "99999999999", "0.0000000001", "-1", "1e3", "", ".", "1.", "00012.3400"} {
+		f.Add(s, int64(453_592_370))
+	}
+	f.Fuzz(func(t *testing.T, v string, factor int64) {
+		if factor <= 0 || factor > 1_000_000*nano {
+			return
+		}
+		n, err := toNano(v, factor)
+		if err != nil {
+			return
+		}
+		r, ok := new(big.Rat).SetString(v)
+		if !ok || r.Sign() < 0 {
+			t.Fatalf("%q accepted but not a non-negative decimal", v)
+		}
+		r.Mul(r, new(big.Rat).SetInt64(factor))
+		q := new(big.Int).Quo(r.Num(), r.Denom())
+		if new(big.Rat).SetInt(q).Cmp(r) != 0 {
+			q.Add(q, big.NewInt(1))
+		}
+		if !q.IsInt64() || q.Int64() != n {
+			t.Fatalf("toNano(%q, %d) = %d, want %s", v, factor, n, q)
 		}
 	})
 }
