@@ -164,6 +164,15 @@ func TestLocalAPI(t *testing.T) {
 	mustContain(t, string(b), `"status": "issued"`)
 
 	// Refusals of the local API.
+	// The same certificate number and version again: 409 naming the
+	// delivered message, nothing queued (the partner would refuse it).
+	resp, body = post(t, c, p.in.LocalURL+"/api/v1/outbound?to=VN", "application/xml", sample(t, 1))
+	if resp.StatusCode != http.StatusConflict {
+		t.Fatalf("resubmit of a delivered certificate: %d %s", resp.StatusCode, body)
+	}
+	mustContain(t, string(body), CodeAlreadySent)
+	mustContain(t, string(body), id)
+	mustContain(t, string(body), "replacement")
 	resp, body = post(t, c, p.in.LocalURL+"/api/v1/outbound?to=JP", "application/xml", sample(t, 2))
 	if resp.StatusCode != http.StatusUnprocessableEntity {
 		t.Fatalf("unknown partner: %d %s", resp.StatusCode, body)

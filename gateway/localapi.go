@@ -124,7 +124,7 @@ func (n *Node) Submit(ctx context.Context, doc []byte, to []string) (*SubmitResu
 		}
 		id := n.ids.New(now)
 		msgs = append(msgs, store.OutMessage{ID: id, Partner: c, CertNumber: cert.Header.ID, Version: cert.Header.Version,
-			Kind: kind, Content: content, Created: now, Pull: p.Pull})
+			Kind: kind, Content: content, Created: now, Pull: p.Pull, Exclusive: true})
 		res.Messages = append(res.Messages, SubmittedMessage{ID: id, To: c, Pull: p.Pull, Tracking: n.trackingURL(id)})
 	}
 	if len(msgs) == 0 {
@@ -136,6 +136,14 @@ func (n *Node) Submit(ctx context.Context, doc []byte, to []string) (*SubmitResu
 		}
 	}
 	if err := n.opt.Outbox.Enqueue(ctx, msgs...); err != nil {
+		var dup *store.AlreadySentError
+		if errors.As(err, &dup) {
+			hint := "to change the certificate, send a replacement with a higher version"
+			if !dup.State.Settled() {
+				hint = "it is still being delivered; follow it at " + n.trackingURL(dup.ID) + " (a suspended message is resent with 'ecogate outbox retry " + dup.ID + "')"
+			}
+			return nil, &SubmitError{Status: http.StatusConflict, Code: CodeAlreadySent, Msg: fmt.Sprintf("%s was already sent: %s; %s", cert.Ref(), dup.Error(), hint)}
+		}
 		return nil, err
 	}
 	for _, m := range msgs {

@@ -204,6 +204,7 @@ const (
 	CodeTooLarge       = "body-too-large"
 	CodeBadEnvelope    = "bad-envelope"
 	CodeConflict       = "id-reused-with-other-content"
+	CodeAlreadySent    = "already-sent"
 	CodeNotFound       = "not-found"
 	CodeUnavailable    = "unavailable"
 	CodeInvalid        = "invalid"

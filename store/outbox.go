@@ -79,6 +79,11 @@ type OutMessage struct {
 	// Pull marks a message for a partner that fetches its messages (pull
 	// mode): it is never returned by Due/Claim, but by Outbox.Waiting.
 	Pull bool
+	// Exclusive refuses the message with an *AlreadySentError when a
+	// message of the same kind for the same certificate number and version
+	// is already queued for, suspended for or delivered to the partner
+	// (checked in the enqueue's transaction).
+	Exclusive bool
 }
 
 // OutRecord is a stored outbound message with its delivery state.
@@ -145,6 +150,13 @@ func (o *Outbox) Enqueue(ctx context.Context, msgs ...OutMessage) error {
 					continue
 				}
 				return fmt.Errorf("enqueue %s: %w (stored for %s with hash %s)", m.ID, ErrConflict, r.Partner, r.ContentHash)
+			}
+			if m.Exclusive {
+				if prev, err := sentBefore(tx, m); err != nil {
+					return err
+				} else if prev != nil {
+					return &AlreadySentError{Partner: m.Partner, CertNumber: m.CertNumber, Version: m.Version, Kind: m.Kind, ID: prev.ID, State: prev.State}
+				}
 			}
 			h, err := putBlob(tx, hashes[i], m.Content)
 			if err != nil {
