@@ -2,21 +2,26 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/user"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/ecogate/ecogate/gateway"
 	"github.com/ecogate/ecogate/store"
 )
 
-const outboxUsage = `usage: ecogate outbox list  --data FILE [--state STATE] [--partner CC] [--limit N]
-       ecogate outbox retry --data FILE ID
+const outboxUsage = `usage: ecogate outbox list  (--node URL | --config FILE | --data FILE) [--state STATE] [--partner CC] [--limit N]
+       ecogate outbox retry (--node URL | --config FILE | --data FILE) ID
 
 list   outbound messages with their delivery state, attempts, next try and last error
 retry  resend a suspended, failed, not-readable or waiting message now, with the
@@ -25,9 +30,10 @@ retry  resend a suspended, failed, not-readable or waiting message now, with the
 States: queued, sending, awaiting-retry, delivered, delivered-with-warnings,
 not-readable, failed, suspended.
 
-These commands open the node's bbolt data file directly. bbolt holds an
-exclusive lock while the node runs, so run them against a stopped node
-(a running node's local API will offer the same later).
+With --node URL (a running node's local API, e.g. http://127.0.0.1:8080)
+or --config FILE (its listen.local address) the commands go through the
+running node's local API. With --data FILE they open a stopped node's bbolt
+data file directly (bbolt holds an exclusive lock while the node runs).
 `
 
 // openData opens the store for an operator command, with advice on errors.
@@ -56,6 +62,8 @@ func runOutbox(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	state := fs.String("state", "", "list: only messages in this `STATE`")
 	partner := fs.String("partner", "", "list: only messages to this partner `CC`")
 	limit := fs.Int("limit", 0, "list: at most `N` messages (0: all)")
+	node := fs.String("node", "", "a running node's local API base `URL`")
+	config := fs.String("config", "", "the running node's configuration `FILE` (its listen.local address)")
 	pos, err := opsParseArgs(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -72,6 +80,21 @@ func runOutbox(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if *state != "" && !store.State(*state).Valid() {
 		fmt.Fprintf(stderr, "ecogate outbox: unknown state %q; one of %v\n", *state, store.States())
 		return exitUsage
+	}
+	if *node != "" || *config != "" {
+		if *data != "" {
+			fmt.Fprintln(stderr, "ecogate outbox: give --data (stopped node) or --node/--config (running node), not both")
+			return exitUsage
+		}
+		base, err := sendNodeURL(*node, *config)
+		if err != nil {
+			fmt.Fprintln(stderr, "ecogate outbox:", err)
+			return exitUsage
+		}
+		if pos[0] == "retry" {
+			return outboxRetryAPI(ctx, base, pos[1], stdout, stderr)
+		}
+		return outboxListAPI(ctx, base, *state, *partner, *limit, stdout, stderr)
 	}
 	db, ok := openData(*data, stderr, "outbox")
 	if !ok {
@@ -103,18 +126,110 @@ func runOutbox(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "ecogate outbox list: %v\n", err)
 		return exitUsage
 	}
+	rows := make([]outboxRow, len(list))
+	for i, r := range list {
+		rows[i] = outboxRow{r.ID, r.State, r.Partner, r.CertNumber, r.Version, r.Kind, r.Attempts, r.NextTry, r.LastErr}
+	}
+	printOutbox(stdout, rows)
+	return exitOK
+}
+
+// outboxRow is one line of ecogate outbox list.
+type outboxRow struct {
+	ID         string
+	State      store.State
+	Partner    string
+	CertNumber string
+	Version    int
+	Kind       string
+	Attempts   int
+	NextTry    time.Time
+	LastErr    string
+}
+
+func printOutbox(stdout io.Writer, rows []outboxRow) {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSTATE\tPARTNER\tCERTIFICATE\tVERSION\tKIND\tATTEMPTS\tNEXT TRY\tLAST ERROR")
-	for _, r := range list {
+	for _, r := range rows {
 		next := "-"
-		if r.State == store.StateQueued || r.State == store.StateAwaitingRetry || r.State == store.StateSending {
+		if (r.State == store.StateQueued || r.State == store.StateAwaitingRetry || r.State == store.StateSending) && !r.NextTry.IsZero() {
 			next = r.NextTry.UTC().Format(time.RFC3339)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.ID, r.State, r.Partner, r.CertNumber,
 			strconv.Itoa(r.Version), r.Kind, r.Attempts, next, oneLine(r.LastErr, 80))
 	}
 	tw.Flush()
-	fmt.Fprintf(stdout, "%d message(s)\n", len(list))
+	fmt.Fprintf(stdout, "%d message(s)\n", len(rows))
+}
+
+// outboxListAPI lists through a running node's local API.
+func outboxListAPI(ctx context.Context, base, state, partner string, limit int, stdout, stderr io.Writer) int {
+	q := url.Values{}
+	if state != "" {
+		q.Set("state", state)
+	}
+	if partner != "" {
+		q.Set("partner", partner)
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	var list []gateway.Tracking
+	if code := localAPI(ctx, http.MethodGet, base+"/api/v1/outbound?"+q.Encode(), &list, stderr, "outbox list"); code != exitOK {
+		return code
+	}
+	rows := make([]outboxRow, len(list))
+	for i, t := range list {
+		rows[i] = outboxRow{t.MessageID, t.State, t.To, t.CertificateNumber, t.Version, t.Kind, t.Attempts, t.NextTry, t.LastErr}
+	}
+	printOutbox(stdout, rows)
+	return exitOK
+}
+
+// outboxRetryAPI resends a message through a running node's local API
+// (the node writes the audit entry).
+func outboxRetryAPI(ctx context.Context, base, id string, stdout, stderr io.Writer) int {
+	if code := localAPI(ctx, http.MethodPost, base+"/api/v1/outbound/"+url.PathEscape(id)+"/retry", nil, stderr, "outbox retry"); code != exitOK {
+		return code
+	}
+	fmt.Fprintf(stdout, "requeued %s; the node sends it now\n", id)
+	return exitOK
+}
+
+// localAPI calls a running node's local API and decodes a 2xx answer into
+// v; other answers are reported (exit 1 for a refusal, 2 when the node is
+// unreachable).
+func localAPI(ctx context.Context, method, u string, v any, stderr io.Writer, cmd string) int {
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "ecogate %s: %v\n", cmd, err)
+		return exitUsage
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		fmt.Fprintf(stderr, "ecogate %s: the node's local API is unreachable: %v (is 'ecogate serve' running? for a stopped node use --data FILE)\n", cmd, err)
+		return exitUsage
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if resp.StatusCode/100 != 2 {
+		var p gateway.Problem
+		msg := strings.TrimSpace(string(b))
+		if json.Unmarshal(b, &p) == nil && p.Error != "" {
+			msg = p.Error
+		}
+		fmt.Fprintf(stderr, "ecogate %s: the node answered %s: %s\n", cmd, resp.Status, msg)
+		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusConflict || resp.StatusCode == http.StatusBadRequest {
+			return exitFail
+		}
+		return exitUsage
+	}
+	if v != nil {
+		if err := json.Unmarshal(b, v); err != nil {
+			fmt.Fprintf(stderr, "ecogate %s: unexpected answer from the node: %v\n", cmd, err)
+			return exitUsage
+		}
+	}
 	return exitOK
 }
 
