@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -171,7 +172,7 @@ func (f *faces) open(n *Node, fc facesConfig) error {
 	c := fc.cfg
 	var tokenKey crypto.Signer = fc.receipts.Key
 	if c.Customs.TokenKey != "" {
-		k, _, err := certs.LoadKeyPair(c.Customs.TokenKey, c.Customs.TokenCert, "", os.Getenv(c.Customs.TokenPasswordEnv))
+		k, err := loadTokenKey(c.Customs.TokenKey, c.Customs.TokenCert, os.Getenv(c.Customs.TokenPasswordEnv))
 		if err != nil {
 			return fmt.Errorf("customs.tokenKey/customs.tokenCert: %w", err)
 		}
@@ -247,6 +248,26 @@ func (f *faces) open(n *Node, fc facesConfig) error {
 		f.publicTLS = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{*pc}}
 	}
 	return nil
+}
+
+// loadTokenKey loads the token-signing key: a PEM/PKCS#8 key alone (the
+// node verifies its own tokens with the public key, no certificate is
+// needed), or with certFile (which must match it), or a PKCS#12 file.
+func loadTokenKey(keyFile, certFile, password string) (crypto.Signer, error) {
+	ext := strings.ToLower(filepath.Ext(keyFile))
+	if certFile != "" || ext == ".p12" || ext == ".pfx" {
+		k, _, err := certs.LoadKeyPair(keyFile, certFile, "", password)
+		return k, err
+	}
+	b, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("read key: %w", err)
+	}
+	k, err := certs.ParsePrivateKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", keyFile, err)
+	}
+	return k, nil
 }
 
 // keyID is the token key's kid: the first 16 hex digits of the SHA-256 of
