@@ -230,6 +230,10 @@ func (f *faces) open(n *Node, fc facesConfig) error {
 			scheme = "https"
 		}
 		vo.BaseURL = scheme + "://" + loopbackIfWildcard(c.Listen.Public)
+		if host, _, _ := net.SplitHostPort(c.Listen.Public); !isLoopback(host) {
+			fc.log.Warn("verify.publicURL is empty: QR links point at "+vo.BaseURL+"; set it to the URL the public reaches the page at",
+				"listen.public", c.Listen.Public)
+		}
 	}
 	if h := c.Verify.ClientAddrHeader; h != "" {
 		vo.ClientAddr = forwardedAddr(h)
@@ -289,6 +293,15 @@ func loopbackIfWildcard(addr string) string {
 		return net.JoinHostPort("127.0.0.1", port)
 	}
 	return addr
+}
+
+// isLoopback reports whether host names the loopback interface.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // forwardedAddr returns the client address from header h set by a trusted
