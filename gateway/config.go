@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,6 +20,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/ecogate/ecogate/certs"
+	"github.com/ecogate/ecogate/gateway/customs"
+	"github.com/ecogate/ecogate/gateway/verify"
 	"github.com/ecogate/ecogate/partners"
 	"github.com/ecogate/ecogate/schema"
 	"github.com/ecogate/ecogate/store"
@@ -42,6 +46,14 @@ type Config struct {
 		Partner string `yaml:"partner"`
 		// Local is the local API, metrics and health address (default 127.0.0.1:8080).
 		Local string `yaml:"local"`
+		// Customs is the HTTPS address of the customs API (/customs/v1) and
+		// its token endpoint (/oauth/token), served with tls.cert/tls.key;
+		// empty disables it.
+		Customs string `yaml:"customs"`
+		// Public is the address of the public verification page (/verify,
+		// /verify/q/{token}); plain HTTP unless verify.tlsCert is set;
+		// empty disables it.
+		Public string `yaml:"public"`
 	} `yaml:"listen"`
 	TLS struct {
 		Cert       string `yaml:"cert"`
@@ -62,6 +74,48 @@ type Config struct {
 		Chain       string `yaml:"chain"`
 		PasswordEnv string `yaml:"passwordEnv"`
 	} `yaml:"receipts"`
+	// Customs configures the customs face (see gateway/customs).
+	Customs struct {
+		// TokenKey signs the customs API's access tokens (JWT); the receipt
+		// key when empty. TokenCert is its certificate (optional; it must
+		// match the key) and TokenPasswordEnv names the variable holding a
+		// PKCS#12 password.
+		TokenKey         string `yaml:"tokenKey"`
+		TokenCert        string `yaml:"tokenCert"`
+		TokenPasswordEnv string `yaml:"tokenPasswordEnv"`
+		// TokenTTL is an access token's lifetime (default 5m, at most 24h).
+		TokenTTL Duration `yaml:"tokenTTL"`
+		// QueryTimeout bounds one verification query to an issuing node
+		// (default 2s, at most 1m).
+		QueryTimeout Duration `yaml:"queryTimeout"`
+		// QueryCacheTTL is how long an issuer's positive signed answer is
+		// reused (default 5m, at most 24h); negative answers are reused
+		// for at most a minute.
+		QueryCacheTTL Duration `yaml:"queryCacheTTL"`
+	} `yaml:"customs"`
+	// Verify configures the public verification page (see gateway/verify).
+	Verify struct {
+		// PublicURL is the base of the QR links (PublicURL/verify/q/TOKEN),
+		// as the public reaches the page; default http://listen.public.
+		PublicURL string `yaml:"publicURL"`
+		// Rate is the sustained lookups per second per client address
+		// (default 0.5) and Burst the bucket size (default 10).
+		Rate  float64 `yaml:"rate"`
+		Burst int     `yaml:"burst"`
+		// MissesBeforeChallenge is how many lookups that find nothing a
+		// client may make before lookups by number need a challenge answer
+		// (default 3); MissWindow is how long misses are remembered
+		// (default 1h).
+		MissesBeforeChallenge int      `yaml:"missesBeforeChallenge"`
+		MissWindow            Duration `yaml:"missWindow"`
+		// ClientAddrHeader, when set (e.g. X-Forwarded-For), names the
+		// header a trusted reverse proxy sets with the client address;
+		// only set it when the page is reachable through that proxy only.
+		ClientAddrHeader string `yaml:"clientAddrHeader"`
+		// TLSCert and TLSKey, when set, serve the page over HTTPS.
+		TLSCert string `yaml:"tlsCert"`
+		TLSKey  string `yaml:"tlsKey"`
+	} `yaml:"verify"`
 	// Data is the bbolt data file (required).
 	Data string `yaml:"data"`
 	// Partners is the partner registry file (required).
@@ -104,17 +158,17 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if err != nil {
 		return fmt.Errorf("line %d: %q is not a duration (e.g. 200ms, 30s, 5m)", n.Line, n.Value)
 	}
-	if v < 0 {
-		return fmt.Errorf("line %d: a duration must not be negative", n.Line)
-	}
-	*d = Duration(v)
+	*d = Duration(v) // negative values are refused by ParseConfig, which names the key
 	return nil
 }
 
 // Path returns the file the configuration was read from.
 func (c *Config) Path() string { return c.path }
 
-var countryRE = regexp.MustCompile(`^[A-Z]{2}$`)
+var (
+	countryRE = regexp.MustCompile(`^[A-Z]{2}$`)
+	headerRE  = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+)
 
 // LoadConfig reads and checks a node configuration file. Unknown keys are
 // refused; every problem names its key.
@@ -158,11 +212,18 @@ func ParseConfig(b []byte, dir string) (*Config, error) {
 	if c.Listen.Local == "" {
 		c.Listen.Local = "127.0.0.1:8080"
 	}
-	for _, a := range []struct{ key, v string }{{"listen.partner", c.Listen.Partner}, {"listen.local", c.Listen.Local}} {
-		if a.v != "" {
-			if _, _, err := net.SplitHostPort(a.v); err != nil {
-				bad(a.key, "%q is not HOST:PORT", a.v)
-			}
+	seenAddr := map[string]string{}
+	for _, a := range []struct{ key, v string }{{"listen.partner", c.Listen.Partner}, {"listen.local", c.Listen.Local},
+		{"listen.customs", c.Listen.Customs}, {"listen.public", c.Listen.Public}} {
+		if a.v == "" {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(a.v); err != nil {
+			bad(a.key, "%q is not HOST:PORT (e.g. 127.0.0.1:8444 or :8444)", a.v)
+		} else if other, dup := seenAddr[a.v]; dup && port != "0" {
+			bad(a.key, "%q is already the address of %s; give each listener its own port", a.v, other)
+		} else {
+			seenAddr[a.v] = a.key
 		}
 	}
 	abs := func(p string) string {
@@ -194,6 +255,54 @@ func ParseConfig(b []byte, dir string) (*Config, error) {
 	}
 	for i := range c.Signing.Trust {
 		c.Signing.Trust[i] = abs(c.Signing.Trust[i])
+	}
+	opt(&c.Customs.TokenKey)
+	opt(&c.Customs.TokenCert)
+	if c.Customs.TokenKey == "" && (c.Customs.TokenCert != "" || c.Customs.TokenPasswordEnv != "") {
+		bad("customs.tokenKey", "required when customs.tokenCert or customs.tokenPasswordEnv is given (or remove them to sign tokens with receipts.key)")
+	}
+	opt(&c.Verify.TLSCert)
+	opt(&c.Verify.TLSKey)
+	if (c.Verify.TLSCert == "") != (c.Verify.TLSKey == "") {
+		bad("verify.tlsCert", "give both verify.tlsCert and verify.tlsKey, or neither (plain HTTP)")
+	}
+	if c.Verify.PublicURL != "" {
+		u, err := url.Parse(c.Verify.PublicURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			bad("verify.publicURL", "%q is not an absolute http(s) URL without query, e.g. https://eco.example.in", c.Verify.PublicURL)
+		}
+	}
+	if c.Verify.Rate < 0 {
+		bad("verify.rate", "must not be negative (lookups per second per client; 0 for the default 0.5)")
+	}
+	if c.Verify.Burst < 0 {
+		bad("verify.burst", "must not be negative (0 for the default 10)")
+	}
+	if c.Verify.MissesBeforeChallenge < 0 {
+		bad("verify.missesBeforeChallenge", "must not be negative (0 for the default 3)")
+	}
+	if h := c.Verify.ClientAddrHeader; h != "" && !headerRE.MatchString(h) {
+		bad("verify.clientAddrHeader", "%q is not an HTTP header name, e.g. X-Forwarded-For", h)
+	}
+	for _, d := range []struct {
+		key string
+		v   Duration
+		max time.Duration
+	}{
+		{"delivery.pollInterval", c.Delivery.PollInterval, 0}, {"delivery.timeout", c.Delivery.Timeout, 0},
+		{"delivery.lease", c.Delivery.Lease, 0}, {"pull.interval", c.Pull.Interval, 0},
+		{"registry.pollInterval", c.Registry.PollInterval, 0},
+		{"customs.tokenTTL", c.Customs.TokenTTL, 24 * time.Hour},
+		{"customs.queryTimeout", c.Customs.QueryTimeout, time.Minute},
+		{"customs.queryCacheTTL", c.Customs.QueryCacheTTL, 24 * time.Hour},
+		{"verify.missWindow", c.Verify.MissWindow, 0},
+	} {
+		switch {
+		case d.v < 0:
+			bad(d.key, "must not be negative (0 or leave it out for the default)")
+		case d.max > 0 && time.Duration(d.v) > d.max:
+			bad(d.key, "%s is longer than the most allowed, %s", time.Duration(d.v), d.max)
+		}
 	}
 	need("data", &c.Data)
 	need("partners", &c.Partners)
@@ -256,13 +365,20 @@ func loadTLS(certKey, certFile, keyFile string) (*tls.Certificate, error) {
 }
 
 // Instance is a node built from a configuration: its store, partner
-// registry watcher and Node.
+// registry watcher and Node, and the customs and public faces.
 type Instance struct {
 	Config  *Config
 	Node    *Node
 	DB      *store.DB
 	Watcher *partners.Watcher
 	Log     *slog.Logger
+	// Customs is the customs face (token endpoint, checks, lookups,
+	// decisions), served on listen.customs.
+	Customs *customs.Service
+	// Verify is the public verification page, served on listen.public.
+	Verify *verify.Service
+
+	faces *faces
 }
 
 // Open builds the node: it loads every key and certificate, the partner
@@ -320,11 +436,12 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("data: %w", err)
 	}
-	localURL := "http://" + c.Listen.Local
-	if host, port, err := net.SplitHostPort(c.Listen.Local); err == nil && (host == "" || host == "0.0.0.0" || host == "::") {
-		localURL = "http://" + net.JoinHostPort("127.0.0.1", port)
-	}
-	n, err := New(Options{
+	localURL := "http://" + loopbackIfWildcard(c.Listen.Local)
+	dir := NewRegistryDirectory(w.Registry)
+	receipts := &JWSSigner{Key: rkey, Certs: rchain}
+	fc := facesConfig{cfg: c, db: db, dir: dir, receipts: receipts, signer: signer, lists: lists, server: server, log: log}
+	f := &faces{}
+	nopt := Options{
 		Country:           c.Node.Country,
 		Name:              c.Node.Name,
 		PublicURL:         c.Node.PublicURL,
@@ -333,12 +450,12 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 		Outbox:            db.Outbox(),
 		Inbox:             db.Inbox(),
 		Audit:             db.Audit(),
-		Partners:          NewRegistryDirectory(w.Registry),
+		Partners:          dir,
 		Verifier:          &CertsVerifier{Limits: certs.Limits{MaxBytes: int(c.Limits.MaxDocumentBytes), MaxDepth: c.Limits.MaxDepth}},
 		OwnTrust:          own,
 		Signer:            signer,
 		Validator:         &SchemaValidator{CodeLists: lists},
-		Receipts:          &JWSSigner{Key: rkey, Certs: rchain},
+		Receipts:          receipts,
 		ReceiptVerifier:   &JWSVerifier{CacheTTL: time.Minute},
 		ClientCertificate: client,
 		ServerCertificate: server,
@@ -351,31 +468,98 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 		Lease:             time.Duration(c.Delivery.Lease),
 		PullFrom:          c.Pull.From,
 		PullInterval:      time.Duration(c.Pull.Interval),
-	})
+	}
+	f.hooks(&nopt, fc)
+	n, err := New(nopt)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &Instance{Config: c, Node: n, DB: db, Watcher: w, Log: log}, nil
+	if err := f.open(n, fc); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Instance{Config: c, Node: n, DB: db, Watcher: w, Log: log, Customs: f.customs, Verify: f.verify, faces: f}, nil
+}
+
+// Listeners are the listeners an Instance serves on; a nil one is off.
+type Listeners struct {
+	// Partner serves the partner API (mutual TLS), Local the local API.
+	Partner, Local net.Listener
+	// Customs serves the customs API over TLS, Public the public
+	// verification page.
+	Customs, Public net.Listener
+}
+
+// Close closes every listener that is set.
+func (ls Listeners) Close() {
+	for _, l := range []net.Listener{ls.Partner, ls.Local, ls.Customs, ls.Public} {
+		if l != nil {
+			l.Close()
+		}
+	}
+}
+
+// OpenListeners opens the configured addresses: listen.partner, listen.local and,
+// when set, listen.customs and listen.public.
+func (c *Config) OpenListeners() (Listeners, error) {
+	var ls Listeners
+	for _, a := range []struct {
+		key, addr string
+		ln        *net.Listener
+	}{
+		{"listen.partner", c.Listen.Partner, &ls.Partner}, {"listen.local", c.Listen.Local, &ls.Local},
+		{"listen.customs", c.Listen.Customs, &ls.Customs}, {"listen.public", c.Listen.Public, &ls.Public},
+	} {
+		if a.addr == "" {
+			continue
+		}
+		l, err := net.Listen("tcp", a.addr)
+		if err != nil {
+			ls.Close()
+			return Listeners{}, fmt.Errorf("%s: %w", a.key, err)
+		}
+		*a.ln = l
+	}
+	return ls, nil
 }
 
 // Run listens on the configured addresses and serves until ctx ends; the
 // partner registry is reloaded on SIGHUP or when its files change.
 func (in *Instance) Run(ctx context.Context) error {
-	pl, err := net.Listen("tcp", in.Config.Listen.Partner)
+	ls, err := in.Config.OpenListeners()
 	if err != nil {
-		return fmt.Errorf("listen.partner: %w", err)
+		return err
 	}
-	ll, err := net.Listen("tcp", in.Config.Listen.Local)
-	if err != nil {
-		pl.Close()
-		return fmt.Errorf("listen.local: %w", err)
-	}
-	return in.Serve(ctx, pl, ll)
+	return in.ServeListeners(ctx, ls)
 }
 
-// Serve serves on the given listeners until ctx ends.
+// Serve serves the partner and local APIs on the given listeners and,
+// when listen.customs and listen.public are configured, the customs API
+// and the public page on those addresses, until ctx ends.
 func (in *Instance) Serve(ctx context.Context, partnerLn, localLn net.Listener) error {
+	ls := Listeners{Partner: partnerLn, Local: localLn}
+	for _, a := range []struct {
+		key, addr string
+		ln        *net.Listener
+	}{{"listen.customs", in.Config.Listen.Customs, &ls.Customs}, {"listen.public", in.Config.Listen.Public, &ls.Public}} {
+		if a.addr == "" {
+			continue
+		}
+		l, err := net.Listen("tcp", a.addr)
+		if err != nil {
+			ls.Close()
+			return fmt.Errorf("%s: %w", a.key, err)
+		}
+		*a.ln = l
+	}
+	return in.ServeListeners(ctx, ls)
+}
+
+// ServeListeners serves on the given listeners until ctx ends, then shuts
+// every server down gracefully. If one server fails, the others stop and
+// its error is returned.
+func (in *Instance) ServeListeners(ctx context.Context, ls Listeners) error {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	poll := time.Duration(in.Config.Registry.PollInterval)
@@ -383,9 +567,64 @@ func (in *Instance) Serve(ctx context.Context, partnerLn, localLn net.Listener) 
 		poll = 5 * time.Second
 	}
 	go func() { _ = in.Watcher.Run(wctx, poll) }()
+	addr := func(l net.Listener) string {
+		if l == nil {
+			return "off"
+		}
+		return l.Addr().String()
+	}
 	in.Log.Info("ecogate node starting", "country", in.Config.Node.Country, "data", in.Config.Data,
-		"partners", len(in.Watcher.Registry().Partners()), "partnerAPI", partnerLn.Addr().String(), "localAPI", localLn.Addr().String())
-	return in.Node.Serve(ctx, partnerLn, localLn)
+		"partners", len(in.Watcher.Registry().Partners()), "partnerAPI", addr(ls.Partner), "localAPI", addr(ls.Local),
+		"customsAPI", addr(ls.Customs), "publicPage", addr(ls.Public))
+	errLog := slog.NewLogLogger(in.Log.Handler(), slog.LevelWarn)
+	errc := make(chan error, 2)
+	var servers []*http.Server
+	start := func(name string, ln net.Listener, h http.Handler, tc *tls.Config) {
+		s := &http.Server{Handler: h, TLSConfig: tc, ErrorLog: errLog, MaxHeaderBytes: 64 << 10,
+			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second}
+		servers = append(servers, s)
+		go func() {
+			var err error
+			if tc != nil {
+				err = s.ServeTLS(ln, "", "")
+			} else {
+				err = s.Serve(ln)
+			}
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("%s: %w", name, err)
+				cancel()
+			}
+		}()
+	}
+	if ls.Customs != nil {
+		if in.faces == nil || in.faces.customsTLS == nil {
+			ls.Close()
+			return errors.New("listen.customs: this instance has no customs TLS configuration (set listen.customs before Open)")
+		}
+		start("customs API", ls.Customs, in.Customs.Routes(), in.faces.customsTLS)
+		in.Log.Info("customs API listening (TLS, bearer tokens from /oauth/token)", "addr", ls.Customs.Addr().String())
+	}
+	if ls.Public != nil {
+		var tc *tls.Config
+		if in.faces != nil {
+			tc = in.faces.publicTLS
+		}
+		start("public page", ls.Public, in.Verify.Routes(), tc)
+		in.Log.Info("public verification page listening", "addr", ls.Public.Addr().String(), "tls", tc != nil)
+	}
+	err := in.Node.Serve(wctx, ls.Partner, ls.Local)
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer scancel()
+	for _, s := range servers {
+		_ = s.Shutdown(sctx)
+	}
+	if err == nil {
+		select {
+		case err = <-errc:
+		default:
+		}
+	}
+	return err
 }
 
 // Close closes the data file.

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,11 @@ type DevSite struct {
 	// PartnerAddr and LocalAddr are the listen addresses (host:port).
 	PartnerAddr string
 	LocalAddr   string
+	// CustomsAddr and PublicAddr are the customs API's and the public
+	// page's listen addresses; WriteDevSites picks free loopback ports for
+	// the empty ones (and sets them in the slice it is given).
+	CustomsAddr string
+	PublicAddr  string
 	// Dir receives pki/, partners.yaml, ecogate.yaml and the data file.
 	Dir string
 }
@@ -37,10 +43,23 @@ type DevRetry struct {
 // init` layout), a partner registry Dir/partners.yaml naming every other
 // site (push mode, its root as TLS client CA and document-signing anchor,
 // its CRLs, agreements AIFTA, ATIGA, RCEP and NONPREF), and a node
-// configuration Dir/ecogate.yaml. Every file is what a real deployment
+// configuration Dir/ecogate.yaml with the customs API and the public page
+// on loopback (CustomsAddr, PublicAddr). Every file is what a real deployment
 // would write by hand, so `ecogate serve --config Dir/ecogate.yaml` runs a
 // site. Not for production: the keys are unencrypted.
 func WriteDevSites(sites []DevSite, retry DevRetry) error {
+	for i := range sites {
+		for _, a := range []*string{&sites[i].CustomsAddr, &sites[i].PublicAddr} {
+			if *a != "" {
+				continue
+			}
+			free, err := freeLoopbackAddr()
+			if err != nil {
+				return err
+			}
+			*a = free
+		}
+	}
 	for _, s := range sites {
 		if err := os.MkdirAll(s.Dir, 0o755); err != nil {
 			return err
@@ -83,7 +102,8 @@ func WriteDevSites(sites []DevSite, retry DevRetry) error {
 		if err := os.WriteFile(filepath.Join(s.Dir, "partners.yaml"), []byte(b.String()), 0o644); err != nil {
 			return err
 		}
-		cfg := fmt.Sprintf(DevConfigTemplate, s.Country, s.Name, s.PartnerAddr, s.PartnerAddr, s.LocalAddr)
+		cfg := fmt.Sprintf(DevConfigTemplate, s.Country, s.Name, s.PartnerAddr, s.PartnerAddr, s.LocalAddr,
+			s.CustomsAddr, s.PublicAddr, "http://"+s.PublicAddr)
 		if err := os.WriteFile(s.ConfigPath(), []byte(cfg), 0o644); err != nil {
 			return err
 		}
@@ -92,14 +112,15 @@ func WriteDevSites(sites []DevSite, retry DevRetry) error {
 }
 
 // DevConfigTemplate is the node configuration WriteDevSites writes (country,
-// name, partner address twice, local address). It doubles as the
-// documented example: every key is explained.
+// name, partner address twice, local address, customs address, public
+// address, public page URL). It doubles as the documented example: every
+// key is explained.
 const DevConfigTemplate = `# ecogate node configuration (ecogate serve --config FILE).
-# Relative paths resolve against this file's directory.
+# Relative paths resolve against this file's directory. Unknown keys are refused.
 node:
   # this node's ISO 3166-1 alpha-2 code (required)
   country: %s
-  # for people; shown in the profile (required)
+  # for people; shown in the profile and on the public page (required)
   name: %q
   # the partner API's base URL as partners reach it (shown in the profile)
   publicURL: https://%s/eco/v1
@@ -111,39 +132,121 @@ listen:
   # the local API /api/v1, /metrics, /healthz, /readyz (default 127.0.0.1:8080);
   # it has no authentication: keep it on loopback or a protected network
   local: %s
+  # the customs API /customs/v1 and its token endpoint /oauth/token, over HTTPS
+  # with tls.cert/tls.key (TLS 1.2+), for the importing customs' declaration system;
+  # callers need a bearer token (clients: ecogate customs-clients add); empty: off
+  customs: %s
+  # the public verification page /verify and the QR links /verify/q/{token}, for
+  # anyone; plain HTTP unless verify.tlsCert is set: in production put it behind
+  # a TLS-terminating reverse proxy (see verify.publicURL, verify.clientAddrHeader);
+  # empty: off
+  public: %s
 tls:
-  cert: pki/tls-server-cert.pem      # partner API server certificate (PEM; chain may follow)
+  # partner API (and customs API) server certificate (PEM; chain may follow)
+  cert: pki/tls-server-cert.pem
   key: pki/tls-server-key.pem
-  clientCert: pki/tls-client-cert.pem  # presented when pushing to partners
+  # presented when pushing to partners and asking them verification queries
+  clientCert: pki/tls-client-cert.pem
   clientKey: pki/tls-client-key.pem
-signing:                     # the issuing authority's document-signing key (optional: without it only
-  key: pki/signer-ecdsa-key.pem      #   already signed e-COs are accepted for sending). PEM/PKCS#8 or .p12
+# the issuing authority's document-signing key (optional: without it only already
+# signed e-COs are accepted for sending, and customs decisions are recorded but not
+# sent back to the issuer). PEM/PKCS#8 or .p12
+signing:
+  key: pki/signer-ecdsa-key.pem
   cert: pki/signer-ecdsa-cert.pem
-  chain: pki/chain.pem               # intermediates sent in KeyInfo
-  passwordEnv: ""                    # environment variable holding a PKCS#12 password
-  trust: [pki/root-cert.pem]         # own anchors: an e-CO submitted already signed must chain to one
-receipts:                    # the node's receipt-signing key (JWS receipts and the signed profile)
+  # intermediates sent in KeyInfo
+  chain: pki/chain.pem
+  # environment variable holding a PKCS#12 password
+  passwordEnv: ""
+  # own anchors: an e-CO submitted already signed must chain to one
+  trust: [pki/root-cert.pem]
+# the node's receipt-signing key (JWS receipts, the signed profile, signed answers
+# to verification queries, and by default the customs API's access tokens)
+receipts:
   key: pki/receipt-key.pem
   cert: pki/receipt-cert.pem
   chain: ""
   passwordEnv: ""
-data: data/ecogate.db        # bbolt data file (created on first start; a damaged one is refused)
-partners: partners.yaml      # partner registry; reloaded on SIGHUP or when it or its certificates change
-codelists: ""                # directory of full code lists (HS, UN/ECE Rec 20/21); empty: built-ins
+customs:
+  # key that signs the customs API's access tokens (JWT); empty: receipts.key
+  tokenKey: ""
+  # its certificate (optional) and the variable holding a PKCS#12 password
+  tokenCert: ""
+  tokenPasswordEnv: ""
+  # lifetime of an access token (at most 24h)
+  tokenTTL: 5m
+  # how long a check waits for the issuing node's answer to a verification query
+  # (certificates not stored here) before it answers TIMEOUT (at most 1m)
+  queryTimeout: 2s
+  # how long the issuer's signed answer is reused (negative answers: at most 1m)
+  queryCacheTTL: 5m
+verify:
+  # base of the QR links printed on certificates this node issues
+  # (publicURL/verify/q/TOKEN), as the public reaches listen.public;
+  # empty: http://listen.public
+  publicURL: %s
+  # lookups per second per client address, and the burst allowed
+  rate: 0.5
+  burst: 10
+  # lookups that find nothing before a challenge question is asked, and for how long
+  # they are remembered
+  missesBeforeChallenge: 3
+  missWindow: 1h
+  # header with the client address set by a trusted reverse proxy (e.g.
+  # X-Forwarded-For); empty: the connection's address
+  clientAddrHeader: ""
+  # serve the page over HTTPS with this certificate and key (empty: plain HTTP)
+  tlsCert: ""
+  tlsKey: ""
+# bbolt data file (created on first start; a damaged one is refused)
+data: data/ecogate.db
+# partner registry; reloaded on SIGHUP or when it or its certificates change
+partners: partners.yaml
+# directory of full code lists (HS, UN/ECE Rec 20/21); empty: built-ins
+codelists: ""
 limits:
-  maxDocumentBytes: 4194304  # largest e-CO accepted (bytes); larger envelopes get 413
-  maxDepth: 32               # deepest XML element nesting accepted
+  # largest e-CO accepted (bytes); larger envelopes get 413
+  maxDocumentBytes: 4194304
+  # deepest XML element nesting accepted
+  maxDepth: 32
 delivery:
-  workers: 16                # concurrent deliveries
-  pollInterval: 200ms        # how often due retries are looked for
-  timeout: 30s               # one delivery request, receipt included
-  lease: 60s                 # a message claimed by a node that dies is due again after this
+  # concurrent deliveries
+  workers: 16
+  # how often due retries are looked for
+  pollInterval: 200ms
+  # one delivery request, receipt included
+  timeout: 30s
+  # a message claimed by a node that dies is due again after this
+  lease: 60s
 pull:
-  from: []                   # partners that keep our messages for us to fetch (we are in pull mode there)
+  # partners that keep our messages for us to fetch (we are in pull mode there)
+  from: []
   interval: 30s
 registry:
-  pollInterval: 5s           # how often the partner files are checked for changes
+  # how often the partner files are checked for changes
+  pollInterval: 5s
 log:
-  level: info                # debug, info, warn, error
-  format: text               # text or json (structured, log/slog)
+  # debug, info, warn, error
+  level: info
+  # text or json (structured, log/slog)
+  format: text
 `
+
+// ExampleConfig returns a complete, commented configuration for a
+// production node of country IN (ecogate serve --example-config): the
+// public page listens on loopback behind a TLS-terminating reverse proxy
+// that the public reaches as https://verify.example.in.
+func ExampleConfig() string {
+	return fmt.Sprintf(DevConfigTemplate, "IN", "India e-CO node", "eco.example.in:8443", ":8443", "127.0.0.1:8080",
+		":8444", "127.0.0.1:8081", "https://verify.example.in")
+}
+
+// freeLoopbackAddr returns a loopback address whose port is free now.
+func freeLoopbackAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}

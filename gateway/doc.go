@@ -60,6 +60,34 @@
 // them (GET /eco/v1/inbox) and acknowledges each with its signed receipt
 // (POST /eco/v1/inbox/{id}/ack). PullFrom is the client side.
 //
+// # Customs and public faces
+//
+// A node built from a configuration (Config.Open, faces.go) also runs the
+// customs face (package gateway/customs) on listen.customs, HTTPS: the
+// OAuth2 token endpoint POST /oauth/token and /customs/v1 checks,
+// certificate lookups and decisions; and the public verification page
+// (package gateway/verify) on listen.public: /verify and the QR links
+// /verify/q/{token}. They reach the Node only through Options hooks, so
+// node.go imports neither package:
+//
+//   - OnSubmitted registers every certificate this node signs in the
+//     register of issued certificates (QR token, verification-query
+//     answers, the public page);
+//   - OnAccepted stores the customs check view of an accepted e-CO;
+//   - Handlers["decision"] (DecisionHandler) verifies an importing
+//     customs' signed decision against the partner's document trust and
+//     records it with the certificate it concerns;
+//   - PartnerRoutes adds POST /eco/v1/verification-queries (M5: signed
+//     answers about certificates this node issued, data only for the
+//     country they were issued for);
+//   - LocalRoutes adds GET /api/v1/issued/{number} (status, QR link and
+//     the decisions received).
+//
+// Checks of certificates not stored here ask the issuing partner's node
+// (M5) with the delivery workers' mutual-TLS client for that partner, and
+// decisions travel back to the issuer through the outbox (kind
+// "decision"), signed with the document-signing key.
+//
 // # Dependencies
 //
 // The interfaces the node needs (Outbox, Inbox, AuditLog, DocumentVerifier,

@@ -31,7 +31,8 @@ const partnerKey ctxKey = 1
 //	POST /eco/v1/validate              check a signed document without storing it
 //	GET  /eco/v1/profile               this node's signed profile (application/jose)
 //
-// Every route needs a verified client certificate that maps to a
+// Options.PartnerRoutes adds more (a node built by Config.Open: POST
+// /eco/v1/verification-queries). Every route needs a verified client certificate that maps to a
 // registered partner; otherwise 403.
 func (n *Node) PartnerHandler() http.Handler {
 	r := chi.NewRouter()

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/ecogate/ecogate/gateway"
 	"github.com/ecogate/ecogate/gateway/customs"
 	"github.com/ecogate/ecogate/store"
 )
@@ -19,6 +21,9 @@ import (
 const customsClientsUsage = `usage: ecogate customs-clients add    --data FILE --scopes SCOPES NAME
        ecogate customs-clients list   --data FILE
        ecogate customs-clients revoke --data FILE ID
+
+--config FILE (the node's configuration) may stand for --data: its data key
+names the file.
 
 add     register a customs declaration system as an OAuth2 client; prints its
         client id and secret ONCE (only a hash of the secret is stored)
@@ -36,6 +41,7 @@ func runCustomsClients(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, customsClientsUsage) }
 	data := fs.String("data", "", "the node's bbolt data `FILE`")
+	config := fs.String("config", "", "the node's configuration `FILE` (its data file is used)")
 	scopes := fs.String("scopes", "", "add: comma-separated `SCOPES`")
 	pos, err := opsParseArgs(fs, args)
 	if err != nil {
@@ -49,6 +55,18 @@ func runCustomsClients(ctx context.Context, args []string, stdout, stderr io.Wri
 	default:
 		fmt.Fprint(stderr, customsClientsUsage)
 		return exitUsage
+	}
+	if *config != "" {
+		if *data != "" {
+			fmt.Fprintln(stderr, "ecogate customs-clients: give --data or --config, not both")
+			return exitUsage
+		}
+		cfg, err := gateway.LoadConfig(*config)
+		if err != nil {
+			fmt.Fprintln(stderr, "ecogate customs-clients:", err)
+			return exitUsage
+		}
+		*data = cfg.Data
 	}
 	var scopeList []string
 	if pos[0] == "add" {
@@ -73,6 +91,10 @@ func runCustomsClients(ctx context.Context, args []string, stdout, stderr io.Wri
 	if pos[0] == "add" && *data != "" {
 		// The first client may be added before the node ever ran.
 		if _, err := os.Stat(*data); errors.Is(err, os.ErrNotExist) {
+			if err := os.MkdirAll(filepath.Dir(*data), 0o700); err != nil {
+				fmt.Fprintf(stderr, "ecogate customs-clients: %v\n", err)
+				return exitUsage
+			}
 			if db, err = store.Open(*data, store.Options{LockTimeout: time.Second}); err != nil {
 				fmt.Fprintf(stderr, "ecogate customs-clients: %v\n", err)
 				return exitUsage

@@ -28,7 +28,12 @@ generated development PKI, partner registry, configuration and bbolt data
 file in a temporary directory (or DIR). Send N sample AIFTA e-COs from IN
 to VN, then withdraw the first and replace the second with a version 2,
 and print what happened: deliveries, signed receipts, tracking URLs, the
-certificate statuses at VN and the audit chains. Without --keep the nodes
+certificate statuses at VN and the audit chains. Then VN's customs gets a
+token over HTTPS, checks a received certificate (AUTHENTIC), a declaration
+that asks too much (MISMATCH) and a certificate VN never received (asked of
+IN by a verification query), and records a decision; the decision travels
+back to IN, whose local API shows it and whose public page answers for the
+certificate's QR link. Without --keep the nodes
 stop and the temporary directory is removed; with --keep they run until
 Ctrl-C, and the commands to try are printed.
 `
@@ -64,6 +69,8 @@ type demoNode struct {
 	done  chan error
 	lnP   net.Listener
 	lnL   net.Listener
+	lnC   net.Listener
+	lnV   net.Listener
 	logFh *os.File
 }
 
@@ -85,7 +92,14 @@ func demo(ctx context.Context, n int, dir string, keep bool, out io.Writer) (err
 		if d.lnL, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 			return err
 		}
+		if d.lnC, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return err
+		}
+		if d.lnV, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return err
+		}
 		d.site.PartnerAddr, d.site.LocalAddr = d.lnP.Addr().String(), d.lnL.Addr().String()
+		d.site.CustomsAddr, d.site.PublicAddr = d.lnC.Addr().String(), d.lnV.Addr().String()
 		d.site.Dir = filepath.Join(dir, strings.ToLower(d.site.Country))
 	}
 	sites := []gateway.DevSite{nodes[0].site, nodes[1].site}
@@ -109,7 +123,8 @@ func demo(ctx context.Context, n int, dir string, keep bool, out io.Writer) (err
 		var nctx context.Context
 		nctx, d.stop = context.WithCancel(context.WithoutCancel(ctx))
 		d.done = make(chan error, 1)
-		go func(d *demoNode) { d.done <- d.inst.Serve(nctx, d.lnP, d.lnL) }(d)
+		ls := gateway.Listeners{Partner: d.lnP, Local: d.lnL, Customs: d.lnC, Public: d.lnV}
+		go func(d *demoNode) { d.done <- d.inst.ServeListeners(nctx, ls) }(d)
 		defer func(d *demoNode) {
 			d.stop()
 			if e := <-d.done; e != nil && err == nil {
@@ -119,6 +134,7 @@ func demo(ctx context.Context, n int, dir string, keep bool, out io.Writer) (err
 		}(d)
 		fmt.Fprintf(out, "  %s  partner API https://%s/eco/v1 (mutual TLS)   local API http://%s   config %s\n",
 			d.site.Country, d.site.PartnerAddr, d.site.LocalAddr, d.site.ConfigPath())
+		fmt.Fprintf(out, "      customs API https://%s (TLS, bearer tokens)   public page http://%s/verify\n", d.site.CustomsAddr, d.site.PublicAddr)
 	}
 	in, vn := nodes[0], nodes[1]
 	local := "http://" + in.site.LocalAddr
@@ -221,6 +237,10 @@ func demo(ctx context.Context, n int, dir string, keep bool, out io.Writer) (err
 			fmt.Fprintln(out, line)
 		}
 	}
+	cs, err := demoCustoms(ctx, in, vn, n, number, out)
+	if err != nil {
+		return fmt.Errorf("customs: %w", err)
+	}
 	fmt.Fprintln(out)
 	for _, d := range nodes {
 		k, err := d.inst.DB.Audit().Verify(ctx)
@@ -241,8 +261,13 @@ The nodes keep running (Ctrl-C stops them). Try:
   curl -s %s/api/v1/outbound | head -40
   curl -s %s/metrics | grep ^ecogate_
   go run ./cmd/ecogate partners list --config %s
+VN's customs API (client %s, secret %s):
+  TOKEN=$(curl -s --cacert %s -u %s:%s -d grant_type=client_credentials https://%s/oauth/token | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+  curl -s --cacert %s -H "Authorization: Bearer $TOKEN" -d '{"exportCountry":"IN","certificateNumber":"%s","items":[{"sequenceNumber":1,"hsCode":"020230","quantity":{"value":"10","unitCode":"KGM"}}]}' https://%s/customs/v1/checks
+IN's public page: %s
 Logs: %s and %s
 `, filepath.Join(in.site.Dir, "sample.xml"), local, local, local, in.site.ConfigPath(),
+			cs.clientID, cs.secret, cs.caFile, cs.clientID, cs.secret, vn.site.CustomsAddr, cs.caFile, cs.number, vn.site.CustomsAddr, cs.qrLink,
 			filepath.Join(in.site.Dir, "node.log"), filepath.Join(vn.site.Dir, "node.log"))
 		if b, err := gateway.SampleXML(number(n+1), 1, "IN", "VN"); err == nil {
 			_ = os.WriteFile(filepath.Join(in.site.Dir, "sample.xml"), b, 0o644)

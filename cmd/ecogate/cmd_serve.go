@@ -14,7 +14,9 @@ const serveUsage = `usage: ecogate serve --config FILE
 
 Run one node: the partner API (mutual TLS, /eco/v1) on listen.partner, the
 local API (/api/v1, /metrics, /healthz, /readyz) on listen.local, the
-delivery workers and, if configured, pulling from partners. The partner
+delivery workers and, if configured, pulling from partners, the customs
+API (/oauth/token, /customs/v1, HTTPS) on listen.customs and the public
+verification page (/verify, /verify/q/{token}) on listen.public. The partner
 registry is reloaded on SIGHUP or when its files change. SIGINT or SIGTERM
 stops the node gracefully.
 
@@ -35,7 +37,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitUsage
 	}
 	if *example {
-		fmt.Fprintf(stdout, gateway.DevConfigTemplate, "IN", "India e-CO node", "eco.example.in:8443", ":8443", "127.0.0.1:8080")
+		fmt.Fprint(stdout, gateway.ExampleConfig())
 		return exitOK
 	}
 	if *config == "" || fs.NArg() > 0 {

@@ -418,12 +418,20 @@ func ApplyDecision(ctx context.Context, sink DecisionSink, trust certs.TrustStor
 type IssuedView struct {
 	Certificate *store.IssuedCert        `json:"certificate"`
 	Decisions   []store.ReceivedDecision `json:"decisions"`
+	// QRLink is the public verification link printed as QR code on the
+	// certificate (IssuedRoutesWithLinks only).
+	QRLink string `json:"qrLink,omitempty"`
 }
 
 // IssuedRoutes serves GET /issued/{number}: a certificate this node issued
 // (status, QR token, core data) with the customs decisions received about
 // it. Mount it in the local API (e.g. under /api/v1).
-func IssuedRoutes(sink DecisionSink) http.Handler {
+func IssuedRoutes(sink DecisionSink) http.Handler { return IssuedRoutesWithLinks(sink, nil) }
+
+// IssuedRoutesWithLinks is IssuedRoutes whose answers also carry the QR
+// link of the public verification page, qrLink(token) (for example
+// (*verify.Service).QRLink); nil leaves it out.
+func IssuedRoutesWithLinks(sink DecisionSink, qrLink func(token string) string) http.Handler {
 	r := chi.NewRouter()
 	r.Get("/issued/{number}", func(w http.ResponseWriter, r *http.Request) {
 		n := chi.URLParam(r, "number")
@@ -443,7 +451,11 @@ func IssuedRoutes(sink DecisionSink) http.Handler {
 		if ds == nil {
 			ds = []store.ReceivedDecision{}
 		}
-		writeJSON(w, http.StatusOK, IssuedView{Certificate: c, Decisions: ds})
+		v := IssuedView{Certificate: c, Decisions: ds}
+		if qrLink != nil && c.Token != "" {
+			v.QRLink = qrLink(c.Token)
+		}
+		writeJSON(w, http.StatusOK, v)
 	})
 	return r
 }

@@ -12,7 +12,8 @@
 // A check reads one compact view per certificate (View: parties, items with
 // HS6 and quantity in a base unit, validity, verification summary) plus the
 // inbox's status record and the utilisation per item, in one bbolt read
-// transaction; decoded views are cached in memory. The view is built
+// transaction, with no decoding cache (the binary view is read in place).
+// The view is built
 // eagerly by the receive pipeline (Service.StoreView) or lazily on the
 // first check from the stored exact bytes.
 //
@@ -22,22 +23,27 @@
 // Rec 20 units where Rec 20 defines the factor (units.go) and are refused
 // otherwise.
 //
-// Wiring in the node (the gateway mounts and calls these; nothing here
-// imports the gateway):
+// Wiring in the node (gateway/faces.go does it for every node built from
+// a configuration, gateway.Config.Open; nothing here imports the gateway):
 //
-//   - customs listener: customs.New(Options{...}).Routes() at "/";
+//   - customs listener (listen.customs, HTTPS with tls.cert/tls.key):
+//     customs.New(Options{...}).Routes() at "/"; tokens signed with
+//     customs.tokenKey (default: the receipt key);
 //   - partner API: QueryHandler(...) at POST /eco/v1/verification-queries
-//     behind the mTLS partner check;
+//     behind the mTLS partner check (the asker from its client
+//     certificate); the QueryClient reaches partners with the delivery
+//     workers' mutual-TLS clients and verifies answers against the
+//     partner's receipt trust;
 //   - receive pipeline, accepted e-CO: Service.StoreView(ctx, cert, report)
 //     after Inbox.Accept (optional: the first check builds the view);
 //   - receive pipeline, message kind "decision": ApplyDecision(ctx,
 //     db.Issued(), partner.DocumentTrust, partner, messageID, content, now)
-//     instead of the e-CO evaluation;
-//   - send pipeline, after a certificate this node signed is enqueued:
+//     instead of the e-CO evaluation (gateway.DecisionHandler);
+//   - send pipeline, before a certificate this node signed is enqueued:
 //     RegisterIssued(ctx, db.Issued(), cert) (QR token, M5 answers, the
 //     public page);
-//   - local API: IssuedRoutes(db.Issued()) under /api/v1 (decisions shown
-//     with the certificates this node issued).
+//   - local API: IssuedRoutesWithLinks(db.Issued(), verify QRLink) under
+//     /api/v1 (decisions shown with the certificates this node issued).
 //
 // Owns: the customs API handlers, the Rec 20 conversion table, the M5
 // client and handler, M6 creation (Decide) and application at the issuer
