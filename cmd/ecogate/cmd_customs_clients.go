@@ -2,28 +2,31 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/ecogate/ecogate/gateway"
 	"github.com/ecogate/ecogate/gateway/customs"
 	"github.com/ecogate/ecogate/store"
 )
 
-const customsClientsUsage = `usage: ecogate customs-clients add    --data FILE --scopes SCOPES NAME
-       ecogate customs-clients list   --data FILE
-       ecogate customs-clients revoke --data FILE ID
+const customsClientsUsage = `usage: ecogate customs-clients add    (--config FILE | --node URL | --data FILE) --scopes SCOPES NAME
+       ecogate customs-clients list   (--config FILE | --node URL | --data FILE)
+       ecogate customs-clients revoke (--config FILE | --node URL | --data FILE) ID
 
---config FILE (the node's configuration) may stand for --data: its data key
-names the file.
+--config FILE (the node's configuration) works whether the node runs or
+not: through its local API (listen.local) when it answers, else on its data
+file (which add creates if the node never ran). --node URL names a running
+node's local API; --data FILE a stopped node's data file.
 
 add     register a customs declaration system as an OAuth2 client; prints its
         client id and secret ONCE (only a hash of the secret is stored)
@@ -33,7 +36,7 @@ revoke  revoke a client: no new tokens, and its tokens stop working within
 
 Scopes (comma-separated): customs:check, customs:read, customs:decide.
 The client gets tokens with POST /oauth/token (grant_type=client_credentials,
-HTTP Basic client_id:client_secret). Run against a stopped node (bbolt lock).
+HTTP Basic client_id:client_secret).
 `
 
 func runCustomsClients(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -41,7 +44,8 @@ func runCustomsClients(ctx context.Context, args []string, stdout, stderr io.Wri
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, customsClientsUsage) }
 	data := fs.String("data", "", "the node's bbolt data `FILE`")
-	config := fs.String("config", "", "the node's configuration `FILE` (its data file is used)")
+	config := fs.String("config", "", "the node's configuration `FILE` (local API when it runs, else its data file)")
+	node := fs.String("node", "", "a running node's local API base `URL`")
 	scopes := fs.String("scopes", "", "add: comma-separated `SCOPES`")
 	pos, err := opsParseArgs(fs, args)
 	if err != nil {
@@ -56,37 +60,22 @@ func runCustomsClients(ctx context.Context, args []string, stdout, stderr io.Wri
 		fmt.Fprint(stderr, customsClientsUsage)
 		return exitUsage
 	}
-	if *config != "" {
-		if *data != "" {
-			fmt.Fprintln(stderr, "ecogate customs-clients: give --data or --config, not both")
-			return exitUsage
-		}
-		cfg, err := gateway.LoadConfig(*config)
-		if err != nil {
-			fmt.Fprintln(stderr, "ecogate customs-clients:", err)
-			return exitUsage
-		}
-		*data = cfg.Data
+	tg, err := resolveTarget(ctx, *data, *config, *node)
+	if err != nil {
+		fmt.Fprintln(stderr, "ecogate customs-clients:", err)
+		return exitUsage
 	}
 	var scopeList []string
 	if pos[0] == "add" {
-		for _, s := range strings.Split(*scopes, ",") {
-			if s = strings.TrimSpace(s); s == "" {
-				continue
-			}
-			if !slices.Contains(customs.Scopes(), s) {
-				fmt.Fprintf(stderr, "ecogate customs-clients: unknown scope %q; use %s\n", s, strings.Join(customs.Scopes(), ", "))
-				return exitUsage
-			}
-			if !slices.Contains(scopeList, s) {
-				scopeList = append(scopeList, s)
-			}
-		}
-		if len(scopeList) == 0 {
-			fmt.Fprintf(stderr, "ecogate customs-clients add: give --scopes, e.g. --scopes %s\n", strings.Join(customs.Scopes(), ","))
+		if scopeList, err = customs.CheckScopes(strings.Split(*scopes, ",")); err != nil {
+			fmt.Fprintf(stderr, "ecogate customs-clients add: %v (e.g. --scopes %s)\n", err, strings.Join(customs.Scopes(), ","))
 			return exitUsage
 		}
 	}
+	if tg.api != "" {
+		return customsClientsAPI(ctx, tg.api, pos, scopeList, stdout, stderr)
+	}
+	*data = tg.data
 	var db *store.DB
 	if pos[0] == "add" && *data != "" {
 		// The first client may be added before the node ever ran.
@@ -111,47 +100,76 @@ func runCustomsClients(ctx context.Context, args []string, stdout, stderr io.Wri
 	cs := db.Customs()
 	switch pos[0] {
 	case "add":
-		name := strings.TrimSpace(pos[1])
-		id, secret, hash := customs.NewClientCredentials()
-		if err := cs.AddClient(ctx, store.CustomsClient{ID: id, Name: name, SecretHash: hash, Scopes: scopeList}); err != nil {
+		nc, err := customs.AddClient(ctx, cs, db.Audit(), operator(), pos[1], scopeList)
+		if err != nil {
 			fmt.Fprintf(stderr, "ecogate customs-clients add: %v\n", err)
 			return exitUsage
 		}
-		if _, err := db.Audit().Append(ctx, store.Entry{Actor: operator(), Action: "customs-client.add", Subject: id,
-			Details: map[string]string{"name": name, "scopes": strings.Join(scopeList, " ")}}); err != nil {
-			fmt.Fprintf(stderr, "ecogate customs-clients add: the client was added but the audit entry failed: %v\n", err)
-		}
-		fmt.Fprintf(stdout, "client_id:     %s\nclient_secret: %s\nscopes:        %s\n\nThe secret is shown only now; store it in the declaration system's secret store.\n",
-			id, secret, strings.Join(scopeList, " "))
+		printNewClient(stdout, nc)
 	case "list":
 		cl, err := cs.Clients(ctx)
 		if err != nil {
 			fmt.Fprintf(stderr, "ecogate customs-clients list: %v\n", err)
 			return exitUsage
 		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tSCOPES\tCREATED\tSTATE")
-		for _, c := range cl {
-			state := "active"
-			if !c.Revoked.IsZero() {
-				state = "revoked " + c.Revoked.Format(time.RFC3339)
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, strings.Join(c.Scopes, ","), c.Created.Format(time.RFC3339), state)
+		infos := make([]customs.ClientInfo, len(cl))
+		for i, c := range cl {
+			infos[i] = customs.InfoOf(c)
 		}
-		tw.Flush()
+		printClients(stdout, infos)
 	case "revoke":
 		id := pos[1]
-		if err := cs.RevokeClient(ctx, id); err != nil {
+		if err := customs.RevokeClient(ctx, cs, db.Audit(), operator(), id); err != nil {
 			fmt.Fprintf(stderr, "ecogate customs-clients revoke: %v\n", err)
 			if errors.Is(err, store.ErrNotFound) {
 				return exitFail
 			}
 			return exitUsage
 		}
-		if _, err := db.Audit().Append(ctx, store.Entry{Actor: operator(), Action: "customs-client.revoke", Subject: id}); err != nil {
-			fmt.Fprintf(stderr, "ecogate customs-clients revoke: the client was revoked but the audit entry failed: %v\n", err)
-		}
 		fmt.Fprintf(stdout, "revoked %s\n", id)
+	}
+	return exitOK
+}
+
+func printNewClient(stdout io.Writer, nc *customs.NewClient) {
+	fmt.Fprintf(stdout, "client_id:     %s\nclient_secret: %s\nscopes:        %s\n\nThe secret is shown only now; store it in the declaration system's secret store.\n",
+		nc.ID, nc.Secret, strings.Join(nc.Scopes, " "))
+}
+
+func printClients(stdout io.Writer, cl []customs.ClientInfo) {
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tSCOPES\tCREATED\tSTATE")
+	for _, c := range cl {
+		state := "active"
+		if !c.Revoked.IsZero() {
+			state = "revoked " + c.Revoked.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, strings.Join(c.Scopes, ","), c.Created.Format(time.RFC3339), state)
+	}
+	tw.Flush()
+}
+
+// customsClientsAPI manages the clients through a running node's local API.
+func customsClientsAPI(ctx context.Context, base string, pos, scopes []string, stdout, stderr io.Writer) int {
+	switch pos[0] {
+	case "add":
+		body, _ := json.Marshal(customs.AddClientRequest{Name: pos[1], Scopes: scopes})
+		var nc customs.NewClient
+		if code := localAPIBody(ctx, http.MethodPost, base+"/api/v1/customs-clients", body, &nc, stderr, "customs-clients add"); code != exitOK {
+			return code
+		}
+		printNewClient(stdout, &nc)
+	case "list":
+		var cl []customs.ClientInfo
+		if code := localAPI(ctx, http.MethodGet, base+"/api/v1/customs-clients", &cl, stderr, "customs-clients list"); code != exitOK {
+			return code
+		}
+		printClients(stdout, cl)
+	case "revoke":
+		if code := localAPI(ctx, http.MethodPost, base+"/api/v1/customs-clients/"+url.PathEscape(pos[1])+"/revoke", nil, stderr, "customs-clients revoke"); code != exitOK {
+			return code
+		}
+		fmt.Fprintf(stdout, "revoked %s\n", pos[1])
 	}
 	return exitOK
 }

@@ -155,4 +155,27 @@ func TestCustomsClientWithServe(t *testing.T) {
 	if status, _ := token(revoked, revokedSecret); status != http.StatusUnauthorized {
 		t.Fatalf("revoked client got a token: %d", status)
 	}
+
+	// While the node runs, --config goes through its local API: a client
+	// added now gets a token at once, and stops getting them once revoked.
+	live, liveSecret := add()
+	if status, _ := token(live, liveSecret); status != http.StatusOK {
+		t.Fatalf("client added on the running node: token %d", status)
+	}
+	code, out, errs := opsRunCmd(t, runCustomsClients, "list", "--node", "http://"+vn.LocalAddr)
+	if code != exitOK || !strings.Contains(out, live) || !strings.Contains(out, revoked+"  ") || strings.Contains(out, liveSecret) {
+		t.Fatalf("list on the running node: %d\n%s%s", code, out, errs)
+	}
+	if code, _, errs := opsRunCmd(t, runCustomsClients, "revoke", "--config", vn.ConfigPath(), live); code != exitOK {
+		t.Fatalf("revoke on the running node: %s", errs)
+	}
+	if status, _ := token(live, liveSecret); status != http.StatusUnauthorized {
+		t.Fatalf("client revoked on the running node still gets a token: %d", status)
+	}
+	if code, _, errs := opsRunCmd(t, runCustomsClients, "revoke", "--config", vn.ConfigPath(), "cc-none"); code != exitFail || !strings.Contains(errs, "no customs client") {
+		t.Fatalf("revoke unknown on the running node: %d %s", code, errs)
+	}
+	if code, _, errs := opsRunCmd(t, runCustomsClients, "add", "--config", vn.ConfigPath(), "--scopes", "customs:everything", "X"); code != exitUsage || !strings.Contains(errs, "unknown scope") {
+		t.Fatalf("bad scope: %d %s", code, errs)
+	}
 }

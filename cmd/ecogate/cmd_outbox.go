@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,10 +31,10 @@ retry  resend a suspended, failed, not-readable or waiting message now, with the
 States: queued, sending, awaiting-retry, delivered, delivered-with-warnings,
 not-readable, failed, suspended.
 
-With --node URL (a running node's local API, e.g. http://127.0.0.1:8080)
-or --config FILE (its listen.local address) the commands go through the
-running node's local API. With --data FILE they open a stopped node's bbolt
-data file directly (bbolt holds an exclusive lock while the node runs).
+--config FILE (the node's configuration) works whether the node runs or
+not: through its local API (listen.local) when it answers, else on its data
+file. --node URL names a running node's local API (e.g.
+http://127.0.0.1:8080); --data FILE a stopped node's bbolt data file.
 `
 
 // openData opens the store for an operator command, with advice on errors.
@@ -63,7 +64,7 @@ func runOutbox(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	partner := fs.String("partner", "", "list: only messages to this partner `CC`")
 	limit := fs.Int("limit", 0, "list: at most `N` messages (0: all)")
 	node := fs.String("node", "", "a running node's local API base `URL`")
-	config := fs.String("config", "", "the running node's configuration `FILE` (its listen.local address)")
+	config := fs.String("config", "", "the node's configuration `FILE` (local API when it runs, else its data file)")
 	pos, err := opsParseArgs(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -81,22 +82,18 @@ func runOutbox(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "ecogate outbox: unknown state %q; one of %v\n", *state, store.States())
 		return exitUsage
 	}
-	if *node != "" || *config != "" {
-		if *data != "" {
-			fmt.Fprintln(stderr, "ecogate outbox: give --data (stopped node) or --node/--config (running node), not both")
-			return exitUsage
-		}
-		base, err := sendNodeURL(*node, *config)
-		if err != nil {
-			fmt.Fprintln(stderr, "ecogate outbox:", err)
-			return exitUsage
-		}
-		if pos[0] == "retry" {
-			return outboxRetryAPI(ctx, base, pos[1], stdout, stderr)
-		}
-		return outboxListAPI(ctx, base, *state, *partner, *limit, stdout, stderr)
+	tg, err := resolveTarget(ctx, *data, *config, *node)
+	if err != nil {
+		fmt.Fprintln(stderr, "ecogate outbox:", err)
+		return exitUsage
 	}
-	db, ok := openData(*data, stderr, "outbox")
+	if tg.api != "" {
+		if pos[0] == "retry" {
+			return outboxRetryAPI(ctx, tg.api, pos[1], stdout, stderr)
+		}
+		return outboxListAPI(ctx, tg.api, *state, *partner, *limit, stdout, stderr)
+	}
+	db, ok := openData(tg.data, stderr, "outbox")
 	if !ok {
 		return exitUsage
 	}
@@ -200,7 +197,19 @@ func outboxRetryAPI(ctx context.Context, base, id string, stdout, stderr io.Writ
 // v; other answers are reported (exit 1 for a refusal, 2 when the node is
 // unreachable).
 func localAPI(ctx context.Context, method, u string, v any, stderr io.Writer, cmd string) int {
-	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	return localAPIBody(ctx, method, u, nil, v, stderr, cmd)
+}
+
+// localAPIBody is localAPI with a JSON request body.
+func localAPIBody(ctx context.Context, method, u string, body []byte, v any, stderr io.Writer, cmd string) int {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if body != nil && err == nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "ecogate %s: %v\n", cmd, err)
 		return exitUsage
@@ -213,10 +222,19 @@ func localAPI(ctx context.Context, method, u string, v any, stderr io.Writer, cm
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if resp.StatusCode/100 != 2 {
-		var p gateway.Problem
+		// The gateway's problems carry the text in "error", the customs
+		// face's in "message" (with a code in "error").
+		var p struct {
+			Error   string `json:"error"`
+			Message string `json:"message"`
+		}
 		msg := strings.TrimSpace(string(b))
-		if json.Unmarshal(b, &p) == nil && p.Error != "" {
-			msg = p.Error
+		if json.Unmarshal(b, &p) == nil {
+			if p.Message != "" {
+				msg = p.Message
+			} else if p.Error != "" {
+				msg = p.Error
+			}
 		}
 		fmt.Fprintf(stderr, "ecogate %s: the node answered %s: %s\n", cmd, resp.Status, msg)
 		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusConflict || resp.StatusCode == http.StatusBadRequest {

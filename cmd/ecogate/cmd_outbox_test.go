@@ -44,7 +44,7 @@ func TestOutboxRunningNode(t *testing.T) {
 		{"list bad state", runOutbox, []string{"list", "--node", node, "--state", "lost"}, exitUsage, "unknown state"},
 		{"retry unknown", runOutbox, []string{"retry", "--config", cfg, "no-such-message"}, exitFail, "404"},
 		{"retry delivered", runOutbox, []string{"retry", "--node", node, id}, exitFail, "409"},
-		{"data and node", runOutbox, []string{"list", "--node", node, "--data", "x.db"}, exitUsage, "not both"},
+		{"data and node", runOutbox, []string{"list", "--node", node, "--data", "x.db"}, exitUsage, "only one of"},
 		{"node not running", runOutbox, []string{"list", "--node", "http://" + freeAddr(t)}, exitUsage, "unreachable"},
 		{"same certificate again", runSend, []string{f, "--config", cfg}, exitFail, "already sent"},
 	} {

@@ -1,0 +1,162 @@
+package customs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/ecogate/ecogate/store"
+)
+
+// ClientAdmin manages the customs API's OAuth2 clients (satisfied by
+// *store.Customs).
+type ClientAdmin interface {
+	AddClient(ctx context.Context, cl store.CustomsClient) error
+	Clients(ctx context.Context) ([]store.CustomsClient, error)
+	RevokeClient(ctx context.Context, id string) error
+}
+
+// ClientInfo is a client as the administration API shows it: never the
+// secret or its hash.
+type ClientInfo struct {
+	ID      string    `json:"clientId"`
+	Name    string    `json:"name"`
+	Scopes  []string  `json:"scopes"`
+	Created time.Time `json:"created"`
+	Revoked time.Time `json:"revoked,omitzero"`
+}
+
+// NewClient is the answer to adding a client: its credentials, the secret
+// shown this once.
+type NewClient struct {
+	ClientInfo
+	Secret string `json:"clientSecret"`
+}
+
+// AddClientRequest is the body of POST /customs-clients.
+type AddClientRequest struct {
+	Name   string   `json:"name"`
+	Scopes []string `json:"scopes"`
+}
+
+// CheckScopes returns the scopes without duplicates, or an error naming an
+// unknown one.
+func CheckScopes(scopes []string) ([]string, error) {
+	var out []string
+	for _, s := range scopes {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		if !slices.Contains(Scopes(), s) {
+			return nil, errors.New("unknown scope " + s + "; use " + strings.Join(Scopes(), ", "))
+		}
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("give at least one scope: " + strings.Join(Scopes(), ", "))
+	}
+	return out, nil
+}
+
+// AddClient registers a new client with a fresh id and secret and writes
+// the audit entry (actor, e.g. "operator:alice" or "local").
+func AddClient(ctx context.Context, admin ClientAdmin, audit AuditLog, actor, name string, scopes []string) (*NewClient, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return nil, errors.New("give the client a name (the declaration system it is for)")
+	}
+	sc, err := CheckScopes(scopes)
+	if err != nil {
+		return nil, err
+	}
+	id, secret, hash := NewClientCredentials()
+	cl := store.CustomsClient{ID: id, Name: name, SecretHash: hash, Scopes: sc}
+	if err := admin.AddClient(ctx, cl); err != nil {
+		return nil, err
+	}
+	if audit != nil {
+		if _, err := audit.Append(ctx, store.Entry{Actor: actor, Action: "customs-client.add", Subject: id,
+			Details: map[string]string{"name": name, "scopes": strings.Join(sc, " ")}}); err != nil {
+			return nil, errors.New("the client " + id + " was added but its audit entry failed: " + err.Error())
+		}
+	}
+	return &NewClient{ClientInfo: ClientInfo{ID: id, Name: name, Scopes: sc}, Secret: secret}, nil
+}
+
+// RevokeClient revokes a client and writes the audit entry.
+func RevokeClient(ctx context.Context, admin ClientAdmin, audit AuditLog, actor, id string) error {
+	if err := admin.RevokeClient(ctx, id); err != nil {
+		return err
+	}
+	if audit != nil {
+		if _, err := audit.Append(ctx, store.Entry{Actor: actor, Action: "customs-client.revoke", Subject: id}); err != nil {
+			return errors.New("the client " + id + " was revoked but its audit entry failed: " + err.Error())
+		}
+	}
+	return nil
+}
+
+// InfoOf is the shown form of a stored client.
+func InfoOf(c store.CustomsClient) ClientInfo {
+	return ClientInfo{ID: c.ID, Name: c.Name, Scopes: c.Scopes, Created: c.Created, Revoked: c.Revoked}
+}
+
+// ClientRoutes is the administration of the customs API's clients, for
+// the node's local API (which has no authentication of its own: it is for
+// the operator, on loopback or a protected network):
+//
+//	GET  /customs-clients              the clients (no secrets)
+//	POST /customs-clients              {"name": ..., "scopes": [...]}: 201 with the secret, shown once
+//	POST /customs-clients/{id}/revoke  revoke: no new tokens; its tokens stop working
+func ClientRoutes(admin ClientAdmin, audit AuditLog) http.Handler {
+	r := chi.NewRouter()
+	r.Get("/customs-clients", func(w http.ResponseWriter, r *http.Request) {
+		cl, err := admin.Clients(r.Context())
+		if err != nil {
+			writeProblem(w, http.StatusServiceUnavailable, "unavailable", err.Error())
+			return
+		}
+		out := make([]ClientInfo, 0, len(cl))
+		for _, c := range cl {
+			out = append(out, InfoOf(c))
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+	r.Post("/customs-clients", func(w http.ResponseWriter, r *http.Request) {
+		var req AddClientRequest
+		dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			writeProblem(w, http.StatusBadRequest, "invalid_request", `the body must be {"name": "...", "scopes": ["customs:check", ...]}: `+err.Error())
+			return
+		}
+		nc, err := AddClient(r.Context(), admin, audit, "local", req.Name, req.Scopes)
+		if err != nil {
+			writeProblem(w, http.StatusBadRequest, "invalid_request", err.Error())
+			return
+		}
+		writeJSON(w, http.StatusCreated, nc)
+	})
+	r.Post("/customs-clients/{id}/revoke", func(w http.ResponseWriter, r *http.Request) {
+		id := chi.URLParam(r, "id")
+		err := RevokeClient(r.Context(), admin, audit, "local", id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			writeProblem(w, http.StatusNotFound, "not_found", "no customs client "+id)
+		case err != nil:
+			writeProblem(w, http.StatusServiceUnavailable, "unavailable", err.Error())
+		default:
+			writeJSON(w, http.StatusOK, map[string]string{"clientId": id, "state": "revoked"})
+		}
+	})
+	return r
+}
