@@ -47,7 +47,7 @@ func runCustomsClients(ctx context.Context, args []string, stdout, stderr io.Wri
 	config := fs.String("config", "", "the node's configuration `FILE` (local API when it runs, else its data file)")
 	node := fs.String("node", "", "a running node's local API base `URL`")
 	scopes := fs.String("scopes", "", "add: comma-separated `SCOPES`")
-	pos, err := opsParseArgs(fs, args)
+	pos, err := parseArgs(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK

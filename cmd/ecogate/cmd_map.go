@@ -53,7 +53,7 @@ options:
 `)
 		fs.PrintDefaults()
 	}
-	files, err := validateParseArgs(fs, args)
+	files, err := parseArgs(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK

@@ -65,7 +65,7 @@ func runOutbox(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	limit := fs.Int("limit", 0, "list: at most `N` messages (0: all)")
 	node := fs.String("node", "", "a running node's local API base `URL`")
 	config := fs.String("config", "", "the node's configuration `FILE` (local API when it runs, else its data file)")
-	pos, err := opsParseArgs(fs, args)
+	pos, err := parseArgs(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK

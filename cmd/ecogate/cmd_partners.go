@@ -18,26 +18,6 @@ import (
 	"github.com/ecogate/ecogate/partners"
 )
 
-// opsParseArgs parses flags and positional arguments in any order (for the
-// partners, outbox and audit commands).
-func opsParseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
-
 const partnersUsage = `usage: ecogate partners list  (--partners FILE | --config FILE)
        ecogate partners show CC (--partners FILE | --config FILE)
        ecogate partners check   (--partners FILE | --config FILE) [--within 720h]
@@ -89,7 +69,7 @@ func runPartners(_ context.Context, args []string, stdout, stderr io.Writer) int
 	file := fs.String("partners", "", "partner registry YAML `FILE`")
 	config := fs.String("config", "", "node configuration `FILE` naming the registry")
 	within := fs.Duration("within", 30*24*time.Hour, "check: warn about certificates expiring within this `DURATION`")
-	pos, err := opsParseArgs(fs, args)
+	pos, err := parseArgs(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK

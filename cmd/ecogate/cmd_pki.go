@@ -28,7 +28,7 @@ func runPKI(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: ecogate pki init [--force] DIR\n\nWrites a development PKI (root, issuing-authority intermediate, RSA and ECDSA document\nsigners, receipt key, TLS server and client certificates, CRLs) and a README.md into DIR.\n\noptions:")
 		fs.PrintDefaults()
 	}
-	pos, err := certsParseArgs(fs, args[1:])
+	pos, err := parseArgs(fs, args[1:])
 	if err != nil {
 		return certsFlagExit(err)
 	}
@@ -50,7 +50,7 @@ func runPKIRevoke(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ecogate pki revoke", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	next := fs.Duration("next-update", 30*24*time.Hour, "validity of the new CRL")
-	pos, err := certsParseArgs(fs, args)
+	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return certsFlagExit(err)
 	}

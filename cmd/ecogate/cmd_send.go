@@ -46,7 +46,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	config := fs.String("config", "", "read the local API address from the node configuration `FILE`")
 	wait := fs.Duration("wait", 0, "wait up to `DURATION` for the receipts (e.g. 30s)")
 	asJSON := fs.Bool("json", false, "print the node's answer as JSON")
-	pos, err := opsParseArgs(fs, args)
+	pos, err := parseArgs(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK

@@ -11,25 +11,6 @@ import (
 	"github.com/ecogate/ecogate/certs"
 )
 
-// certsParseArgs parses flags and positional arguments in any order.
-func certsParseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
-
 // certsFlagExit maps a flag parsing error to an exit code: -h is not an
 // error.
 func certsFlagExit(err error) int {
@@ -72,7 +53,7 @@ func runSign(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: ecogate sign --key K --cert C [--chain F] IN > OUT\n\nAdds an enveloped XML Signature (exclusive C14N, RSA-SHA256 or ECDSA-SHA256 raw r||s)\nover the whole document as the last child of the root. IN may be - for standard input.\n\noptions:")
 		fs.PrintDefaults()
 	}
-	pos, err := certsParseArgs(fs, args)
+	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return certsFlagExit(err)
 	}

@@ -29,25 +29,6 @@ type validateResult struct {
 	Error string `json:"error,omitempty"`
 }
 
-// validateParseArgs parses flags and file names in any order ("--" ends flags).
-func validateParseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
-
 // parseAt reads --at: an RFC 3339 date-time or a YYYY-MM-DD date (midnight UTC).
 func parseAt(s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
@@ -111,7 +92,7 @@ options:
 `)
 		fs.PrintDefaults()
 	}
-	files, err := validateParseArgs(fs, args)
+	files, err := parseArgs(fs, args)
 	if err != nil {
 		if err == flag.ErrHelp {
 			return exitOK

@@ -121,7 +121,7 @@ func runVerify(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: ecogate verify (--trust DIR | --partners FILE [--from CC]) [--at TIME] [--json] FILE\n\nVerifies the enveloped XML Signature of FILE against the profile, the sending partner's\ndocument-signing anchors and CRLs. Exit 0 valid, 1 invalid, 2 error.\n\noptions:")
 		fs.PrintDefaults()
 	}
-	pos, err := certsParseArgs(fs, args)
+	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return certsFlagExit(err)
 	}
