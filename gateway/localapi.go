@@ -135,12 +135,18 @@ func (n *Node) Submit(ctx context.Context, doc []byte, to []string) (*SubmitResu
 			return nil, fmt.Errorf("register %s: %w", cert.Ref(), err)
 		}
 	}
-	if err := n.opt.Outbox.Enqueue(ctx, msgs...); err != nil {
+	// The messages and their audit entries are durable together (one
+	// commit when the audit log is in the outbox's store).
+	hash := ContentHash(content)
+	entries := make([]store.Entry, len(msgs))
+	for i, m := range msgs {
+		entries[i] = auditEntry("local", "send", m.ID, map[string]string{"partner": m.Partner, "certificate": cert.Ref().String(), "kind": kind, "sha256": hash})
+	}
+	if err := n.enqueueAudited(ctx, entries, msgs); err != nil {
 		return nil, err
 	}
 	for _, m := range msgs {
 		n.m.enqueued.WithLabelValues(m.Partner).Inc()
-		n.audit(ctx, "local", "send", m.ID, map[string]string{"partner": m.Partner, "certificate": cert.Ref().String(), "kind": kind, "sha256": ContentHash(content)})
 	}
 	n.log.Info("queued", "certificate", cert.Ref().String(), "kind", kind, "messages", len(msgs), "signedHere", signedHere)
 	n.Kick()
