@@ -84,6 +84,12 @@ func (s *CertsSigner) Sign(_ context.Context, doc []byte) ([]byte, error) {
 // Chain implements DocumentSigner.
 func (s *CertsSigner) Chain() []*x509.Certificate { return s.Certs }
 
+// SignParsed implements ParsedSigner: it signs the tree Submit already
+// parsed (and decoded the certificate from) without parsing it again.
+func (s *CertsSigner) SignParsed(_ context.Context, p *certs.Parsed) ([]byte, error) {
+	return (&certs.Signer{Key: s.Key, Chain: s.Certs}).SignParsed(p)
+}
+
 // JWSSigner is the ReceiptSigner of package certs (compact JWS with x5c).
 type JWSSigner struct {
 	Key   crypto.Signer

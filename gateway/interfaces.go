@@ -76,6 +76,13 @@ type DocumentSigner interface {
 	Chain() []*x509.Certificate
 }
 
+// ParsedSigner is implemented by document signers that can sign a
+// document already parsed by certs.ParseForSigning (Submit parses once,
+// decodes from the tree, and signs it).
+type ParsedSigner interface {
+	SignParsed(ctx context.Context, p *certs.Parsed) ([]byte, error)
+}
+
 // Validator validates a decoded certificate against the dataset, code lists
 // and its agreement profile.
 type Validator interface {
