@@ -161,6 +161,7 @@ func (in *Inbox) accept(ctx context.Context, rec InRecord, audit []Entry) (*InRe
 		}
 	}
 	hash := hashHex(rec.Content)
+	stored := encodeBlob(rec.Content)
 	now := in.db.clock().UTC()
 	var existing *InRecord
 	var conflict bool
@@ -186,7 +187,7 @@ func (in *Inbox) accept(ctx context.Context, rec InRecord, audit []Entry) (*InRe
 				return err
 			}
 		}
-		if _, err := putBlob(tx, hash, rec.Content); err != nil {
+		if _, err := putBlob(tx, hash, stored); err != nil {
 			return err
 		}
 		seq, err := tx.Bucket([]byte(bktIn)).NextSequence()

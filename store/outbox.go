@@ -143,8 +143,10 @@ func (o *Outbox) enqueue(ctx context.Context, audit []Entry, msgs []OutMessage) 
 		}
 	}
 	hashes := make([]string, len(msgs))
+	stored := make([][]byte, len(msgs))
 	for i := range msgs {
 		hashes[i] = hashHex(msgs[i].Content)
+		stored[i] = encodeBlob(msgs[i].Content)
 	}
 	now := o.db.clock()
 	err = o.db.update(ctx, func(tx *bolt.Tx) error {
@@ -161,7 +163,7 @@ func (o *Outbox) enqueue(ctx context.Context, audit []Entry, msgs []OutMessage) 
 				}
 				return fmt.Errorf("enqueue %s: %w (stored for %s with hash %s)", m.ID, ErrConflict, r.Partner, r.ContentHash)
 			}
-			h, err := putBlob(tx, hashes[i], m.Content)
+			h, err := putBlob(tx, hashes[i], stored[i])
 			if err != nil {
 				return err
 			}
@@ -344,7 +346,9 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, limit int, lease time
 			if err := putOut(tx, &old, &r); err != nil {
 				return err
 			}
-			if r.Content, err = getBlob(tx, r.ContentHash); err != nil {
+			// The stored form; decompressed after the commit, outside
+			// the writer.
+			if r.Content, err = getStoredBlob(tx, r.ContentHash); err != nil {
 				return err
 			}
 			res = append(res, r)
@@ -353,6 +357,9 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, limit int, lease time
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim due messages: %w", err)
+	}
+	for i := range res {
+		res[i].Content = decodeBlob(res[i].ContentHash, res[i].Content)
 	}
 	return res, nil
 }
