@@ -231,14 +231,37 @@ func (v *Verifier) Verify(doc []byte) (*Result, error) {
 		return nil, errors.New("verify: no trust store configured; give the partner's document-signing anchors")
 	}
 	res := &Result{}
+
+	// 1. Parse and profile.
+	d, err := ParseStrict(doc, v.Limits)
+	return v.verifyDoc(res, d, err)
+}
+
+// VerifyParsed is Verify for a document already parsed by
+// ParseForSigning (for example by a caller that first looked at the root
+// to see whether it is signed): the same checks without a second parse.
+// The limits were applied when p was parsed. It consumes p: the verified
+// element is pruned in place, so p cannot be verified or signed again.
+func (v *Verifier) VerifyParsed(p *Parsed) (*Result, error) {
+	if v.Trust == nil {
+		return nil, errors.New("verify: no trust store configured; give the partner's document-signing anchors")
+	}
+	if p == nil || p.d == nil {
+		return nil, errors.New("verify: no parsed document (a Parsed is verified or signed at most once)")
+	}
+	d := p.d
+	p.d = nil
+	return v.verifyDoc(&Result{}, d, nil)
+}
+
+// verifyDoc runs the checks on the parsed document d (err: the parse
+// failed).
+func (v *Verifier) verifyDoc(res *Result, d *etree.Document, err error) (*Result, error) {
 	skipAll := func(from int, why string) {
 		for _, c := range []string{CheckProfile, CheckIntegrity, CheckTrust, CheckRevocation}[from:] {
 			res.Report = append(res.Report, Entry{c, StatusSkipped, "skipped", why})
 		}
 	}
-
-	// 1. Parse and profile.
-	d, err := ParseStrict(doc, v.Limits)
 	if err != nil {
 		var pe *ParseError
 		if errors.As(err, &pe) {

@@ -61,12 +61,29 @@ func (v *CertsVerifier) Verify(_ context.Context, trust certs.TrustStore, doc []
 	if err != nil {
 		return nil, err
 	}
+	return verificationOf(res), nil
+}
+
+// VerifyParsed implements ParsedVerifier: Verify for a document Submit
+// already parsed (it is consumed).
+func (v *CertsVerifier) VerifyParsed(_ context.Context, trust certs.TrustStore, p *certs.Parsed) (*Verification, error) {
+	if trust == nil {
+		return nil, errors.New("verify: no trust store")
+	}
+	res, err := v.verifier(trust).VerifyParsed(p)
+	if err != nil {
+		return nil, err
+	}
+	return verificationOf(res), nil
+}
+
+func verificationOf(res *certs.Result) *Verification {
 	out := &Verification{Valid: res.Valid, Element: res.Element, Signer: res.Signer, Report: res.Report}
 	if !res.Valid && len(res.Report) > 0 {
 		first := res.Report[0]
 		out.Unreadable = first.Check == certs.CheckProfile && first.Status == certs.StatusInvalid && strings.HasPrefix(first.Reason, "xml.")
 	}
-	return out, nil
+	return out
 }
 
 // CertsSigner is the DocumentSigner of package certs (enveloped XML-DSig).

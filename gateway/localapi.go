@@ -59,7 +59,13 @@ func (n *Node) Submit(ctx context.Context, doc []byte, to []string) (*SubmitResu
 		if n.opt.OwnTrust == nil {
 			return nil, &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Msg: "the document is already signed but this node has no own document-signing anchors (signing.trust) to check it; submit it unsigned"}
 		}
-		ver, err := n.opt.Verifier.Verify(ctx, n.opt.OwnTrust, doc)
+		var ver *Verification
+		var err error
+		if pv, ok := n.opt.Verifier.(ParsedVerifier); ok {
+			ver, err = pv.VerifyParsed(ctx, n.opt.OwnTrust, parsed)
+		} else {
+			ver, err = n.opt.Verifier.Verify(ctx, n.opt.OwnTrust, doc)
+		}
 		if err != nil {
 			return nil, err
 		}
