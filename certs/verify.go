@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -155,6 +156,9 @@ type Verifier struct {
 	// check costs a public-key operation. Do not copy a Verifier after
 	// first use.
 	crlChecked sync.Map
+
+	// chains remembers accepted signer chains (see chainCache).
+	chains chainCache
 }
 
 type crlKey struct {
@@ -227,14 +231,37 @@ func (v *Verifier) Verify(doc []byte) (*Result, error) {
 		return nil, errors.New("verify: no trust store configured; give the partner's document-signing anchors")
 	}
 	res := &Result{}
+
+	// 1. Parse and profile.
+	d, err := ParseStrict(doc, v.Limits)
+	return v.verifyDoc(res, d, err)
+}
+
+// VerifyParsed is Verify for a document already parsed by
+// ParseForSigning (for example by a caller that first looked at the root
+// to see whether it is signed): the same checks without a second parse.
+// The limits were applied when p was parsed. It consumes p: the verified
+// element is pruned in place, so p cannot be verified or signed again.
+func (v *Verifier) VerifyParsed(p *Parsed) (*Result, error) {
+	if v.Trust == nil {
+		return nil, errors.New("verify: no trust store configured; give the partner's document-signing anchors")
+	}
+	if p == nil || p.d == nil {
+		return nil, errors.New("verify: no parsed document (a Parsed is verified or signed at most once)")
+	}
+	d := p.d
+	p.d = nil
+	return v.verifyDoc(&Result{}, d, nil)
+}
+
+// verifyDoc runs the checks on the parsed document d (err: the parse
+// failed).
+func (v *Verifier) verifyDoc(res *Result, d *etree.Document, err error) (*Result, error) {
 	skipAll := func(from int, why string) {
 		for _, c := range []string{CheckProfile, CheckIntegrity, CheckTrust, CheckRevocation}[from:] {
 			res.Report = append(res.Report, Entry{c, StatusSkipped, "skipped", why})
 		}
 	}
-
-	// 1. Parse and profile.
-	d, err := ParseStrict(doc, v.Limits)
 	if err != nil {
 		var pe *ParseError
 		if errors.As(err, &pe) {
@@ -708,6 +735,40 @@ func (v *Verifier) checkChain(leaf *x509.Certificate, sent []*x509.Certificate, 
 	if len(anchors) == 0 {
 		return nil, Entry{CheckTrust, StatusError, "trust.no-anchors", "the trust configuration holds no document-signing anchor for this partner"}
 	}
+	// A chain accepted before, for the same trust store content and the
+	// same certificates, needs no new chain building while every
+	// certificate in it is still within its validity at each time.
+	key := chainCacheKey(v.Trust, leaf, sent)
+	best := v.chains.get(key, times)
+	cached := best != nil
+	if !cached {
+		var entry *Entry
+		if best, entry = v.buildChain(leaf, sent, anchors, times); entry != nil {
+			return nil, *entry
+		}
+	}
+	if leaf.KeyUsage == 0 {
+		if !v.Policy.AllowMissingKeyUsage {
+			return nil, Entry{CheckTrust, StatusInvalid, "trust.key-usage", "the signer certificate has no KeyUsage extension; digitalSignature or contentCommitment is required"}
+		}
+	} else if leaf.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
+		return nil, Entry{CheckTrust, StatusInvalid, "trust.key-usage", "the signer certificate's KeyUsage allows neither digitalSignature nor contentCommitment"}
+	}
+	// When an anchor is not a self-signed root (DirTrust makes every
+	// certificate an anchor), extend the chain through the other anchors
+	// so that revocation is checked along the whole path.
+	if !cached {
+		best = v.extendChain(best, anchors)
+		v.chains.put(key, best)
+	}
+	best = slices.Clone(best)
+	anchor := best[len(best)-1]
+	return best, Entry{CheckTrust, StatusValid, ReasonOK, fmt.Sprintf("%q via %d certificate(s) to anchor %q", leaf.Subject.CommonName, len(best)-1, anchor.Subject.CommonName)}
+}
+
+// buildChain runs x509.Verify at every time (policy time first) and returns
+// the longest chain found at the policy time, or the failing entry.
+func (v *Verifier) buildChain(leaf *x509.Certificate, sent, anchors []*x509.Certificate, times []time.Time) ([]*x509.Certificate, *Entry) {
 	roots := x509.NewCertPool()
 	for _, a := range anchors {
 		roots.AddCert(a)
@@ -738,11 +799,11 @@ func (v *Verifier) checkChain(leaf *x509.Certificate, sent []*x509.Certificate, 
 			var ci x509.CertificateInvalidError
 			switch {
 			case errors.As(err, &ua):
-				return nil, Entry{CheckTrust, StatusInvalid, "trust.unknown-authority", fmt.Sprintf("signer %q does not chain to a document-signing anchor of the sending partner: %v", leaf.Subject.CommonName, err)}
+				return nil, &Entry{CheckTrust, StatusInvalid, "trust.unknown-authority", fmt.Sprintf("signer %q does not chain to a document-signing anchor of the sending partner: %v", leaf.Subject.CommonName, err)}
 			case errors.As(err, &ci) && ci.Reason == x509.Expired:
-				return nil, Entry{CheckTrust, StatusInvalid, "trust.validity", fmt.Sprintf("certificate not valid %s (%s): %v", what, t.UTC().Format(time.RFC3339), err)}
+				return nil, &Entry{CheckTrust, StatusInvalid, "trust.validity", fmt.Sprintf("certificate not valid %s (%s): %v", what, t.UTC().Format(time.RFC3339), err)}
 			default:
-				return nil, Entry{CheckTrust, StatusInvalid, "trust.chain", fmt.Sprintf("%s: %v", what, err)}
+				return nil, &Entry{CheckTrust, StatusInvalid, "trust.chain", fmt.Sprintf("%s: %v", what, err)}
 			}
 		}
 		if i == 0 {
@@ -753,19 +814,7 @@ func (v *Verifier) checkChain(leaf *x509.Certificate, sent []*x509.Certificate, 
 			}
 		}
 	}
-	if leaf.KeyUsage == 0 {
-		if !v.Policy.AllowMissingKeyUsage {
-			return nil, Entry{CheckTrust, StatusInvalid, "trust.key-usage", "the signer certificate has no KeyUsage extension; digitalSignature or contentCommitment is required"}
-		}
-	} else if leaf.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
-		return nil, Entry{CheckTrust, StatusInvalid, "trust.key-usage", "the signer certificate's KeyUsage allows neither digitalSignature nor contentCommitment"}
-	}
-	// When an anchor is not a self-signed root (DirTrust makes every
-	// certificate an anchor), extend the chain through the other anchors
-	// so that revocation is checked along the whole path.
-	best = v.extendChain(best, v.Trust.Anchors())
-	anchor := best[len(best)-1]
-	return best, Entry{CheckTrust, StatusValid, ReasonOK, fmt.Sprintf("%q via %d certificate(s) to anchor %q", leaf.Subject.CommonName, len(best)-1, anchor.Subject.CommonName)}
+	return best, nil
 }
 
 func (v *Verifier) extendChain(chain, candidates []*x509.Certificate) []*x509.Certificate {

@@ -74,16 +74,62 @@ func (s *Signer) Sign(doc []byte) ([]byte, error) {
 	if s.Key == nil || len(s.Chain) == 0 {
 		return nil, errors.New("sign: a key and its certificate are required")
 	}
+	d, err := ParseStrict(doc, s.Limits)
+	if err != nil {
+		return nil, fmt.Errorf("sign: %w", err)
+	}
+	return s.sign(doc, d)
+}
+
+// Parsed is a document parsed once under the strict profile, for reading
+// fields from its tree and then signing it without a second parse (see
+// ParseForSigning and Signer.SignParsed).
+type Parsed struct {
+	doc []byte
+	d   *etree.Document
+}
+
+// ParseForSigning parses doc with ParseStrict and keeps the input bytes
+// with the tree, for Signer.SignParsed. The caller may read the tree
+// (Root) but must not change it: the signature is computed over the tree
+// and spliced into the input bytes.
+func ParseForSigning(doc []byte, lim Limits) (*Parsed, error) {
+	d, err := ParseStrict(doc, lim)
+	if err != nil {
+		return nil, err
+	}
+	return &Parsed{doc: doc, d: d}, nil
+}
+
+// Root returns the parsed root element (read only).
+func (p *Parsed) Root() *etree.Element { return p.d.Root() }
+
+// Bytes returns the input bytes.
+func (p *Parsed) Bytes() []byte { return p.doc }
+
+// SignParsed is Sign for a document already parsed by ParseForSigning: it
+// gives the same bytes as Sign(p.Bytes()) without parsing again. The
+// limits were applied when p was parsed. A Parsed is signed at most once.
+func (s *Signer) SignParsed(p *Parsed) ([]byte, error) {
+	if s.Key == nil || len(s.Chain) == 0 {
+		return nil, errors.New("sign: a key and its certificate are required")
+	}
+	if p == nil || p.d == nil {
+		return nil, errors.New("sign: no parsed document")
+	}
+	d := p.d
+	p.d = nil // the fall-back below changes the tree
+	return s.sign(p.doc, d)
+}
+
+// sign signs the tree d parsed from doc.
+func (s *Signer) sign(doc []byte, d *etree.Document) ([]byte, error) {
 	method, err := signatureMethodFor(s.Key.Public())
 	if err != nil {
 		return nil, fmt.Errorf("sign: %w", err)
 	}
 	if !publicKeysEqual(s.Key.Public(), s.Chain[0].PublicKey) {
 		return nil, errors.New("sign: the private key does not match the certificate; pass the certificate issued for this key first")
-	}
-	d, err := ParseStrict(doc, s.Limits)
-	if err != nil {
-		return nil, fmt.Errorf("sign: %w", err)
 	}
 	root := d.Root()
 	if sigs := findSignatures(root, nil, nil); len(sigs) > 0 {

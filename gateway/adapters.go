@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
-	"github.com/lestrrat-go/jwx/v3/jws"
 
 	"github.com/ecogate/ecogate/certs"
 	"github.com/ecogate/ecogate/partners"
@@ -62,12 +61,29 @@ func (v *CertsVerifier) Verify(_ context.Context, trust certs.TrustStore, doc []
 	if err != nil {
 		return nil, err
 	}
+	return verificationOf(res), nil
+}
+
+// VerifyParsed implements ParsedVerifier: Verify for a document Submit
+// already parsed (it is consumed).
+func (v *CertsVerifier) VerifyParsed(_ context.Context, trust certs.TrustStore, p *certs.Parsed) (*Verification, error) {
+	if trust == nil {
+		return nil, errors.New("verify: no trust store")
+	}
+	res, err := v.verifier(trust).VerifyParsed(p)
+	if err != nil {
+		return nil, err
+	}
+	return verificationOf(res), nil
+}
+
+func verificationOf(res *certs.Result) *Verification {
 	out := &Verification{Valid: res.Valid, Element: res.Element, Signer: res.Signer, Report: res.Report}
 	if !res.Valid && len(res.Report) > 0 {
 		first := res.Report[0]
 		out.Unreadable = first.Check == certs.CheckProfile && first.Status == certs.StatusInvalid && strings.HasPrefix(first.Reason, "xml.")
 	}
-	return out, nil
+	return out
 }
 
 // CertsSigner is the DocumentSigner of package certs (enveloped XML-DSig).
@@ -84,15 +100,51 @@ func (s *CertsSigner) Sign(_ context.Context, doc []byte) ([]byte, error) {
 // Chain implements DocumentSigner.
 func (s *CertsSigner) Chain() []*x509.Certificate { return s.Certs }
 
+// SignParsed implements ParsedSigner: it signs the tree Submit already
+// parsed (and decoded the certificate from) without parsing it again.
+func (s *CertsSigner) SignParsed(_ context.Context, p *certs.Parsed) ([]byte, error) {
+	return (&certs.Signer{Key: s.Key, Chain: s.Certs}).SignParsed(p)
+}
+
 // JWSSigner is the ReceiptSigner of package certs (compact JWS with x5c).
+// It encodes the protected header once (certs.JWSKey) and again only when
+// Key or Certs are replaced.
 type JWSSigner struct {
 	Key   crypto.Signer
 	Certs []*x509.Certificate // receipt certificate first
+
+	mu       sync.Mutex
+	prepared *certs.JWSKey
+	forKey   crypto.Signer
+	forCerts []*x509.Certificate
 }
 
 // SignJWS implements ReceiptSigner.
 func (s *JWSSigner) SignJWS(payload []byte) ([]byte, error) {
-	return certs.SignJWS(payload, s.Key, s.Certs)
+	s.mu.Lock()
+	if s.prepared == nil || s.forKey != s.Key || !sameCerts(s.forCerts, s.Certs) {
+		k, err := certs.NewJWSKey(s.Key, s.Certs)
+		if err != nil {
+			s.mu.Unlock()
+			return nil, err
+		}
+		s.prepared, s.forKey, s.forCerts = k, s.Key, append([]*x509.Certificate(nil), s.Certs...)
+	}
+	k := s.prepared
+	s.mu.Unlock()
+	return k.Sign(payload)
+}
+
+func sameCerts(a, b []*x509.Certificate) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // Chain implements ReceiptSigner.
@@ -129,6 +181,7 @@ type jwsHeader struct {
 	X5c  []string        `json:"x5c"`
 	JWK  json.RawMessage `json:"jwk"`
 	Crit json.RawMessage `json:"crit"`
+	B64  json.RawMessage `json:"b64"`
 }
 
 // VerifyJWS implements ReceiptVerifier.
@@ -142,7 +195,7 @@ func (v *JWSVerifier) VerifyJWS(token []byte, trust certs.TrustStore, at time.Ti
 	if dot := bytes.IndexByte(token, '.'); dot > 0 {
 		var h jwsHeader
 		if hb, err := base64.RawURLEncoding.DecodeString(string(token[:dot])); err == nil && json.Unmarshal(hb, &h) == nil &&
-			len(h.X5c) > 0 && h.JWK == nil && h.Crit == nil {
+			len(h.X5c) > 0 && h.JWK == nil && h.Crit == nil && h.B64 == nil {
 			hs := sha256.New()
 			for _, c := range h.X5c {
 				hs.Write([]byte(c))
@@ -154,7 +207,7 @@ func (v *JWSVerifier) VerifyJWS(token []byte, trust certs.TrustStore, at time.Ti
 			e, ok := v.cache[key]
 			v.mu.Unlock()
 			if ok && !at.Before(e.from) && at.Before(e.till) && h.Alg == e.alg.String() && strings.Count(string(token), ".") == 2 {
-				return jws.Verify(token, jws.WithKey(e.alg, e.leaf.PublicKey))
+				return certs.VerifyJWSSignature(token, e.leaf.PublicKey)
 			}
 		}
 	}

@@ -108,16 +108,11 @@ func (n *Node) deliverOne(ctx context.Context, rec *store.OutRecord) {
 	mctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if aerr == nil {
-		// The receipt is verified: audit it while its outcome is recorded
-		// (both land in one group commit).
-		audited := make(chan struct{})
-		go func() {
-			defer close(audited)
-			n.audit(ctx, "node", "receipt", rec.ID, map[string]string{"partner": rec.Partner, "outcome": string(rc.Outcome),
-				"certificate": rec.CertNumber, "version": itoa(rec.Version), "attempts": itoa(rec.Attempts)})
-		}()
-		err := n.opt.Outbox.MarkAttempt(mctx, rec.ID, store.Attempt{Outcome: rc.Outcome.State(), Receipt: token})
-		<-audited
+		// The receipt is verified: record its outcome and audit it in one
+		// transaction.
+		err := n.markAttemptAudited(mctx, rec.ID, store.Attempt{Outcome: rc.Outcome.State(), Receipt: token},
+			[]store.Entry{auditEntry("node", "receipt", rec.ID, map[string]string{"partner": rec.Partner, "outcome": string(rc.Outcome),
+				"certificate": rec.CertNumber, "version": itoa(rec.Version), "attempts": itoa(rec.Attempts)})})
 		if err != nil && !errors.Is(err, store.ErrState) {
 			n.log.Error("record receipt failed; the message will be sent again after its lease", "id", rec.ID, "partner", rec.Partner, "err", err)
 			return

@@ -76,6 +76,20 @@ type DocumentSigner interface {
 	Chain() []*x509.Certificate
 }
 
+// ParsedVerifier is implemented by document verifiers that can verify a
+// document already parsed by certs.ParseForSigning (Submit parses once to
+// see whether a document is signed, and verifies that tree).
+type ParsedVerifier interface {
+	VerifyParsed(ctx context.Context, trust certs.TrustStore, p *certs.Parsed) (*Verification, error)
+}
+
+// ParsedSigner is implemented by document signers that can sign a
+// document already parsed by certs.ParseForSigning (Submit parses once,
+// decodes from the tree, and signs it).
+type ParsedSigner interface {
+	SignParsed(ctx context.Context, p *certs.Parsed) ([]byte, error)
+}
+
 // Validator validates a decoded certificate against the dataset, code lists
 // and its agreement profile.
 type Validator interface {

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -38,18 +37,18 @@ func (n *Node) Submit(ctx context.Context, doc []byte, to []string) (*SubmitResu
 	if int64(len(doc)) > n.maxDoc {
 		return nil, &SubmitError{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Msg: fmt.Sprintf("the document is larger than %d bytes", n.maxDoc)}
 	}
-	// A document without the XML-DSig namespace carries no signature; only
-	// one that mentions it is parsed to find out.
+	// One strict parse serves everything: finding out whether the
+	// document is signed, decoding the certificate from the tree, and
+	// signing that same tree (certs.Signer.SignParsed) without a second
+	// parse.
+	parsed, perr := certs.ParseForSigning(doc, certs.Limits{MaxBytes: int(n.maxDoc), MaxDepth: n.opt.MaxDepth})
+	if perr != nil {
+		return nil, n.unreadable(doc, perr)
+	}
 	signed := false
-	if bytes.Contains(doc, []byte(certs.NSDSig)) {
-		d, err := certs.ParseStrict(doc, certs.Limits{MaxBytes: int(n.maxDoc), MaxDepth: n.opt.MaxDepth})
-		if err != nil {
-			return nil, &SubmitError{Status: http.StatusBadRequest, Code: CodeInvalid, Msg: "the document is not readable XML: " + err.Error()}
-		}
-		for _, c := range d.Root().ChildElements() {
-			if c.Tag == "Signature" && c.NamespaceURI() == certs.NSDSig {
-				signed = true
-			}
+	for _, c := range parsed.Root().ChildElements() {
+		if c.Tag == "Signature" && c.NamespaceURI() == certs.NSDSig {
+			signed = true
 		}
 	}
 	var cert *schema.Certificate
@@ -60,7 +59,13 @@ func (n *Node) Submit(ctx context.Context, doc []byte, to []string) (*SubmitResu
 		if n.opt.OwnTrust == nil {
 			return nil, &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Msg: "the document is already signed but this node has no own document-signing anchors (signing.trust) to check it; submit it unsigned"}
 		}
-		ver, err := n.opt.Verifier.Verify(ctx, n.opt.OwnTrust, doc)
+		var ver *Verification
+		var err error
+		if pv, ok := n.opt.Verifier.(ParsedVerifier); ok {
+			ver, err = pv.VerifyParsed(ctx, n.opt.OwnTrust, parsed)
+		} else {
+			ver, err = n.opt.Verifier.Verify(ctx, n.opt.OwnTrust, doc)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -71,7 +76,7 @@ func (n *Node) Submit(ctx context.Context, doc []byte, to []string) (*SubmitResu
 		}
 		cert, fs = schema.DecodeElement(ver.Element, n.decode)
 	} else {
-		cert, fs = schema.DecodeXML(doc, n.decode)
+		cert, fs = schema.DecodeElement(parsed.Root(), n.decode)
 	}
 	if fs != nil || cert == nil {
 		for _, f := range fs {
@@ -92,7 +97,12 @@ func (n *Node) Submit(ctx context.Context, doc []byte, to []string) (*SubmitResu
 			return nil, &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Msg: "the document is unsigned and this node has no document-signing key (signing.key)"}
 		}
 		var err error
-		if content, err = n.opt.Signer.Sign(ctx, doc); err != nil {
+		if ps, ok := n.opt.Signer.(ParsedSigner); ok {
+			content, err = ps.SignParsed(ctx, parsed)
+		} else {
+			content, err = n.opt.Signer.Sign(ctx, doc)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("sign %s: %w", cert.Header.ID, err)
 		}
 		signedHere = true
@@ -135,7 +145,14 @@ func (n *Node) Submit(ctx context.Context, doc []byte, to []string) (*SubmitResu
 			return nil, fmt.Errorf("register %s: %w", cert.Ref(), err)
 		}
 	}
-	if err := n.opt.Outbox.Enqueue(ctx, msgs...); err != nil {
+	// The messages and their audit entries are durable together (one
+	// commit when the audit log is in the outbox's store).
+	hash := ContentHash(content)
+	entries := make([]store.Entry, len(msgs))
+	for i, m := range msgs {
+		entries[i] = auditEntry("local", "send", m.ID, map[string]string{"partner": m.Partner, "certificate": cert.Ref().String(), "kind": kind, "sha256": hash})
+	}
+	if err := n.enqueueAudited(ctx, entries, msgs); err != nil {
 		var dup *store.AlreadySentError
 		if errors.As(err, &dup) {
 			hint := "to change the certificate, send a replacement with a higher version"
@@ -148,11 +165,25 @@ func (n *Node) Submit(ctx context.Context, doc []byte, to []string) (*SubmitResu
 	}
 	for _, m := range msgs {
 		n.m.enqueued.WithLabelValues(m.Partner).Inc()
-		n.audit(ctx, "local", "send", m.ID, map[string]string{"partner": m.Partner, "certificate": cert.Ref().String(), "kind": kind, "sha256": ContentHash(content)})
 	}
 	n.log.Info("queued", "certificate", cert.Ref().String(), "kind", kind, "messages", len(msgs), "signedHere", signedHere)
 	n.Kick()
 	return res, nil
+}
+
+// unreadable words the refusal of a document the strict parser refused:
+// with the schema decoder's findings when it refuses the document too (as
+// a Submit that decoded first answered), else with the parser's reason.
+func (n *Node) unreadable(doc []byte, perr error) error {
+	if _, fs := schema.DecodeXML(doc, n.decode); fs != nil {
+		for _, f := range fs {
+			if f.Code == schema.CodeNotXML || f.Code == schema.CodeDoctype || f.Code == schema.CodeTooDeep || f.Code == schema.CodeTooLarge {
+				return &SubmitError{Status: http.StatusBadRequest, Code: CodeInvalid, Findings: fs, Msg: "the document is not readable XML: " + f.Message}
+			}
+		}
+		return &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Findings: fs, Msg: "the document is not a valid e-CO (see findings)"}
+	}
+	return &SubmitError{Status: http.StatusBadRequest, Code: CodeInvalid, Msg: "the document is not readable XML: " + perr.Error()}
 }
 
 func (n *Node) trackingURL(id string) string {

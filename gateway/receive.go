@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ecogate/ecogate/certs"
@@ -199,14 +198,6 @@ func (n *Node) Receive(ctx context.Context, p *Partner, env *Envelope) (*Receive
 		return nil, fmt.Errorf("sign receipt for %s: %w", env.MessageID, err)
 	}
 	rec.Receipt = tok
-	existing, err := n.opt.Inbox.Accept(ctx, rec)
-	if err != nil {
-		return nil, err
-	}
-	if existing != nil {
-		return n.duplicate(ctx, p, existing)
-	}
-	n.m.receive.WithLabelValues(p.Country, string(ev.outcome)).Inc()
 	details := map[string]string{"outcome": string(ev.outcome), "sha256": hash}
 	if ev.cert != nil {
 		details["certificate"] = ev.cert.Ref().String()
@@ -219,19 +210,21 @@ func (n *Node) Receive(ctx context.Context, p *Partner, env *Envelope) (*Receive
 	if ev.errText != "" {
 		details["error"] = ev.errText
 	}
-	// The message is durable; audit its reception and the status changes
-	// it made (concurrently: they share one group commit).
-	var wg sync.WaitGroup
-	wg.Add(1 + len(rec.StatusChanges))
-	go func() { defer wg.Done(); n.audit(ctx, "partner:"+p.Country, "receive", env.MessageID, details) }()
+	// The reception and the status changes it makes are audited in the
+	// transaction that stores the message (only when it is new).
+	entries := []store.Entry{auditEntry("partner:"+p.Country, "receive", env.MessageID, details)}
 	for _, c := range rec.StatusChanges {
-		go func() {
-			defer wg.Done()
-			n.audit(ctx, "partner:"+p.Country, "status", fmt.Sprintf("%s/%s/v%d", c.Country, c.Number, c.Version),
-				map[string]string{"status": string(c.Status), "replacedBy": c.ReplacedBy, "messageId": env.MessageID})
-		}()
+		entries = append(entries, auditEntry("partner:"+p.Country, "status", fmt.Sprintf("%s/%s/v%d", c.Country, c.Number, c.Version),
+			map[string]string{"status": string(c.Status), "replacedBy": c.ReplacedBy, "messageId": env.MessageID}))
 	}
-	wg.Wait()
+	existing, err := n.acceptAudited(ctx, rec, entries)
+	if err != nil {
+		return nil, err
+	}
+	if existing != nil {
+		return n.duplicate(ctx, p, existing)
+	}
+	n.m.receive.WithLabelValues(p.Country, string(ev.outcome)).Inc()
 	if ev.cert != nil && ev.outcome.Accepted() && n.opt.OnAccepted != nil {
 		n.opt.OnAccepted(ctx, p.Country, env.MessageID, ev.cert, ev.report)
 	}

@@ -55,51 +55,93 @@ func entryHash(e Entry) (string, error) {
 // group-commit writer, and returns it as stored. Detail keys that name a
 // secret (password, token, ...) are refused.
 func (a *Audit) Append(ctx context.Context, e Entry) (Entry, error) {
+	if err := a.db.checkEntry(&e); err != nil {
+		return Entry{}, err
+	}
+	var out Entry
+	err := a.db.update(ctx, func(tx *bolt.Tx) error {
+		var err error
+		out, err = appendEntry(tx, e)
+		return err
+	})
+	if err != nil {
+		return Entry{}, fmt.Errorf("audit append %s %s: %w", e.Action, e.Subject, err)
+	}
+	return out, nil
+}
+
+// checkEntry refuses an entry Append would refuse and sets its time.
+func (db *DB) checkEntry(e *Entry) error {
 	for _, f := range []struct{ n, v string }{{"actor", e.Actor}, {"action", e.Action}, {"subject", e.Subject}} {
 		if f.v == "" {
-			return Entry{}, fmt.Errorf("audit append: %w: %s is empty", ErrInvalid, f.n)
+			return fmt.Errorf("audit append: %w: %s is empty", ErrInvalid, f.n)
 		}
 	}
 	for k := range e.Details {
 		lk := strings.ToLower(k)
 		for _, w := range secretWords() {
 			if strings.Contains(lk, w) {
-				return Entry{}, fmt.Errorf("audit append: %w: detail %q looks like a secret; the audit log must not hold secrets", ErrInvalid, k)
+				return fmt.Errorf("audit append: %w: detail %q looks like a secret; the audit log must not hold secrets", ErrInvalid, k)
 			}
 		}
 	}
 	if e.Time.IsZero() {
-		e.Time = a.db.clock()
+		e.Time = db.clock()
 	}
 	e.Time = e.Time.UTC()
-	var out Entry
-	err := a.db.update(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte(bktAudit))
-		x := e
-		x.Seq, x.PrevHash = 1, ""
-		if k, v := b.Cursor().Last(); k != nil {
-			var last Entry
-			if err := json.Unmarshal(v, &last); err != nil {
-				return fmt.Errorf("decode last audit entry: %w", err)
-			}
-			x.Seq, x.PrevHash = binary.BigEndian.Uint64(k)+1, last.Hash
+	return nil
+}
+
+// checkEntries checks every entry of an audited write before it is
+// submitted (see Outbox.EnqueueAudited and friends).
+func (db *DB) checkEntries(es []Entry) ([]Entry, error) {
+	if len(es) == 0 {
+		return nil, nil
+	}
+	out := make([]Entry, len(es))
+	for i, e := range es {
+		if err := db.checkEntry(&e); err != nil {
+			return nil, err
 		}
-		h, err := entryHash(x)
-		if err != nil {
-			return err
-		}
-		x.Hash = h
-		v, err := json.Marshal(x)
-		if err != nil {
-			return err
-		}
-		out = x
-		return b.Put(be64(x.Seq), v)
-	})
-	if err != nil {
-		return Entry{}, fmt.Errorf("audit append %s %s: %w", e.Action, e.Subject, err)
+		out[i] = e
 	}
 	return out, nil
+}
+
+// appendEntry chains e (checked by checkEntry) after the last entry, in
+// the transaction tx. Because every write transaction runs in the one
+// writer, entries appended here and by Append form one chain.
+func appendEntry(tx *bolt.Tx, e Entry) (Entry, error) {
+	b := tx.Bucket([]byte(bktAudit))
+	x := e
+	x.Seq, x.PrevHash = 1, ""
+	if k, v := b.Cursor().Last(); k != nil {
+		var last Entry
+		if err := json.Unmarshal(v, &last); err != nil {
+			return Entry{}, fmt.Errorf("decode last audit entry: %w", err)
+		}
+		x.Seq, x.PrevHash = binary.BigEndian.Uint64(k)+1, last.Hash
+	}
+	h, err := entryHash(x)
+	if err != nil {
+		return Entry{}, err
+	}
+	x.Hash = h
+	v, err := json.Marshal(x)
+	if err != nil {
+		return Entry{}, err
+	}
+	return x, b.Put(be64(x.Seq), v)
+}
+
+// appendEntries appends each entry in tx, in order.
+func appendEntries(tx *bolt.Tx, es []Entry) error {
+	for _, e := range es {
+		if _, err := appendEntry(tx, e); err != nil {
+			return fmt.Errorf("audit append %s %s: %w", e.Action, e.Subject, err)
+		}
+	}
+	return nil
 }
 
 // ChainError reports the first broken link of the audit chain.

@@ -486,3 +486,13 @@ func runOp(fn func(*bolt.Tx) error, tx *bolt.Tx) (err error) {
 	}()
 	return fn(tx)
 }
+
+// DB returns the store the outbox belongs to (for example to tell whether
+// an audit log is the same store, so that audited writes can be used).
+func (o *Outbox) DB() *DB { return o.db }
+
+// DB returns the store the inbox belongs to.
+func (in *Inbox) DB() *DB { return in.db }
+
+// DB returns the store the audit log belongs to.
+func (a *Audit) DB() *DB { return a.db }

@@ -125,6 +125,22 @@ func putIn(tx *bolt.Tx, r *InRecord) error {
 //
 // A new message returns (nil, nil).
 func (in *Inbox) Accept(ctx context.Context, rec InRecord) (*InRecord, error) {
+	return in.accept(ctx, rec, nil)
+}
+
+// AcceptAudited is Accept with audit entries (checked as Audit.Append
+// checks them) appended in the same transaction, only when the message is
+// stored as new: a duplicate or a conflict appends nothing. One commit for
+// the message, its status changes and its audit entries.
+func (in *Inbox) AcceptAudited(ctx context.Context, rec InRecord, audit []Entry) (*InRecord, error) {
+	return in.accept(ctx, rec, audit)
+}
+
+func (in *Inbox) accept(ctx context.Context, rec InRecord, audit []Entry) (*InRecord, error) {
+	audit, err := in.db.checkEntries(audit)
+	if err != nil {
+		return nil, fmt.Errorf("accept %s: %w", rec.ID, err)
+	}
 	if err := checkID("message id", rec.ID); err != nil {
 		return nil, fmt.Errorf("accept: %w", err)
 	}
@@ -145,10 +161,11 @@ func (in *Inbox) Accept(ctx context.Context, rec InRecord) (*InRecord, error) {
 		}
 	}
 	hash := hashHex(rec.Content)
+	stored := encodeBlob(rec.Content)
 	now := in.db.clock().UTC()
 	var existing *InRecord
 	var conflict bool
-	err := in.db.update(ctx, func(tx *bolt.Tx) error {
+	err = in.db.update(ctx, func(tx *bolt.Tx) error {
 		existing, conflict = nil, false
 		if old, err := getIn(tx, rec.ID); err == nil {
 			existing, conflict = old, old.ContentHash != hash || old.From != rec.From
@@ -170,7 +187,7 @@ func (in *Inbox) Accept(ctx context.Context, rec InRecord) (*InRecord, error) {
 				return err
 			}
 		}
-		if _, err := putBlob(tx, hash, rec.Content); err != nil {
+		if _, err := putBlob(tx, hash, stored); err != nil {
 			return err
 		}
 		seq, err := tx.Bucket([]byte(bktIn)).NextSequence()
@@ -201,7 +218,10 @@ func (in *Inbox) Accept(ctx context.Context, rec InRecord) (*InRecord, error) {
 		if err := tx.Bucket([]byte(bktInState)).Put(inStateKey(&r), []byte(r.ID)); err != nil {
 			return err
 		}
-		return putIn(tx, &r)
+		if err := putIn(tx, &r); err != nil {
+			return err
+		}
+		return appendEntries(tx, audit)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("accept %s from %s: %w", rec.ID, rec.From, err)

@@ -121,6 +121,21 @@ type Outbox struct{ db *DB }
 // no-op (so a producer may retry after a crash); with anything else it
 // fails with ErrConflict.
 func (o *Outbox) Enqueue(ctx context.Context, msgs ...OutMessage) error {
+	return o.enqueue(ctx, nil, msgs)
+}
+
+// EnqueueAudited is Enqueue with audit entries (checked as Audit.Append
+// checks them) appended in the same transaction as the messages: both are
+// durable, or neither is, with one commit.
+func (o *Outbox) EnqueueAudited(ctx context.Context, audit []Entry, msgs ...OutMessage) error {
+	return o.enqueue(ctx, audit, msgs)
+}
+
+func (o *Outbox) enqueue(ctx context.Context, audit []Entry, msgs []OutMessage) error {
+	audit, err := o.db.checkEntries(audit)
+	if err != nil {
+		return fmt.Errorf("enqueue %d message(s): %w", len(msgs), err)
+	}
 	for i := range msgs {
 		m := &msgs[i]
 		for _, c := range []struct{ f, v string }{{"message id", m.ID}, {"partner", m.Partner}, {"certificate number", m.CertNumber}, {"kind", m.Kind}} {
@@ -133,11 +148,13 @@ func (o *Outbox) Enqueue(ctx context.Context, msgs ...OutMessage) error {
 		}
 	}
 	hashes := make([]string, len(msgs))
+	stored := make([][]byte, len(msgs))
 	for i := range msgs {
 		hashes[i] = hashHex(msgs[i].Content)
+		stored[i] = encodeBlob(msgs[i].Content)
 	}
 	now := o.db.clock()
-	err := o.db.update(ctx, func(tx *bolt.Tx) error {
+	err = o.db.update(ctx, func(tx *bolt.Tx) error {
 		out := tx.Bucket([]byte(bktOut))
 		for i := range msgs {
 			m := &msgs[i]
@@ -158,7 +175,7 @@ func (o *Outbox) Enqueue(ctx context.Context, msgs ...OutMessage) error {
 					return &AlreadySentError{Partner: m.Partner, CertNumber: m.CertNumber, Version: m.Version, Kind: m.Kind, ID: prev.ID, State: prev.State}
 				}
 			}
-			h, err := putBlob(tx, hashes[i], m.Content)
+			h, err := putBlob(tx, hashes[i], stored[i])
 			if err != nil {
 				return err
 			}
@@ -182,7 +199,7 @@ func (o *Outbox) Enqueue(ctx context.Context, msgs ...OutMessage) error {
 				return err
 			}
 		}
-		return nil
+		return appendEntries(tx, audit)
 	})
 	if err != nil {
 		return fmt.Errorf("enqueue %d message(s): %w", len(msgs), err)
@@ -341,7 +358,9 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, limit int, lease time
 			if err := putOut(tx, &old, &r); err != nil {
 				return err
 			}
-			if r.Content, err = getBlob(tx, r.ContentHash); err != nil {
+			// The stored form; decompressed after the commit, outside
+			// the writer.
+			if r.Content, err = getStoredBlob(tx, r.ContentHash); err != nil {
 				return err
 			}
 			res = append(res, r)
@@ -350,6 +369,9 @@ func (o *Outbox) Claim(ctx context.Context, now time.Time, limit int, lease time
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim due messages: %w", err)
+	}
+	for i := range res {
+		res[i].Content = decodeBlob(res[i].ContentHash, res[i].Content)
 	}
 	return res, nil
 }
@@ -373,6 +395,21 @@ type Attempt struct {
 // (Holodeck#104). A settled message stays settled: marking it again with the
 // same outcome is a no-op, anything else is ErrState.
 func (o *Outbox) MarkAttempt(ctx context.Context, id string, a Attempt) error {
+	return o.markAttempt(ctx, id, a, nil)
+}
+
+// MarkAttemptAudited is MarkAttempt with audit entries appended in the same
+// transaction when it succeeds (a repeated settled outcome included): one
+// commit for both.
+func (o *Outbox) MarkAttemptAudited(ctx context.Context, id string, a Attempt, audit []Entry) error {
+	return o.markAttempt(ctx, id, a, audit)
+}
+
+func (o *Outbox) markAttempt(ctx context.Context, id string, a Attempt, audit []Entry) error {
+	audit, err := o.db.checkEntries(audit)
+	if err != nil {
+		return fmt.Errorf("mark attempt of %s: %w", id, err)
+	}
 	switch {
 	case a.Outcome.Settled(), a.Outcome == StateSuspended:
 	case a.Outcome == StateAwaitingRetry:
@@ -382,14 +419,14 @@ func (o *Outbox) MarkAttempt(ctx context.Context, id string, a Attempt) error {
 	default:
 		return fmt.Errorf("mark attempt of %s: %w: outcome %q", id, ErrInvalid, a.Outcome)
 	}
-	err := o.db.update(ctx, func(tx *bolt.Tx) error {
+	err = o.db.update(ctx, func(tx *bolt.Tx) error {
 		r, err := getOut(tx, id)
 		if err != nil {
 			return err
 		}
 		if r.State.Settled() {
 			if r.State == a.Outcome {
-				return nil
+				return appendEntries(tx, audit)
 			}
 			return fmt.Errorf("%w: message is already %s", ErrState, r.State)
 		}
@@ -402,7 +439,10 @@ func (o *Outbox) MarkAttempt(ctx context.Context, id string, a Attempt) error {
 		if a.Outcome.Settled() && a.Receipt != nil {
 			r.Receipt = bytes.Clone(a.Receipt)
 		}
-		return putOut(tx, &old, r)
+		if err := putOut(tx, &old, r); err != nil {
+			return err
+		}
+		return appendEntries(tx, audit)
 	})
 	if err != nil {
 		return fmt.Errorf("mark attempt of %s as %s: %w", id, a.Outcome, err)

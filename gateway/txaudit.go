@@ -1,0 +1,83 @@
+package gateway
+
+import (
+	"context"
+
+	"github.com/ecogate/ecogate/store"
+)
+
+// auditedOutbox returns the outbox as a *store.Outbox when the audit log is
+// the same store, so that a write's audit entries can be appended in the
+// write's own transaction (one commit and one wait instead of two), and
+// nil otherwise (the entries are then appended after the write).
+func (n *Node) auditedOutbox() *store.Outbox {
+	o, ok := n.opt.Outbox.(*store.Outbox)
+	a, ok2 := n.opt.Audit.(*store.Audit)
+	if ok && ok2 && o != nil && a != nil && o.DB() == a.DB() {
+		return o
+	}
+	return nil
+}
+
+// auditedInbox is auditedOutbox for the inbox.
+func (n *Node) auditedInbox() *store.Inbox {
+	in, ok := n.opt.Inbox.(*store.Inbox)
+	a, ok2 := n.opt.Audit.(*store.Audit)
+	if ok && ok2 && in != nil && a != nil && in.DB() == a.DB() {
+		return in
+	}
+	return nil
+}
+
+func auditEntry(actor, action, subject string, details map[string]string) store.Entry {
+	return store.Entry{Actor: actor, Action: action, Subject: subject, Details: details}
+}
+
+// enqueueAudited enqueues msgs with their audit entries: in one
+// transaction when the store allows it, else enqueue first and append the
+// entries after (a failed append is logged, as Node.audit does).
+func (n *Node) enqueueAudited(ctx context.Context, entries []store.Entry, msgs []store.OutMessage) error {
+	if o := n.auditedOutbox(); o != nil {
+		return o.EnqueueAudited(ctx, entries, msgs...)
+	}
+	if err := n.opt.Outbox.Enqueue(ctx, msgs...); err != nil {
+		return err
+	}
+	n.appendAll(ctx, entries)
+	return nil
+}
+
+// acceptAudited stores an inbound message with the audit entries of its
+// reception, which are appended only when the message is new.
+func (n *Node) acceptAudited(ctx context.Context, rec store.InRecord, entries []store.Entry) (*store.InRecord, error) {
+	if in := n.auditedInbox(); in != nil {
+		return in.AcceptAudited(ctx, rec, entries)
+	}
+	existing, err := n.opt.Inbox.Accept(ctx, rec)
+	if err == nil && existing == nil {
+		n.appendAll(ctx, entries)
+	}
+	return existing, err
+}
+
+// markAttemptAudited records a delivery attempt with its audit entries. When
+// the attempt cannot be recorded, the entries are still appended on their
+// own (the receipt was verified; the audit log says so either way).
+func (n *Node) markAttemptAudited(ctx context.Context, id string, a store.Attempt, entries []store.Entry) error {
+	if o := n.auditedOutbox(); o != nil {
+		err := o.MarkAttemptAudited(ctx, id, a, entries)
+		if err != nil {
+			n.appendAll(ctx, entries)
+		}
+		return err
+	}
+	err := n.opt.Outbox.MarkAttempt(ctx, id, a)
+	n.appendAll(ctx, entries)
+	return err
+}
+
+func (n *Node) appendAll(ctx context.Context, entries []store.Entry) {
+	for _, e := range entries {
+		n.audit(ctx, e.Actor, e.Action, e.Subject, e.Details)
+	}
+}
