@@ -60,6 +60,16 @@
 // them (GET /eco/v1/inbox) and acknowledges each with its signed receipt
 // (POST /eco/v1/inbox/{id}/ack). PullFrom is the client side.
 //
+// # Bulk import
+//
+// ImportSink is the mapping.Sink of `ecogate import`: it encodes each
+// migrated certificate as canonical XML, signs it when asked (the node's
+// DocumentSigner), computes its core data (customs.CoreOf) and stores all
+// of it with store.Issued.Import in one transaction, so the public
+// verification page and verification-query answers know it. Identity of a
+// record is its number, version and the SHA-256 of its unsigned canonical
+// XML: the same content again is skipped, other content refused.
+//
 // # Dependencies
 //
 // The interfaces the node needs (Outbox, Inbox, AuditLog, DocumentVerifier,
