@@ -475,8 +475,7 @@ func hashLeaves(h hash.Hash, node any, path []byte) {
 		}
 		s, _ := leafString(x)
 		path = append(path, 0)
-		h.Write(path)
-		h.Write([]byte(s))
-		h.Write([]byte{0})
+		path = append(path, s...)
+		h.Write(append(path, 0)) // one write: path, 0, value, 0
 	}
 }
