@@ -38,7 +38,9 @@ const importGCPercent = 400
 // importDefaultReport is the default --report, in the working directory.
 const importDefaultReport = "import-failures.jsonl"
 
-func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// runImport is `ecogate import`. Everything it says goes to stderr; stdout
+// stays unused.
+func runImport(ctx context.Context, args []string, _ io.Writer, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ecogate import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	config := fs.String("config", "", "the node configuration `FILE` (its data file, signing key and code lists are used)")
@@ -214,7 +216,7 @@ options:
 		Progress:        bar.update,
 	}
 	if resuming {
-		fmt.Fprintf(stderr, "ecogate import: resuming from checkpoint %s\n", cpPath)
+		fmt.Fprintf(stderr, "ecogate import: resuming from checkpoint %s (what it lists as done is not read again)\n", cpPath)
 	}
 	total, ierr := mapping.ImportFiles(ctx, p, sources, sink, opts)
 	bar.stop()
@@ -258,7 +260,6 @@ options:
 	} else {
 		fmt.Fprintf(stderr, "ecogate import: no record failed in this run; failure report %s\n", rep.path)
 	}
-	_ = stdout
 	return exitOK
 }
 
