@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ecogate/ecogate/certs"
@@ -218,7 +219,8 @@ options:
 	if resuming {
 		fmt.Fprintf(stderr, "ecogate import: resuming from checkpoint %s (what it lists as done is not read again)\n", cpPath)
 	}
-	total, ierr := mapping.ImportFiles(ctx, p, sources, sink, opts)
+	rep.onFailure = func() { bar.failed.Add(1) }
+	total, ierr := mapping.ImportFiles(ctx, p, sources, &countingSink{Sink: sink, bar: bar}, opts)
 	bar.stop()
 	rerr := rep.Close()
 	st := db.Stats()
@@ -287,6 +289,8 @@ type failureReport struct {
 	seen    map[string]bool
 	lines   int
 	existed bool
+	// onFailure, when set, is called for every failure the import reports.
+	onFailure func()
 }
 
 func openReport(path string, resuming bool) (*failureReport, error) {
@@ -329,6 +333,9 @@ func failureKey(line []byte) string {
 func (r *failureReport) Write(b []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.onFailure != nil {
+		r.onFailure()
+	}
 	if k := failureKey(bytes.TrimSpace(b)); k != "" {
 		if r.seen[k] {
 			return len(b), nil
@@ -373,8 +380,31 @@ type importBar struct {
 	began    time.Time
 	lastLen  int
 
+	// Live counts of this run, between the engine's reports (which come
+	// every --checkpoint-every records).
+	stored, skipped, failed             atomic.Int64
+	baseStored, baseSkipped, baseFailed int
+
 	stopc chan struct{}
 	done  chan struct{}
+}
+
+// countingSink counts the outcomes of Put for the progress line.
+type countingSink struct {
+	mapping.Sink
+	bar *importBar
+}
+
+// Put implements mapping.Sink.
+func (s *countingSink) Put(ctx context.Context, key string, c *schema.Certificate) error {
+	err := s.Sink.Put(ctx, key, c)
+	switch {
+	case err == nil:
+		s.bar.stored.Add(1)
+	case errors.Is(err, mapping.ErrAlreadyStored):
+		s.bar.skipped.Add(1)
+	}
+	return err
 }
 
 func newImportBar(w io.Writer, quiet bool) *importBar {
@@ -500,6 +530,9 @@ func (b *importBar) update(p mapping.ImportProgress) {
 	if !b.baseSeen[p.Source] {
 		b.baseSeen[p.Source] = true
 		b.base += p.Read
+		b.baseStored += p.Stored
+		b.baseSkipped += p.Skipped
+		b.baseFailed += p.Failed
 	}
 	b.bySource[p.Source] = p
 }
@@ -527,6 +560,12 @@ func (b *importBar) elapsed() time.Duration { return time.Since(b.began) }
 func (b *importBar) render(final bool) {
 	b.mu.Lock()
 	read, stored, skipped, failed := b.sum()
+	if !final { // the engine's counts lag by up to --checkpoint-every records
+		stored = max(stored, b.baseStored+int(b.stored.Load()))
+		skipped = max(skipped, b.baseSkipped+int(b.skipped.Load()))
+		failed = max(failed, b.baseFailed+int(b.failed.Load()))
+		read = max(read, stored+skipped+failed)
+	}
 	total, base := b.total, b.base
 	b.mu.Unlock()
 	el := time.Since(b.began)
