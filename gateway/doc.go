@@ -88,6 +88,16 @@
 // decisions travel back to the issuer through the outbox (kind
 // "decision"), signed with the document-signing key.
 //
+// # Bulk import
+//
+// ImportSink is the mapping.Sink of `ecogate import`: it encodes each
+// migrated certificate as canonical XML, signs it when asked (the node's
+// DocumentSigner), computes its core data (customs.CoreOf) and stores all
+// of it with store.Issued.Import in one transaction, so the public
+// verification page and verification-query answers know it. Identity of a
+// record is its number, version and the SHA-256 of its unsigned canonical
+// XML: the same content again is skipped, other content refused.
+//
 // # Dependencies
 //
 // The interfaces the node needs (Outbox, Inbox, AuditLog, DocumentVerifier,

@@ -12,6 +12,9 @@
 //     core, judged (ImportOptions.Accept) and stored through a Sink the
 //     caller provides, all or nothing per record, resumable from a
 //     checkpoint file, with a failure report (one JSON object per line).
+//     A Sink that finds the same content already stored says so with
+//     ErrAlreadyStored (counted as skipped); the node's Sink is
+//     gateway.ImportSink, driven by `ecogate import`.
 //
 // Validation of the mapped certificate is schema's (schema.Validate);
 // storage is the Sink's (the node's store).

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -434,15 +436,46 @@ func nonEmpty(vs []val) []val {
 func contentUUID(profile string, tree any) string {
 	h := sha1.New()
 	h.Write([]byte("ecogate-mapping\x00" + profile + "\x00"))
-	walkLeaves(tree, "", func(path, v string) {
-		h.Write([]byte(path))
-		h.Write([]byte{0})
-		h.Write([]byte(v))
-		h.Write([]byte{0})
-	})
+	hashLeaves(h, tree, make([]byte, 0, 128))
 	var b [16]byte
 	copy(b[:], h.Sum(nil))
 	b[6] = b[6]&0x0f | 0x50
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// hashLeaves writes what walkLeaves would give for every leaf under node
+// (path, 0, value, 0, in walkLeaves' order) to h, building the paths in
+// one reused buffer instead of a string per step. path holds the node's
+// path; its capacity is reused.
+func hashLeaves(h hash.Hash, node any, path []byte) {
+	switch x := node.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			p := path
+			if len(p) > 0 {
+				p = append(p, '.')
+			}
+			hashLeaves(h, x[k], append(p, k...))
+		}
+	case []any:
+		for i, el := range x {
+			p := append(path, '[')
+			p = strconv.AppendInt(p, int64(i), 10)
+			hashLeaves(h, el, append(p, ']'))
+		}
+	default:
+		if x == nil {
+			return
+		}
+		s, _ := leafString(x)
+		path = append(path, 0)
+		path = append(path, s...)
+		h.Write(append(path, 0)) // one write: path, 0, value, 0
+	}
 }

@@ -21,11 +21,21 @@ import (
 type Sink interface {
 	// Put stores c under key atomically: when it returns an error nothing
 	// of the certificate is stored. Putting the same key and content again
-	// must succeed (an import that resumes may repeat the last records).
+	// must succeed (an import that resumes may repeat the last records);
+	// a Put that finds the same content already stored may say so by
+	// returning an error that wraps ErrAlreadyStored, and the record is
+	// counted as skipped, not failed.
 	Put(ctx context.Context, key string, c *schema.Certificate) error
-	// Has reports whether key is stored, so a resumed import skips it.
+	// Has reports whether key is stored, so a resumed import skips it
+	// without mapping work. A sink that must compare content (the same
+	// number with other content is a conflict, not a duplicate) answers
+	// false and decides in Put.
 	Has(ctx context.Context, key string) (bool, error)
 }
+
+// ErrAlreadyStored is wrapped by a Sink's Put error when the certificate
+// was already stored with the same content: the record counts as skipped.
+var ErrAlreadyStored = errors.New("already stored with the same content")
 
 // ImportOptions tune Import.
 type ImportOptions struct {
@@ -44,7 +54,11 @@ type ImportOptions struct {
 	// Failures receives the failure report: one JSON object per line
 	// (ImportFailure).
 	Failures io.Writer
-	// Progress is called after every CheckpointEvery records and at the end.
+	// Progress is called with the counts of the current source when it
+	// starts (what earlier runs did: zero unless resuming), after every
+	// CheckpointEvery records and at its end, and once for each source an
+	// earlier run finished. Counts of a resumed source include the earlier
+	// runs'; the first call for each source gives those alone.
 	Progress func(ImportProgress)
 }
 
@@ -53,7 +67,7 @@ type ImportProgress struct {
 	Source  string        `json:"source"`
 	Read    int           `json:"read"`
 	Stored  int           `json:"stored"`
-	Skipped int           `json:"skipped"` // already stored (resume)
+	Skipped int           `json:"skipped"` // already stored with the same content (resume, re-run)
 	Failed  int           `json:"failed"`
 	Elapsed time.Duration `json:"elapsed"`
 }
@@ -160,6 +174,8 @@ func ImportFiles(ctx context.Context, p *Profile, sources []string, sink Sink, o
 			if err != nil {
 				return add(total, mark.ImportProgress, start), err
 			}
+		} else if opts.Progress != nil {
+			opts.Progress(mark.ImportProgress) // finished by an earlier run
 		}
 		total = add(total, mark.ImportProgress, start)
 	}
@@ -197,6 +213,9 @@ func importSource(ctx context.Context, p *Profile, rr RecordReader, sink Sink, o
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	started := time.Now().Add(-mark.Elapsed)
+	if opts.Progress != nil {
+		opts.Progress(mark.ImportProgress) // what earlier runs did
+	}
 	recs := make(chan *Record, 4*workers)
 	outs := make(chan outcome, 4*workers)
 	var readErr error
@@ -346,6 +365,10 @@ func importOne(ctx context.Context, p *Profile, rec *Record, sink Sink, opts Imp
 		}
 	}
 	if err := sink.Put(ctx, key, c); err != nil {
+		if errors.Is(err, ErrAlreadyStored) {
+			o.skipped = true
+			return o
+		}
 		return fail(FailureDetail{Message: "store: " + err.Error()})
 	}
 	o.stored = true

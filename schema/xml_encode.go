@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"strings"
 )
 
 // EncodeXML writes the certificate as a CertificateOfOrigin document in
@@ -42,7 +43,7 @@ func encodeRoot(name string, v reflect.Value) ([]byte, error) {
 	}
 	e := &xmlEncoder{}
 	e.buf.WriteString(xml.Header)
-	e.writeStruct(v, ti, name, ` xmlns="`+Namespace+`"`, 0, "")
+	e.writeStruct(v, ti, name, ` xmlns="`+Namespace+`"`, 0, nil)
 	if e.err != nil {
 		return nil, fmt.Errorf("encode %s: %w", name, e.err)
 	}
@@ -60,14 +61,50 @@ func (e *xmlEncoder) indent(depth int) {
 	}
 }
 
-func (e *xmlEncoder) escape(s, path string) {
+// encPath is the dataset path of the value being written (e.g.
+// consignment.items[2].product.hsCode), built only for an error message:
+// each level lives on its caller's stack.
+type encPath struct {
+	parent *encPath
+	name   string
+	index  int // >= 0: an element of a repeated field
+}
+
+func (p *encPath) String() string {
+	if p == nil {
+		return ""
+	}
+	s := joinPath(p.parent.String(), p.name)
+	if p.index >= 0 {
+		s += "[" + strconv.Itoa(p.index) + "]"
+	}
+	return s
+}
+
+func (e *xmlEncoder) escape(s string, path *encPath) {
 	if !xmlSafe(s) {
 		if e.err == nil {
-			e.err = fmt.Errorf("%s: the text holds a character XML cannot carry (control character or invalid UTF-8)", path)
+			e.err = fmt.Errorf("%s: the text holds a character XML cannot carry (control character or invalid UTF-8)", path.String())
 		}
 		return
 	}
+	if strings.IndexAny(s, "\"'&<>\t\n\r") < 0 {
+		e.buf.WriteString(s) // nothing to escape: what xml.EscapeText would write
+		return
+	}
 	_ = xml.EscapeText(&e.buf, []byte(s))
+}
+
+func (e *xmlEncoder) open(name, extra string) {
+	e.buf.WriteByte('<')
+	e.buf.WriteString(name)
+	e.buf.WriteString(extra)
+}
+
+func (e *xmlEncoder) close(name string) {
+	e.buf.WriteString("</")
+	e.buf.WriteString(name)
+	e.buf.WriteString(">\n")
 }
 
 // isEmpty reports whether an optional value is left out.
@@ -102,22 +139,24 @@ func formatSimple(v reflect.Value, f *fieldInfo) string {
 	return ""
 }
 
-func (e *xmlEncoder) writeStruct(v reflect.Value, ti *typeInfo, name, extra string, depth int, path string) {
+func (e *xmlEncoder) writeStruct(v reflect.Value, ti *typeInfo, name, extra string, depth int, path *encPath) {
 	e.indent(depth)
-	e.buf.WriteString("<" + name + extra)
+	e.open(name, extra)
 	for _, f := range ti.attrs {
 		fv := v.Field(f.index)
 		if f.xmlOmit && isEmpty(fv, f) {
 			continue
 		}
-		e.buf.WriteString(" " + f.xmlName + `="`)
-		e.escape(formatSimple(fv, f), joinPath(path, f.jsonName))
-		e.buf.WriteString(`"`)
+		e.buf.WriteByte(' ')
+		e.buf.WriteString(f.xmlName)
+		e.buf.WriteString(`="`)
+		e.escape(formatSimple(fv, f), &encPath{parent: path, name: f.jsonName, index: -1})
+		e.buf.WriteByte('"')
 	}
 	if ti.text != nil {
-		e.buf.WriteString(">")
-		e.escape(formatSimple(v.Field(ti.text.index), ti.text), joinPath(path, ti.text.jsonName))
-		e.buf.WriteString("</" + name + ">\n")
+		e.buf.WriteByte('>')
+		e.escape(formatSimple(v.Field(ti.text.index), ti.text), &encPath{parent: path, name: ti.text.jsonName, index: -1})
+		e.close(name)
 		return
 	}
 	mark := e.buf.Len()
@@ -125,23 +164,22 @@ func (e *xmlEncoder) writeStruct(v reflect.Value, ti *typeInfo, name, extra stri
 	wrote := false
 	for _, f := range ti.elems {
 		fv := v.Field(f.index)
-		fpath := joinPath(path, f.jsonName)
 		switch {
 		case f.repeated:
 			for i := 0; i < fv.Len(); i++ {
-				e.writeValue(fv.Index(i), f, depth+1, fmt.Sprintf("%s[%d]", fpath, i))
+				e.writeValue(fv.Index(i), f, depth+1, &encPath{parent: path, name: f.jsonName, index: i})
 				wrote = true
 			}
 		case f.pointer:
 			if !fv.IsNil() {
-				e.writeValue(fv.Elem(), f, depth+1, fpath)
+				e.writeValue(fv.Elem(), f, depth+1, &encPath{parent: path, name: f.jsonName, index: -1})
 				wrote = true
 			}
 		default:
 			if f.xmlOmit && isEmpty(fv, f) {
 				continue
 			}
-			e.writeValue(fv, f, depth+1, fpath)
+			e.writeValue(fv, f, depth+1, &encPath{parent: path, name: f.jsonName, index: -1})
 			wrote = true
 		}
 	}
@@ -151,10 +189,10 @@ func (e *xmlEncoder) writeStruct(v reflect.Value, ti *typeInfo, name, extra stri
 		return
 	}
 	e.indent(depth)
-	e.buf.WriteString("</" + name + ">\n")
+	e.close(name)
 }
 
-func (e *xmlEncoder) writeValue(v reflect.Value, f *fieldInfo, depth int, path string) {
+func (e *xmlEncoder) writeValue(v reflect.Value, f *fieldInfo, depth int, path *encPath) {
 	if f.val == valStruct {
 		ti, err := infoOf(f.typ)
 		if err != nil {
@@ -167,7 +205,8 @@ func (e *xmlEncoder) writeValue(v reflect.Value, f *fieldInfo, depth int, path s
 		return
 	}
 	e.indent(depth)
-	e.buf.WriteString("<" + f.xmlName + ">")
+	e.open(f.xmlName, "")
+	e.buf.WriteByte('>')
 	e.escape(formatSimple(v, f), path)
-	e.buf.WriteString("</" + f.xmlName + ">\n")
+	e.close(f.xmlName)
 }

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // This file builds, once per Go type, the table of fields that the XML
@@ -281,5 +282,5 @@ func xmlSafe(s string) bool {
 			return false
 		}
 	}
-	return strings.ToValidUTF8(s, "") == s
+	return utf8.ValidString(s)
 }

@@ -130,6 +130,9 @@ type DB struct {
 	// hookBeforeCommit, when set (tests only), runs inside each group
 	// transaction after the operations; an error fails the whole group.
 	hookBeforeCommit func() error
+	// hookImportMid, when set (tests only), runs inside Issued.Import after
+	// the document is written and before the register entry.
+	hookImportMid func(number string) error
 }
 
 type op struct {
@@ -293,7 +296,8 @@ func checkTx(tx *bolt.Tx) error {
 
 // Check runs bbolt's structural check and then this package's own
 // consistency checks (every index entry points at a record and every record
-// is indexed, blobs exist). It returns nil when all pass. It runs in the
+// is indexed, blobs exist, issued tokens and imported documents match their
+// records). It returns nil when all pass. It runs in the
 // writer's transaction (as bbolt requires while the store is in use), so
 // writes wait for it; it takes time proportional to the file's size.
 func (db *DB) Check(ctx context.Context) error {
@@ -305,6 +309,8 @@ func (db *DB) Check(ctx context.Context) error {
 		} else if err := checkOutboxIndexes(tx); err != nil {
 			res = fmt.Errorf("store: %s: %w", db.path, err)
 		} else if err := checkInboxIndexes(tx); err != nil {
+			res = fmt.Errorf("store: %s: %w", db.path, err)
+		} else if err := checkIssuedIndexes(tx); err != nil {
 			res = fmt.Errorf("store: %s: %w", db.path, err)
 		}
 		return nil

@@ -1,8 +1,13 @@
 // Package store owns ecogate's durable state on disk: the embedded bbolt
 // engine, the outbox of messages we send to partners (with its retry
 // schedule), the inbox of messages partners sent us (with deduplication and
-// the certificate status records they carry), and the append-only,
-// hash-chained audit log.
+// the certificate status records they carry), the register of certificates
+// this node issued (QR tokens, statuses, core data, decisions received) with
+// the exact documents of certificates migrated from a legacy platform
+// (Issued.Import: document, idempotency record and register entry in one
+// transaction; the same content again is a no-op, other content under the
+// same number and version a conflict), the customs state, and the
+// append-only, hash-chained audit log.
 //
 // Durability. Open never sets bbolt's NoSync: every committed write
 // transaction is fsynced before the call that asked for it returns. All
@@ -11,6 +16,10 @@
 // share one fsync. An operation that fails is removed from its group and the
 // others are committed without it; a failed commit fails every operation of
 // its group, and none of them is visible.
+//
+// Consistency. DB.Check runs bbolt's check and this package's index
+// invariants: outbox and inbox indexes, issued-register tokens, and every
+// imported document against its record (size, hash) and register entry.
 //
 // Safety on open. Open checks the file's structure (bbolt's tx.Check) and
 // its schema version. A damaged file makes Open fail with a *CorruptError

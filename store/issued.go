@@ -139,34 +139,43 @@ func (is *Issued) Register(ctx context.Context, r IssuedCert) (*IssuedCert, erro
 	now := is.db.clock().UTC()
 	var res *IssuedCert
 	err := is.db.update(ctx, func(tx *bolt.Tx) error {
-		cur, err := getIssued(tx, r.Number)
-		if err != nil {
-			cur = &IssuedCert{Country: r.Country, Number: r.Number, Token: NewToken(), Status: CertIssued, Registered: now}
-			tb, err := bucketRW(tx, bktIssToken)
-			if err != nil {
-				return err
-			}
-			if err := tb.Put([]byte(cur.Token), []byte(r.Number)); err != nil {
-				return err
-			}
-		}
-		if r.Data != nil && (r.Version >= cur.Version || cur.Data == nil) {
-			cur.Version, cur.Data = r.Version, bytes.Clone(r.Data)
-			if r.Country != "" {
-				cur.Country = r.Country
-			}
-		}
-		if r.Status != "" && r.Status != CertIssued && cur.Status == CertIssued {
-			cur.Status, cur.ReplacedBy = r.Status, r.ReplacedBy
-		}
-		cur.Updated = now
-		res = cur
-		return putIssued(tx, cur)
+		var err error
+		res, err = registerTx(tx, r, now)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("register issued certificate %s: %w", r.Number, err)
 	}
 	return res, nil
+}
+
+// registerTx is Register inside a write transaction (also used by Import).
+func registerTx(tx *bolt.Tx, r IssuedCert, now time.Time) (*IssuedCert, error) {
+	cur, err := getIssued(tx, r.Number)
+	if err != nil {
+		cur = &IssuedCert{Country: r.Country, Number: r.Number, Token: NewToken(), Status: CertIssued, Registered: now}
+		tb, err := bucketRW(tx, bktIssToken)
+		if err != nil {
+			return nil, err
+		}
+		if err := tb.Put([]byte(cur.Token), []byte(r.Number)); err != nil {
+			return nil, err
+		}
+	}
+	if r.Data != nil && (r.Version >= cur.Version || cur.Data == nil) {
+		cur.Version, cur.Data = r.Version, bytes.Clone(r.Data)
+		if r.Country != "" {
+			cur.Country = r.Country
+		}
+	}
+	if r.Status != "" && r.Status != CertIssued && cur.Status == CertIssued {
+		cur.Status, cur.ReplacedBy = r.Status, r.ReplacedBy
+	}
+	cur.Updated = now
+	if err := putIssued(tx, cur); err != nil {
+		return nil, err
+	}
+	return cur, nil
 }
 
 // SetStatus marks an issued certificate withdrawn or replaced (final

@@ -39,6 +39,7 @@ func commands() map[string]command {
 		"outbox":          {"list outbound messages; resend one (outbox retry ID)", runOutbox},
 		"audit":           {"verify the hash-chained audit log (audit verify)", runAudit},
 		"map":             {"map domestic or partner records onto the e-CO dataset (map --profile NAME IN)", runMap},
+		"import":          {"migrate a legacy platform's certificates into the store (import --config FILE --profile NAME --source DIR)", runImport},
 		"serve":           {"run a node (serve --config FILE)", runServe},
 		"send":            {"hand an e-CO to a running node for sending (send FILE --to CC)", runSend},
 		"demo":            {"run two nodes on loopback and exchange sample e-COs", runDemo},
