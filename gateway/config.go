@@ -118,6 +118,10 @@ type Config struct {
 	} `yaml:"verify"`
 	// Data is the bbolt data file (required).
 	Data string `yaml:"data"`
+	// DataCheck says when opening the data file reads every page to check
+	// its structure: auto (default: after an unclean shutdown, or when the
+	// file is at most 1 GiB), always, or never.
+	DataCheck string `yaml:"dataCheck"`
 	// Partners is the partner registry file (required).
 	Partners string `yaml:"partners"`
 	// CodeLists is a directory of full code lists (optional).
@@ -305,6 +309,9 @@ func ParseConfig(b []byte, dir string) (*Config, error) {
 		}
 	}
 	need("data", &c.Data)
+	if _, err := store.ParseCheckPolicy(c.DataCheck); err != nil {
+		bad("dataCheck", "%v", err)
+	}
 	need("partners", &c.Partners)
 	opt(&c.CodeLists)
 	for i, cc := range c.Pull.From {
@@ -336,6 +343,12 @@ func ParseConfig(b []byte, dir string) (*Config, error) {
 		return nil, errors.New(strings.Join(probs, "; "))
 	}
 	return &c, nil
+}
+
+// StoreOptions are the options to open the data file with.
+func (c *Config) StoreOptions(log *slog.Logger) store.Options {
+	p, _ := store.ParseCheckPolicy(c.DataCheck) // checked by ParseConfig
+	return store.Options{Logger: log, Check: p}
 }
 
 // Logger builds the slog logger the configuration asks for, writing to w.
@@ -432,7 +445,7 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 	if err := os.MkdirAll(filepath.Dir(c.Data), 0o700); err != nil {
 		return nil, fmt.Errorf("data: %w", err)
 	}
-	db, err := store.Open(c.Data, store.Options{Logger: log.With("component", "store")})
+	db, err := store.Open(c.Data, c.StoreOptions(log.With("component", "store")))
 	if err != nil {
 		return nil, fmt.Errorf("data: %w", err)
 	}

@@ -99,6 +99,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"nodes: {}", "field nodes not found"},
 		{"delivery: {timeout: soon}", "not a duration"},
 		{"log: {level: loud}", "log.level"},
+		{"dataCheck: sometimes", "dataCheck: \"sometimes\" is not auto, always or never"},
 	} {
 		_, err := ParseConfig([]byte(tc.yaml), "/etc/ecogate")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -200,6 +200,9 @@ verify:
   tlsKey: ""
 # bbolt data file (created on first start; a damaged one is refused)
 data: data/ecogate.db
+# when opening reads every page of the data file to check it: auto (after an
+# unclean shutdown, or while the file is at most 1 GiB), always, or never
+dataCheck: auto
 # partner registry; reloaded on SIGHUP or when it or its certificates change
 partners: partners.yaml
 # directory of full code lists (HS, UN/ECE Rec 20/21); empty: built-ins

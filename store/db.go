@@ -38,6 +38,10 @@ const (
 	bktCertState = "cert_state" // country 0 number 0 be32(version) -> JSON CertStatus
 	bktAudit     = "audit"      // be64(seq) -> canonical JSON Entry
 	schemaKey    = "schema"
+	// openKey is "1" while a process has the file open and "0" after a
+	// clean Close; a file found "1" (or without the key) was not closed
+	// cleanly.
+	openKey = "open"
 )
 
 var allBuckets = []string{bktMeta, bktBlobs, bktOut, bktOutDue, bktOutState, bktOutCert,
@@ -102,10 +106,47 @@ type Options struct {
 	// waiting while operations arrive closer than this). 200 µs when zero;
 	// negative disables lingering.
 	LingerGap time.Duration
-	// SkipCheck skips the full structural check on open (bbolt tx.Check),
-	// which reads every page. Opening still validates the meta pages and
-	// the schema. Use only for very large files after a clean shutdown.
+	// Check says when Open runs bbolt's full structural check (tx.Check),
+	// which reads every page (about 7 s and several GB of page cache per
+	// GB of file). The zero value, CheckAuto, runs it when the file was not
+	// closed cleanly or is at most AutoCheckBytes long. Opening always
+	// validates the meta pages and the schema.
+	Check CheckPolicy
+	// AutoCheckBytes is the size up to which CheckAuto checks a cleanly
+	// closed file too; DefaultAutoCheckBytes (1 GiB) when zero.
+	AutoCheckBytes int64
+	// SkipCheck is Check: CheckNever (kept for older callers).
 	SkipCheck bool
+}
+
+// CheckPolicy says when Open checks the whole file; see Options.Check.
+type CheckPolicy int
+
+// Check policies.
+const (
+	// CheckAuto checks a file that was not closed cleanly (a crash, a
+	// kill, a power cut), and any file of at most Options.AutoCheckBytes.
+	CheckAuto CheckPolicy = iota
+	// CheckAlways checks every existing file on open.
+	CheckAlways
+	// CheckNever never checks on open (DB.Check still can).
+	CheckNever
+)
+
+// DefaultAutoCheckBytes is the default of Options.AutoCheckBytes.
+const DefaultAutoCheckBytes = 1 << 30
+
+// ParseCheckPolicy reads "auto", "always" or "never" ("" is auto).
+func ParseCheckPolicy(s string) (CheckPolicy, error) {
+	switch s {
+	case "", "auto":
+		return CheckAuto, nil
+	case "always":
+		return CheckAlways, nil
+	case "never":
+		return CheckNever, nil
+	}
+	return CheckAuto, fmt.Errorf("%q is not auto, always or never", s)
 }
 
 // DB is an open ecogate store. It is safe for concurrent use. Writes are
@@ -161,8 +202,9 @@ func Open(path string, opts Options) (*DB, error) {
 		opts.MaxBatch = 1024
 	}
 	existed := false
+	var size int64
 	if st, err := os.Stat(path); err == nil {
-		existed = true
+		existed, size = true, st.Size()
 		if st.IsDir() {
 			return nil, fmt.Errorf("store: open %s: it is a directory; give the path of the data file", path)
 		}
@@ -200,7 +242,24 @@ func Open(path string, opts Options) (*DB, error) {
 		closing:   make(chan struct{}),
 		done:      make(chan struct{}),
 	}
-	if existed && !opts.SkipCheck {
+	if opts.SkipCheck {
+		opts.Check = CheckNever
+	}
+	check, clean := false, false
+	if existed {
+		clean = db.closedCleanly()
+		switch opts.Check {
+		case CheckAlways:
+			check = true
+		case CheckAuto:
+			limit := opts.AutoCheckBytes
+			if limit <= 0 {
+				limit = DefaultAutoCheckBytes
+			}
+			check = !clean || size <= limit
+		}
+	}
+	if check {
 		if err := db.checkBolt(); err != nil {
 			bdb.Close()
 			return nil, &CorruptError{Path: path, Detail: "the structural check failed", Err: err}
@@ -211,8 +270,26 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	go db.writer()
-	db.log.Info("store opened", "path", path, "schema", SchemaVersion, "checked", existed && !opts.SkipCheck)
+	db.log.Info("store opened", "path", path, "schema", SchemaVersion, "bytes", size, "closedCleanly", clean, "checked", check)
 	return db, nil
+}
+
+// closedCleanly reports whether the last process that had the file open
+// closed it (Close), read before anything else touches the file. Any
+// failure to read it counts as not clean, so the file is checked.
+func (db *DB) closedCleanly() (clean bool) {
+	defer func() {
+		if recover() != nil {
+			clean = false
+		}
+	}()
+	_ = db.bolt.View(func(tx *bolt.Tx) error {
+		if m := tx.Bucket([]byte(bktMeta)); m != nil {
+			clean = string(m.Get([]byte(openKey))) == "0"
+		}
+		return nil
+	})
+	return clean
 }
 
 // openBolt opens the bbolt file, turning a panic on a damaged file into an
@@ -254,7 +331,10 @@ func (db *DB) initSchema() error {
 					return fmt.Errorf("store: create bucket %s in %s: %w", name, db.path, err)
 				}
 			}
-			return tx.Bucket([]byte(bktMeta)).Put([]byte(schemaKey), []byte(strconv.Itoa(SchemaVersion)))
+			if err := tx.Bucket([]byte(bktMeta)).Put([]byte(schemaKey), []byte(strconv.Itoa(SchemaVersion))); err != nil {
+				return err
+			}
+			return tx.Bucket([]byte(bktMeta)).Put([]byte(openKey), []byte("1"))
 		}
 		raw := meta.Get([]byte(schemaKey))
 		v, err := strconv.Atoi(string(raw))
@@ -269,7 +349,7 @@ func (db *DB) initSchema() error {
 				return &CorruptError{Path: db.path, Detail: "bucket " + name + " is missing"}
 			}
 		}
-		return nil
+		return meta.Put([]byte(openKey), []byte("1"))
 	})
 }
 
@@ -346,6 +426,18 @@ func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		close(db.closing)
 		<-db.done
+		// Mark the clean shutdown (see Options.Check); when that fails the
+		// next Open checks the file, which is the safe side.
+		err := db.bolt.Update(func(tx *bolt.Tx) error {
+			m := tx.Bucket([]byte(bktMeta))
+			if m == nil {
+				return nil
+			}
+			return m.Put([]byte(openKey), []byte("0"))
+		})
+		if err != nil {
+			db.log.Warn("store: could not mark the clean shutdown; the next open checks the file", "path", db.path, "err", err)
+		}
 		db.closeErr = db.bolt.Close()
 	})
 	return db.closeErr

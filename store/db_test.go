@@ -342,3 +342,60 @@ func TestCanceledContext(t *testing.T) {
 		t.Fatalf("got %v, want context.Canceled", err)
 	}
 }
+
+// TestCheckPolicy: which opens run the full structural check. The damage
+// (a leaf page's type) is one only that check finds, so an open that
+// checks refuses the file and one that does not opens it.
+func TestCheckPolicy(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		opts      Options
+		unclean   bool // the last process did not Close
+		wantCheck bool
+	}{
+		{"auto, small file", Options{}, false, true},
+		{"auto, large file closed cleanly", Options{AutoCheckBytes: 1}, false, false},
+		{"auto, large file not closed cleanly", Options{AutoCheckBytes: 1}, true, true},
+		{"always", Options{Check: CheckAlways, AutoCheckBytes: 1}, false, true},
+		{"never", Options{Check: CheckNever}, true, false},
+		{"SkipCheck", Options{SkipCheck: true}, true, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "ecogate.db")
+			db, err := Open(path, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fill(t, db, 2000)
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if tt.unclean {
+				// What a killed process leaves: the open mark still set.
+				bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+				if err != nil {
+					t.Fatal(err)
+				}
+				_ = bdb.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte(bktMeta)).Put([]byte(openKey), []byte("1")) })
+				bdb.Close()
+			}
+			ps, id := pageSize(t, path), reachableLeaf(t, path)
+			writeAt(t, path, int64(id)*ps+8, []byte{0, 0})
+			opts := tt.opts
+			opts.LockTimeout = time.Second
+			db, err = Open(path, opts)
+			if err == nil {
+				db.bolt.Close() // not db.Close: the damaged file must not be written
+			}
+			if checked := errors.Is(err, ErrCorrupt); checked != tt.wantCheck {
+				t.Fatalf("checked = %v (err %v), want %v", checked, err, tt.wantCheck)
+			}
+		})
+	}
+	if p, err := ParseCheckPolicy("always"); err != nil || p != CheckAlways {
+		t.Errorf("ParseCheckPolicy(always) = %v, %v", p, err)
+	}
+	if _, err := ParseCheckPolicy("sometimes"); err == nil {
+		t.Error("ParseCheckPolicy(sometimes) accepted")
+	}
+}

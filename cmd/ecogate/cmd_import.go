@@ -183,7 +183,9 @@ options:
 	if err := os.MkdirAll(filepath.Dir(cfg.Data), 0o700); err != nil {
 		return fail("data: %v", err)
 	}
-	db, err := store.Open(cfg.Data, store.Options{LockTimeout: time.Second})
+	so := cfg.StoreOptions(nil)
+	so.LockTimeout = time.Second
+	db, err := store.Open(cfg.Data, so)
 	if err != nil {
 		if errors.Is(err, store.ErrLocked) {
 			return fail("the data file %s is locked: the node is running (or another import is); stop it and run the import again, it writes the data file directly", cfg.Data)
