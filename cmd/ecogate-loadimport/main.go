@@ -1,0 +1,146 @@
+// Command ecogate-loadimport measures `ecogate import` end to end on N
+// generated legacy records: it lays out a development node in a temporary
+// directory, writes N india-ecoo application records as NDJSON (the
+// fixture mapping/testdata/india-ecoo/aifta-issued.json with its
+// certificate and reference numbers varied), runs the ecogate binary's
+// import on them as a child process into a fresh data file, and prints the
+// wall time, records per second, the child's CPU time and maximum RSS, the
+// data file's size and the system load average. Everything it wrote is
+// removed at the end (unless -keep).
+//
+//	go build -o /tmp/ecogate ./cmd/ecogate
+//	go run ./cmd/ecogate-loadimport -ecogate /tmp/ecogate -n 1000000
+//
+// Run it from the repository root (it reads the fixture). It needs about
+// 3 KB of disk per record for the source and 11 KB for the data file.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ecogate/ecogate/gateway"
+)
+
+const fixture = "mapping/testdata/india-ecoo/aifta-issued.json"
+
+func main() {
+	bin := flag.String("ecogate", "", "the ecogate binary to measure (required)")
+	n := flag.Int("n", 100000, "number of records")
+	dir := flag.String("dir", "", "work directory (default: a new one in $TMPDIR)")
+	keep := flag.Bool("keep", false, "keep the work directory")
+	workers := flag.Int("workers", 0, "import --workers (0: the command's default)")
+	sign := flag.Bool("sign", false, "import --sign")
+	flag.Parse()
+	if *bin == "" || *n <= 0 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	if *dir == "" {
+		d, err := os.MkdirTemp("", "ecogate-loadimport-")
+		if err != nil {
+			log.Fatal(err)
+		}
+		*dir = d
+	}
+	if !*keep {
+		defer os.RemoveAll(*dir)
+	}
+	site := gateway.DevSite{Country: "IN", Name: "India (import load)", PartnerAddr: "127.0.0.1:1", LocalAddr: "127.0.0.1:2", Dir: filepath.Join(*dir, "site")}
+	if err := gateway.WriteDevSites([]gateway.DevSite{site}, gateway.DevRetry{Attempts: 1, InitialInterval: time.Second, MaxInterval: time.Second, MaxAge: time.Hour}); err != nil {
+		log.Fatal(err)
+	}
+	src := filepath.Join(*dir, "legacy.ndjson")
+	t0 := time.Now()
+	if err := writeRecords(src, *n); err != nil {
+		log.Fatal(err)
+	}
+	st, _ := os.Stat(src)
+	fmt.Printf("generated %d records (%.2f GB) in %s\n", *n, float64(st.Size())/1e9, time.Since(t0).Round(time.Millisecond))
+
+	args := []string{"import", "--config", site.ConfigPath(), "--profile", "india-ecoo", "--source", src,
+		"--report", filepath.Join(*dir, "failures.jsonl"), "--quiet"}
+	if *workers > 0 {
+		args = append(args, "--workers", fmt.Sprint(*workers))
+	}
+	if *sign {
+		args = append(args, "--sign")
+	}
+	cmd := exec.Command(*bin, args...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	load0 := loadavg()
+	t1 := time.Now()
+	err := cmd.Run()
+	wall := time.Since(t1)
+	if err != nil {
+		log.Fatalf("ecogate import: %v", err)
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	user := time.Duration(ru.Utime.Nano())
+	sys := time.Duration(ru.Stime.Nano())
+	data := filepath.Join(site.Dir, "data", "ecogate.db")
+	ds, _ := os.Stat(data)
+	fmt.Printf("records        %d\n", *n)
+	fmt.Printf("wall time      %s\n", wall.Round(100*time.Millisecond))
+	fmt.Printf("records/s      %.0f\n", float64(*n)/wall.Seconds())
+	fmt.Printf("CPU            user %s + sys %s (%.3f ms per record, %.2f cores)\n", user.Round(100*time.Millisecond), sys.Round(100*time.Millisecond),
+		float64((user+sys).Microseconds())/1000/float64(*n), (user+sys).Seconds()/wall.Seconds())
+	fmt.Printf("max RSS        %d MiB\n", ru.Maxrss/1024)
+	fmt.Printf("data file      %.2f GB (%.1f KB per record)\n", float64(ds.Size())/1e9, float64(ds.Size())/1e3/float64(*n))
+	fmt.Printf("load average   %s at the start, %s at the end\n", load0, loadavg())
+}
+
+// writeRecords writes n NDJSON records made from the fixture.
+func writeRecords(path string, n int) error {
+	raw, err := os.ReadFile(fixture)
+	if err != nil {
+		return fmt.Errorf("%w (run from the repository root)", err)
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return err
+	}
+	line := buf.String()
+	const num, ref = `"AI-MUM-2026-0004711"`, `"EIC/MUM/2026/A/004711"`
+	if !strings.Contains(line, num) || !strings.Contains(line, ref) {
+		return fmt.Errorf("%s changed: its certificate number %s or reference %s is gone", fixture, num, ref)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	for i := 1; i <= n; i++ {
+		l := strings.Replace(line, num, fmt.Sprintf(`"AI-MUM-2026-%07d"`, i), 1)
+		l = strings.Replace(l, ref, fmt.Sprintf(`"EIC/MUM/2026/A/%07d"`, i), 1)
+		w.WriteString(l)
+		w.WriteByte('\n')
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
