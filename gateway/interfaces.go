@@ -28,6 +28,7 @@ type Outbox interface {
 	Get(ctx context.Context, id string) (*store.OutRecord, error)
 	List(ctx context.Context, f store.Filter) ([]store.OutRecord, error)
 	CountByState(ctx context.Context) (map[store.State]int, error)
+	DepthByState(ctx context.Context) (map[string]map[store.State]int, error)
 	Waiting(ctx context.Context, partner string, limit int) ([]store.OutRecord, error)
 	Ack(ctx context.Context, partner, id string, outcome store.State, receipt []byte) error
 }

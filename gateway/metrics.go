@@ -91,22 +91,20 @@ func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	// One read transaction: a message moving between states while the
+	// metrics are read is counted once.
+	by, err := c.ob.DepthByState(ctx)
+	if err != nil {
+		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)
+		return
+	}
 	suspended := 0
-	for _, s := range []store.State{store.StateQueued, store.StateSending, store.StateAwaitingRetry, store.StateSuspended} {
-		recs, err := c.ob.List(ctx, store.Filter{State: s})
-		if err != nil {
-			ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)
-			return
-		}
-		per := map[string]int{}
-		for _, r := range recs {
-			per[r.Partner]++
-		}
-		for p, k := range per {
+	for p, m := range by {
+		for s, k := range m {
 			ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(k), p, string(s))
-		}
-		if s == store.StateSuspended {
-			suspended = len(recs)
+			if s == store.StateSuspended {
+				suspended += k
+			}
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(c.susp, prometheus.GaugeValue, float64(suspended))

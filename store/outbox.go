@@ -554,7 +554,24 @@ func (o *Outbox) List(ctx context.Context, f Filter) ([]OutRecord, error) {
 // (queued, sending, awaiting retry, suspended). Partners with none are
 // absent.
 func (o *Outbox) Depth(ctx context.Context) (map[string]int, error) {
+	by, err := o.DepthByState(ctx)
+	if err != nil {
+		return nil, err
+	}
 	res := map[string]int{}
+	for p, m := range by {
+		for _, k := range m {
+			res[p] += k
+		}
+	}
+	return res, nil
+}
+
+// DepthByState counts the unsettled messages (queued, sending,
+// awaiting-retry, suspended) per partner and state, in one read
+// transaction, so that a message moving between states is counted once.
+func (o *Outbox) DepthByState(ctx context.Context) (map[string]map[State]int, error) {
+	res := map[string]map[State]int{}
 	err := o.db.view(func(tx *bolt.Tx) error {
 		st := tx.Bucket([]byte(bktOutState))
 		for _, s := range States() {
@@ -565,7 +582,11 @@ func (o *Outbox) Depth(ctx context.Context) (map[string]int, error) {
 			scanPrefix(st, p, func(k, _ []byte) bool {
 				rest := k[len(p):]
 				if i := bytes.IndexByte(rest, 0); i > 0 {
-					res[string(rest[:i])]++
+					partner := string(rest[:i])
+					if res[partner] == nil {
+						res[partner] = map[State]int{}
+					}
+					res[partner][s]++
 				}
 				return true
 			})

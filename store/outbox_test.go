@@ -263,3 +263,38 @@ func TestOutboxPullMode(t *testing.T) {
 		t.Fatalf("Waiting after ack: %v", ids(w))
 	}
 }
+
+// TestOutboxDepthByState counts unsettled messages per partner and state,
+// leaving settled ones out; Depth sums them per partner.
+func TestOutboxDepthByState(t *testing.T) {
+	clk := newFakeClock()
+	db, _ := openTest(t, clk)
+	ob, ctx := db.Outbox(), context.Background()
+	if err := ob.Enqueue(ctx, msg("a1", "VN", "CO-1", 1, "issue", "a"), msg("a2", "VN", "CO-2", 1, "issue", "b"),
+		msg("a3", "VN", "CO-3", 1, "issue", "c"), msg("b1", "TH", "CO-1", 1, "issue", "a")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ob.Claim(ctx, clk.Now(), 10, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	for id, a := range map[string]Attempt{
+		"a1": {Outcome: StateDelivered, Receipt: []byte("r")},
+		"a2": {Outcome: StateAwaitingRetry, NextTry: clk.Now().Add(time.Minute)},
+		"b1": {Outcome: StateSuspended, Err: "spent"},
+	} {
+		if err := ob.MarkAttempt(ctx, id, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := ob.DepthByState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]map[State]int{"VN": {StateAwaitingRetry: 1, StateSending: 1}, "TH": {StateSuspended: 1}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("DepthByState = %v, want %v", got, want)
+	}
+	if d, _ := ob.Depth(ctx); !reflect.DeepEqual(d, map[string]int{"VN": 2, "TH": 1}) {
+		t.Fatalf("Depth = %v", d)
+	}
+}
