@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -226,7 +227,19 @@ options:
 	bar.stop()
 	rerr := rep.Close()
 	st := db.Stats()
+	// One audit entry per run: who imported what, and the outcome (the
+	// records themselves are in the register; the failures in the report).
+	outcome := "finished"
+	if ierr != nil {
+		outcome = "stopped: " + oneLine(ierr.Error(), 200)
+	}
+	_, aerr := db.Audit().Append(context.WithoutCancel(ctx), store.Entry{Actor: operator(), Action: "import", Subject: p.Name,
+		Details: map[string]string{"sources": strings.Join(sources, " "), "read": strconv.Itoa(total.Read), "stored": strconv.Itoa(total.Stored),
+			"skipped": strconv.Itoa(total.Skipped), "failed": strconv.Itoa(total.Failed), "signed": strconv.FormatBool(*sign), "outcome": outcome}})
 	cerr := db.Close()
+	if aerr != nil {
+		fmt.Fprintf(stderr, "ecogate import: the audit entry of this run could not be written: %v\n", aerr)
+	}
 
 	summary := fmt.Sprintf("%s records read: %s stored, %s already stored (skipped), %s failed",
 		commas(total.Read), commas(total.Stored), commas(total.Skipped), commas(total.Failed))

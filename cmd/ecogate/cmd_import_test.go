@@ -210,6 +210,14 @@ func TestImportCommand(t *testing.T) {
 	if err := db.Check(ctx); err != nil {
 		t.Error(err)
 	}
+	// The run is in the audit log, with its counts.
+	es, err := db.Audit().Entries(ctx, 0, 0)
+	if err != nil || len(es) == 0 {
+		t.Fatalf("audit entries: %v %v", es, err)
+	}
+	if last := es[len(es)-1]; last.Action != "import" || last.Subject != "india-ecoo" || last.Details["failed"] == "" || last.Details["stored"] == "0" || last.Details["outcome"] != "finished" {
+		t.Errorf("audit entry of the import: %+v", last)
+	}
 	db.Close()
 
 	// Other content under a stored number and version: reported as a
