@@ -121,7 +121,8 @@ type Config struct {
 	// DataCheck says when opening the data file reads every page to check
 	// its structure: auto (default: after an unclean shutdown, or when the
 	// file is at most 1 GiB), always, or never.
-	DataCheck string `yaml:"dataCheck"`
+	DataCheck string            `yaml:"dataCheck"`
+	dataCheck store.CheckPolicy // DataCheck, parsed
 	// Partners is the partner registry file (required).
 	Partners string `yaml:"partners"`
 	// CodeLists is a directory of full code lists (optional).
@@ -309,8 +310,10 @@ func ParseConfig(b []byte, dir string) (*Config, error) {
 		}
 	}
 	need("data", &c.Data)
-	if _, err := store.ParseCheckPolicy(c.DataCheck); err != nil {
+	if p, err := store.ParseCheckPolicy(c.DataCheck); err != nil {
 		bad("dataCheck", "%v", err)
+	} else {
+		c.dataCheck = p
 	}
 	need("partners", &c.Partners)
 	opt(&c.CodeLists)
@@ -345,10 +348,13 @@ func ParseConfig(b []byte, dir string) (*Config, error) {
 	return &c, nil
 }
 
+// LocalURL is the base URL of the local API for programs on this machine
+// (listen.local, with a listener on every interface reached on loopback).
+func (c *Config) LocalURL() string { return "http://" + loopbackIfWildcard(c.Listen.Local) }
+
 // StoreOptions are the options to open the data file with.
 func (c *Config) StoreOptions(log *slog.Logger) store.Options {
-	p, _ := store.ParseCheckPolicy(c.DataCheck) // checked by ParseConfig
-	return store.Options{Logger: log, Check: p}
+	return store.Options{Logger: log, Check: c.dataCheck}
 }
 
 // Logger builds the slog logger the configuration asks for, writing to w.
@@ -449,7 +455,7 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("data: %w", err)
 	}
-	localURL := "http://" + loopbackIfWildcard(c.Listen.Local)
+	localURL := c.LocalURL()
 	dir := NewRegistryDirectory(w.Registry)
 	receipts := &JWSSigner{Key: rkey, Certs: rchain}
 	fc := facesConfig{cfg: c, db: db, dir: dir, receipts: receipts, signer: signer, lists: lists, server: server, log: log}

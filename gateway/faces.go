@@ -164,7 +164,7 @@ func (f *faces) hooks(o *Options, fc facesConfig) {
 	}
 	o.LocalRoutes = func(_, api chi.Router) {
 		api.Handle("/issued/{number}", customs.IssuedRoutesWithLinks(issued, f.verify.QRLink))
-		clients := customs.ClientRoutes(fc.db.Customs(), fc.db.Audit())
+		clients := customs.ClientRoutes(fc.db.Customs(), fc.db.Audit(), nil)
 		api.Handle("/customs-clients", clients)
 		api.Handle("/customs-clients/*", clients)
 	}

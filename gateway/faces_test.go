@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ecogate/ecogate/gateway/customs"
+	"github.com/ecogate/ecogate/schema"
 	"github.com/ecogate/ecogate/store"
 )
 
@@ -180,6 +181,29 @@ func TestCustomsEndToEnd(t *testing.T) {
 		rec, err := in.inst.DB.Outbox().Get(ctx, sub.Messages[0].ID)
 		return err == nil && rec.State == store.StateDelivered
 	})
+
+	// The same number and version with other content is refused (409), and
+	// the register keeps what was sent: a refused submission registers
+	// nothing.
+	before, err := in.inst.DB.Issued().Get(ctx, number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed, err := SampleCertificate(number, 1, "IN", "VN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed.Consignment.Exporter.Name = "SOMEONE ELSE"
+	doc, err := schema.EncodeXML(changed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := post(t, hc, in.localURL()+"/api/v1/outbound", "application/xml", doc); resp.StatusCode != http.StatusConflict {
+		t.Fatalf("changed resubmission: %d %s", resp.StatusCode, body)
+	}
+	if after, err := in.inst.DB.Issued().Get(ctx, number); err != nil || string(after.Data) != string(before.Data) || strings.Contains(string(after.Data), "SOMEONE ELSE") {
+		t.Fatalf("register changed by a refused submission: %v\n%s\n%s", err, before.Data, after.Data)
+	}
 
 	// The receive pipeline stored the check view (OnAccepted), before any check.
 	if ok, err := vn.inst.DB.Customs().Snapshot("IN", number, func([]byte) int { return 1 }, new(store.Snapshot)); err != nil || !ok {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 
 	"github.com/ecogate/ecogate/gateway/customs"
@@ -59,20 +58,14 @@ func (s *ImportSink) Put(ctx context.Context, key string, c *schema.Certificate)
 			return fmt.Errorf("sign %s: %w", key, err)
 		}
 	}
-	data, err := json.Marshal(customs.CoreOf(c))
+	r, replaces, err := customs.IssuedRecordOf(c)
 	if err != nil {
 		return fmt.Errorf("core data of %s: %w", key, err)
 	}
-	ic := store.ImportedCert{Country: c.Header.ExportCountry, Number: c.Header.ID, Version: c.Header.Version,
-		Doc: doc, ContentSHA256: hex.EncodeToString(sum[:]), Signed: s.Signer != nil, Data: data, Origin: s.Origin}
+	ic := store.ImportedCert{Country: r.Country, Number: r.Number, Version: r.Version, Status: r.Status, ReplacesNumber: replaces,
+		Doc: doc, ContentSHA256: hex.EncodeToString(sum[:]), Signed: s.Signer != nil, Data: r.Data, Origin: s.Origin}
 	if ic.Number == "" {
 		ic.Number = key
-	}
-	if c.Header.Status == "40" || c.Header.FunctionCode == "1" {
-		ic.Status = store.CertWithdrawn
-	}
-	if c.Replaces != nil {
-		ic.ReplacesNumber = c.Replaces.CertificateNumber
 	}
 	dup, err := s.Store.Import(ctx, ic)
 	if err != nil {

@@ -140,11 +140,6 @@ func (n *Node) Submit(ctx context.Context, doc []byte, to []string) (*SubmitResu
 	if len(msgs) == 0 {
 		return nil, &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Msg: "no recipient: give one with to=CC or set the certificate's import country"}
 	}
-	if n.opt.OnSubmitted != nil {
-		if err := n.opt.OnSubmitted(ctx, kind, cert, content); err != nil {
-			return nil, fmt.Errorf("register %s: %w", cert.Ref(), err)
-		}
-	}
 	// The messages and their audit entries are durable together (one
 	// commit when the audit log is in the outbox's store).
 	hash := ContentHash(content)
@@ -166,6 +161,14 @@ func (n *Node) Submit(ctx context.Context, doc []byte, to []string) (*SubmitResu
 	for _, m := range msgs {
 		n.m.enqueued.WithLabelValues(m.Partner).Inc()
 	}
+	// Only what was queued is registered: a refused submission (409 above)
+	// must not replace what the register holds for the certificate.
+	if n.opt.OnSubmitted != nil {
+		if err := n.opt.OnSubmitted(ctx, kind, cert, content); err != nil {
+			n.log.Error("queued but not registered", "certificate", cert.Ref().String(), "err", err)
+			return nil, fmt.Errorf("%s is queued (messages %s) but recording it as issued failed: %w", cert.Ref(), messageIDs(msgs), err)
+		}
+	}
 	n.log.Info("queued", "certificate", cert.Ref().String(), "kind", kind, "messages", len(msgs), "signedHere", signedHere)
 	n.Kick()
 	return res, nil
@@ -184,6 +187,14 @@ func (n *Node) unreadable(doc []byte, perr error) error {
 		return &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Findings: fs, Msg: "the document is not a valid e-CO (see findings)"}
 	}
 	return &SubmitError{Status: http.StatusBadRequest, Code: CodeInvalid, Msg: "the document is not readable XML: " + perr.Error()}
+}
+
+func messageIDs(msgs []store.OutMessage) string {
+	ids := make([]string, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+	}
+	return strings.Join(ids, ", ")
 }
 
 func (n *Node) trackingURL(id string) string {

@@ -109,8 +109,9 @@ type Options struct {
 	// accepted (for example to build the customs check view).
 	OnAccepted func(ctx context.Context, from, messageID string, c *schema.Certificate, report certs.Report)
 	// OnSubmitted, if set, is called for an e-CO this node signed or
-	// checked, before it is queued (for example to register what this node
-	// issued); an error refuses the submission.
+	// checked, once its messages are queued (for example to register what
+	// this node issued); its error is the submission's error, though the
+	// messages stay queued.
 	OnSubmitted func(ctx context.Context, kind string, c *schema.Certificate, signed []byte) error
 	// PartnerRoutes mounts more routes on the partner API under /eco/v1,
 	// behind the client-certificate check (PartnerOf names the caller).

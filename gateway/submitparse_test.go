@@ -13,6 +13,18 @@ import (
 	"github.com/ecogate/ecogate/store"
 )
 
+// parsedOnlySigner signs only through SignParsed: a call of Sign (which
+// parses the document again) fails the test.
+type parsedOnlySigner struct {
+	*CertsSigner
+	t *testing.T
+}
+
+func (p parsedOnlySigner) Sign(ctx context.Context, doc []byte) ([]byte, error) {
+	p.t.Error("Submit called Sign: it parsed the document a second time instead of signing the tree it parsed")
+	return p.CertsSigner.Sign(ctx, doc)
+}
+
 // TestSubmitOneParse: what Submit signs after decoding the certificate
 // from the one tree it parsed is byte for byte what signing the input
 // bytes gives (RSA signatures are deterministic), so decoding leaves the
@@ -49,7 +61,7 @@ func TestSubmitOneParse(t *testing.T) {
 	}
 	defer db.Close()
 	opt := in.NodeOptions(db, NewStaticDirectory(vn.AsPartner("https://127.0.0.1:1/eco/v1", fastRetry)))
-	opt.Signer = s
+	opt.Signer = parsedOnlySigner{s, t} // Submit must sign the tree it parsed
 	opt.Logger = testLogger(t)
 	n, err := New(opt)
 	if err != nil {

@@ -62,8 +62,9 @@ func (e *xmlEncoder) indent(depth int) {
 }
 
 // encPath is the dataset path of the value being written (e.g.
-// consignment.items[2].product.hsCode), built only for an error message:
-// each level lives on its caller's stack.
+// consignment.items[2].product.hsCode) as a chain of small nodes, turned
+// into a string only for an error message (the nodes still escape to the
+// heap through the writeStruct/writeValue recursion, one per element).
 type encPath struct {
 	parent *encPath
 	name   string

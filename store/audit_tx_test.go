@@ -104,6 +104,10 @@ func TestAuditedWritesAllOrNothing(t *testing.T) {
 	if err := ob.EnqueueAudited(ctx, e("send", "m1"), msg("m1", "VN", "C1", 1, "issue", "a")); err != nil {
 		t.Fatal(err)
 	}
+	// Same id and content again (a producer retrying): no second entry.
+	if err := ob.EnqueueAudited(ctx, e("send", "m1-retried"), msg("m1", "VN", "C1", 1, "issue", "a")); err != nil {
+		t.Fatalf("idempotent re-enqueue: %v", err)
+	}
 	// Same id, other content: conflict, no entry.
 	if err := ob.EnqueueAudited(ctx, e("send", "m1-again"), msg("m1", "VN", "C1", 1, "issue", "b")); !errors.Is(err, ErrConflict) {
 		t.Fatalf("conflict: %v", err)

@@ -404,8 +404,9 @@ func (c *Customs) Decide(ctx context.Context, d Decision, msg *OutMessage) (*Dec
 	}
 	d.Decided = d.Decided.UTC()
 	var hash string
+	var stored []byte
 	if msg != nil {
-		hash = hashHex(msg.Content)
+		hash, stored = hashHex(msg.Content), encodeBlob(msg.Content)
 	}
 	var res *Decision
 	var dup, short bool
@@ -475,7 +476,7 @@ func (c *Customs) Decide(ctx context.Context, d Decision, msg *OutMessage) (*Dec
 			return err
 		}
 		if msg != nil {
-			if err := enqueueTx(tx, c.db.clock(), msg, hash); err != nil {
+			if _, err := enqueueTx(tx, c.db.clock(), msg, hash, stored); err != nil {
 				return err
 			}
 		}
@@ -521,43 +522,6 @@ func (c *Customs) Decisions(ctx context.Context, country, number string) ([]Deci
 		return nil, fmt.Errorf("decisions on %s/%s: %w", country, number, err)
 	}
 	return res, nil
-}
-
-// enqueueTx enqueues one message inside tx (the body of Outbox.Enqueue for
-// one message, so that another record and its message commit together).
-func enqueueTx(tx *bolt.Tx, now time.Time, m *OutMessage, hash string) error {
-	out := tx.Bucket([]byte(bktOut))
-	if old := out.Get([]byte(m.ID)); old != nil {
-		var r OutRecord
-		if err := json.Unmarshal(old, &r); err != nil {
-			return fmt.Errorf("decode message %s: %w", m.ID, err)
-		}
-		if r.Partner == m.Partner && r.ContentHash == hash {
-			return nil
-		}
-		return fmt.Errorf("enqueue %s: %w (stored for %s with hash %s)", m.ID, ErrConflict, r.Partner, r.ContentHash)
-	}
-	h, err := putBlob(tx, hash, m.Content)
-	if err != nil {
-		return err
-	}
-	seq, err := out.NextSequence()
-	if err != nil {
-		return err
-	}
-	created := m.Created
-	if created.IsZero() {
-		created = now
-	}
-	r := &OutRecord{
-		ID: m.ID, Seq: seq, Partner: m.Partner, CertNumber: m.CertNumber, Version: m.Version,
-		Kind: m.Kind, ContentHash: h, Pull: m.Pull, Created: created.UTC(), RetryFrom: created.UTC(),
-		State: StateQueued, NextTry: now.UTC(), Updated: now.UTC(),
-	}
-	if err := tx.Bucket([]byte(bktOutCert)).Put(key([]byte(r.Partner), []byte(r.CertNumber), be64(r.Seq)), []byte(r.ID)); err != nil {
-		return err
-	}
-	return putOut(tx, nil, r)
 }
 
 // PutQueryAnswer caches a partner's signed verification-query answer.

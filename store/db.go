@@ -115,8 +115,6 @@ type Options struct {
 	// AutoCheckBytes is the size up to which CheckAuto checks a cleanly
 	// closed file too; DefaultAutoCheckBytes (1 GiB) when zero.
 	AutoCheckBytes int64
-	// SkipCheck is Check: CheckNever (kept for older callers).
-	SkipCheck bool
 }
 
 // CheckPolicy says when Open checks the whole file; see Options.Check.
@@ -241,9 +239,6 @@ func Open(path string, opts Options) (*DB, error) {
 		ops:       make(chan *op),
 		closing:   make(chan struct{}),
 		done:      make(chan struct{}),
-	}
-	if opts.SkipCheck {
-		opts.Check = CheckNever
 	}
 	check, clean := false, false
 	if existed {

@@ -358,7 +358,6 @@ func TestCheckPolicy(t *testing.T) {
 		{"auto, large file not closed cleanly", Options{AutoCheckBytes: 1}, true, true},
 		{"always", Options{Check: CheckAlways, AutoCheckBytes: 1}, false, true},
 		{"never", Options{Check: CheckNever}, true, false},
-		{"SkipCheck", Options{SkipCheck: true}, true, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "ecogate.db")

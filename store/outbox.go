@@ -155,49 +155,16 @@ func (o *Outbox) enqueue(ctx context.Context, audit []Entry, msgs []OutMessage) 
 	}
 	now := o.db.clock()
 	err = o.db.update(ctx, func(tx *bolt.Tx) error {
-		out := tx.Bucket([]byte(bktOut))
+		added := false
 		for i := range msgs {
-			m := &msgs[i]
-			if old := out.Get([]byte(m.ID)); old != nil {
-				var r OutRecord
-				if err := json.Unmarshal(old, &r); err != nil {
-					return fmt.Errorf("decode message %s: %w", m.ID, err)
-				}
-				if r.Partner == m.Partner && r.ContentHash == hashes[i] {
-					continue
-				}
-				return fmt.Errorf("enqueue %s: %w (stored for %s with hash %s)", m.ID, ErrConflict, r.Partner, r.ContentHash)
-			}
-			if m.Exclusive {
-				if prev, err := sentBefore(tx, m); err != nil {
-					return err
-				} else if prev != nil {
-					return &AlreadySentError{Partner: m.Partner, CertNumber: m.CertNumber, Version: m.Version, Kind: m.Kind, ID: prev.ID, State: prev.State}
-				}
-			}
-			h, err := putBlob(tx, hashes[i], stored[i])
+			isNew, err := enqueueTx(tx, now, &msgs[i], hashes[i], stored[i])
 			if err != nil {
 				return err
 			}
-			seq, err := out.NextSequence()
-			if err != nil {
-				return err
-			}
-			created := m.Created
-			if created.IsZero() {
-				created = now
-			}
-			r := &OutRecord{
-				ID: m.ID, Seq: seq, Partner: m.Partner, CertNumber: m.CertNumber, Version: m.Version,
-				Kind: m.Kind, ContentHash: h, Pull: m.Pull, Created: created.UTC(), RetryFrom: created.UTC(),
-				State: StateQueued, NextTry: now.UTC(), Updated: now.UTC(),
-			}
-			if err := tx.Bucket([]byte(bktOutCert)).Put(key([]byte(r.Partner), []byte(r.CertNumber), be64(r.Seq)), []byte(r.ID)); err != nil {
-				return err
-			}
-			if err := putOut(tx, nil, r); err != nil {
-				return err
-			}
+			added = added || isNew
+		}
+		if !added {
+			return nil // every message was already queued: nothing new to audit
 		}
 		return appendEntries(tx, audit)
 	})
@@ -263,28 +230,79 @@ func getOut(tx *bolt.Tx, id string) (*OutRecord, error) {
 	return &r, nil
 }
 
-// blocked reports whether an earlier message for the same partner and
-// certificate is not yet settled, so r must wait (design §5: a withdrawal
-// never overtakes the issue).
-func blocked(tx *bolt.Tx, r *OutRecord) (bool, error) {
-	p := prefix([]byte(r.Partner), []byte(r.CertNumber))
-	var err error
-	isBlocked := false
-	scanPrefix(tx.Bucket([]byte(bktOutCert)), p, func(k, v []byte) bool {
-		seq := binary.BigEndian.Uint64(k[len(p):])
-		if seq >= r.Seq {
-			return false
+// enqueueTx enqueues message m in tx (hash is the SHA-256 of its content,
+// stored its encodeBlob form, both computed outside the writer). It
+// reports whether m is new: the same id with the same partner and content
+// is already queued (false, nil); with anything else it is ErrConflict.
+func enqueueTx(tx *bolt.Tx, now time.Time, m *OutMessage, hash string, stored []byte) (bool, error) {
+	out := tx.Bucket([]byte(bktOut))
+	if old := out.Get([]byte(m.ID)); old != nil {
+		var r OutRecord
+		if err := json.Unmarshal(old, &r); err != nil {
+			return false, fmt.Errorf("decode message %s: %w", m.ID, err)
 		}
-		prev, e := getOut(tx, string(v))
+		if r.Partner == m.Partner && r.ContentHash == hash {
+			return false, nil
+		}
+		return false, fmt.Errorf("enqueue %s: %w (stored for %s with hash %s)", m.ID, ErrConflict, r.Partner, r.ContentHash)
+	}
+	if m.Exclusive {
+		if prev, err := sentBefore(tx, m); err != nil {
+			return false, err
+		} else if prev != nil {
+			return false, &AlreadySentError{Partner: m.Partner, CertNumber: m.CertNumber, Version: m.Version, Kind: m.Kind, ID: prev.ID, State: prev.State}
+		}
+	}
+	h, err := putBlob(tx, hash, stored)
+	if err != nil {
+		return false, err
+	}
+	seq, err := out.NextSequence()
+	if err != nil {
+		return false, err
+	}
+	created := m.Created
+	if created.IsZero() {
+		created = now
+	}
+	r := &OutRecord{
+		ID: m.ID, Seq: seq, Partner: m.Partner, CertNumber: m.CertNumber, Version: m.Version,
+		Kind: m.Kind, ContentHash: h, Pull: m.Pull, Created: created.UTC(), RetryFrom: created.UTC(),
+		State: StateQueued, NextTry: now.UTC(), Updated: now.UTC(),
+	}
+	if err := tx.Bucket([]byte(bktOutCert)).Put(key([]byte(r.Partner), []byte(r.CertNumber), be64(r.Seq)), []byte(r.ID)); err != nil {
+		return false, err
+	}
+	return true, putOut(tx, nil, r)
+}
+
+// certMessages calls fn, in enqueue order, for the messages to partner
+// about certificate number, until fn returns false.
+func certMessages(tx *bolt.Tx, partner, number string, fn func(seq uint64, r *OutRecord) bool) error {
+	p := prefix([]byte(partner), []byte(number))
+	var err error
+	scanPrefix(tx.Bucket([]byte(bktOutCert)), p, func(k, v []byte) bool {
+		r, e := getOut(tx, string(v))
 		if e != nil {
 			err = e
 			return false
 		}
-		if !prev.State.Settled() {
-			isBlocked = true
+		return fn(binary.BigEndian.Uint64(k[len(p):]), r)
+	})
+	return err
+}
+
+// blocked reports whether an earlier message for the same partner and
+// certificate is not yet settled, so r must wait (design §5: a withdrawal
+// never overtakes the issue).
+func blocked(tx *bolt.Tx, r *OutRecord) (bool, error) {
+	isBlocked := false
+	err := certMessages(tx, r.Partner, r.CertNumber, func(seq uint64, prev *OutRecord) bool {
+		if seq >= r.Seq {
 			return false
 		}
-		return true
+		isBlocked = !prev.State.Settled()
+		return !isBlocked
 	})
 	return isBlocked, err
 }

@@ -36,23 +36,12 @@ func (e *AlreadySentError) Unwrap() error { return ErrAlreadySent }
 // way, suspended or delivered. A message the partner refused (not readable,
 // failed) does not count, so a corrected document can be sent again.
 func sentBefore(tx *bolt.Tx, m *OutMessage) (*OutRecord, error) {
-	p := prefix([]byte(m.Partner), []byte(m.CertNumber))
 	var found *OutRecord
-	var err error
-	scanPrefix(tx.Bucket([]byte(bktOutCert)), p, func(_, v []byte) bool {
-		if string(v) == m.ID {
-			return true
-		}
-		r, e := getOut(tx, string(v))
-		if e != nil {
-			err = e
-			return false
-		}
-		if r.Version == m.Version && r.Kind == m.Kind && r.State != StateNotReadable && r.State != StateFailed {
+	err := certMessages(tx, m.Partner, m.CertNumber, func(_ uint64, r *OutRecord) bool {
+		if r.ID != m.ID && r.Version == m.Version && r.Kind == m.Kind && r.State != StateNotReadable && r.State != StateFailed {
 			found = r
-			return false
 		}
-		return true
+		return found == nil
 	})
 	return found, err
 }

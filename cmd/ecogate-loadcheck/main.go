@@ -127,7 +127,7 @@ func seed(db *store.DB, path string, n int) error {
 }
 
 func runServer(path string, n int) error {
-	db, err := store.Open(path, store.Options{SkipCheck: true})
+	db, err := store.Open(path, store.Options{Check: store.CheckNever})
 	if err != nil {
 		return err
 	}

@@ -100,12 +100,16 @@ func runCustomsClients(ctx context.Context, args []string, stdout, stderr io.Wri
 	cs := db.Customs()
 	switch pos[0] {
 	case "add":
-		nc, err := customs.AddClient(ctx, cs, db.Audit(), operator(), pos[1], scopeList)
+		nc, err := customs.AddClient(ctx, cs, db.Audit(), operator(), pos[1], scopeList, time.Now())
+		if nc != nil {
+			printNewClient(stdout, nc)
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "ecogate customs-clients add: %v\n", err)
-			return exitUsage
+			if nc == nil {
+				return exitUsage
+			}
 		}
-		printNewClient(stdout, nc)
 	case "list":
 		cl, err := cs.Clients(ctx)
 		if err != nil {

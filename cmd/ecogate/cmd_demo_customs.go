@@ -17,7 +17,6 @@ import (
 
 	"github.com/ecogate/ecogate/gateway"
 	"github.com/ecogate/ecogate/gateway/customs"
-	"github.com/ecogate/ecogate/store"
 )
 
 // demoCustomsResult is what the demo's customs part leaves for the
@@ -45,12 +44,12 @@ func demoCustoms(ctx context.Context, in, vn *demoNode, n int, number func(int) 
 	base := "https://" + vn.site.CustomsAddr
 
 	fmt.Fprintf(out, "\nat VN, the customs face (%s, TLS):\n", base)
-	// A customs client, as `ecogate customs-clients add` registers it (that
-	// command needs the node stopped: bbolt locks the data file).
-	id, secret, hash := customs.NewClientCredentials()
-	if err := vn.inst.DB.Customs().AddClient(ctx, store.CustomsClient{ID: id, Name: "VN declaration system (demo)", SecretHash: hash, Scopes: customs.Scopes()}); err != nil {
+	// A customs client, as `ecogate customs-clients add` registers it.
+	nc, err := customs.AddClient(ctx, vn.inst.DB.Customs(), vn.inst.DB.Audit(), "demo", "VN declaration system (demo)", customs.Scopes(), time.Now())
+	if err != nil {
 		return nil, err
 	}
+	id, secret := nc.ID, nc.Secret
 	res.clientID, res.secret = id, secret
 	fmt.Fprintf(out, "  client    %s added with scopes %s\n", id, strings.Join(customs.Scopes(), " "))
 

@@ -86,13 +86,14 @@ options:
 `)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
 		return exitUsage
 	}
-	sources = append(sources, fs.Args()...)
+	sources = append(sources, pos...)
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "ecogate import: "+format+"\n", a...)
 		return exitUsage
@@ -209,7 +210,9 @@ options:
 		defer debug.SetGCPercent(debug.SetGCPercent(importGCPercent))
 	}
 	bar := newImportBar(stderr, *quiet)
-	go bar.countTotal(sources, p)
+	if !*quiet { // the total only serves the progress line
+		go bar.countTotal(sources, p)
+	}
 	bar.start()
 	opts := mapping.ImportOptions{
 		Workers:         *workers,

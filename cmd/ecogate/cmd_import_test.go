@@ -332,6 +332,11 @@ func TestImportRefusals(t *testing.T) {
 			t.Errorf("%v: exit %d, want 2 and %q:\n%s", tc.args, code, tc.want, stderr)
 		}
 	}
+	// A source named before the flags (as the usage allows) is imported.
+	if code, stderr := runImportCmd(context.Background(), src, "--config", config, "--profile", "india-ecoo", "--quiet",
+		"--report", filepath.Join(t.TempDir(), "r.jsonl")); code != exitOK || !strings.Contains(stderr, "2 stored") {
+		t.Errorf("source before the flags: exit %d\n%s", code, stderr)
+	}
 	if err := os.MkdirAll(filepath.Dir(data), 0o700); err != nil {
 		t.Fatal(err)
 	}

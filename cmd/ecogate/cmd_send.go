@@ -7,14 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/ecogate/ecogate/gateway"
 )
@@ -190,26 +187,11 @@ func sendNodeURL(node, config string) (string, error) {
 	case node != "":
 		return strings.TrimRight(node, "/"), nil
 	case config != "":
-		b, err := os.ReadFile(config)
+		cfg, err := gateway.LoadConfig(config)
 		if err != nil {
 			return "", err
 		}
-		var cfg struct {
-			Listen struct {
-				Local string `yaml:"local"`
-			} `yaml:"listen"`
-		}
-		if err := yaml.Unmarshal(b, &cfg); err != nil {
-			return "", fmt.Errorf("%s: %w", config, err)
-		}
-		addr := cfg.Listen.Local
-		if addr == "" {
-			addr = "127.0.0.1:8080"
-		}
-		if host, port, err := net.SplitHostPort(addr); err == nil && (host == "" || host == "0.0.0.0" || host == "::") {
-			addr = net.JoinHostPort("127.0.0.1", port)
-		}
-		return "http://" + addr, nil
+		return cfg.LocalURL(), nil
 	}
 	return "http://127.0.0.1:8080", nil
 }

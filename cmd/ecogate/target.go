@@ -42,11 +42,7 @@ func resolveTarget(ctx context.Context, data, config, node string) (target, erro
 	if err != nil {
 		return target{}, err
 	}
-	u, err := sendNodeURL("", config)
-	if err != nil {
-		return target{}, err
-	}
-	if nodeAnswers(ctx, u) {
+	if u := cfg.LocalURL(); nodeAnswers(ctx, u) {
 		return target{api: u}, nil
 	}
 	return target{data: cfg.Data}, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -67,29 +68,39 @@ func CheckScopes(scopes []string) ([]string, error) {
 	return out, nil
 }
 
+// ErrBadClientRequest marks an AddClient refusal for a bad name or scope.
+var ErrBadClientRequest = errors.New("bad client request")
+
 // AddClient registers a new client with a fresh id and secret and writes
-// the audit entry (actor, e.g. "operator:alice" or "local").
-func AddClient(ctx context.Context, admin ClientAdmin, audit AuditLog, actor, name string, scopes []string) (*NewClient, error) {
+// the audit entry (actor, e.g. "operator:alice" or "local"), created at
+// now. A bad name or
+// scope is an error wrapping ErrBadClientRequest. When the client is
+// stored but its audit entry fails, AddClient returns the client and the
+// error together: the secret must still be shown, as it exists nowhere
+// else.
+func AddClient(ctx context.Context, admin ClientAdmin, audit AuditLog, actor, name string, scopes []string, now time.Time) (*NewClient, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
-		return nil, errors.New("give the client a name (the declaration system it is for)")
+		return nil, fmt.Errorf("%w: give the client a name (the declaration system it is for)", ErrBadClientRequest)
 	}
 	sc, err := CheckScopes(scopes)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", ErrBadClientRequest, err)
 	}
 	id, secret, hash := NewClientCredentials()
-	cl := store.CustomsClient{ID: id, Name: name, SecretHash: hash, Scopes: sc}
+	created := now.UTC()
+	cl := store.CustomsClient{ID: id, Name: name, SecretHash: hash, Scopes: sc, Created: created}
 	if err := admin.AddClient(ctx, cl); err != nil {
 		return nil, err
 	}
+	nc := &NewClient{ClientInfo: ClientInfo{ID: id, Name: name, Scopes: sc, Created: created}, Secret: secret}
 	if audit != nil {
 		if _, err := audit.Append(ctx, store.Entry{Actor: actor, Action: "customs-client.add", Subject: id,
 			Details: map[string]string{"name": name, "scopes": strings.Join(sc, " ")}}); err != nil {
-			return nil, errors.New("the client " + id + " was added but its audit entry failed: " + err.Error())
+			return nc, fmt.Errorf("the client %s was added but its audit entry failed: %w", id, err)
 		}
 	}
-	return &NewClient{ClientInfo: ClientInfo{ID: id, Name: name, Scopes: sc}, Secret: secret}, nil
+	return nc, nil
 }
 
 // RevokeClient revokes a client and writes the audit entry.
@@ -110,14 +121,17 @@ func InfoOf(c store.CustomsClient) ClientInfo {
 	return ClientInfo{ID: c.ID, Name: c.Name, Scopes: c.Scopes, Created: c.Created, Revoked: c.Revoked}
 }
 
-// ClientRoutes is the administration of the customs API's clients, for
+// ClientRoutes (clock now, time.Now when nil) is the administration of the customs API's clients, for
 // the node's local API (which has no authentication of its own: it is for
 // the operator, on loopback or a protected network):
 //
 //	GET  /customs-clients              the clients (no secrets)
 //	POST /customs-clients              {"name": ..., "scopes": [...]}: 201 with the secret, shown once
 //	POST /customs-clients/{id}/revoke  revoke: no new tokens; its tokens stop working
-func ClientRoutes(admin ClientAdmin, audit AuditLog) http.Handler {
+func ClientRoutes(admin ClientAdmin, audit AuditLog, now func() time.Time) http.Handler {
+	if now == nil {
+		now = time.Now
+	}
 	r := chi.NewRouter()
 	r.Get("/customs-clients", func(w http.ResponseWriter, r *http.Request) {
 		cl, err := admin.Clients(r.Context())
@@ -139,12 +153,20 @@ func ClientRoutes(admin ClientAdmin, audit AuditLog) http.Handler {
 			writeProblem(w, http.StatusBadRequest, "invalid_request", `the body must be {"name": "...", "scopes": ["customs:check", ...]}: `+err.Error())
 			return
 		}
-		nc, err := AddClient(r.Context(), admin, audit, "local", req.Name, req.Scopes)
-		if err != nil {
+		nc, err := AddClient(r.Context(), admin, audit, "local", req.Name, req.Scopes, now())
+		switch {
+		case nc != nil && err != nil:
+			writeJSON(w, http.StatusCreated, struct {
+				*NewClient
+				Warning string `json:"warning"`
+			}{nc, err.Error()})
+		case errors.Is(err, ErrBadClientRequest):
 			writeProblem(w, http.StatusBadRequest, "invalid_request", err.Error())
-			return
+		case err != nil:
+			writeProblem(w, http.StatusServiceUnavailable, "unavailable", err.Error())
+		default:
+			writeJSON(w, http.StatusCreated, nc)
 		}
-		writeJSON(w, http.StatusCreated, nc)
 	})
 	r.Post("/customs-clients/{id}/revoke", func(w http.ResponseWriter, r *http.Request) {
 		id := chi.URLParam(r, "id")

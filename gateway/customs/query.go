@@ -78,25 +78,40 @@ type IssuedRegister interface {
 // certificate it replaces replaced. It returns the record with its QR
 // token.
 func RegisterIssued(ctx context.Context, reg IssuedRegister, c *schema.Certificate) (*store.IssuedCert, error) {
-	data, err := json.Marshal(CoreOf(c))
+	r, replaces, err := IssuedRecordOf(c)
 	if err != nil {
 		return nil, err
-	}
-	r := store.IssuedCert{Country: c.Header.ExportCountry, Number: c.Header.ID, Version: c.Header.Version, Data: data}
-	if c.Header.Status == "40" || c.Header.FunctionCode == "1" {
-		r.Status = store.CertWithdrawn
 	}
 	rec, err := reg.Register(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	if c.Replaces != nil && c.Replaces.CertificateNumber != "" && c.Replaces.CertificateNumber != c.Header.ID {
-		if _, err := reg.Register(ctx, store.IssuedCert{Country: c.Header.ExportCountry, Number: c.Replaces.CertificateNumber,
-			Version: -1, Status: store.CertReplaced, ReplacedBy: c.Header.ID}); err != nil {
+	if replaces != "" {
+		if _, err := reg.Register(ctx, store.IssuedCert{Country: r.Country, Number: replaces,
+			Version: -1, Status: store.CertReplaced, ReplacedBy: r.Number}); err != nil {
 			return nil, err
 		}
 	}
 	return rec, nil
+}
+
+// IssuedRecordOf is the register entry of a certificate this node issues
+// (or migrates): its core data, status withdrawn for a withdrawal (status
+// 40 or message function 1), and the number of the other certificate it
+// replaces, if any.
+func IssuedRecordOf(c *schema.Certificate) (r store.IssuedCert, replaces string, err error) {
+	data, err := json.Marshal(CoreOf(c))
+	if err != nil {
+		return r, "", err
+	}
+	r = store.IssuedCert{Country: c.Header.ExportCountry, Number: c.Header.ID, Version: c.Header.Version, Data: data}
+	if c.Header.Status == "40" || c.Header.FunctionCode == "1" {
+		r.Status = store.CertWithdrawn
+	}
+	if c.Replaces != nil && c.Replaces.CertificateNumber != c.Header.ID {
+		replaces = c.Replaces.CertificateNumber
+	}
+	return r, replaces, nil
 }
 
 // QueryRequest is the body of POST /eco/v1/verification-queries (M5).

@@ -1,0 +1,62 @@
+package customs
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ecogate/ecogate/store"
+)
+
+type memClients struct{ added []store.CustomsClient }
+
+func (m *memClients) AddClient(_ context.Context, cl store.CustomsClient) error {
+	m.added = append(m.added, cl)
+	return nil
+}
+func (m *memClients) Clients(context.Context) ([]store.CustomsClient, error) { return m.added, nil }
+func (m *memClients) RevokeClient(context.Context, string) error             { return store.ErrNotFound }
+
+type failingAudit struct{}
+
+func (failingAudit) Append(context.Context, store.Entry) (store.Entry, error) {
+	return store.Entry{}, errors.New("disk full (test)")
+}
+
+// TestAddClient: bad requests store nothing; a client whose audit entry
+// fails is still returned with its secret (it is stored, and the secret
+// exists nowhere else).
+func TestAddClient(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name, client string
+		scopes       []string
+		audit        AuditLog
+		wantStored   bool
+		wantBad      bool
+		wantErr      bool
+	}{
+		{"ok", "VNACCS", []string{ScopeCheck}, nil, true, false, false},
+		{"no name", " ", []string{ScopeCheck}, nil, false, true, true},
+		{"unknown scope", "VNACCS", []string{"customs:all"}, nil, false, true, true},
+		{"no scope", "VNACCS", []string{" "}, nil, false, true, true},
+		{"audit fails", "VNACCS", []string{ScopeCheck, ScopeCheck}, failingAudit{}, true, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &memClients{}
+			nc, err := AddClient(context.Background(), m, tc.audit, "test", tc.client, tc.scopes, now)
+			if (err != nil) != tc.wantErr || errors.Is(err, ErrBadClientRequest) != tc.wantBad {
+				t.Fatalf("err = %v", err)
+			}
+			if stored := len(m.added) == 1; stored != tc.wantStored || (nc != nil) != tc.wantStored {
+				t.Fatalf("stored %v, returned %v", m.added, nc)
+			}
+			if nc != nil {
+				if nc.Secret == "" || HashSecret(nc.Secret) != m.added[0].SecretHash || !nc.Created.Equal(now) || len(nc.Scopes) != 1 {
+					t.Fatalf("returned client %+v, stored %+v", nc, m.added[0])
+				}
+			}
+		})
+	}
+}
