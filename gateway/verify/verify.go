@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/time/rate"
 
 	"github.com/ecogate/ecogate/store"
 )
@@ -113,8 +115,8 @@ func New(opt Options) (*Service, error) {
 		}
 	}
 	return &Service{opt: opt, now: opt.Clock, log: opt.Logger,
-		limiter: newLimiter(opt.Rate, opt.Burst, 100_000),
-		misses:  &missCounter{window: opt.MissWindow, m: map[string]missEntry{}}}, nil
+		limiter: newLimiter(opt.Rate, opt.Burst, maxTracked),
+		misses:  newMissCounter(opt.MissWindow, maxTracked)}, nil
 }
 
 // QRLink is the link printed as QR code on a certificate with token tok.
@@ -358,54 +360,48 @@ func statusText(a Answer) string {
 
 // --- rate limit -------------------------------------------------------
 
-// limiter is a token bucket per client address with an injected clock.
+// maxTracked bounds the per-address tables: past it the least recently
+// seen address is forgotten (O(1)), so a flood of new addresses costs
+// neither a scan under the lock nor memory past the cap.
+const maxTracked = 100_000
+
+// limiter is a token bucket per client address (golang.org/x/time/rate)
+// in a bounded LRU table; time is passed in, so tests need no sleeping.
 type limiter struct {
-	mu    sync.Mutex
-	rate  float64
-	burst float64
-	max   int
-	m     map[string]*bucket
+	rate  rate.Limit
+	burst int
+	m     *lru.Cache[string, *rate.Limiter]
 }
 
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-func newLimiter(rate float64, burst, max int) *limiter {
-	return &limiter{rate: rate, burst: float64(burst), max: max, m: map[string]*bucket{}}
+func newLimiter(r float64, burst, max int) *limiter {
+	m, err := lru.New[string, *rate.Limiter](max)
+	if err != nil {
+		panic(err) // only for max <= 0, a programming error
+	}
+	return &limiter{rate: rate.Limit(r), burst: burst, m: m}
 }
 
 func (l *limiter) allow(addr string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b, ok := l.m[addr]
+	b, ok := l.m.Get(addr)
 	if !ok {
-		if len(l.m) >= l.max { // forget buckets that have refilled
-			for k, v := range l.m {
-				if v.tokens+now.Sub(v.last).Seconds()*l.rate >= l.burst {
-					delete(l.m, k)
-				}
-			}
+		nb := rate.NewLimiter(l.rate, l.burst)
+		if prev, found, _ := l.m.PeekOrAdd(addr, nb); found {
+			b = prev
+		} else {
+			b = nb
 		}
-		b = &bucket{tokens: l.burst, last: now}
-		l.m[addr] = b
 	}
-	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
+	return b.AllowN(now, 1)
 }
 
 // --- misses and challenges ---------------------------------------------
 
+// missCounter counts lookups that found nothing, per address, within a
+// window, in a bounded LRU table.
 type missCounter struct {
-	mu     sync.Mutex
+	mu     sync.Mutex // makes add's read-modify-write atomic
 	window time.Duration
-	m      map[string]missEntry
+	m      *lru.Cache[string, missEntry]
 }
 
 type missEntry struct {
@@ -413,12 +409,21 @@ type missEntry struct {
 	since time.Time
 }
 
+func newMissCounter(window time.Duration, max int) *missCounter {
+	m, err := lru.New[string, missEntry](max)
+	if err != nil {
+		panic(err)
+	}
+	return &missCounter{window: window, m: m}
+}
+
 func (c *missCounter) count(addr string, now time.Time) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e := c.m[addr]
+	e, ok := c.m.Peek(addr)
+	if !ok {
+		return 0
+	}
 	if now.Sub(e.since) > c.window {
-		delete(c.m, addr)
+		c.m.Remove(addr)
 		return 0
 	}
 	return e.n
@@ -427,19 +432,12 @@ func (c *missCounter) count(addr string, now time.Time) int {
 func (c *missCounter) add(addr string, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e := c.m[addr]
+	e, _ := c.m.Peek(addr)
 	if e.n == 0 || now.Sub(e.since) > c.window {
 		e = missEntry{since: now}
 	}
 	e.n++
-	c.m[addr] = e
-	if len(c.m) > 100_000 {
-		for k, v := range c.m {
-			if now.Sub(v.since) > c.window {
-				delete(c.m, k)
-			}
-		}
-	}
+	c.m.Add(addr, e)
 }
 
 const challengeTTL = 5 * time.Minute
