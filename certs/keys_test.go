@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/ecogate/ecogate/internal/testenv"
 )
 
 // TestLoadKeyPair loads the dev signer from PEM/PKCS#8 and from PKCS#12
@@ -21,10 +23,7 @@ func TestLoadKeyPair(t *testing.T) {
 	if _, _, err := LoadKeyPair(filepath.Join(pkiDir, FileSignerECDSAKey), filepath.Join(pkiDir, FileSignerRSACert), "", ""); err == nil {
 		t.Errorf("mismatched key and certificate accepted")
 	}
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		t.Skip("openssl not installed: PKCS#12 not checked")
-	}
+	openssl := testenv.Program(t, "openssl")
 	for _, tc := range []struct {
 		name  string
 		extra []string
@@ -34,7 +33,7 @@ func TestLoadKeyPair(t *testing.T) {
 			args := append([]string{"pkcs12", "-export", "-inkey", filepath.Join(pkiDir, FileSignerRSAKey), "-in", filepath.Join(pkiDir, FileSignerRSACert),
 				"-certfile", filepath.Join(pkiDir, FileChain), "-out", p12, "-passout", "pass:s3cret"}, tc.extra...)
 			if out, err := exec.Command(openssl, args...).CombinedOutput(); err != nil {
-				t.Skipf("openssl pkcs12: %v %s", err, out)
+				t.Fatalf("openssl pkcs12: %v %s", err, out)
 			}
 			key, chain, err := LoadKeyPair(p12, "", "", "s3cret")
 			if err != nil {

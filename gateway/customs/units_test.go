@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/ecogate/ecogate/schema"
+
+	"github.com/ecogate/ecogate/internal/testenv"
 )
 
 // TestToNano converts declared quantities exactly, rounds sub-nano
@@ -111,9 +113,9 @@ func loadRec20(t *testing.T) *schema.CodeLists {
 // against the ConversionFactor column of the Rec 20 file (skipped when the
 // shared code lists are not present).
 func TestUnitTableMatchesRec20(t *testing.T) {
-	f, err := os.Open("../../../shared/codelists/unece-rec20-units.csv")
+	f, err := os.Open(testenv.Shared(t, "codelists", "unece-rec20-units.csv"))
 	if err != nil {
-		t.Skip("Rec 20 file not available:", err)
+		t.Fatal(err)
 	}
 	defer f.Close()
 	rows, err := csv.NewReader(f).ReadAll()

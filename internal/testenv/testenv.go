@@ -1,7 +1,10 @@
 // Package testenv locates the outside test material that tests read from
 // ../shared (vectors, code lists) and the outside programs used as oracles
-// (xmllint, xmlsec1). Tests call these helpers and skip with a clear reason
-// when the material or the program is absent; CI installs both.
+// (xmllint, xmlsec1, openssl, python3 with jsonschema, Debian iso-codes).
+// Tests call these helpers: on a developer machine they skip with a clear
+// reason when the material or the program is absent; under CI (CI set) a
+// missing one fails the test, so a missing folder or tool can never turn CI
+// green by skipping. .ci/run installs the programs.
 package testenv
 
 import (
@@ -40,7 +43,7 @@ func SharedDir(t testing.TB) string {
 	}
 	d := filepath.Join(filepath.Dir(RepoRoot(t)), "shared")
 	if _, err := os.Stat(d); err != nil {
-		t.Skipf("shared test material not found at %s (set ECOGATE_SHARED)", d)
+		Missing(t, "shared test material not found at %s (set ECOGATE_SHARED)", d)
 	}
 	return d
 }
@@ -50,7 +53,7 @@ func Shared(t testing.TB, elem ...string) string {
 	t.Helper()
 	p := filepath.Join(append([]string{SharedDir(t)}, elem...)...)
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared test material %s not found", p)
+		Missing(t, "shared test material %s not found", p)
 	}
 	return p
 }
@@ -62,10 +65,21 @@ func Program(t testing.TB, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not installed; .ci/run should have installed it", name)
+		pkg := map[string]string{"xmllint": "libxml2-utils"}[name]
+		if pkg == "" {
+			pkg = name
 		}
-		t.Skipf("%s not installed (apt-get install %s)", name, map[string]string{"xmllint": "libxml2-utils", "xmlsec1": "xmlsec1"}[name])
+		Missing(t, "%s not installed (apt-get install %s; .ci/run installs it)", name, pkg)
 	}
 	return p
+}
+
+// Missing reports that something a test needs is absent: a failure under
+// CI (the CI environment variable set), a skip with the reason elsewhere.
+func Missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("CI: "+format, args...)
+	}
+	t.Skipf(format, args...)
 }
