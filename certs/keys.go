@@ -20,7 +20,7 @@ import (
 func ParsePrivateKey(data []byte) (crypto.Signer, error) {
 	der := data
 	if b, _ := pem.Decode(data); b != nil {
-		if x509.IsEncryptedPEMBlock(b) { //nolint:staticcheck // detect only
+		if strings.Contains(b.Headers["Proc-Type"], "ENCRYPTED") { // RFC 1423 legacy encryption
 			return nil, errors.New("the PEM key is encrypted with legacy PEM encryption; convert it to PKCS#8 or PKCS#12")
 		}
 		der = b.Bytes

@@ -89,7 +89,7 @@ func (e *xmlEncoder) escape(s string, path *encPath) {
 		}
 		return
 	}
-	if strings.IndexAny(s, "\"'&<>\t\n\r") < 0 {
+	if !strings.ContainsAny(s, "\"'&<>\t\n\r") {
 		e.buf.WriteString(s) // nothing to escape: what xml.EscapeText would write
 		return
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // SchemaVersion is the layout version this package writes and reads. A file
@@ -221,7 +222,7 @@ func Open(path string, opts Options) (*DB, error) {
 	bdb, err := openBolt(path, opts.LockTimeout)
 	if err != nil {
 		switch {
-		case errors.Is(err, bolt.ErrTimeout):
+		case errors.Is(err, bolterrors.ErrTimeout):
 			return nil, fmt.Errorf("store: open %s: %w (is the node running? stop it, or use its local API): %v", path, ErrLocked, err)
 		case existed:
 			return nil, &CorruptError{Path: path, Detail: "bbolt cannot open it", Err: err}

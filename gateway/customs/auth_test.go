@@ -100,6 +100,9 @@ func TestBearerAuth(t *testing.T) {
 	t.Run("revoked", func(t *testing.T) {
 		id, secret := e.addClient(ScopeCheck)
 		resp, b := e.postForm("/oauth/token", url.Values{"grant_type": {"client_credentials"}}, id+":"+secret)
+		if resp.StatusCode != 200 {
+			t.Fatalf("token: %d %s", resp.StatusCode, b)
+		}
 		var tr tokenResponse
 		_ = json.Unmarshal(b, &tr)
 		if resp, b := e.call("POST", "/customs/v1/checks", tr.AccessToken, body); resp.StatusCode != 200 {
