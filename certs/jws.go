@@ -11,9 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v3/cert"
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/lestrrat-go/jwx/v3/jwt"
@@ -43,43 +43,80 @@ func jwsAlgFor(pub crypto.PublicKey) (jwa.SignatureAlgorithm, error) {
 // SignJWS signs payload as a compact JWS (the node's signed receipts).
 // The algorithm follows the key (ES256, ES384 or RS256); the x5c header
 // carries chain (signer first), so that the receiver can check the signer
-// against its trust anchors. key may be an HSM-backed crypto.Signer.
+// against its trust anchors. key may be an HSM-backed crypto.Signer. It is
+// NewJWSKey(key, chain).Sign(payload): callers that sign many tokens with
+// one key keep the JWSKey.
 func SignJWS(payload []byte, key crypto.Signer, chain []*x509.Certificate) ([]byte, error) {
-	alg, err := jwsAlgFor(key.Public())
+	k, err := NewJWSKey(key, chain)
 	if err != nil {
-		return nil, fmt.Errorf("sign JWS: %w", err)
+		return nil, err
 	}
-	if len(chain) == 0 || !publicKeysEqual(key.Public(), chain[0].PublicKey) {
-		return nil, errors.New("sign JWS: the first certificate of the chain must be the key's certificate")
-	}
-	var x5c cert.Chain
-	for _, c := range chain {
-		if err := x5c.AddString(base64.StdEncoding.EncodeToString(c.Raw)); err != nil {
-			return nil, fmt.Errorf("sign JWS: x5c: %w", err)
-		}
-	}
-	h := jws.NewHeaders()
-	if err := h.Set(jws.X509CertChainKey, &x5c); err != nil {
-		return nil, fmt.Errorf("sign JWS: %w", err)
-	}
-	out, err := jws.Sign(payload, jws.WithKey(alg, key, jws.WithProtectedHeaders(h)))
-	if err != nil {
-		return nil, fmt.Errorf("sign JWS: %w", err)
-	}
-	return out, nil
+	return k.Sign(payload)
 }
 
 // VerifyJWS verifies a compact JWS made by SignJWS: the signer certificate
 // from x5c must chain to an anchor of trust at time at (intermediates from
 // x5c), carry digitalSignature, not be revoked by a current CRL of trust,
 // and the header algorithm must be the one its key implies (no "none", no
-// HMAC, no embedded jwk). It returns the payload and the signer.
+// HMAC, no embedded jwk). It returns the payload and the signer. It builds
+// the chain anew for every token; a JWSVerifier remembers accepted chains.
 func VerifyJWS(token []byte, trust TrustStore, at time.Time) ([]byte, *x509.Certificate, error) {
 	if trust == nil {
 		return nil, nil, errors.New("verify JWS: no trust store")
 	}
+	return verifyJWS(&Verifier{Trust: trust, At: at}, token, at)
+}
+
+// JWSVerifier verifies compact JWS exactly as VerifyJWS does (jwx parses
+// the token and checks its signature; chain, key usage and revocation
+// against the trust store are checked for every token) and remembers, per
+// trust store, the x5c chains it accepted, so that a partner's next receipt
+// needs no chain building (see Verifier: the cache holds only what does not
+// depend on time beyond the chain's validity; revocation is checked every
+// time against the CRLs the trust store holds then). The zero value is
+// ready to use; it is safe for concurrent use and must not be copied after
+// first use.
+type JWSVerifier struct {
+	mu sync.Mutex
+	by map[TrustStore]*Verifier
+}
+
+// jwsVerifierMax bounds the trust stores a JWSVerifier remembers chains
+// for (a handful per partner; replaced ones are dropped when it is hit).
+const jwsVerifierMax = 256
+
+// Verify verifies token against trust at time at and returns the payload
+// and the signer certificate.
+func (jv *JWSVerifier) Verify(token []byte, trust TrustStore, at time.Time) ([]byte, *x509.Certificate, error) {
+	if trust == nil {
+		return nil, nil, errors.New("verify JWS: no trust store")
+	}
+	jv.mu.Lock()
+	v := jv.by[trust]
+	if v == nil {
+		if jv.by == nil || len(jv.by) >= jwsVerifierMax {
+			jv.by = map[TrustStore]*Verifier{}
+		}
+		v = &Verifier{Trust: trust}
+		jv.by[trust] = v
+	}
+	jv.mu.Unlock()
+	return verifyJWS(v, token, at)
+}
+
+// verifyJWS is the one JWS verification path: jwx parses the compact token
+// (one signature, no jwk header, x5c required) and verifies its signature
+// with the x5c leaf's key by the algorithm that key implies; v checks the
+// chain and revocation.
+func verifyJWS(v *Verifier, token []byte, at time.Time) ([]byte, *x509.Certificate, error) {
 	if strings.Count(string(token), ".") != 2 {
 		return nil, nil, errors.New("verify JWS: not a compact JWS")
+	}
+	for _, c := range token {
+		// base64url without padding (RFC 7515 section 2): one encoding per token.
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return nil, nil, fmt.Errorf("verify JWS: character %q is not base64url without padding", c)
+		}
 	}
 	msg, err := jws.Parse(token)
 	if err != nil {
@@ -122,7 +159,6 @@ func VerifyJWS(token []byte, trust TrustStore, at time.Time) ([]byte, *x509.Cert
 	if err != nil {
 		return nil, nil, fmt.Errorf("verify JWS: signature: %w", err)
 	}
-	v := &Verifier{Trust: trust, At: at}
 	chain, e := v.checkChain(leaf, certs[1:], []time.Time{at})
 	if e.Status != StatusValid {
 		return nil, nil, fmt.Errorf("verify JWS: %s: %s", e.Reason, e.Detail)

@@ -1,17 +1,14 @@
 package certs
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 )
 
 // JWSKey signs compact JWS like SignJWS, with the protected header
@@ -80,57 +77,4 @@ func (k *JWSKey) Sign(payload []byte) ([]byte, error) {
 	}
 	out = append(out, '.')
 	return enc.AppendEncode(out, sig), nil
-}
-
-// VerifyJWSSignature checks only the signature of a compact JWS with pub,
-// by the algorithm pub implies (ES256 for P-256, ES384 for P-384, RS256
-// for RSA of 2048 bits or more), and returns the decoded payload. It does
-// not look at the header: the caller has checked it (its alg among it) and
-// trusts pub for the token's signer, as gateway.JWSVerifier does for a
-// chain it verified with VerifyJWS before.
-func VerifyJWSSignature(token []byte, pub crypto.PublicKey) ([]byte, error) {
-	d1 := bytes.IndexByte(token, '.')
-	if d1 < 0 {
-		return nil, errors.New("verify JWS: not a compact JWS")
-	}
-	d2 := bytes.IndexByte(token[d1+1:], '.')
-	if d2 < 0 {
-		return nil, errors.New("verify JWS: not a compact JWS")
-	}
-	d2 += d1 + 1
-	if bytes.IndexByte(token[d2+1:], '.') >= 0 {
-		return nil, errors.New("verify JWS: not a compact JWS")
-	}
-	enc := base64.RawURLEncoding.Strict()
-	sig, err := enc.DecodeString(string(token[d2+1:]))
-	if err != nil {
-		return nil, fmt.Errorf("verify JWS: signature encoding: %w", err)
-	}
-	payload, err := enc.DecodeString(string(token[d1+1 : d2]))
-	if err != nil {
-		return nil, fmt.Errorf("verify JWS: payload encoding: %w", err)
-	}
-	alg, err := jwsAlgFor(pub)
-	if err != nil {
-		return nil, fmt.Errorf("verify JWS: %w", err)
-	}
-	hash := jwsHash(alg.String())
-	h := hash.New()
-	h.Write(token[:d2])
-	sum := h.Sum(nil)
-	switch k := pub.(type) {
-	case *ecdsa.PublicKey:
-		n := (k.Curve.Params().BitSize + 7) / 8
-		if len(sig) != 2*n {
-			return nil, errors.New("verify JWS: signature: wrong ECDSA signature length")
-		}
-		if !ecdsa.Verify(k, sum, new(big.Int).SetBytes(sig[:n]), new(big.Int).SetBytes(sig[n:])) {
-			return nil, errors.New("verify JWS: signature: does not verify")
-		}
-	case *rsa.PublicKey:
-		if err := rsa.VerifyPKCS1v15(k, hash, sum, sig); err != nil {
-			return nil, errors.New("verify JWS: signature: does not verify")
-		}
-	}
-	return payload, nil
 }

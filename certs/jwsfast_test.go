@@ -2,10 +2,13 @@ package certs
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
@@ -13,8 +16,8 @@ import (
 
 // TestJWSKey: tokens from the prepared signer are the kind SignJWS makes:
 // VerifyJWS (the full check through jwx) and jwx's own Verify accept them,
-// and VerifyJWSSignature accepts them and tokens from SignJWS alike and
-// refuses any change, another key and malformed tokens.
+// and a JWSVerifier with a remembered chain accepts them and tokens from
+// SignJWS alike and refuses any change and malformed tokens.
 func TestJWSKey(t *testing.T) {
 	p := testPKI(t)
 	trust := trustFor(t, p)
@@ -48,9 +51,10 @@ func TestJWSKey(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, good := range [][]byte{tok, old} {
-				if got, err := VerifyJWSSignature(good, tc.kc.Cert.PublicKey); err != nil || !bytes.Equal(got, payload) {
-					t.Fatalf("VerifyJWSSignature: %v", err)
+			var jv JWSVerifier
+			for _, good := range [][]byte{tok, old, tok} {
+				if got, _, err := jv.Verify(good, trust, testNow); err != nil || !bytes.Equal(got, payload) {
+					t.Fatalf("JWSVerifier: %v", err)
 				}
 			}
 			parts := strings.Split(string(tok), ".")
@@ -67,16 +71,82 @@ func TestJWSKey(t *testing.T) {
 				"two parts":        parts[0] + "." + parts[1],
 				"padded signature": parts[0] + "." + parts[1] + "." + parts[2] + "==",
 			} {
-				if _, err := VerifyJWSSignature([]byte(bad), tc.kc.Cert.PublicKey); err == nil {
+				if _, _, err := jv.Verify([]byte(bad), trust, testNow); err == nil {
 					t.Errorf("%s: verified", name)
 				}
-			}
-			if _, err := VerifyJWSSignature(tok, p.SignerECDSA.Cert.PublicKey); err == nil {
-				t.Errorf("verified with another key")
 			}
 		})
 	}
 	if _, err := NewJWSKey(p.Receipt.Key, []*x509.Certificate{p.SignerECDSA.Cert}); err == nil {
 		t.Errorf("key/certificate mismatch accepted")
+	}
+}
+
+// TestJWSVerifierRevocationAfterCache: a chain the JWSVerifier remembers
+// still has its revocation checked against the trust store's CRLs of the
+// moment, and a token signed by another key under the remembered
+// certificate is refused.
+func TestJWSVerifierRevocationAfterCache(t *testing.T) {
+	p := testPKI(t)
+	base := trustFor(t, p)
+	trust := &TrustSet{AnchorCerts: base.AnchorCerts, ExtraIntermediates: base.ExtraIntermediates, RevocationLists: base.RevocationLists}
+	chain := []*x509.Certificate{p.SignerECDSA.Cert, p.Intermediate.Cert}
+	tok, err := SignJWS([]byte("r"), p.SignerECDSA.Key, chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jv JWSVerifier
+	for range 2 {
+		if _, _, err := jv.Verify(tok, trust, testNow); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if jv.by[trust].chains.hits == 0 {
+		t.Fatal("the second token did not use the remembered chain")
+	}
+	// The same certificate in x5c, signed by another key.
+	forged, err := (&JWSKey{key: p.SignerRSA.Key, hash: crypto.SHA256, header: must(NewJWSKey(p.SignerECDSA.Key, chain)).header}).Sign([]byte("r"))
+	if err == nil {
+		if _, _, err := jv.Verify(forged, trust, testNow); err == nil {
+			t.Fatal("a token signed by another key verified under a remembered chain")
+		}
+	}
+	crl, err := IssueCRL(p.Intermediate, []*x509.Certificate{p.SignerECDSA.Cert}, testNow.Add(-time.Hour), testNow.Add(24*time.Hour), 99)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(crl)
+	rl, err := x509.ParseRevocationList(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trust.RevocationLists = append([]*x509.RevocationList{rl}, trust.RevocationLists...)
+	if _, _, err := jv.Verify(tok, trust, testNow); err == nil || !strings.Contains(err.Error(), "revoked") {
+		t.Fatalf("a revoked signer with a remembered chain: %v", err)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// BenchmarkJWSVerifier: a partner's receipt checked with a remembered
+// chain (jwx parse and signature check, revocation against the CRLs).
+func BenchmarkJWSVerifier(b *testing.B) {
+	p := testPKI(b)
+	trust := trustFor(b, p)
+	tok, err := SignJWS([]byte(`{"messageId":"m-1","outcome":"Delivered"}`), p.Receipt.Key, []*x509.Certificate{p.Receipt.Cert})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var jv JWSVerifier
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := jv.Verify(tok, trust, testNow); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

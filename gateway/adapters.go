@@ -1,21 +1,14 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/lestrrat-go/jwx/v3/jwa"
 
 	"github.com/ecogate/ecogate/certs"
 	"github.com/ecogate/ecogate/partners"
@@ -150,98 +143,19 @@ func sameCerts(a, b []*x509.Certificate) bool {
 // Chain implements ReceiptSigner.
 func (s *JWSSigner) Chain() []*x509.Certificate { return s.Certs }
 
-// JWSVerifier is the ReceiptVerifier of package certs. The zero value
-// verifies every token fully (certs.VerifyJWS: signature, x5c chain to the
-// trust store's anchors, validity, revocation). With CacheTTL set it
-// remembers, per trust store and x5c chain, that the chain was valid, for
-// at most CacheTTL (and never past the certificate's validity); a token
-// with a remembered chain then needs only its signature checked with the
-// remembered certificate's key, with the algorithm that key implies.
+// JWSVerifier is the ReceiptVerifier of package certs: certs.JWSVerifier,
+// which verifies every token in full (jwx for the token and its signature;
+// chain, key usage and revocation against the trust store) and remembers
+// the chains it accepted, so that a partner's next receipt needs no chain
+// building. The zero value is ready to use.
 type JWSVerifier struct {
-	CacheTTL time.Duration
-
-	mu    sync.Mutex
-	cache map[jwsCacheKey]jwsCacheEntry
-}
-
-type jwsCacheKey struct {
-	trust certs.TrustStore
-	x5c   [32]byte
-}
-
-type jwsCacheEntry struct {
-	leaf       *x509.Certificate
-	alg        jwa.SignatureAlgorithm
-	from, till time.Time
-}
-
-// jwsHeader is what the cache needs from a protected header.
-type jwsHeader struct {
-	Alg  string          `json:"alg"`
-	X5c  []string        `json:"x5c"`
-	JWK  json.RawMessage `json:"jwk"`
-	Crit json.RawMessage `json:"crit"`
-	B64  json.RawMessage `json:"b64"`
+	v certs.JWSVerifier
 }
 
 // VerifyJWS implements ReceiptVerifier.
 func (v *JWSVerifier) VerifyJWS(token []byte, trust certs.TrustStore, at time.Time) ([]byte, error) {
-	if v.CacheTTL <= 0 || trust == nil {
-		payload, _, err := certs.VerifyJWS(token, trust, at)
-		return payload, err
-	}
-	var key jwsCacheKey
-	cacheable := false
-	if dot := bytes.IndexByte(token, '.'); dot > 0 {
-		var h jwsHeader
-		if hb, err := base64.RawURLEncoding.DecodeString(string(token[:dot])); err == nil && json.Unmarshal(hb, &h) == nil &&
-			len(h.X5c) > 0 && h.JWK == nil && h.Crit == nil && h.B64 == nil {
-			hs := sha256.New()
-			for _, c := range h.X5c {
-				hs.Write([]byte(c))
-				hs.Write([]byte{0})
-			}
-			copy(key.x5c[:], hs.Sum(nil))
-			key.trust, cacheable = trust, true
-			v.mu.Lock()
-			e, ok := v.cache[key]
-			v.mu.Unlock()
-			if ok && !at.Before(e.from) && at.Before(e.till) && h.Alg == e.alg.String() && strings.Count(string(token), ".") == 2 {
-				return certs.VerifyJWSSignature(token, e.leaf.PublicKey)
-			}
-		}
-	}
-	payload, leaf, err := certs.VerifyJWS(token, trust, at)
-	if err != nil || !cacheable {
-		return payload, err
-	}
-	var alg jwa.SignatureAlgorithm
-	switch k := leaf.PublicKey.(type) {
-	case *ecdsa.PublicKey:
-		switch k.Curve.Params().Name {
-		case "P-256":
-			alg = jwa.ES256()
-		case "P-384":
-			alg = jwa.ES384()
-		default:
-			return payload, nil
-		}
-	case *rsa.PublicKey:
-		alg = jwa.RS256()
-	default:
-		return payload, nil
-	}
-	till := at.Add(v.CacheTTL)
-	if leaf.NotAfter.Before(till) {
-		till = leaf.NotAfter
-	}
-	v.mu.Lock()
-	if v.cache == nil || len(v.cache) > 1024 {
-		v.cache = map[jwsCacheKey]jwsCacheEntry{}
-	}
-	v.cache[key] = jwsCacheEntry{leaf: leaf, alg: alg, from: leaf.NotBefore, till: till}
-	v.mu.Unlock()
-	return payload, nil
+	payload, _, err := v.v.Verify(token, trust, at)
+	return payload, err
 }
 
 // StaticDirectory is a PartnerDirectory over a fixed list of partners,

@@ -475,7 +475,7 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 		Signer:            signer,
 		Validator:         &SchemaValidator{CodeLists: lists},
 		Receipts:          receipts,
-		ReceiptVerifier:   &JWSVerifier{CacheTTL: time.Minute},
+		ReceiptVerifier:   &JWSVerifier{},
 		ClientCertificate: client,
 		ServerCertificate: server,
 		Logger:            log,

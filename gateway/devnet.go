@@ -70,7 +70,7 @@ func (d *DevIdentity) NodeOptions(db *store.DB, dir PartnerDirectory) Options {
 		OwnTrust:          &certs.TrustSet{AnchorCerts: []*x509.Certificate{d.PKI.Root.Cert}},
 		Signer:            &CertsSigner{Key: d.PKI.SignerECDSA.Key, Certs: []*x509.Certificate{d.PKI.SignerECDSA.Cert, d.PKI.Intermediate.Cert}},
 		Receipts:          &JWSSigner{Key: d.PKI.Receipt.Key, Certs: []*x509.Certificate{d.PKI.Receipt.Cert}},
-		ReceiptVerifier:   &JWSVerifier{CacheTTL: time.Minute},
+		ReceiptVerifier:   &JWSVerifier{},
 		ClientCertificate: tlsCert(d.PKI.TLSClient),
 		ServerCertificate: tlsCert(d.PKI.TLSServer),
 	}

@@ -16,7 +16,7 @@ func TestJWSSignerPrepared(t *testing.T) {
 	_, vn, xx := identities(t)
 	trust := vn.AsPartner("", fastRetry).ReceiptTrust()
 	s := &JWSSigner{Key: vn.PKI.Receipt.Key, Certs: []*x509.Certificate{vn.PKI.Receipt.Cert}}
-	v := &JWSVerifier{CacheTTL: time.Minute}
+	v := &JWSVerifier{}
 	now := time.Now()
 	for i := range 3 {
 		tok, err := s.SignJWS([]byte(`{"n":1}`))
