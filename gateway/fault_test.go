@@ -288,19 +288,3 @@ func TestRetryPolicyIntervals(t *testing.T) {
 	}
 }
 
-// TestIDsAreUUIDv7 checks the message ids.
-func TestIDsAreUUIDv7(t *testing.T) {
-	var g idGen
-	now := time.Now()
-	prev := ""
-	for range 1000 {
-		id := g.New(now)
-		if len(id) != 36 || id[14] != '7' || (id[19] != '8' && id[19] != '9' && id[19] != 'a' && id[19] != 'b') {
-			t.Fatalf("not a UUIDv7: %s", id)
-		}
-		if id <= prev {
-			t.Fatalf("ids not increasing: %s after %s", id, prev)
-		}
-		prev = id
-	}
-}

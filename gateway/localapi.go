@@ -132,7 +132,7 @@ func (n *Node) Submit(ctx context.Context, doc []byte, to []string) (*SubmitResu
 			return nil, &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeInvalid,
 				Msg: fmt.Sprintf("partner %s does not exchange under %s (agreements: %s)", c, cert.Header.Agreement, strings.Join(p.Agreements, ", "))}
 		}
-		id := n.ids.New(now)
+		id := n.ids.New()
 		msgs = append(msgs, store.OutMessage{ID: id, Partner: c, CertNumber: cert.Header.ID, Version: cert.Header.Version,
 			Kind: kind, Content: content, Created: now, Pull: p.Pull, Exclusive: true})
 		res.Messages = append(res.Messages, SubmittedMessage{ID: id, To: c, Pull: p.Pull, Tracking: n.trackingURL(id)})

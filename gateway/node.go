@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ecogate/ecogate/certs"
+	"github.com/ecogate/ecogate/internal/ids"
 	"github.com/ecogate/ecogate/schema"
 	"github.com/ecogate/ecogate/store"
 )
@@ -147,7 +148,7 @@ type Node struct {
 	clock   Clock
 	log     *slog.Logger
 	m       *metrics
-	ids     idGen
+	ids     *ids.Generator
 	decode  schema.DecodeOptions
 
 	maxDoc      int64
@@ -224,6 +225,7 @@ func New(opt Options) (*Node, error) {
 		kick:        make(chan struct{}, 1),
 		clients:     map[string]clientEntry{},
 	}
+	n.ids = ids.New(n.clock.Now)
 	n.m = newMetrics(opt.Registry, opt.Outbox)
 	return n, nil
 }

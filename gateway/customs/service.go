@@ -3,8 +3,6 @@ package customs
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ecogate/ecogate/certs"
+	"github.com/ecogate/ecogate/internal/ids"
 	"github.com/ecogate/ecogate/schema"
 	"github.com/ecogate/ecogate/store"
 )
@@ -134,7 +133,8 @@ func New(opt Options) (*Service, error) {
 		opt.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if opt.NewID == nil {
-		opt.NewID = newUUIDv7
+		gen := ids.New(opt.Clock)
+		opt.NewID = func(time.Time) string { return gen.New() }
 	}
 	if opt.MaxBody <= 0 {
 		opt.MaxBody = 1 << 20
@@ -266,17 +266,3 @@ func (s *Service) decodeBody(w http.ResponseWriter, r *http.Request, v any) *fie
 }
 
 var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// newUUIDv7 returns a UUIDv7 (RFC 9562) for now.
-func newUUIDv7(now time.Time) string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("customs: crypto/rand failed: " + err.Error())
-	}
-	ms := uint64(now.UnixMilli())
-	b[0], b[1], b[2], b[3], b[4], b[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
-	b[6] = 0x70 | b[6]&0x0f
-	b[8] = 0x80 | b[8]&0x3f
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
