@@ -27,7 +27,8 @@ import (
 // generated configuration files), submits e-COs to IN's local API, and
 // kills one node or the other with SIGKILL at random moments, restarting
 // it each time. At the end every message IN accepted (answered 202) must
-// be stored exactly once at VN with IN holding VN's receipt, VN must hold
+// be stored exactly once at VN with IN holding VN's receipt, every
+// certificate IN queued must be in IN's issued register, VN must hold
 // nothing IN does not know, and both data files must pass bbolt's check
 // and the store's own index checks.
 const (
@@ -295,6 +296,9 @@ func TestCrashKill9(t *testing.T) {
 		if err != nil {
 			t.Fatalf("accepted message %s is not in IN's outbox: %v", id, err)
 		}
+		if iss, err := sdb.Issued().Get(ctx, num); err != nil || iss.Status != store.CertIssued || len(iss.Data) == 0 {
+			t.Fatalf("accepted certificate %s is not in IN's issued register: %+v %v", num, iss, err)
+		}
 		if rec.State != store.StateDelivered || len(rec.Receipt) == 0 {
 			t.Fatalf("accepted message %s is %s at IN", id, rec.State)
 		}
@@ -313,6 +317,11 @@ func TestCrashKill9(t *testing.T) {
 	known := map[string]bool{}
 	for _, r := range sent {
 		known[r.ID] = true
+		// Queued (answered or not before a kill) means registered: the
+		// two are one transaction.
+		if _, err := sdb.Issued().Get(ctx, r.CertNumber); err != nil {
+			t.Fatalf("message %s is queued at IN but certificate %s is not in the issued register: %v", r.ID, r.CertNumber, err)
+		}
 	}
 	recv, err := rdb.Inbox().List(ctx, store.StateDelivered, 0)
 	if err != nil {

@@ -70,9 +70,11 @@
 // /verify/q/{token}. They reach the Node only through Options hooks, so
 // node.go imports neither package:
 //
-//   - OnSubmitted registers every certificate this node signs in the
-//     register of issued certificates (QR token, verification-query
-//     answers, the public page);
+//   - RegisterEntries gives, for every certificate this node signs, its
+//     entries in the register of issued certificates (QR token,
+//     verification-query answers, the public page); Submit writes them
+//     in the transaction that queues the messages and their audit
+//     entries (store.Outbox.EnqueueRegistered), so submitting is one act;
 //   - OnAccepted stores the customs check view of an accepted e-CO;
 //   - Handlers["decision"] (DecisionHandler) verifies an importing
 //     customs' signed decision against the partner's document trust and

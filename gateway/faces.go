@@ -30,7 +30,7 @@ import (
 // This file wires the customs face (package gateway/customs) and the
 // public verification face (package gateway/verify) into a node built from
 // a configuration. The Node itself knows neither: they reach it through
-// Options hooks (Handlers, OnAccepted, OnSubmitted, PartnerRoutes,
+// Options hooks (Handlers, OnAccepted, RegisterEntries, PartnerRoutes,
 // LocalRoutes), and Instance serves their listeners.
 
 // TokenAudience is the aud claim of the customs API's access tokens.
@@ -149,9 +149,8 @@ func (f *faces) hooks(o *Options, fc facesConfig) {
 			log.Warn("customs check view not stored", "certificate", c.Ref().String(), "message", messageID, "err", err)
 		}
 	}
-	o.OnSubmitted = func(ctx context.Context, kind string, c *schema.Certificate, _ []byte) error {
-		_, err := customs.RegisterIssued(ctx, issued, c)
-		return err
+	o.RegisterEntries = func(_ string, c *schema.Certificate) ([]store.IssuedCert, error) {
+		return customs.IssuedRecords(c)
 	}
 	partnerCountry := func(r *http.Request) string {
 		if p := PartnerOf(r); p != nil {

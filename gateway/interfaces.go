@@ -21,6 +21,11 @@ import (
 // Outbox is the durable queue of outbound messages (satisfied by *store.Outbox).
 type Outbox interface {
 	Enqueue(ctx context.Context, msgs ...store.OutMessage) error
+	// EnqueueRegistered stores a submission as one act: the messages, the
+	// certificate's entries in the register of issued certificates and the
+	// audit entries (nil when the audit log is another store) in one
+	// transaction, all or nothing; a refused enqueue registers nothing.
+	EnqueueRegistered(ctx context.Context, register []store.IssuedCert, audit []store.Entry, msgs ...store.OutMessage) error
 	Claim(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]store.OutRecord, error)
 	MarkAttempt(ctx context.Context, id string, a store.Attempt) error
 	Suspend(ctx context.Context, id, reason string) error

@@ -140,14 +140,24 @@ func (n *Node) Submit(ctx context.Context, doc []byte, to []string) (*SubmitResu
 	if len(msgs) == 0 {
 		return nil, &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Msg: "no recipient: give one with to=CC or set the certificate's import country"}
 	}
-	// The messages and their audit entries are durable together (one
-	// commit when the audit log is in the outbox's store).
+	// Submitting is one act: the messages, the certificate's entries in
+	// the register of issued certificates and the audit entries are
+	// durable together (one transaction), so a crash never leaves a
+	// queued certificate unregistered, and a refused submission (409
+	// below) leaves the register as it was.
+	var register []store.IssuedCert
+	if n.opt.RegisterEntries != nil {
+		var err error
+		if register, err = n.opt.RegisterEntries(kind, cert); err != nil {
+			return nil, fmt.Errorf("register entry of %s: %w", cert.Ref(), err)
+		}
+	}
 	hash := ContentHash(content)
 	entries := make([]store.Entry, len(msgs))
 	for i, m := range msgs {
 		entries[i] = auditEntry("local", "send", m.ID, map[string]string{"partner": m.Partner, "certificate": cert.Ref().String(), "kind": kind, "sha256": hash})
 	}
-	if err := n.enqueueAudited(ctx, entries, msgs); err != nil {
+	if err := n.enqueueAudited(ctx, register, entries, msgs); err != nil {
 		var dup *store.AlreadySentError
 		if errors.As(err, &dup) {
 			hint := "to change the certificate, send a replacement with a higher version"
@@ -161,12 +171,10 @@ func (n *Node) Submit(ctx context.Context, doc []byte, to []string) (*SubmitResu
 	for _, m := range msgs {
 		n.m.enqueued.WithLabelValues(m.Partner).Inc()
 	}
-	// Only what was queued is registered: a refused submission (409 above)
-	// must not replace what the register holds for the certificate.
 	if n.opt.OnSubmitted != nil {
 		if err := n.opt.OnSubmitted(ctx, kind, cert, content); err != nil {
-			n.log.Error("queued but not registered", "certificate", cert.Ref().String(), "err", err)
-			return nil, fmt.Errorf("%s is queued (messages %s) but recording it as issued failed: %w", cert.Ref(), messageIDs(msgs), err)
+			n.log.Error("queued but the submitted hook failed", "certificate", cert.Ref().String(), "err", err)
+			return nil, fmt.Errorf("%s is queued (messages %s) but the submitted hook failed: %w", cert.Ref(), messageIDs(msgs), err)
 		}
 	}
 	n.log.Info("queued", "certificate", cert.Ref().String(), "kind", kind, "messages", len(msgs), "signedHere", signedHere)

@@ -109,10 +109,19 @@ type Options struct {
 	// OnAccepted, if set, is called after an inbound e-CO was stored as
 	// accepted (for example to build the customs check view).
 	OnAccepted func(ctx context.Context, from, messageID string, c *schema.Certificate, report certs.Report)
+	// RegisterEntries, if set, gives the entries of the register of
+	// issued certificates for an e-CO this node signed or checked (the
+	// certificate, and the one it replaces marked replaced): Submit writes
+	// them in the same transaction as the messages and their audit
+	// entries, so a queued certificate is always registered and a refused
+	// or failed submission registers nothing. Its error refuses the
+	// submission before anything is written.
+	RegisterEntries func(kind string, c *schema.Certificate) ([]store.IssuedCert, error)
 	// OnSubmitted, if set, is called for an e-CO this node signed or
-	// checked, once its messages are queued (for example to register what
-	// this node issued); its error is the submission's error, though the
-	// messages stay queued.
+	// checked, once its messages (and register entries) are committed; its
+	// error is the submission's error, though the messages stay queued.
+	// Anything that must be stored with the submission belongs in
+	// RegisterEntries instead.
 	OnSubmitted func(ctx context.Context, kind string, c *schema.Certificate, signed []byte) error
 	// PartnerRoutes mounts more routes on the partner API under /eco/v1,
 	// behind the client-certificate check (PartnerOf names the caller).

@@ -33,14 +33,16 @@ func auditEntry(actor, action, subject string, details map[string]string) store.
 	return store.Entry{Actor: actor, Action: action, Subject: subject, Details: details}
 }
 
-// enqueueAudited enqueues msgs with their audit entries: in one
-// transaction when the store allows it, else enqueue first and append the
-// entries after (a failed append is logged, as Node.audit does).
-func (n *Node) enqueueAudited(ctx context.Context, entries []store.Entry, msgs []store.OutMessage) error {
+// enqueueAudited enqueues msgs with their entries in the register of
+// issued certificates (register, may be empty) and their audit entries,
+// all in one transaction when the audit log is the outbox's store; else
+// the messages and register entries in one transaction, and the audit
+// entries appended after (a failed append is logged, as Node.audit does).
+func (n *Node) enqueueAudited(ctx context.Context, register []store.IssuedCert, entries []store.Entry, msgs []store.OutMessage) error {
 	if o := n.auditedOutbox(); o != nil {
-		return o.EnqueueAudited(ctx, entries, msgs...)
+		return o.EnqueueRegistered(ctx, register, entries, msgs...)
 	}
-	if err := n.opt.Outbox.Enqueue(ctx, msgs...); err != nil {
+	if err := n.opt.Outbox.EnqueueRegistered(ctx, register, nil, msgs...); err != nil {
 		return err
 	}
 	n.appendAll(ctx, entries)

@@ -27,7 +27,8 @@ import (
 // The parent kills the child with SIGKILL at random moments, restarts it,
 // and at the end checks that every acknowledged message was delivered
 // exactly once as seen by the receiver, that status messages never overtook
-// the issue they follow, and that both files pass bbolt's check and the
+// the issue they follow, that every queued message's certificate is in the
+// issued register (enqueued with it in one transaction), and that both files pass bbolt's check and the
 // store's own index checks.
 const (
 	crashEnvChild  = "ECOGATE_STORE_CRASH_CHILD"
@@ -157,6 +158,15 @@ func TestCrashKill9(t *testing.T) {
 	sent := map[string]bool{}
 	for _, r := range out {
 		sent[r.ID] = true
+		// Enqueued with its register entry in one transaction: a queued
+		// certificate is registered, a queued withdrawal has withdrawn it.
+		iss, err := sender.Issued().Get(ctx, r.CertNumber)
+		switch {
+		case err != nil:
+			t.Errorf("message %s is queued but certificate %s is not registered: %v", r.ID, r.CertNumber, err)
+		case r.Kind == "withdraw" && iss.Status != CertWithdrawn:
+			t.Errorf("withdrawal %s is queued but %s is %s in the register", r.ID, r.CertNumber, iss.Status)
+		}
 		if r.State != StateDelivered {
 			t.Errorf("message %s is %s at the end, want delivered", r.ID, r.State)
 		}
@@ -258,7 +268,8 @@ func crashChild(dir, run string, finish bool) error {
 			for i := 0; produced.Load() < crashTarget; i++ {
 				id := fmt.Sprintf("r%s-g%d-%05d", run, g, i)
 				m := OutMessage{ID: id, Partner: "SG", CertNumber: "CO-" + id, Version: 1, Kind: "issue", Content: []byte("<eco id='" + id + "'/>")}
-				if err := sender.Outbox().Enqueue(ctx, m); err != nil {
+				reg := []IssuedCert{{Country: "XX", Number: m.CertNumber, Version: 1, Data: []byte(`{"id":"` + id + `"}`)}}
+				if err := sender.Outbox().EnqueueRegistered(ctx, reg, []Entry{{Actor: "local", Action: "send", Subject: id}}, m); err != nil {
 					errc <- err
 					return
 				}
@@ -267,7 +278,8 @@ func crashChild(dir, run string, finish bool) error {
 				if i%10 == 0 {
 					w := m
 					w.ID, w.Kind, w.Content = "w-"+id, "withdraw", []byte("<withdraw id='"+id+"'/>")
-					if err := sender.Outbox().Enqueue(ctx, w); err != nil {
+					reg := []IssuedCert{{Country: "XX", Number: w.CertNumber, Version: 1, Status: CertWithdrawn}}
+					if err := sender.Outbox().EnqueueRegistered(ctx, reg, nil, w); err != nil {
 						errc <- err
 						return
 					}

@@ -173,6 +173,10 @@ type DB struct {
 	// hookImportMid, when set (tests only), runs inside Issued.Import after
 	// the document is written and before the register entry.
 	hookImportMid func(number string) error
+	// hookEnqueueMid, when set (tests only), runs inside an enqueue after
+	// the messages are written and before the register and audit entries;
+	// it gets the first message's certificate number.
+	hookEnqueueMid func(number string) error
 }
 
 type op struct {

@@ -121,20 +121,42 @@ type Outbox struct{ db *DB }
 // no-op (so a producer may retry after a crash); with anything else it
 // fails with ErrConflict.
 func (o *Outbox) Enqueue(ctx context.Context, msgs ...OutMessage) error {
-	return o.enqueue(ctx, nil, msgs)
+	return o.enqueue(ctx, nil, nil, msgs)
 }
 
 // EnqueueAudited is Enqueue with audit entries (checked as Audit.Append
 // checks them) appended in the same transaction as the messages: both are
 // durable, or neither is, with one commit.
 func (o *Outbox) EnqueueAudited(ctx context.Context, audit []Entry, msgs ...OutMessage) error {
-	return o.enqueue(ctx, audit, msgs)
+	return o.enqueue(ctx, nil, audit, msgs)
 }
 
-func (o *Outbox) enqueue(ctx context.Context, audit []Entry, msgs []OutMessage) error {
+// EnqueueRegistered is the submission of a certificate this node issues,
+// as one act: the messages, the certificate's entries in the register of
+// issued certificates (applied in order, as Issued.Register applies them:
+// typically the certificate, then the one it replaces marked replaced) and
+// the audit entries are written in one transaction. After a crash at any
+// moment either all of it is stored or none of it, so a certificate that
+// was queued is always in the register, and a refused enqueue (ErrConflict,
+// an *AlreadySentError) leaves the register as it was. When every message
+// was already queued (a producer retrying the same ids), nothing is
+// written. audit may be nil (the caller then audits on its own).
+func (o *Outbox) EnqueueRegistered(ctx context.Context, register []IssuedCert, audit []Entry, msgs ...OutMessage) error {
+	return o.enqueue(ctx, register, audit, msgs)
+}
+
+func (o *Outbox) enqueue(ctx context.Context, register []IssuedCert, audit []Entry, msgs []OutMessage) error {
 	audit, err := o.db.checkEntries(audit)
 	if err != nil {
 		return fmt.Errorf("enqueue %d message(s): %w", len(msgs), err)
+	}
+	for _, r := range register {
+		if err := checkID("certificate number", r.Number); err != nil {
+			return fmt.Errorf("enqueue %d message(s): register issued certificate: %w", len(msgs), err)
+		}
+		if r.Status != "" && r.Status != CertIssued && r.Status != CertWithdrawn && r.Status != CertReplaced {
+			return fmt.Errorf("enqueue %d message(s): register issued certificate %s: %w: status %q", len(msgs), r.Number, ErrInvalid, r.Status)
+		}
 	}
 	for i := range msgs {
 		m := &msgs[i]
@@ -164,7 +186,17 @@ func (o *Outbox) enqueue(ctx context.Context, audit []Entry, msgs []OutMessage) 
 			added = added || isNew
 		}
 		if !added {
-			return nil // every message was already queued: nothing new to audit
+			return nil // every message was already queued: nothing new to register or audit
+		}
+		if o.db.hookEnqueueMid != nil {
+			if err := o.db.hookEnqueueMid(msgs[0].CertNumber); err != nil {
+				return err
+			}
+		}
+		for _, r := range register {
+			if _, err := registerTx(tx, r, now.UTC()); err != nil {
+				return fmt.Errorf("register issued certificate %s: %w", r.Number, err)
+			}
 		}
 		return appendEntries(tx, audit)
 	})

@@ -39,9 +39,10 @@
 //   - receive pipeline, message kind "decision": ApplyDecision(ctx,
 //     db.Issued(), partner.DocumentTrust, partner, messageID, content, now)
 //     instead of the e-CO evaluation (gateway.DecisionHandler);
-//   - send pipeline, before a certificate this node signed is enqueued:
-//     RegisterIssued(ctx, db.Issued(), cert) (QR token, M5 answers, the
-//     public page);
+//   - send pipeline, a certificate this node signed: its IssuedRecords(cert)
+//     are written with the messages in one transaction
+//     (store.Outbox.EnqueueRegistered; QR token, M5 answers, the public
+//     page); RegisterIssued(ctx, db.Issued(), cert) writes them alone;
 //   - local API: IssuedRoutesWithLinks(db.Issued(), verify QRLink) under
 //     /api/v1 (decisions shown with the certificates this node issued).
 //

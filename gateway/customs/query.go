@@ -71,28 +71,47 @@ type IssuedRegister interface {
 	Get(ctx context.Context, number string) (*store.IssuedCert, error)
 }
 
-// RegisterIssued records a certificate this node signed and sent (hook:
-// the send pipeline, after the outbox accepted it), with its core data, so
-// that verification queries and the public page can answer for it. A
-// withdrawal (status 40) marks it withdrawn; a replacement marks the
+// RegisterIssued records a certificate this node issued, with its core
+// data, so that verification queries and the public page can answer for
+// it. A withdrawal (status 40) marks it withdrawn; a replacement marks the
 // certificate it replaces replaced. It returns the record with its QR
 // token.
+//
+// Each entry is its own write (tools and tests use it); the node's send
+// pipeline instead hands IssuedRecords to store.Outbox.EnqueueRegistered,
+// which writes them in the transaction that queues the messages.
 func RegisterIssued(ctx context.Context, reg IssuedRegister, c *schema.Certificate) (*store.IssuedCert, error) {
+	rs, err := IssuedRecords(c)
+	if err != nil {
+		return nil, err
+	}
+	var rec *store.IssuedCert
+	for i, r := range rs {
+		got, err := reg.Register(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			rec = got
+		}
+	}
+	return rec, nil
+}
+
+// IssuedRecords is the list of register entries a certificate this node
+// issues makes, in the order to apply them (as store.Issued.Register
+// does): its own entry (IssuedRecordOf), then, for a replacement, the
+// certificate it replaces marked replaced by it.
+func IssuedRecords(c *schema.Certificate) ([]store.IssuedCert, error) {
 	r, replaces, err := IssuedRecordOf(c)
 	if err != nil {
 		return nil, err
 	}
-	rec, err := reg.Register(ctx, r)
-	if err != nil {
-		return nil, err
-	}
+	rs := []store.IssuedCert{r}
 	if replaces != "" {
-		if _, err := reg.Register(ctx, store.IssuedCert{Country: r.Country, Number: replaces,
-			Version: -1, Status: store.CertReplaced, ReplacedBy: r.Number}); err != nil {
-			return nil, err
-		}
+		rs = append(rs, store.IssuedCert{Country: r.Country, Number: replaces, Version: -1, Status: store.CertReplaced, ReplacedBy: r.Number})
 	}
-	return rec, nil
+	return rs, nil
 }
 
 // IssuedRecordOf is the register entry of a certificate this node issues

@@ -12,6 +12,6 @@
 // HMAC-signed id carries its expiry (single use). Lookups are logged with
 // the client address as a keyed, truncated hash and never with party data.
 //
-// It reads the register of issued certificates (store.Issued, filled by
-// customs.RegisterIssued) through the Register interface declared here.
+// It reads the register of issued certificates (store.Issued, filled with
+// customs.IssuedRecords when a certificate is queued) through the Register interface declared here.
 package verify
