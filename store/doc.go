@@ -6,8 +6,10 @@
 // the exact documents of certificates migrated from a legacy platform
 // (Issued.Import: document, idempotency record and register entry in one
 // transaction; the same content again is a no-op, other content under the
-// same number and version a conflict), the customs state, and the
-// append-only, hash-chained audit log.
+// same number and version a conflict), the customs state, the records of
+// the domestic issuance workflow (IssuanceStore implements issuance.Store:
+// organisations, people, applications, e-wallets, numbering series; own
+// isu_* buckets), and the append-only, hash-chained audit log.
 //
 // Durability. Open never sets bbolt's NoSync: every committed write
 // transaction is fsynced before the call that asked for it returns. All
