@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/beevik/etree"
+
+	"github.com/ecogate/ecogate/internal/xmlguard"
 )
 
 // ExcC14N returns the exclusive XML canonicalization (without comments,
@@ -18,35 +20,43 @@ func ExcC14N(e, exclude *etree.Element, prefixList []string) []byte {
 }
 
 func appendExcC14N(dst []byte, e, exclude *etree.Element, prefixList []string) []byte {
-	c := c14n{buf: dst, exclude: exclude, inclusive: prefixList}
+	c := newC14N(dst, exclude, prefixList)
 	// Namespace declarations in scope from the ancestors, outermost first.
 	var anc []*etree.Element
 	for p := e.Parent(); p != nil; p = p.Parent() {
 		anc = append(anc, p)
 	}
-	var scope *nsScope
 	for i := len(anc) - 1; i >= 0; i-- {
-		scope = pushDecls(scope, anc[i])
+		pushDecls(c.scope, anc[i])
 	}
-	c.element(e, scope, nil)
+	c.element(e)
 	return c.buf
 }
 
-func pushDecls(scope *nsScope, e *etree.Element) *nsScope {
-	for _, a := range e.Attr {
-		if a.Space == "xmlns" {
-			scope = &nsScope{a.Key, a.Value, scope}
-		} else if a.Space == "" && a.Key == "xmlns" {
-			scope = &nsScope{"", a.Value, scope}
-		}
-	}
-	return scope
+func newC14N(dst []byte, exclude *etree.Element, prefixList []string) *c14n {
+	return &c14n{buf: dst, exclude: exclude, inclusive: prefixList, scope: xmlguard.NewScope(), rendered: xmlguard.NewScope()}
 }
 
+// pushDecls binds e's namespace declarations in scope.
+func pushDecls(scope *xmlguard.Scope, e *etree.Element) {
+	for _, a := range e.Attr {
+		if a.Space == "xmlns" {
+			scope.Push(a.Key, a.Value)
+		} else if a.Space == "" && a.Key == "xmlns" {
+			scope.Push("", a.Value)
+		}
+	}
+}
+
+// c14n holds one canonicalization. scope holds the declarations in scope
+// at the current element, rendered those the output has in scope; both
+// answer in O(1), so the cost is linear in the size of the subtree.
 type c14n struct {
 	buf       []byte
 	exclude   *etree.Element
 	inclusive []string
+	scope     *xmlguard.Scope
+	rendered  *xmlguard.Scope
 	nsTmp     []nsDecl
 	attrTmp   []attrOut
 }
@@ -57,25 +67,23 @@ type attrOut struct {
 	uri, local, qname, value string
 }
 
-func (c *c14n) element(e *etree.Element, scope, rendered *nsScope) {
-	scope = pushDecls(scope, e)
+func (c *c14n) element(e *etree.Element) {
+	smark, rmark := c.scope.Mark(), c.rendered.Mark()
+	pushDecls(c.scope, e)
 
-	// Namespace axis: visibly utilised prefixes plus the inclusive list.
+	// Namespace axis: visibly utilised prefixes plus the inclusive list,
+	// sorted by prefix and then made unique (a sort, not a search per
+	// prefix, so that many attributes cost n log n, not n squared).
 	ns := c.nsTmp[:0]
 	need := func(prefix string) {
 		if prefix == "xml" || prefix == "xmlns" {
 			return
 		}
-		for _, d := range ns {
-			if d.prefix == prefix {
-				return
-			}
-		}
-		uri, ok := scope.lookup(prefix)
+		uri, ok := c.scope.Lookup(prefix)
 		if !ok && prefix != "" {
 			return
 		}
-		r, _ := rendered.lookup(prefix)
+		r, _ := c.rendered.Lookup(prefix)
 		if r == uri {
 			return
 		}
@@ -91,11 +99,12 @@ func (c *c14n) element(e *etree.Element, scope, rendered *nsScope) {
 		if p == "#default" {
 			p = ""
 		}
-		if _, ok := scope.lookup(p); ok {
+		if _, ok := c.scope.Lookup(p); ok {
 			need(p)
 		}
 	}
 	slices.SortFunc(ns, func(a, b nsDecl) int { return strings.Compare(a.prefix, b.prefix) })
+	ns = slices.CompactFunc(ns, func(a, b nsDecl) bool { return a.prefix == b.prefix })
 
 	// Attribute axis.
 	at := c.attrTmp[:0]
@@ -109,7 +118,7 @@ func (c *c14n) element(e *etree.Element, scope, rendered *nsScope) {
 			if a.Space == "xml" {
 				o.uri = nsXML
 			} else {
-				o.uri, _ = scope.lookup(a.Space)
+				o.uri, _ = c.scope.Lookup(a.Space)
 			}
 		}
 		at = append(at, o)
@@ -135,7 +144,7 @@ func (c *c14n) element(e *etree.Element, scope, rendered *nsScope) {
 		}
 		c.buf = appendEscAttr(c.buf, d.uri)
 		c.buf = append(c.buf, '"')
-		rendered = &nsScope{d.prefix, d.uri, rendered}
+		c.rendered.Push(d.prefix, d.uri)
 	}
 	for _, a := range at {
 		c.buf = append(c.buf, ' ')
@@ -158,7 +167,7 @@ func (c *c14n) element(e *etree.Element, scope, rendered *nsScope) {
 			if t == c.exclude {
 				continue
 			}
-			c.element(t, scope, rendered)
+			c.element(t)
 		case *etree.CharData:
 			c.buf = appendEscText(c.buf, t.Data)
 		case *etree.ProcInst:
@@ -174,6 +183,8 @@ func (c *c14n) element(e *etree.Element, scope, rendered *nsScope) {
 	c.buf = append(c.buf, "</"...)
 	c.buf = appendQName(c.buf, e.Space, e.Tag)
 	c.buf = append(c.buf, '>')
+	c.scope.PopTo(smark)
+	c.rendered.PopTo(rmark)
 }
 
 func appendQName(b []byte, space, local string) []byte {

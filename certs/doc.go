@@ -3,7 +3,10 @@
 //
 //   - ParseStrict: the one XML parse of untrusted input (etree), refusing
 //     DOCTYPE, processing instructions, non-UTF-8, duplicate attributes,
-//     undeclared prefixes, oversized and over-deep documents.
+//     undeclared prefixes, oversized and over-deep documents, too many
+//     attributes or namespace declarations (limits in internal/xmlguard),
+//     all in one streaming pass of linear cost; a leading byte-order mark
+//     is allowed.
 //   - ExcC14N: exclusive XML canonicalization written over etree in place
 //     (no tree copy), with the enveloped-signature exclusion built in.
 //   - Signer: enveloped XML Signatures in the ecogate profile (Reference
@@ -34,6 +37,8 @@
 //	xml.proc-inst               processing instruction other than <?xml?>
 //	xml.encoding                not UTF-8
 //	xml.too-large, xml.too-deep size or nesting limit exceeded
+//	xml.too-many-attrs          over 256 attributes on an element, or MaxBytes/16 in all
+//	xml.too-many-ns             over 64 namespace declarations on an element, or MaxBytes/4096 in all
 //	xml.duplicate-attr          an attribute appears twice
 //	xml.bad-name                malformed name or namespace (un)declaration
 //	xml.undeclared-prefix       namespace prefix not declared

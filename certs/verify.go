@@ -221,6 +221,7 @@ type parsedSig struct {
 	sigValue        []byte
 	certs           []*x509.Certificate
 	leaf            *x509.Certificate
+	ns              nsIndex // namespace URIs inside the signature
 }
 
 // Verify checks doc. It returns an error only when verification could not
@@ -377,10 +378,6 @@ func pruneComments(e *etree.Element) {
 	}
 }
 
-func isDS(e *etree.Element, local string) bool {
-	return e.Tag == local && e.NamespaceURI() == NSDSig
-}
-
 // childElements returns e's element children, or an error when e holds
 // non-whitespace text.
 func childElements(e *etree.Element) ([]*etree.Element, *verifyError) {
@@ -414,11 +411,11 @@ func walk(e *etree.Element, f func(*etree.Element) *verifyError) *verifyError {
 
 // checkAlgorithms rejects any algorithm, transform or construct outside the
 // profile anywhere inside a Signature, naming every offending URI.
-func checkAlgorithms(sig *etree.Element) *verifyError {
+func checkAlgorithms(sig *etree.Element, ix nsIndex) *verifyError {
 	var algs, trans []string
 	var other *verifyError
 	walk(sig, func(e *etree.Element) *verifyError {
-		if e.NamespaceURI() != NSDSig {
+		if ix.uri(e) != NSDSig {
 			return nil
 		}
 		alg := e.SelectAttrValue("Algorithm", "")
@@ -464,12 +461,15 @@ func checkAlgorithms(sig *etree.Element) *verifyError {
 }
 
 func checkProfile(root *etree.Element) (*parsedSig, *verifyError) {
-	sigs := findSignatures(root, nil, nil)
+	sigs, ix := scanSignatures(root)
 	if len(sigs) == 0 {
 		return nil, bad("profile.no-signature", "the document has no ds:Signature")
 	}
 	for _, s := range sigs {
-		if err := checkAlgorithms(s); err != nil {
+		if _, nested := ix[s.Parent()]; nested {
+			continue // walked with the signature around it
+		}
+		if err := checkAlgorithms(s, ix); err != nil {
 			return nil, err
 		}
 	}
@@ -493,12 +493,12 @@ func checkProfile(root *etree.Element) (*parsedSig, *verifyError) {
 			}
 		}
 	}
-	ps := &parsedSig{sig: sig}
+	ps := &parsedSig{sig: sig, ns: ix}
 	kids, err := childElements(sig)
 	if err != nil {
 		return nil, err
 	}
-	if len(kids) != 3 || !isDS(kids[0], "SignedInfo") || !isDS(kids[1], "SignatureValue") || !isDS(kids[2], "KeyInfo") {
+	if len(kids) != 3 || !ps.ns.isDS(kids[0], "SignedInfo") || !ps.ns.isDS(kids[1], "SignatureValue") || !ps.ns.isDS(kids[2], "KeyInfo") {
 		names := make([]string, len(kids))
 		for i, k := range kids {
 			names[i] = k.FullTag()
@@ -526,14 +526,14 @@ func checkProfile(root *etree.Element) (*parsedSig, *verifyError) {
 	return ps, nil
 }
 
-func inclusivePrefixes(m *etree.Element) ([]string, *verifyError) {
+func inclusivePrefixes(m *etree.Element, ix nsIndex) ([]string, *verifyError) {
 	kids, err := childElements(m)
 	if err != nil {
 		return nil, err
 	}
 	var out []string
 	for _, k := range kids {
-		if k.Tag != "InclusiveNamespaces" || k.NamespaceURI() != AlgExcC14N {
+		if k.Tag != "InclusiveNamespaces" || ix.uri(k) != AlgExcC14N {
 			return nil, bad("profile.structure", "unexpected <%s> inside %s", k.FullTag(), m.FullTag())
 		}
 		out = append(out, strings.Fields(k.SelectAttrValue("PrefixList", ""))...)
@@ -546,13 +546,13 @@ func parseSignedInfo(ps *parsedSig, si *etree.Element) *verifyError {
 	if err != nil {
 		return err
 	}
-	if len(kids) < 3 || !isDS(kids[0], "CanonicalizationMethod") || !isDS(kids[1], "SignatureMethod") {
+	if len(kids) < 3 || !ps.ns.isDS(kids[0], "CanonicalizationMethod") || !ps.ns.isDS(kids[1], "SignatureMethod") {
 		return bad("profile.structure", "ds:SignedInfo must hold CanonicalizationMethod, SignatureMethod and one Reference")
 	}
-	if len(kids) != 3 || !isDS(kids[2], "Reference") {
+	if len(kids) != 3 || !ps.ns.isDS(kids[2], "Reference") {
 		return bad("profile.reference", "ds:SignedInfo must hold exactly one ds:Reference; found %d elements after SignatureMethod", len(kids)-2)
 	}
-	if ps.c14nPrefixes, err = inclusivePrefixes(kids[0]); err != nil {
+	if ps.c14nPrefixes, err = inclusivePrefixes(kids[0], ps.ns); err != nil {
 		return err
 	}
 	ps.method = kids[1].SelectAttrValue("Algorithm", "")
@@ -576,21 +576,21 @@ func parseSignedInfo(ps *parsedSig, si *etree.Element) *verifyError {
 	if err != nil {
 		return err
 	}
-	if len(rk) != 3 || !isDS(rk[0], "Transforms") || !isDS(rk[1], "DigestMethod") || !isDS(rk[2], "DigestValue") {
+	if len(rk) != 3 || !ps.ns.isDS(rk[0], "Transforms") || !ps.ns.isDS(rk[1], "DigestMethod") || !ps.ns.isDS(rk[2], "DigestValue") {
 		return bad("profile.transform", "the Reference must hold Transforms (enveloped-signature, exclusive C14N), DigestMethod, DigestValue")
 	}
 	tk, err := childElements(rk[0])
 	if err != nil {
 		return err
 	}
-	if len(tk) != 2 || !isDS(tk[0], "Transform") || !isDS(tk[1], "Transform") ||
+	if len(tk) != 2 || !ps.ns.isDS(tk[0], "Transform") || !ps.ns.isDS(tk[1], "Transform") ||
 		tk[0].SelectAttrValue("Algorithm", "") != AlgEnveloped || tk[1].SelectAttrValue("Algorithm", "") != AlgExcC14N {
 		return bad("profile.transform", "the transforms must be exactly enveloped-signature then exclusive C14N")
 	}
 	if k, _ := childElements(tk[0]); len(k) != 0 {
 		return bad("profile.transform", "the enveloped-signature transform takes no parameters")
 	}
-	if ps.refPrefixes, err = inclusivePrefixes(tk[1]); err != nil {
+	if ps.refPrefixes, err = inclusivePrefixes(tk[1], ps.ns); err != nil {
 		return err
 	}
 	ps.digestHash = digestMethods[rk[1].SelectAttrValue("Algorithm", "")]
@@ -613,12 +613,12 @@ func parseKeyInfo(ps *parsedSig, ki *etree.Element) *verifyError {
 	var x509Data *etree.Element
 	for _, k := range kids {
 		switch {
-		case isDS(k, "X509Data"):
+		case ps.ns.isDS(k, "X509Data"):
 			if x509Data != nil {
 				return bad("profile.keyinfo", "more than one ds:X509Data")
 			}
 			x509Data = k
-		case isDS(k, "KeyName"), isDS(k, "KeyValue"):
+		case ps.ns.isDS(k, "KeyName"), ps.ns.isDS(k, "KeyValue"):
 			// ignored: the key comes from the certificate only
 		default:
 			return bad("profile.keyinfo", "<%s> is not allowed in ds:KeyInfo", k.FullTag())
@@ -633,7 +633,7 @@ func parseKeyInfo(ps *parsedSig, ki *etree.Element) *verifyError {
 	}
 	for _, k := range xk {
 		switch {
-		case isDS(k, "X509Certificate"):
+		case ps.ns.isDS(k, "X509Certificate"):
 			t, ok := textOnly(k)
 			if !ok {
 				return bad("profile.keyinfo", "ds:X509Certificate must hold base64 text only")
@@ -647,7 +647,7 @@ func parseKeyInfo(ps *parsedSig, ki *etree.Element) *verifyError {
 				return bad("profile.keyinfo", "ds:X509Certificate: %v", e)
 			}
 			ps.certs = append(ps.certs, c)
-		case isDS(k, "X509IssuerSerial"), isDS(k, "X509SubjectName"), isDS(k, "X509SKI"):
+		case ps.ns.isDS(k, "X509IssuerSerial"), ps.ns.isDS(k, "X509SubjectName"), ps.ns.isDS(k, "X509SKI"):
 		default:
 			return bad("profile.keyinfo", "<%s> is not allowed in ds:X509Data", k.FullTag())
 		}

@@ -132,7 +132,7 @@ func (s *Signer) sign(doc []byte, d *etree.Document) ([]byte, error) {
 		return nil, errors.New("sign: the private key does not match the certificate; pass the certificate issued for this key first")
 	}
 	root := d.Root()
-	if sigs := findSignatures(root, nil, nil); len(sigs) > 0 {
+	if sigs := findSignatures(root); len(sigs) > 0 {
 		return nil, errors.New("sign: the document already carries a ds:Signature; sign the unsigned document")
 	}
 	h := crypto.SHA256.New()
@@ -267,23 +267,6 @@ func publicKeysEqual(a, b crypto.PublicKey) bool {
 		return e.Equal(b)
 	}
 	return false
-}
-
-// findSignatures returns every element named Signature in the XML-DSig
-// namespace under e (inclusive), in document order.
-func findSignatures(e *etree.Element, scope *nsScope, out []*etree.Element) []*etree.Element {
-	scope = pushDecls(scope, e)
-	if e.Tag == "Signature" {
-		if uri, _ := scope.lookup(e.Space); uri == NSDSig {
-			out = append(out, e)
-		}
-	}
-	for _, t := range e.Child {
-		if c, ok := t.(*etree.Element); ok {
-			out = findSignatures(c, scope, out)
-		}
-	}
-	return out
 }
 
 // textOnly returns the element's character data, or ok=false when it has

@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/beevik/etree"
+
+	"github.com/ecogate/ecogate/internal/xmlguard"
 )
 
 // RecordReader delivers the records of one source, one at a time. Next
@@ -364,6 +366,16 @@ func (p *Profile) newXMLReader(r io.Reader) (*xmlReader, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxSource))
 	if err != nil {
 		return nil, err
+	}
+	data = xmlguard.TrimBOM(data)
+	// One linear streaming pass refuses directives and what crosses the
+	// limits of internal/xmlguard (depth 64, 256 attributes and 64
+	// namespace declarations per element) before etree builds a tree.
+	if err := xmlguard.Check(data, xmlguard.Limits{MaxBytes: maxSource}); err != nil {
+		if ge, ok := xmlguard.IsError(err); ok && ge.Reason == "xml.doctype" {
+			return nil, errors.New("the XML source has a DOCTYPE, which is refused")
+		}
+		return nil, fmt.Errorf("the source is not accepted as XML: %w", err)
 	}
 	doc := etree.NewDocument()
 	doc.ReadSettings.Permissive = false

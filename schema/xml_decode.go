@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/beevik/etree"
+
+	"github.com/ecogate/ecogate/internal/xmlguard"
 )
 
 // XMLDSigNamespace is the namespace of the enveloped ds:Signature that the
@@ -32,6 +35,7 @@ const (
 	CodeDoctype          = "ECO-SCHEMA-DOCTYPE"           // a DOCTYPE (or other <!...> directive) is present
 	CodeTooLarge         = "ECO-SCHEMA-TOO-LARGE"         // the body is larger than DecodeOptions.MaxBytes
 	CodeTooDeep          = "ECO-SCHEMA-TOO-DEEP"          // elements nest deeper than DecodeOptions.MaxDepth
+	CodeLimit            = "ECO-SCHEMA-LIMIT"             // more attributes or namespace declarations than internal/xmlguard allows (named in the message)
 	CodeUnknownElement   = "ECO-SCHEMA-UNKNOWN-ELEMENT"   // an element the dataset does not define at that place
 	CodeUnknownAttribute = "ECO-SCHEMA-UNKNOWN-ATTRIBUTE" // an attribute the dataset does not define
 	CodeUnknownField     = "ECO-SCHEMA-UNKNOWN-FIELD"     // a JSON member the dataset does not define
@@ -133,6 +137,28 @@ func parseXML(b []byte, opts DecodeOptions) (*etree.Element, Findings) {
 	if int64(len(b)) > opts.maxBytes() {
 		return nil, Findings{severe(CodeTooLarge, "", fmt.Sprintf("the document is %d bytes, more than the limit of %d bytes: split it or ask the operator to raise the limit", len(b), opts.maxBytes()))}
 	}
+	// XML allows a leading UTF-8 byte-order mark; the tokenizer would read
+	// it as text outside the root.
+	b = xmlguard.TrimBOM(b)
+	// One streaming pass refuses, at a cost linear in the size, what
+	// crosses a limit (depth, attributes and namespace declarations per
+	// element and in all) before etree builds a tree.
+	if err := xmlguard.Check(b, xmlguard.Limits{MaxBytes: int(opts.maxBytes()), MaxDepth: opts.maxDepth()}); err != nil {
+		if ge, ok := xmlguard.IsError(err); ok {
+			switch ge.Reason {
+			case "xml.too-deep":
+				return nil, Findings{severe(CodeTooDeep, "", fmt.Sprintf("elements nest deeper than %d levels: this is not a certificate of origin", opts.maxDepth()))}
+			case "xml.doctype":
+				return nil, Findings{severe(CodeDoctype, "", "the document has a DOCTYPE or another <!...> declaration: DTDs and entity declarations are refused; send the document without one")}
+			case "xml.too-many-attrs", "xml.too-many-ns":
+				return nil, Findings{severe(CodeLimit, "", ge.Detail+": this is not a certificate of origin")}
+			}
+		}
+		if bytes.Contains(b, []byte("<!DOCTYPE")) {
+			return nil, Findings{severe(CodeDoctype, "", "the document has a DOCTYPE: DTDs and entity declarations are refused; send the document without one")}
+		}
+		return nil, Findings{severe(CodeNotXML, "", fmt.Sprintf("the body is not well-formed XML (%v): send a UTF-8 XML document", err))}
+	}
 	doc := etree.NewDocument()
 	doc.ReadSettings = etree.ReadSettings{MaxDepth: opts.maxDepth(), PreserveDuplicateAttrs: true}
 	if err := doc.ReadFromBytes(b); err != nil {
@@ -190,7 +216,14 @@ func decodeRoot(el *etree.Element, opts DecodeOptions, rootName string, v reflec
 	if err != nil {
 		return Findings{severe(CodeInternal, "", err.Error())}
 	}
-	d := &xmlDecoder{}
+	d := &xmlDecoder{scope: xmlguard.NewScope()}
+	var anc []*etree.Element
+	for p := el.Parent(); p != nil; p = p.Parent() {
+		anc = append(anc, p)
+	}
+	for i := len(anc) - 1; i >= 0; i-- {
+		d.pushDecls(anc[i])
+	}
 	d.decodeStruct(el, v, ti, "", rootName == "CertificateOfOrigin")
 	if len(d.fs) > 0 {
 		return d.fs
@@ -225,6 +258,37 @@ func checkTree(root *etree.Element, maxDepth int) (Finding, bool) {
 
 type xmlDecoder struct {
 	fs Findings
+	// scope holds the namespace declarations in scope at the element
+	// being decoded: resolving a child's namespace costs O(its own
+	// attributes), never a walk up the tree (etree's NamespaceURI).
+	scope *xmlguard.Scope
+}
+
+func (d *xmlDecoder) pushDecls(el *etree.Element) {
+	for _, a := range el.Attr {
+		switch {
+		case a.Space == "xmlns":
+			d.scope.Push(a.Key, a.Value)
+		case a.Space == "" && a.Key == "xmlns":
+			d.scope.Push("", a.Value)
+		}
+	}
+}
+
+// nsOf returns the namespace URI of el, a child of the element whose
+// declarations are in d.scope.
+func (d *xmlDecoder) nsOf(el *etree.Element) string {
+	for i := len(el.Attr) - 1; i >= 0; i-- {
+		a := el.Attr[i]
+		if (el.Space == "" && a.Space == "" && a.Key == "xmlns") || (el.Space != "" && a.Space == "xmlns" && a.Key == el.Space) {
+			return a.Value
+		}
+	}
+	if el.Space == "xml" {
+		return "http://www.w3.org/XML/1998/namespace"
+	}
+	uri, _ := d.scope.Lookup(el.Space)
+	return uri
 }
 
 func (d *xmlDecoder) add(code, path, msg string) {
@@ -237,8 +301,8 @@ func isNSDecl(a etree.Attr) bool {
 	return a.Space == "xmlns" || (a.Space == "" && a.Key == "xmlns")
 }
 
-func isSignature(el *etree.Element) bool {
-	return el.Tag == "Signature" && el.NamespaceURI() == XMLDSigNamespace
+func (d *xmlDecoder) isSignature(el *etree.Element) bool {
+	return el.Tag == "Signature" && d.nsOf(el) == XMLDSigNamespace
 }
 
 func lastChildElement(el *etree.Element) *etree.Element {
@@ -252,6 +316,8 @@ func lastChildElement(el *etree.Element) *etree.Element {
 
 // decodeStruct fills the struct v from element el.
 func (d *xmlDecoder) decodeStruct(el *etree.Element, v reflect.Value, ti *typeInfo, path string, isRoot bool) {
+	defer d.scope.PopTo(d.scope.Mark())
+	d.pushDecls(el)
 	// Attributes.
 	seenAttr := map[string]bool{}
 	for _, a := range el.Attr {
@@ -300,14 +366,14 @@ func (d *xmlDecoder) decodeStruct(el *etree.Element, v reflect.Value, ti *typeIn
 				d.add(CodeType, path, fmt.Sprintf("element <%s> holds text %q but may hold only elements", el.Tag, clip(t.Data)))
 			}
 		case *etree.Element:
-			if isRoot && t == last && isSignature(t) {
+			if isRoot && t == last && d.isSignature(t) {
 				continue // the enveloped signature, verified elsewhere
 			}
-			if isSignature(t) {
+			if d.isSignature(t) {
 				d.add(CodeUnknownElement, path, fmt.Sprintf("a ds:Signature inside <%s> is not allowed: the signature must be the last child of the root element", el.Tag))
 				continue
 			}
-			ns := t.NamespaceURI()
+			ns := d.nsOf(t)
 			idx, known := ti.byXML[t.Tag]
 			if ns != Namespace {
 				if known {

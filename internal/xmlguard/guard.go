@@ -1,0 +1,332 @@
+// Package xmlguard is the streaming gate in front of every parse of an XML
+// document that comes from outside (certs.ParseStrict, the schema codec,
+// the mapping readers). Check reads the document once, token by token, and
+// refuses it at the first limit it crosses, before reading the rest; every
+// check costs O(1) per token, attribute or declaration, so that any
+// document under the size cap is accepted or refused in linear time.
+//
+// # Limits
+//
+// The zero Limits means the defaults, all documented here:
+//
+//	MaxBytes            4 MiB      the size cap (the caller's; Check refuses above it)
+//	MaxDepth            64         element nesting (the root is depth 1)
+//	MaxAttrsPerElement  256        attributes on one element, namespace declarations included
+//	MaxNSPerElement     64         namespace declarations (xmlns, xmlns:p) on one element
+//	MaxAttrs            MaxBytes/16     attributes in the whole document (262144 for 4 MiB)
+//	MaxNSDecls          MaxBytes/4096   namespace declarations in the whole document (1024 for 4 MiB, at least 64)
+//
+// A refusal is an *Error whose Reason is one of the stable codes below and
+// whose Detail names the limit or the fault:
+//
+//	xml.too-large          more than MaxBytes
+//	xml.too-deep           deeper than MaxDepth
+//	xml.too-many-attrs     more than MaxAttrsPerElement on one element, or MaxAttrs in all
+//	xml.too-many-ns        more than MaxNSPerElement on one element, or MaxNSDecls in all
+//	xml.doctype            a DOCTYPE or other <!...> directive
+//	xml.syntax             not well-formed, text outside the root, not one root element
+//
+// and, with Strict (the profile of certs.ParseStrict, design.md section 6):
+//
+//	xml.proc-inst          a processing instruction other than the XML declaration
+//	xml.encoding           an encoding other than UTF-8
+//	xml.duplicate-attr     an attribute given twice on one element
+//	xml.bad-name           a malformed name or namespace (un)declaration
+//	xml.undeclared-prefix  a prefix used but not declared
+//
+// A leading UTF-8 byte-order mark is allowed by XML; TrimBOM removes it
+// before the parse (the encoding/xml tokenizer would see it as text).
+package xmlguard
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Default limits; see the package documentation.
+const (
+	DefaultMaxBytes           = 4 << 20
+	DefaultMaxDepth           = 64
+	DefaultMaxAttrsPerElement = 256
+	DefaultMaxNSPerElement    = 64
+	// BytesPerAttr and BytesPerNSDecl make the document-wide totals
+	// proportional to the size cap: MaxBytes/16 and MaxBytes/4096.
+	BytesPerAttr   = 16
+	BytesPerNSDecl = 4096
+	minNSDecls     = 64
+)
+
+// Limits bound what Check accepts; a zero field means its default.
+type Limits struct {
+	MaxBytes           int
+	MaxDepth           int
+	MaxAttrsPerElement int
+	MaxNSPerElement    int
+	MaxAttrs           int
+	MaxNSDecls         int
+	// Strict adds the checks of the signature profile (see the package
+	// documentation); without it only the limits, directives and
+	// well-formedness are checked.
+	Strict bool
+}
+
+func or(v, d int) int {
+	if v > 0 {
+		return v
+	}
+	return d
+}
+
+// Resolved returns l with every zero field replaced by its default.
+func (l Limits) Resolved() Limits {
+	l.MaxBytes = or(l.MaxBytes, DefaultMaxBytes)
+	l.MaxDepth = or(l.MaxDepth, DefaultMaxDepth)
+	l.MaxAttrsPerElement = or(l.MaxAttrsPerElement, DefaultMaxAttrsPerElement)
+	l.MaxNSPerElement = or(l.MaxNSPerElement, DefaultMaxNSPerElement)
+	l.MaxAttrs = or(l.MaxAttrs, max(l.MaxBytes/BytesPerAttr, l.MaxAttrsPerElement))
+	l.MaxNSDecls = or(l.MaxNSDecls, max(l.MaxBytes/BytesPerNSDecl, minNSDecls))
+	return l
+}
+
+// Error is a refusal by Check.
+type Error struct {
+	// Reason is a stable code (see the package documentation).
+	Reason string
+	// Detail says what is wrong and, for a limit, names it.
+	Detail string
+	// Offset is the input offset at which the refusal was decided.
+	Offset int64
+}
+
+func (e *Error) Error() string { return e.Detail + " (" + e.Reason + ")" }
+
+var bom = []byte("\xEF\xBB\xBF")
+
+// TrimBOM returns b without a leading UTF-8 byte-order mark.
+func TrimBOM(b []byte) []byte { return bytes.TrimPrefix(b, bom) }
+
+const nsXML = "http://www.w3.org/XML/1998/namespace"
+
+// Check reads b (without a byte-order mark: see TrimBOM) and returns nil
+// when it is within lim, or an *Error at the first fault.
+func Check(b []byte, lim Limits) error {
+	_, err := check(b, lim)
+	return err
+}
+
+type charsetRefused struct{ charset string }
+
+func (c *charsetRefused) Error() string { return "charset " + c.charset }
+
+// check is Check, also returning a count of the elementary operations
+// done, which the tests use to assert linear cost.
+func check(b []byte, lim Limits) (ops int, err error) {
+	lim = lim.Resolved()
+	if len(b) > lim.MaxBytes {
+		return 0, &Error{Reason: "xml.too-large", Detail: fmt.Sprintf("the document is %d bytes, more than the limit of %d bytes", len(b), lim.MaxBytes)}
+	}
+	dec := xml.NewDecoder(bytes.NewReader(b))
+	dec.Strict = true
+	var refused *charsetRefused
+	dec.CharsetReader = func(charset string, r io.Reader) (io.Reader, error) {
+		if lim.Strict {
+			refused = &charsetRefused{charset}
+			return nil, refused
+		}
+		return r, nil // as etree: read the bytes as they are
+	}
+	fail := func(reason, format string, a ...any) (int, error) {
+		return ops, &Error{Reason: reason, Detail: fmt.Sprintf(format, a...), Offset: dec.InputOffset()}
+	}
+	var (
+		stack      []xml.Name
+		marks      []int
+		scope      = NewScope()
+		seen       = make(map[xml.Name]struct{})
+		totalAttrs int
+		totalNS    int
+		roots      int
+		first      = true
+	)
+	for {
+		tok, terr := dec.RawToken()
+		ops++
+		if terr == io.EOF {
+			break
+		}
+		if terr != nil {
+			if refused != nil {
+				return fail("xml.encoding", "encoding %q is not accepted; send UTF-8", refused.charset)
+			}
+			return fail("xml.syntax", "%v", terr)
+		}
+		atStart := first
+		first = false
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if len(stack) == 0 {
+				roots++
+				if roots > 1 {
+					return fail("xml.syntax", "more than one root element")
+				}
+			}
+			if len(stack)+1 > lim.MaxDepth {
+				return fail("xml.too-deep", "elements nest deeper than %d levels (the MaxDepth limit)", lim.MaxDepth)
+			}
+			n := len(t.Attr)
+			if n > lim.MaxAttrsPerElement {
+				return fail("xml.too-many-attrs", "element <%s> has %d attributes, more than the limit of %d per element (MaxAttrsPerElement)", qname(t.Name), n, lim.MaxAttrsPerElement)
+			}
+			totalAttrs += n
+			if totalAttrs > lim.MaxAttrs {
+				return fail("xml.too-many-attrs", "the document has more than %d attributes in all (the MaxAttrs limit)", lim.MaxAttrs)
+			}
+			if lim.Strict && (!validNCName(t.Name.Local) || (t.Name.Space != "" && !validNCName(t.Name.Space))) {
+				return fail("xml.bad-name", "malformed element name %q", qname(t.Name))
+			}
+			marks = append(marks, scope.Mark())
+			stack = append(stack, t.Name)
+			nsHere := 0
+			if n > 8 {
+				clear(seen)
+			}
+			for i, a := range t.Attr {
+				ops++
+				if lim.Strict {
+					if !validNCName(a.Name.Local) || (a.Name.Space != "" && !validNCName(a.Name.Space)) {
+						return fail("xml.bad-name", "malformed attribute name %q on <%s>", qname(a.Name), qname(t.Name))
+					}
+					dup := false
+					if n <= 8 { // a few comparisons beat a map
+						for _, o := range t.Attr[:i] {
+							ops++
+							if o.Name == a.Name {
+								dup = true
+							}
+						}
+					} else {
+						ops++
+						_, dup = seen[a.Name]
+						seen[a.Name] = struct{}{}
+					}
+					if dup {
+						return fail("xml.duplicate-attr", "attribute %q appears twice on <%s>", qname(a.Name), qname(t.Name))
+					}
+				}
+				prefix, isDecl := "", false
+				switch {
+				case a.Name.Space == "xmlns":
+					prefix, isDecl = a.Name.Local, true
+				case a.Name.Space == "" && a.Name.Local == "xmlns":
+					isDecl = true
+				}
+				if !isDecl {
+					continue
+				}
+				nsHere++
+				if nsHere > lim.MaxNSPerElement {
+					return fail("xml.too-many-ns", "element <%s> declares more than %d namespaces (the MaxNSPerElement limit)", qname(t.Name), lim.MaxNSPerElement)
+				}
+				totalNS++
+				if totalNS > lim.MaxNSDecls {
+					return fail("xml.too-many-ns", "the document has more than %d namespace declarations in all (the MaxNSDecls limit)", lim.MaxNSDecls)
+				}
+				if lim.Strict && prefix != "" && (prefix == "xmlns" || (prefix == "xml" && a.Value != nsXML) || a.Value == "") {
+					return fail("xml.bad-name", "invalid namespace declaration %q", qname(a.Name))
+				}
+				scope.Push(prefix, a.Value)
+			}
+			if lim.Strict {
+				if p := t.Name.Space; p != "" && p != "xml" {
+					if _, ok := scope.Lookup(p); !ok {
+						return fail("xml.undeclared-prefix", "prefix %q of <%s> is not declared", p, qname(t.Name))
+					}
+				}
+				for _, a := range t.Attr {
+					if p := a.Name.Space; p != "" && p != "xmlns" && p != "xml" {
+						if _, ok := scope.Lookup(p); !ok {
+							return fail("xml.undeclared-prefix", "prefix %q of attribute %q is not declared", p, qname(a.Name))
+						}
+					}
+				}
+			}
+		case xml.EndElement:
+			if len(stack) == 0 || stack[len(stack)-1] != t.Name {
+				return fail("xml.syntax", "unexpected end element </%s>", qname(t.Name))
+			}
+			stack = stack[:len(stack)-1]
+			scope.PopTo(marks[len(marks)-1])
+			marks = marks[:len(marks)-1]
+		case xml.CharData:
+			if len(stack) == 0 && len(bytes.Trim(t, " \t\r\n")) > 0 {
+				return fail("xml.syntax", "text outside the root element")
+			}
+		case xml.Directive:
+			if len(stack) > 0 {
+				return fail("xml.doctype", "directive <!%.20s...> inside an element is not accepted", t)
+			}
+			return fail("xml.doctype", "directive <!%.20s...> is not accepted; remove the DTD", t)
+		case xml.ProcInst:
+			if !lim.Strict {
+				continue
+			}
+			if t.Target != "xml" || len(stack) > 0 || !atStart {
+				return fail("xml.proc-inst", "processing instruction <?%s?> is not accepted", t.Target)
+			}
+			if !isUTF8Decl(string(t.Inst)) {
+				return fail("xml.encoding", "XML declaration %q: only UTF-8 is accepted", t.Inst)
+			}
+		case xml.Comment:
+		}
+		ops += scope.Ops
+		scope.Ops = 0
+	}
+	if len(stack) > 0 {
+		return fail("xml.syntax", "unexpected end of input: <%s> is not closed", qname(stack[len(stack)-1]))
+	}
+	if roots == 0 {
+		return fail("xml.syntax", "no root element")
+	}
+	return ops, nil
+}
+
+func qname(n xml.Name) string {
+	if n.Space == "" {
+		return n.Local
+	}
+	return n.Space + ":" + n.Local
+}
+
+func validNCName(s string) bool {
+	return s != "" && !strings.ContainsAny(s, ": \t\r\n")
+}
+
+func isUTF8Decl(inst string) bool {
+	i := strings.Index(inst, "encoding")
+	if i < 0 {
+		return true
+	}
+	rest := strings.TrimLeft(inst[i+len("encoding"):], " \t\r\n=")
+	rest = strings.Trim(rest, " \t\r\n")
+	if len(rest) < 2 {
+		return false
+	}
+	q := rest[0]
+	j := strings.IndexByte(rest[1:], q)
+	if j < 0 {
+		return false
+	}
+	enc := strings.ToUpper(rest[1 : 1+j])
+	return enc == "UTF-8" || enc == "UTF8"
+}
+
+// IsError reports whether err is an *Error and returns it.
+func IsError(err error) (*Error, bool) {
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
+}
