@@ -94,7 +94,7 @@ func (n *Node) Submit(ctx context.Context, doc []byte, to []string) (*SubmitResu
 	// an e-CO that another country exports or issues (partners refuse it).
 	if cfs := countryFindings(cert, n.country); cfs != nil {
 		return nil, &SubmitError{Status: http.StatusBadRequest, Code: CodeNotOwnCountry, Findings: cfs,
-			Msg: fmt.Sprintf("refused, not signed or queued: %s (%s); this node signs and sends only e-COs that %s exports and issues: correct the document or send it from its own country's node", cfs[0].Message, cfs[0].Code, n.country)}
+			Msg: fmt.Sprintf("%s: %s; not signed or queued: this node sends only e-COs that %s exports and issues (correct the document, or send it from the node of the country that issues it)", cfs[0].Code, cfs[0].Message, n.country)}
 	}
 	if n.opt.Validator != nil {
 		fs = n.opt.Validator.Validate(ctx, cert)
