@@ -118,6 +118,11 @@ func (n *Node) deliverOne(ctx context.Context, rec *store.OutRecord) {
 			return
 		}
 		n.m.deliveries.WithLabelValues(rec.Partner, string(rc.Outcome)).Inc()
+		if !rc.Outcome.Accepted() {
+			// Settled, not retried: the partner refused the message for good.
+			n.log.Warn("refused by the partner (not retried)", "id", rec.ID, "partner", rec.Partner, "outcome", rc.Outcome, "certificate", rec.CertNumber, "error", rc.Error)
+			return
+		}
 		n.log.Info("delivered", "id", rec.ID, "partner", rec.Partner, "outcome", rc.Outcome, "attempts", rec.Attempts, "certificate", rec.CertNumber)
 		return
 	}

@@ -17,26 +17,32 @@
 //     document-signing anchors and CRLs (package certs);
 //  3. decodes the certificate only from the element the verification
 //     returned (package schema), never from the bytes handed in;
-//  4. validates it (dataset, code lists, agreement profile);
+//  4. validates it (dataset, code lists, agreement profile) and checks
+//     that the partner speaks for its own country: the export country and
+//     the issuing body's country (when stated) must be the partner's
+//     registry country (SEVERE ECO-GW-EXPORT-COUNTRY,
+//     ECO-GW-ISSUING-COUNTRY otherwise);
 //  5. signs a Receipt as a compact JWS with the node's receipt key, and
 //     stores the exact bytes, the receipt, an index and the certificate's
 //     status changes in one fsynced write (package store), deduplicating
 //     also by certificate number, version and kind;
 //  6. only then answers with the receipt.
 //
-// The outcome is Delivered, DeliveredWithWarnings (readable, with findings:
+// The outcome is Delivered, DeliveredWithWarnings (readable, with warnings:
 // stored), DeliveredNotReadable (not XML, refused by the strict parser, or
 // not an e-CO) or FailedDelivery (bad signature, untrusted signer, header or
-// routing error). The last two are kept for tracking and duplicates but not
+// routing error, or any SEVERE finding, whose code is the first finding:
+// a SEVERE finding never yields a delivered outcome). The last two are kept for tracking and duplicates but not
 // as accepted certificates. An infrastructure failure answers 503 without
 // a receipt, so that the sender retries.
 //
 // # Sending
 //
-// Submit (POST /api/v1/outbound) validates an e-CO, signs it with the
-// issuing authority's key unless it is signed already (then it must verify
-// against the node's own anchors), and queues one message per recipient in
-// the durable outbox. RunDelivery claims due messages with a lease, pushes
+// Submit (POST /api/v1/outbound) refuses (400 not-own-country) an e-CO
+// whose export or issuing body's country is not this node's, validates it,
+// signs it with the issuing authority's key unless it is signed already
+// (then it must verify against the node's own anchors), and queues one
+// message per recipient in the durable outbox. RunDelivery claims due messages with a lease, pushes
 // them over mutual TLS, verifies the receipt (its signer must chain to the
 // partner's document-signing anchors or TLS CAs, its content hash must be
 // the message's), and records the outcome. A failed attempt is retried
@@ -75,7 +81,9 @@
 //     verification-query answers, the public page); Submit writes them
 //     in the transaction that queues the messages and their audit
 //     entries (store.Outbox.EnqueueRegistered), so submitting is one act;
-//   - OnAccepted stores the customs check view of an accepted e-CO;
+//   - OnAccepted stores the customs check view of an accepted e-CO, keyed
+//     by the verified sending partner (never by the document's export
+//     country);
 //   - Handlers["decision"] (DecisionHandler) verifies an importing
 //     customs' signed decision against the partner's document trust and
 //     records it with the certificate it concerns;

@@ -144,7 +144,7 @@ func (f *faces) hooks(o *Options, fc facesConfig) {
 	log := fc.log.With("component", "customs")
 	o.Handlers = map[string]InboundHandler{customs.KindDecision: DecisionHandler(issued, nil)}
 	o.OnAccepted = func(ctx context.Context, from, messageID string, c *schema.Certificate, report certs.Report) {
-		if err := f.customs.StoreView(ctx, c, report); err != nil {
+		if err := f.customs.StoreView(ctx, from, c, report); err != nil {
 			// Not fatal: the first check builds the view from the inbox.
 			log.Warn("customs check view not stored", "certificate", c.Ref().String(), "message", messageID, "err", err)
 		}

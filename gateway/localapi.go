@@ -28,6 +28,10 @@ type SubmitError struct {
 
 func (e *SubmitError) Error() string { return e.Msg }
 
+// CodeNotOwnCountry is the problem code of a submission refused because
+// the e-CO's export or issuing country is not this node's.
+const CodeNotOwnCountry = "not-own-country"
+
 // Submit takes a canonical e-CO for sending: it validates it, signs it
 // with the issuing authority's key when it is not signed yet (a signed one
 // must verify against this node's own anchors), and queues one message
@@ -85,6 +89,12 @@ func (n *Node) Submit(ctx context.Context, doc []byte, to []string) (*SubmitResu
 			}
 		}
 		return nil, &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Findings: fs, Msg: "the document is not a valid e-CO (see findings)"}
+	}
+	// A node speaks only for its own country: it neither signs nor queues
+	// an e-CO that another country exports or issues (partners refuse it).
+	if cfs := countryFindings(cert, n.country); cfs != nil {
+		return nil, &SubmitError{Status: http.StatusBadRequest, Code: CodeNotOwnCountry, Findings: cfs,
+			Msg: fmt.Sprintf("%s: %s; not signed or queued: this node sends only e-COs that %s exports and issues (correct the document, or send it from the node of the country that issues it)", cfs[0].Code, cfs[0].Message, n.country)}
 	}
 	if n.opt.Validator != nil {
 		fs = n.opt.Validator.Validate(ctx, cert)

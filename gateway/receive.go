@@ -16,10 +16,58 @@ import (
 
 // Finding codes the gateway adds to the schema's.
 const (
-	CodeGWNotReadable   = "ECO-GW-NOT-READABLE"   // the content is not well-formed XML or breaks the parser's limits
-	CodeGWExportCountry = "ECO-GW-EXPORT-COUNTRY" // the certificate's export country is not the sending partner
-	CodeGWAgreement     = "ECO-GW-AGREEMENT"      // the agreement is not one the partner exchanges under
+	CodeGWNotReadable    = "ECO-GW-NOT-READABLE"    // the content is not well-formed XML or breaks the parser's limits
+	CodeGWExportCountry  = "ECO-GW-EXPORT-COUNTRY"  // the certificate's export country is not the sending partner (SEVERE: refused)
+	CodeGWIssuingCountry = "ECO-GW-ISSUING-COUNTRY" // the issuing body's country is not the sending partner (SEVERE: refused)
+	CodeGWAgreement      = "ECO-GW-AGREEMENT"       // the agreement is not one the partner exchanges under
 )
+
+// IssuingCountry is the country of the certificate's issuing body as the
+// document states it (exchangedDocument.issuer.postalAddress.countryCode),
+// upper case; "" when the document does not state one.
+func IssuingCountry(c *schema.Certificate) string {
+	if c == nil || c.Header.Issuer.Address == nil {
+		return ""
+	}
+	return strings.ToUpper(strings.TrimSpace(c.Header.Issuer.Address.CountryCode))
+}
+
+// countryFindings are the SEVERE findings of a certificate that does not
+// speak for country, the country of the node that sends it (receiving: the
+// partner whose client certificate and document-signing anchors were
+// verified; sending: this node): its export country must be country, and
+// so must its issuing body's country when the document states one. A node
+// speaks only for its own country.
+func countryFindings(c *schema.Certificate, country string) schema.Findings {
+	var fs schema.Findings
+	if !strings.EqualFold(strings.TrimSpace(c.Header.ExportCountry), country) {
+		fs = append(fs, schema.Finding{Area: schema.AreaRule, Level: schema.Severe, Code: CodeGWExportCountry,
+			Path: "exchangedDocument.exportCountry", Message: fmt.Sprintf("export country %q is not %s, the sending node's country (a node speaks only for its own country)", c.Header.ExportCountry, country)})
+	}
+	if ic := IssuingCountry(c); ic != "" && ic != strings.ToUpper(country) {
+		fs = append(fs, schema.Finding{Area: schema.AreaRule, Level: schema.Severe, Code: CodeGWIssuingCountry,
+			Path: "exchangedDocument.issuer.postalAddress.countryCode", Message: fmt.Sprintf("issuing body's country %q is not %s, the sending node's country (a node speaks only for its own country)", ic, country)})
+	}
+	return fs
+}
+
+// settle sets the outcome of a readable, correctly signed document from
+// its findings: any SEVERE finding refuses it (FailedDelivery, with the
+// first SEVERE finding's code as the reason; never delivered of any kind),
+// a warning gives DeliveredWithWarnings, else Delivered.
+func (ev *evaluation) settle() {
+	for _, f := range ev.findings {
+		if f.Level == schema.Severe {
+			ev.outcome = FailedDelivery
+			ev.errText = fmt.Sprintf("refused: %s: %s (%d SEVERE finding(s); nothing was stored as accepted)", f.Code, f.Message, ev.findings.Count(schema.Severe))
+			return
+		}
+	}
+	ev.outcome = Delivered
+	if ev.findings.Count(schema.Warning) > 0 {
+		ev.outcome = DeliveredWithWarnings
+	}
+}
 
 // errBadEnvelope marks an envelope that cannot even be keyed (no usable
 // message id); it gets 400 and no receipt.
@@ -85,21 +133,19 @@ func (n *Node) evaluate(ctx context.Context, p *Partner, content []byte) (*evalu
 	}
 	ev.cert = cert
 	ev.kind = KindOf(cert)
+	// The partner's country is its registry entry's (the one its client
+	// certificate and document-signing anchors were verified against),
+	// never a field of the document. Its findings come first: the first
+	// SEVERE finding is the refusal's reason.
+	ev.findings = countryFindings(cert, p.Country)
 	if n.opt.Validator != nil {
 		ev.findings = append(ev.findings, n.opt.Validator.Validate(ctx, cert)...)
-	}
-	if !strings.EqualFold(cert.Header.ExportCountry, p.Country) {
-		ev.findings = append(ev.findings, schema.Finding{Area: schema.AreaRule, Level: schema.Warning, Code: CodeGWExportCountry,
-			Path: "exchangedDocument.exportCountry", Message: fmt.Sprintf("export country %q is not the sending partner %s", cert.Header.ExportCountry, p.Country)})
 	}
 	if cert.Header.Agreement != "" && !p.HasAgreement(cert.Header.Agreement) {
 		ev.findings = append(ev.findings, schema.Finding{Area: schema.AreaRule, Level: schema.Warning, Code: CodeGWAgreement,
 			Path: "exchangedDocument.freeTradeAgreement", Message: fmt.Sprintf("agreement %s is not one %s exchanges under (%s)", cert.Header.Agreement, p.Country, strings.Join(p.Agreements, ", "))})
 	}
-	ev.outcome = Delivered
-	if ev.findings.HasSevere() || ev.findings.Count(schema.Warning) > 0 {
-		ev.outcome = DeliveredWithWarnings
-	}
+	ev.settle()
 	return ev, nil
 }
 
@@ -158,12 +204,15 @@ func (n *Node) Receive(ctx context.Context, p *Partner, env *Envelope) (*Receive
 		}
 		ev = &evaluation{outcome: r.Outcome, kind: env.Kind, report: r.Report, findings: r.Findings, errText: r.Error,
 			handled: true, number: r.CertificateNumber, version: r.Version}
+		if ev.outcome.Accepted() && ev.findings.HasSevere() {
+			ev.settle() // a SEVERE finding is never delivered, whoever found it
+		}
 	} else {
 		var err error
 		if ev, err = n.evaluate(ctx, p, env.Content); err != nil {
 			return nil, err
 		}
-		if ev.cert != nil && (env.CertificateNumber != ev.cert.Header.ID || env.Version != ev.cert.Header.Version) {
+		if ev.cert != nil && ev.outcome.Accepted() && (env.CertificateNumber != ev.cert.Header.ID || env.Version != ev.cert.Header.Version) {
 			ev.outcome = FailedDelivery
 			ev.errText = fmt.Sprintf("the envelope names certificate %s v%d but the signed document is %s v%d",
 				env.CertificateNumber, env.Version, ev.cert.Header.ID, ev.cert.Header.Version)

@@ -16,8 +16,8 @@ var sampleAIFTA []byte
 
 // SampleCertificate returns the sample AIFTA e-CO (India to Viet Nam),
 // unsigned, with the given number and version; number "" keeps the
-// sample's. from and to, when not empty, replace the export and import
-// countries. For demos, tests and benchmarks.
+// sample's. from and to, when not empty, replace the export (and issuing
+// body's) and import countries. For demos, tests and benchmarks.
 func SampleCertificate(number string, version int, from, to string) (*schema.Certificate, error) {
 	c, fs := schema.DecodeXML(sampleAIFTA, schema.DecodeOptions{})
 	if fs != nil {
@@ -31,6 +31,9 @@ func SampleCertificate(number string, version int, from, to string) (*schema.Cer
 	}
 	if from != "" {
 		c.Header.ExportCountry = from
+		if c.Header.Issuer.Address != nil {
+			c.Header.Issuer.Address.CountryCode = from // the issuing body is in the export country
+		}
 	}
 	if to != "" {
 		c.Header.ImportCountry = to

@@ -172,15 +172,18 @@ func TestPullMode(t *testing.T) {
 }
 
 // TestDeliveredWithWarnings: a readable, correctly signed document with
-// findings is stored and answered DeliveredWithWarnings with the findings.
+// warnings (and no SEVERE finding) is stored and answered
+// DeliveredWithWarnings with the findings.
 func TestDeliveredWithWarnings(t *testing.T) {
 	in, vn, _ := identities(t)
 	p := newPair(t, fastRetry, nil, nil)
-	c, err := SampleCertificate("IN-WARN-1", 1, "TH", "VN") // export country is not the sender
+	c, err := SampleCertificate("IN-WARN-1", 1, "IN", "VN")
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.Consignment.Items[0].Product.HSCode = "990000" // no such HS chapter
+	c.Consignment.Items[0].Product.NationalTariffCode = ""
+	c.Consignment.Exporter.Address.CountryCode = "TH" // the exporter's address is not in the export country
 	x, err := schema.EncodeXML(c)
 	if err != nil {
 		t.Fatal(err)
@@ -198,7 +201,7 @@ func TestDeliveredWithWarnings(t *testing.T) {
 	for _, f := range rc.Findings {
 		codes[f.Code] = true
 	}
-	if !codes[CodeGWExportCountry] || len(rc.Findings) < 2 {
+	if !codes[schema.CodeHSUnknown] || !codes[schema.CodeExporterCountry] || rc.Findings.HasSevere() {
 		t.Fatalf("findings %+v", rc.Findings)
 	}
 	recs, _ := p.vn.DB.Inbox().List(context.Background(), store.StateDeliveredWithWarnings, 0)

@@ -22,8 +22,10 @@ Hand an e-CO (canonical XML, signed or not) to a running node through its
 local API (POST /api/v1/outbound). The node validates it, signs it with the
 issuing authority's key when it is not signed yet, and queues one message
 per recipient (--to, or the certificate's import country) in its durable
-outbox. A withdrawal (status 40 or purpose code 1) or a replacement
-(purpose code 5 or a ReplacedCertificate) is sent the same way.
+outbox. It refuses (HTTP 400) an e-CO whose export country or issuing
+body's country is not its own: a node speaks only for its own country.
+A withdrawal (status 40 or purpose code 1) or a replacement (purpose
+code 5 or a ReplacedCertificate) is sent the same way.
 
 The node's local API is --node (default http://127.0.0.1:8080), or the
 listen.local address of the node configuration given with --config.

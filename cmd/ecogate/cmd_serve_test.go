@@ -96,6 +96,26 @@ func TestServeAndSend(t *testing.T) {
 	if !strings.Contains(errb.String(), "no partner JP") {
 		t.Fatalf("stderr: %s", errb.String())
 	}
+	// A refusal: the e-CO claims another country's export; the node neither
+	// signs nor queues it, and says why.
+	sg, err := gateway.SampleXML("SG-AI-SEND-1", 1, "SG", "VN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsg := filepath.Join(t.TempDir(), "sg.xml")
+	if err := os.WriteFile(fsg, sg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	errb.Reset()
+	if code := runSend(context.Background(), []string{fsg, "--to", "VN", "--config", sites[0].ConfigPath()}, &out, &errb); code != exitFail {
+		t.Fatalf("send of another country's e-CO: exit %d: %s %s", code, out.String(), errb.String())
+	}
+	for _, want := range []string{"refused (HTTP 400): " + gateway.CodeGWExportCountry, `export country "SG" is not IN`, "not signed or queued"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("send stderr lacks %q:\n%s", want, errb.String())
+		}
+	}
 	// No node listening.
 	if code := runSend(context.Background(), []string{f, "--node", "http://" + freeAddr(t)}, &out, &errb); code != exitUsage {
 		t.Fatalf("send to no node: exit %d", code)

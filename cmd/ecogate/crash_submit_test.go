@@ -9,7 +9,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -37,19 +36,6 @@ const (
 	submitCrashKills    = 10
 	submitCrashMinAcked = 200
 )
-
-// buildEcogate builds the binary (static, as shipped) into a temporary
-// directory.
-func buildEcogate(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "ecogate")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
 
 // nodeProcess is `ecogate serve` as a child process.
 type nodeProcess struct {

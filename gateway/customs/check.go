@@ -379,6 +379,7 @@ func (s *Service) buildFromInbox(ctx context.Context, country, number string) (b
 	if err != nil {
 		return false, err
 	}
+	v.Country = country // the message's verified sender (the inbox's key), not the document's field
 	b, err := v.Encode()
 	if err != nil {
 		return false, err

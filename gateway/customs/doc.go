@@ -34,8 +34,10 @@
 //     certificate); the QueryClient reaches partners with the delivery
 //     workers' mutual-TLS clients and verifies answers against the
 //     partner's receipt trust;
-//   - receive pipeline, accepted e-CO: Service.StoreView(ctx, cert, report)
-//     after Inbox.Accept (optional: the first check builds the view);
+//   - receive pipeline, accepted e-CO: Service.StoreView(ctx, from, cert,
+//     report) after Inbox.Accept (optional: the first check builds the
+//     view); from is the verified sending partner: views are keyed by it
+//     (as the inbox is), never by the document's export country;
 //   - receive pipeline, message kind "decision": ApplyDecision(ctx,
 //     db.Issued(), partner.DocumentTrust, partner, messageID, content, now)
 //     instead of the e-CO evaluation (gateway.DecisionHandler);

@@ -213,10 +213,11 @@ func testCert(t testing.TB, number string) *schema.Certificate {
 
 var validReport = certs.Report{{Check: "signature", Status: certs.StatusValid, Reason: "ok"}}
 
-// storeView stores a certificate's view the eager way.
+// storeView stores a certificate's view the eager way, as received from
+// its export country's partner.
 func (e *env) storeView(c *schema.Certificate, report certs.Report) {
 	e.t.Helper()
-	if err := e.svc.StoreView(context.Background(), c, report); err != nil {
+	if err := e.svc.StoreView(context.Background(), c.Header.ExportCountry, c, report); err != nil {
 		e.t.Fatal(err)
 	}
 }

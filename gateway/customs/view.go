@@ -59,7 +59,10 @@ type ViewItem struct {
 // ViewOf builds the check view of a certificate decoded from the verified
 // bytes, with the verification report of its receipt. validUntil is
 // recomputed from the issue date and the agreement profile (the sender's
-// value is never trusted). cl may be nil (built-in code lists).
+// value is never trusted). cl may be nil (built-in code lists). Its
+// Country is the document's export country; the receive side (StoreView,
+// the lazy build) replaces it with the verified sending partner before
+// storing.
 func ViewOf(c *schema.Certificate, report certs.Report, cl *schema.CodeLists, now time.Time) (*View, error) {
 	v := &View{
 		Country: c.Header.ExportCountry, Number: c.Header.ID, Version: c.Header.Version,
@@ -326,14 +329,23 @@ func normName(s string) string {
 }
 
 // StoreView builds and stores the check view of a certificate just
-// received and verified (hook: the receive pipeline, after Inbox.Accept
-// stored an accepted e-CO message; report is the verification report of
-// its receipt). A failure only means the first check builds it lazily.
-func (s *Service) StoreView(ctx context.Context, c *schema.Certificate, report certs.Report) error {
+// received and verified from partner from (hook: the receive pipeline,
+// after Inbox.Accept stored an accepted e-CO message; from is the partner
+// whose client certificate and document-signing anchors were verified;
+// report is the verification report of its receipt). The view is keyed by
+// from, never by a field of the document: a partner's certificate can only
+// answer checks that name that partner's country. A failure only means
+// the first check builds it lazily.
+func (s *Service) StoreView(ctx context.Context, from string, c *schema.Certificate, report certs.Report) error {
+	from = strings.ToUpper(strings.TrimSpace(from))
+	if from == "" {
+		return fmt.Errorf("check view of %s: the verified sending partner is unknown", c.Header.ID)
+	}
 	v, err := ViewOf(c, report, s.opt.CodeLists, s.now())
 	if err != nil {
 		return err
 	}
+	v.Country = from
 	b, err := v.Encode()
 	if err != nil {
 		return err
