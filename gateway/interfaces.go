@@ -147,6 +147,9 @@ type Partner struct {
 	// TLSCAs authenticate the partner's TLS client certificates, and its
 	// server certificate when we push to it.
 	TLSCAs []*x509.Certificate
+	// TLSCRLs are the CRLs of the partner's TLS CAs: a client or server
+	// certificate they revoke is refused (CheckTLSRevocation).
+	TLSCRLs []*x509.RevocationList
 	// DocumentTrust holds the partner's document-signing anchors and CRLs.
 	DocumentTrust certs.TrustStore
 	// Agreements lists the agreement codes exchanged with the partner.
@@ -156,6 +159,7 @@ type Partner struct {
 
 	receiptOnce  sync.Once
 	receiptTrust certs.TrustStore
+	tlsCRLCheck  certs.CRLChecker
 }
 
 // ReceiptTrust is the trust store for the partner's signed receipts and

@@ -274,7 +274,7 @@ func (n *Node) clientFor(p *Partner) *http.Client {
 	for _, c := range p.TLSCAs {
 		roots.AddCert(c)
 	}
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots, VerifyConnection: n.verifyPartnerServer(p)}
 	if n.opt.ClientCertificate != nil {
 		tc.Certificates = []tls.Certificate{*n.opt.ClientCertificate}
 	}
