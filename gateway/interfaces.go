@@ -56,6 +56,9 @@ type Verification struct {
 	Element *etree.Element
 	// Signer is the signing certificate, when found.
 	Signer *x509.Certificate
+	// Chain is the validated chain, signer first, anchor last (nil unless
+	// the chain was trusted).
+	Chain []*x509.Certificate
 	// Report has one entry per check.
 	Report certs.Report
 	// Unreadable is true when the document is not well-formed XML or is

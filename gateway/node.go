@@ -106,8 +106,9 @@ type Options struct {
 	// partner's DocumentTrust and read only the verified element.
 	Handlers map[string]InboundHandler
 	// OnAccepted, if set, is called after an inbound e-CO was stored as
-	// accepted (for example to build the customs check view).
-	OnAccepted func(ctx context.Context, from, messageID string, c *schema.Certificate, report certs.Report)
+	// accepted (for example to build the customs check view), with the
+	// verification report and the signer chain it accepted (signer first).
+	OnAccepted func(ctx context.Context, from, messageID string, c *schema.Certificate, report certs.Report, chain []*x509.Certificate)
 	// OnSubmitted, if set, is called for an e-CO this node signed or
 	// checked, once its messages are queued (for example to register what
 	// this node issued); its error is the submission's error, though the
