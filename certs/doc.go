@@ -18,7 +18,12 @@
 //     usage, validity at the policy time (and the signing time when known),
 //     and CRL revocation failing closed on stale CRLs. It returns the
 //     verified element, re-parsed from the exact signed octets: the only
-//     source of business fields after verification.
+//     source of business fields after verification. Verifier.Recheck
+//     re-evaluates an accepted signer chain against the trust store and
+//     CRLs loaded now (customs checks long after receipt);
+//     SignatureCertificates recovers that chain from stored signed bytes.
+//   - CRLChecker: revocation of verified TLS chains (partner client and
+//     server certificates) against CRLs (ErrRevoked, ErrCRLStale).
 //   - Trust and keys: TrustSet, DirTrust, LoadKeyPair (PEM, PKCS#8,
 //     PKCS#12), the development PKI (NewDevPKI, InitDevPKI, IssueCRL,
 //     RevokeInDevPKI).
@@ -58,6 +63,7 @@
 //	integrity.ecdsa-der         ECDSA SignatureValue is DER, not raw r||s
 //	integrity.digest            signed content changed
 //	trust.no-anchors            (ERROR) no anchor configured for the partner
+//	trust.no-chain              (ERROR, Recheck only) no signer certificate known
 //	trust.unknown-authority     no chain to a partner anchor
 //	trust.validity              a certificate is expired or not yet valid
 //	trust.chain                 other chain-building failure

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -71,7 +72,7 @@ func (v *CertsVerifier) VerifyParsed(_ context.Context, trust certs.TrustStore, 
 }
 
 func verificationOf(res *certs.Result) *Verification {
-	out := &Verification{Valid: res.Valid, Element: res.Element, Signer: res.Signer, Report: res.Report}
+	out := &Verification{Valid: res.Valid, Element: res.Element, Signer: res.Signer, Chain: res.Chain, Report: res.Report}
 	if !res.Valid && len(res.Report) > 0 {
 		first := res.Report[0]
 		out.Unreadable = first.Check == certs.CheckProfile && first.Status == certs.StatusInvalid && strings.HasPrefix(first.Reason, "xml.")
@@ -161,8 +162,12 @@ func (v *JWSVerifier) VerifyJWS(token []byte, trust certs.TrustStore, at time.Ti
 // StaticDirectory is a PartnerDirectory over a fixed list of partners,
 // replaceable as a whole with Set (a registry reload). A client chain maps
 // to the partner whose TLS CAs include the chain's anchor (last
-// certificate); an anchor shared by two partners maps to neither.
+// certificate) and whose TLS CRLs do not revoke it; an anchor shared by
+// two partners maps to neither.
 type StaticDirectory struct {
+	// Now is the clock for TLS CRLs; time.Now when nil.
+	Now func() time.Time
+
 	mu       sync.RWMutex
 	partners map[string]*Partner
 	byCA     map[[32]byte]*Partner
@@ -209,16 +214,33 @@ func (d *StaticDirectory) Lookup(country string) *Partner {
 
 // ByClientCert implements PartnerDirectory.
 func (d *StaticDirectory) ByClientCert(chain []*x509.Certificate) *Partner {
+	p, _ := d.MatchClientCert(chain)
+	return p
+}
+
+// MatchClientCert implements ClientCertMatcher.
+func (d *StaticDirectory) MatchClientCert(chain []*x509.Certificate) (*Partner, error) {
 	if len(chain) == 0 {
-		return nil
+		return nil, fmt.Errorf("no client certificate: %w", partners.ErrUnknownPartner)
 	}
 	fp := sha256.Sum256(chain[len(chain)-1].Raw)
 	d.mu.RLock()
-	defer d.mu.RUnlock()
-	if d.shared[fp] {
-		return nil
+	shared, p := d.shared[fp], d.byCA[fp]
+	d.mu.RUnlock()
+	switch {
+	case shared:
+		return nil, fmt.Errorf("client certificate %q: %w", chain[0].Subject, partners.ErrAmbiguous)
+	case p == nil:
+		return nil, fmt.Errorf("client certificate %q: %w", chain[0].Subject, partners.ErrUnknownPartner)
 	}
-	return d.byCA[fp]
+	now := time.Now
+	if d.Now != nil {
+		now = d.Now
+	}
+	if err := p.CheckTLSRevocation([][]*x509.Certificate{chain}, now()); err != nil {
+		return nil, fmt.Errorf("client certificate %q of partner %s: %w", chain[0].Subject, p.Country, err)
+	}
+	return p, nil
 }
 
 // ClientCAs implements PartnerDirectory.
@@ -260,6 +282,7 @@ func PartnerFromRegistry(p *partners.Partner) *Partner {
 		Name:          p.Name,
 		Pull:          p.Delivery == partners.Pull,
 		TLSCAs:        p.ClientCAs,
+		TLSCRLs:       p.TLSCRLs,
 		DocumentTrust: &certs.TrustSet{AnchorCerts: p.Anchors, RevocationLists: p.CRLs},
 		Agreements:    p.Agreements,
 		Retry: RetryPolicy{Attempts: p.Retry.Attempts, InitialInterval: p.Retry.InitialInterval, MaxInterval: p.Retry.MaxInterval,
@@ -302,9 +325,16 @@ func (d *RegistryDirectory) Lookup(country string) *Partner {
 // client authentication; a certificate two partners' CAs issued maps to
 // none).
 func (d *RegistryDirectory) ByClientCert(chain []*x509.Certificate) *Partner {
+	p, _ := d.MatchClientCert(chain)
+	return p
+}
+
+// MatchClientCert implements ClientCertMatcher with the registry's
+// matching, its TLS CRLs included (partners.Registry.ByClientCert).
+func (d *RegistryDirectory) MatchClientCert(chain []*x509.Certificate) (*Partner, error) {
 	r, _, conv := d.current()
 	if r == nil || len(chain) == 0 {
-		return nil
+		return nil, fmt.Errorf("no partner registry or no client certificate: %w", partners.ErrUnknownPartner)
 	}
 	var inter []*x509.Certificate
 	if len(chain) > 2 {
@@ -312,9 +342,9 @@ func (d *RegistryDirectory) ByClientCert(chain []*x509.Certificate) *Partner {
 	}
 	p, err := r.ByClientCert(chain[0], inter...)
 	if err != nil {
-		return nil
+		return nil, err
 	}
-	return conv[p]
+	return conv[p], nil
 }
 
 // ClientCAs implements PartnerDirectory.

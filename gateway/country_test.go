@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -20,7 +21,7 @@ type acceptLog struct {
 }
 
 func (a *acceptLog) hook(o *Options) {
-	o.OnAccepted = func(_ context.Context, from, _ string, c *schema.Certificate, _ certs.Report) {
+	o.OnAccepted = func(_ context.Context, from, _ string, c *schema.Certificate, _ certs.Report, _ []*x509.Certificate) {
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		a.calls = append(a.calls, from+"/"+c.Header.ID)

@@ -86,6 +86,7 @@ func WriteDevSites(sites []DevSite, retry DevRetry) error {
     delivery: push
     tls:
       clientCAs: [%s/root-cert.pem]
+      crls: [%s/root-crl.pem]
     documentSigning:
       anchors: [%s/root-cert.pem]
       crls: [%s/root-crl.pem, %s/intermediate-crl.pem]
@@ -97,7 +98,7 @@ func WriteDevSites(sites []DevSite, retry DevRetry) error {
       multiplier: 2
       jitter: 0.2
       maxAge: %s
-`, o.Country, o.Name, o.PartnerAddr, rel, rel, rel, rel, retry.Attempts, retry.InitialInterval, retry.MaxInterval, retry.MaxAge)
+`, o.Country, o.Name, o.PartnerAddr, rel, rel, rel, rel, rel, retry.Attempts, retry.InitialInterval, retry.MaxInterval, retry.MaxAge)
 		}
 		if err := os.WriteFile(filepath.Join(s.Dir, "partners.yaml"), []byte(b.String()), 0o644); err != nil {
 			return err

@@ -143,8 +143,8 @@ func (f *faces) hooks(o *Options, fc facesConfig) {
 	country := strings.ToUpper(fc.cfg.Node.Country)
 	log := fc.log.With("component", "customs")
 	o.Handlers = map[string]InboundHandler{customs.KindDecision: DecisionHandler(issued, nil)}
-	o.OnAccepted = func(ctx context.Context, from, messageID string, c *schema.Certificate, report certs.Report) {
-		if err := f.customs.StoreView(ctx, from, c, report); err != nil {
+	o.OnAccepted = func(ctx context.Context, from, messageID string, c *schema.Certificate, report certs.Report, chain []*x509.Certificate) {
+		if err := f.customs.StoreView(ctx, from, c, report, chain...); err != nil {
 			// Not fatal: the first check builds the view from the inbox.
 			log.Warn("customs check view not stored", "certificate", c.Ref().String(), "message", messageID, "err", err)
 		}
@@ -203,6 +203,14 @@ func (f *faces) open(n *Node, fc facesConfig) error {
 		PullPartner: func(country string) bool {
 			p := fc.dir.Lookup(country)
 			return p != nil && p.Pull
+		},
+		// Checks re-evaluate the stored signer chain against the partner's
+		// document-signing trust and CRLs as the registry holds them now.
+		SignerTrust: func(country string) certs.TrustStore {
+			if p := fc.dir.Lookup(country); p != nil {
+				return p.DocumentTrust
+			}
+			return nil
 		},
 		CodeLists: fc.lists,
 		Logger:    fc.log.With("component", "customs"),

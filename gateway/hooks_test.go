@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/x509"
 	"io"
 	"net/http"
 	"sync/atomic"
@@ -32,7 +33,7 @@ func TestHooks(t *testing.T) {
 			root.Get("/customs/v1/ping", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "pong") })
 		}
 	}, func(o *Options) {
-		o.OnAccepted = func(_ context.Context, from, _ string, c *schema.Certificate, rep certs.Report) {
+		o.OnAccepted = func(_ context.Context, from, _ string, c *schema.Certificate, rep certs.Report, _ []*x509.Certificate) {
 			if from == "IN" && rep.Valid() {
 				accepted.Add(1)
 			}

@@ -61,6 +61,9 @@ type Verification struct {
 	Element *etree.Element
 	// Signer is the signing certificate, when found.
 	Signer *x509.Certificate
+	// Chain is the validated chain, signer first, anchor last (nil unless
+	// the chain was trusted).
+	Chain []*x509.Certificate
 	// Report has one entry per check.
 	Report certs.Report
 	// Unreadable is true when the document is not well-formed XML or is
@@ -152,6 +155,9 @@ type Partner struct {
 	// TLSCAs authenticate the partner's TLS client certificates, and its
 	// server certificate when we push to it.
 	TLSCAs []*x509.Certificate
+	// TLSCRLs are the CRLs of the partner's TLS CAs: a client or server
+	// certificate they revoke is refused (CheckTLSRevocation).
+	TLSCRLs []*x509.RevocationList
 	// DocumentTrust holds the partner's document-signing anchors and CRLs.
 	DocumentTrust certs.TrustStore
 	// Agreements lists the agreement codes exchanged with the partner.
@@ -161,6 +167,7 @@ type Partner struct {
 
 	receiptOnce  sync.Once
 	receiptTrust certs.TrustStore
+	tlsCRLCheck  certs.CRLChecker
 }
 
 // ReceiptTrust is the trust store for the partner's signed receipts and

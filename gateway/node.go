@@ -107,8 +107,9 @@ type Options struct {
 	// partner's DocumentTrust and read only the verified element.
 	Handlers map[string]InboundHandler
 	// OnAccepted, if set, is called after an inbound e-CO was stored as
-	// accepted (for example to build the customs check view).
-	OnAccepted func(ctx context.Context, from, messageID string, c *schema.Certificate, report certs.Report)
+	// accepted (for example to build the customs check view), with the
+	// verification report and the signer chain it accepted (signer first).
+	OnAccepted func(ctx context.Context, from, messageID string, c *schema.Certificate, report certs.Report, chain []*x509.Certificate)
 	// RegisterEntries, if set, gives the entries of the register of
 	// issued certificates for an e-CO this node signed or checked (the
 	// certificate, and the one it replaces marked replaced): Submit writes
@@ -285,7 +286,7 @@ func (n *Node) clientFor(p *Partner) *http.Client {
 	for _, c := range p.TLSCAs {
 		roots.AddCert(c)
 	}
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots, VerifyConnection: n.verifyPartnerServer(p)}
 	if n.opt.ClientCertificate != nil {
 		tc.Certificates = []tls.Certificate{*n.opt.ClientCertificate}
 	}

@@ -60,15 +60,25 @@ func (n *Node) requirePartner(next http.Handler) http.Handler {
 			return
 		}
 		var p *Partner
+		var why error
 		for _, ch := range r.TLS.VerifiedChains {
-			if p = n.opt.Partners.ByClientCert(ch); p != nil {
+			var err error
+			if p, err = matchClientCert(n.opt.Partners, ch); p != nil {
 				break
+			}
+			if why == nil {
+				why = err
 			}
 		}
 		if p == nil {
 			leaf := r.TLS.VerifiedChains[0][0]
-			n.refuse(r, "", CodeUnknownPartner, "client certificate "+leaf.Subject.String()+" maps to no registered partner")
-			writeProblem(w, http.StatusForbidden, CodeUnknownPartner, "the client certificate belongs to no registered partner")
+			code, msg := refusalOf(why)
+			detail := "client certificate " + leaf.Subject.String() + " maps to no registered partner"
+			if code != CodeUnknownPartner {
+				detail = why.Error()
+			}
+			n.refuse(r, "", code, detail)
+			writeProblem(w, http.StatusForbidden, code, msg)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), partnerKey, p)))

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -93,6 +94,7 @@ type evaluation struct {
 	number   string // handled: certificate number for the receipt
 	version  int
 	report   certs.Report
+	chain    []*x509.Certificate // the signer chain verification accepted
 	findings schema.Findings
 	errText  string
 }
@@ -110,7 +112,7 @@ func (n *Node) evaluate(ctx context.Context, p *Partner, content []byte) (*evalu
 	if err != nil {
 		return nil, fmt.Errorf("verify document from %s: %w", p.Country, err)
 	}
-	ev := &evaluation{report: ver.Report}
+	ev := &evaluation{report: ver.Report, chain: ver.Chain}
 	if ver.Unreadable {
 		first := ver.Report.First()
 		ev.outcome = DeliveredNotReadable
@@ -275,7 +277,7 @@ func (n *Node) Receive(ctx context.Context, p *Partner, env *Envelope) (*Receive
 	}
 	n.m.receive.WithLabelValues(p.Country, string(ev.outcome)).Inc()
 	if ev.cert != nil && ev.outcome.Accepted() && n.opt.OnAccepted != nil {
-		n.opt.OnAccepted(ctx, p.Country, env.MessageID, ev.cert, ev.report)
+		n.opt.OnAccepted(ctx, p.Country, env.MessageID, ev.cert, ev.report, ev.chain)
 	}
 	lvl := n.log.Info
 	if !ev.outcome.Accepted() {

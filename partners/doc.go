@@ -1,6 +1,7 @@
 // Package partners owns the partner registry: who each partner country is
 // (country code, name), where and how we deliver to it (endpoint, push or
-// pull), which CA certificates authenticate its TLS client certificates,
+// pull), which CA certificates authenticate its TLS client certificates
+// (and its server certificate) and which CRLs revoke them,
 // which trust anchors and CRLs verify its document signatures, the
 // agreements it exchanges under, and its retry policy.
 //
@@ -13,6 +14,8 @@
 //	    delivery: push              # push (default) or pull (the partner fetches)
 //	    tls:
 //	      clientCAs: [sg/tls-ca.pem]            # PEM, one or more certificates; required
+//	      crls: [sg/tls-ca.crl]                 # CRLs of the TLS CAs (PEM or DER); optional: a revoked
+//	                                            # client or server certificate is refused, a stale CRL fails closed
 //	    documentSigning:
 //	      anchors: [sg/signing-root.pem]        # PEM; at least one
 //	      crls: [sg/signing.crl]                # PEM or DER X.509 CRLs; optional

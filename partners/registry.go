@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/ecogate/ecogate/certs"
 )
 
 // Delivery is how messages reach a partner.
@@ -46,12 +48,18 @@ type Partner struct {
 	Name     string
 	Endpoint *url.URL // nil for a pull partner without endpoint
 	Delivery Delivery
-	// ClientCAFiles, AnchorFiles and CRLFiles are the resolved paths.
+	// ClientCAFiles, TLSCRLFiles, AnchorFiles and CRLFiles are the
+	// resolved paths.
 	ClientCAFiles []string
+	TLSCRLFiles   []string
 	AnchorFiles   []string
 	CRLFiles      []string
-	// ClientCAs issue the partner's TLS client certificates.
+	// ClientCAs issue the partner's TLS client certificates (and its
+	// server certificate, when we push to it).
 	ClientCAs []*x509.Certificate
+	// TLSCRLs are the CRLs of the partner's TLS CAs: a client or server
+	// certificate they revoke is refused.
+	TLSCRLs []*x509.RevocationList
 	// Anchors are the partner's document-signing trust anchors.
 	Anchors []*x509.Certificate
 	// CRLs are the partner's certificate revocation lists.
@@ -86,6 +94,7 @@ type Registry struct {
 	partners []*Partner // sorted by country
 	byCC     map[string]*Partner
 	clock    func() time.Time
+	crls     *certs.CRLChecker // TLS CRL signatures checked, for this registry's CRLs
 }
 
 // Option configures Load.
@@ -149,8 +158,11 @@ func (r *Registry) Lookup(country string) (*Partner, error) {
 
 // ByClientCert returns the partner whose TLS client CAs issued cert
 // (verified for client authentication at the registry's clock time, with
-// the given intermediates). It fails with ErrUnknownPartner when none does
-// and ErrAmbiguous when more than one does.
+// the given intermediates) and whose TLS CRLs (tls.crls) do not revoke it
+// or a CA above it. It fails with ErrUnknownPartner when no partner's CAs
+// issued it, ErrAmbiguous when more than one partner's did, and with
+// certs.ErrRevoked (or certs.ErrCRLStale, failing closed) when the CRLs
+// refuse it.
 func (r *Registry) ByClientCert(cert *x509.Certificate, intermediates ...*x509.Certificate) (*Partner, error) {
 	if cert == nil {
 		return nil, fmt.Errorf("client certificate: none given: %w", ErrUnknownPartner)
@@ -160,21 +172,27 @@ func (r *Registry) ByClientCert(cert *x509.Certificate, intermediates ...*x509.C
 		inter.AddCert(c)
 	}
 	var found []*Partner
+	var chains [][][]*x509.Certificate
+	now := r.clock()
 	for _, p := range r.partners {
-		_, err := cert.Verify(x509.VerifyOptions{
+		ch, err := cert.Verify(x509.VerifyOptions{
 			Roots:         p.clientPool,
 			Intermediates: inter,
-			CurrentTime:   r.clock(),
+			CurrentTime:   now,
 			KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 		})
 		if err == nil {
 			found = append(found, p)
+			chains = append(chains, ch)
 		}
 	}
 	switch len(found) {
 	case 0:
 		return nil, fmt.Errorf("client certificate %q (issuer %q): %w: no partner's clientCAs issued it", cert.Subject, cert.Issuer, ErrUnknownPartner)
 	case 1:
+		if err := r.CheckTLSRevocation(found[0], chains[0], now); err != nil {
+			return nil, fmt.Errorf("client certificate %q of partner %s: %w", cert.Subject, found[0].Country, err)
+		}
 		return found[0], nil
 	default:
 		var ccs []string
@@ -183,6 +201,32 @@ func (r *Registry) ByClientCert(cert *x509.Certificate, intermediates ...*x509.C
 		}
 		return nil, fmt.Errorf("client certificate %q: %w (%s)", cert.Subject, ErrAmbiguous, strings.Join(ccs, ", "))
 	}
+}
+
+// CheckTLSRevocation checks verified TLS chains of partner p (leaf first,
+// as x509.Verify or crypto/tls give them) against p's TLS CRLs at time at:
+// nil when one chain has no revoked certificate, else the error of the
+// first chain (wrapping certs.ErrRevoked or certs.ErrCRLStale). Without
+// TLS CRLs every chain passes. CRL signatures are checked once per
+// registry.
+func (r *Registry) CheckTLSRevocation(p *Partner, chains [][]*x509.Certificate, at time.Time) error {
+	if len(p.TLSCRLs) == 0 {
+		return nil
+	}
+	var first error
+	for _, ch := range chains {
+		err := r.crls.Check(ch, p.TLSCRLs, at)
+		if err == nil {
+			return nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	if first == nil {
+		first = fmt.Errorf("no verified chain to check: %w", ErrUnknownPartner)
+	}
+	return first
 }
 
 // file layout, decoded with unknown fields refused.
@@ -197,6 +241,7 @@ type filePartner struct {
 	Delivery string `yaml:"delivery"`
 	TLS      struct {
 		ClientCAs []string `yaml:"clientCAs"`
+		CRLs      []string `yaml:"crls"`
 	} `yaml:"tls"`
 	DocumentSigning struct {
 		Anchors []string `yaml:"anchors"`
@@ -236,7 +281,7 @@ func parse(data []byte, dir string, cfg loadConfig) (*Registry, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("the file is empty; it needs a 'partners:' list")
 		}
-		return nil, fmt.Errorf("YAML: %w (fields are: country, name, endpoint, delivery, tls.clientCAs, documentSigning.anchors, documentSigning.crls, agreements, retry)", err)
+		return nil, fmt.Errorf("YAML: %w (fields are: country, name, endpoint, delivery, tls.clientCAs, tls.crls, documentSigning.anchors, documentSigning.crls, agreements, retry)", err)
 	}
 	var more yaml.Node
 	if err := dec.Decode(&more); err == nil {
@@ -246,7 +291,7 @@ func parse(data []byte, dir string, cfg loadConfig) (*Registry, error) {
 	if len(f.Partners) == 0 {
 		ps.add("registry", "partners", "no partner is listed")
 	}
-	r := &Registry{byCC: map[string]*Partner{}, clock: cfg.clock}
+	r := &Registry{byCC: map[string]*Partner{}, clock: cfg.clock, crls: &certs.CRLChecker{}}
 	caOwner := map[string]string{} // raw CA cert -> country
 	for i, fp := range f.Partners {
 		who := fmt.Sprintf("partner #%d", i+1)
@@ -327,6 +372,16 @@ func parse(data []byte, dir string, cfg loadConfig) (*Registry, error) {
 				p.ClientCAs = append(p.ClientCAs, c)
 				p.clientPool.AddCert(c)
 			}
+		}
+		for _, f := range fp.TLS.CRLs {
+			path := resolve(dir, f)
+			p.TLSCRLFiles = append(p.TLSCRLFiles, path)
+			crls, err := readCRLs(cfg.readFile, path)
+			if err != nil {
+				ps.add(who, "tls.crls", "%v", err)
+				continue
+			}
+			p.TLSCRLs = append(p.TLSCRLs, crls...)
 		}
 		if len(fp.DocumentSigning.Anchors) == 0 {
 			ps.add(who, "documentSigning.anchors", "list at least one PEM file with a document-signing trust anchor")
@@ -465,9 +520,14 @@ func (r *Registry) Check(now time.Time, soon time.Duration) []Problem {
 	for _, p := range r.partners {
 		certs(p, "tls.clientCAs", p.ClientCAs)
 		certs(p, "documentSigning.anchors", p.Anchors)
-		for _, c := range p.CRLs {
-			if !c.NextUpdate.IsZero() && now.After(c.NextUpdate) {
-				out = append(out, Problem{p.Country, "documentSigning.crls", fmt.Sprintf("CRL from %q was due for update on %s; fetch a fresh one", c.Issuer, c.NextUpdate.UTC().Format(time.RFC3339))})
+		for _, l := range []struct {
+			field string
+			crls  []*x509.RevocationList
+		}{{"tls.crls", p.TLSCRLs}, {"documentSigning.crls", p.CRLs}} {
+			for _, c := range l.crls {
+				if !c.NextUpdate.IsZero() && now.After(c.NextUpdate) {
+					out = append(out, Problem{p.Country, l.field, fmt.Sprintf("CRL from %q was due for update on %s; fetch a fresh one", c.Issuer, c.NextUpdate.UTC().Format(time.RFC3339))})
+				}
 			}
 		}
 	}

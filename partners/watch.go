@@ -121,7 +121,7 @@ func fingerprintFiles(path string, r *Registry) [32]byte {
 	add(path)
 	if r != nil {
 		for _, p := range r.partners {
-			for _, files := range [][]string{p.ClientCAFiles, p.AnchorFiles, p.CRLFiles} {
+			for _, files := range [][]string{p.ClientCAFiles, p.TLSCRLFiles, p.AnchorFiles, p.CRLFiles} {
 				for _, f := range files {
 					add(f)
 				}

@@ -149,8 +149,14 @@ func showPartner(w io.Writer, p *partners.Partner) {
 	}
 	certs("TLS client CAs", p.ClientCAFiles, p.ClientCAs)
 	certs("document-signing anchors", p.AnchorFiles, p.Anchors)
-	fmt.Fprintf(w, "CRLs (%s):\n", strings.Join(p.CRLFiles, ", "))
-	for _, c := range p.CRLs {
-		fmt.Fprintf(w, "  - %s: %d revoked, next update %s\n", c.Issuer, len(c.RevokedCertificateEntries), c.NextUpdate.UTC().Format(time.RFC3339))
+	crls := func(title string, files []string, ls []*x509.RevocationList) {
+		fmt.Fprintf(w, "%s (%s):\n", title, strings.Join(files, ", "))
+		for _, c := range ls {
+			fmt.Fprintf(w, "  - %s: %d revoked, next update %s\n", c.Issuer, len(c.RevokedCertificateEntries), c.NextUpdate.UTC().Format(time.RFC3339))
+		}
 	}
+	if len(p.TLSCRLFiles) > 0 {
+		crls("TLS CRLs", p.TLSCRLFiles, p.TLSCRLs)
+	}
+	crls("CRLs", p.CRLFiles, p.CRLs)
 }

@@ -3,20 +3,41 @@ package customs
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"testing"
+	"time"
+
+	"github.com/ecogate/ecogate/certs"
 )
 
 // BenchmarkCheck runs POST /customs/v1/checks in process (router, bearer
 // token, JSON in and out, one bbolt read transaction) against N stored
 // views, each check on another certificate.
-func BenchmarkCheck(b *testing.B) {
-	for _, n := range []int{1000, 100_000} {
+func BenchmarkCheck(b *testing.B) { benchCheck(b, []int{1000, 100_000}, false) }
+
+// BenchmarkCheckSignerRecheck is BenchmarkCheck with every view carrying
+// its signer chain and the partner's trust configured: each check also
+// re-evaluates the chain against the CRLs loaded now (from the cache per
+// chain and trust generation).
+func BenchmarkCheckSignerRecheck(b *testing.B) { benchCheck(b, []int{1000}, true) }
+
+func benchCheck(b *testing.B, sizes []int, recheck bool) {
+	for _, n := range sizes {
 		func() {
-			e := newEnv(b)
+			var opts []envOpt
+			pki := testPKI(b)
+			var chain []byte
+			if recheck {
+				trust := &certs.TrustSet{AnchorCerts: []*x509.Certificate{pki.Root.Cert},
+					RevocationLists: []*x509.RevocationList{crlOf(b, pki.Root, time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)), crlOf(b, pki.Intermediate, time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC))}}
+				opts = append(opts, func(o *Options) { o.SignerTrust = func(string) certs.TrustStore { return trust } })
+				chain = chainDER([]*x509.Certificate{pki.SignerECDSA.Cert, pki.Intermediate.Cert, pki.Root.Cert})
+			}
+			e := newEnv(b, opts...)
 			c := testCert(b, "X")
 			i := 0
 			err := e.db.Customs().SeedViews(10000, func(put func(country, number string, view []byte) error) bool {
@@ -25,6 +46,7 @@ func BenchmarkCheck(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
+				v.Chain = chain
 				vb, _ := v.Encode()
 				if err := put("IN", c.Header.ID, vb); err != nil {
 					b.Fatal(err)
@@ -62,7 +84,7 @@ func BenchmarkCheck(b *testing.B) {
 			req, _ := http.NewRequest("POST", "/customs/v1/checks", bytes.NewReader(bodies[0]))
 			req.Header.Set("Authorization", "Bearer "+tok)
 			h.ServeHTTP(w, req)
-			if !bytes.Contains(w.Body.Bytes(), []byte(`"verdict":"AUTHENTIC"`)) {
+			if !bytes.Contains(w.Body.Bytes(), []byte(`"verdict":"AUTHENTIC"`)) || recheck != bytes.Contains(w.Body.Bytes(), []byte(`"signer":{"valid":true`)) {
 				b.Fatalf("check answered %s", w.Body)
 			}
 		}()

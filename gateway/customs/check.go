@@ -32,8 +32,14 @@ const (
 	Replaced  = "REPLACED"
 	// Expired: its validity (issue date + the agreement's months) has ended.
 	Expired = "EXPIRED"
-	// Untrusted: its signature or the issuer's answer did not verify.
+	// Untrusted: its signature or the issuer's answer did not verify, or
+	// its signer chain no longer verifies against the partner's trust as
+	// loaded now (see signer in the answer).
 	Untrusted = "UNTRUSTED"
+	// Revoked: the signer's certificate, or a CA above it, is revoked by a
+	// CRL loaded now, though it was not when the e-CO arrived (the
+	// answer's signer report has revocation.revoked with the details).
+	Revoked = "REVOKED"
 	// Timeout and Unavailable: the check could not be made (the issuer did
 	// not answer in time, or a store or network error). Never "not
 	// authentic": ask again.
@@ -149,7 +155,11 @@ type CheckResult struct {
 	Differences  []Difference      `json:"differences,omitempty"`
 	Items        []ItemResult      `json:"items,omitempty"`
 	Verification *VerificationInfo `json:"verification,omitempty"`
-	CheckedAt    time.Time         `json:"checkedAt"`
+	// Signer is the stored signer chain re-evaluated at the time of the
+	// check against the partner's trust and CRLs loaded now (stored
+	// certificates only; Verification is the report made at receipt).
+	Signer    *SignerCheck `json:"signer,omitempty"`
+	CheckedAt time.Time    `json:"checkedAt"`
 
 	frag *fragments      // pre-encoded parts of a stored view (alias snap)
 	snap *store.Snapshot // the read buffer; handleCheck returns it to the pool
@@ -304,6 +314,23 @@ func (s *Service) lookup(ctx context.Context, country, number string, issueDate 
 	if err != nil {
 		return nil, &lookupError{Unavailable, err}
 	}
+	if frag.legacy && v.Source == "stored" && len(v.Chain) == 0 && s.opt.SignerTrust != nil && s.opt.Inbox != nil {
+		// A view stored before views kept the signer chain: build it
+		// again from the stored message, once, so that the check can
+		// re-evaluate the chain.
+		built, err := s.buildFromInbox(ctx, country, number)
+		if err != nil {
+			return nil, &lookupError{Unavailable, err}
+		}
+		if built {
+			if ok, err = s.opt.Store.Snapshot(country, number, viewVersion, snap); err != nil || !ok {
+				return nil, &lookupError{Unavailable, fmt.Errorf("check view of %s/%s vanished after rebuilding it: %v", country, number, err)}
+			}
+			if v, frag, err = parseView(snap.View); err != nil {
+				return nil, &lookupError{Unavailable, err}
+			}
+		}
+	}
 	if v.Source == "issuer-query" && s.opt.Query != nil && s.now().Sub(v.Built) > s.opt.Query.ttl() {
 		// The issuer's answer is old: ask again (its cache is as old).
 		nv, err := s.opt.Query.viewFor(ctx, country, number, issueDate, s.opt.CodeLists)
@@ -375,11 +402,18 @@ func (s *Service) buildFromInbox(ctx context.Context, country, number string) (b
 	if c == nil {
 		return false, fmt.Errorf("stored message %s does not decode as an e-CO: %v", pick.ID, fs)
 	}
-	v, err := ViewOf(c, reportOf(full), s.opt.CodeLists, s.now())
+	v, err := ViewOf(c, reportOf(full), s.opt.CodeLists, full.Received)
 	if err != nil {
 		return false, err
 	}
 	v.Country = country // the message's verified sender (the inbox's key), not the document's field
+	// The signer chain, recovered from the signed bytes (verified when
+	// they arrived), for checks to re-evaluate against current CRLs.
+	if chain, err := certs.SignatureCertificates(full.Content, certs.Limits{MaxBytes: len(full.Content) + 1, MaxDepth: 256}); err == nil {
+		v.Chain = chainDER(chain)
+	} else {
+		s.log.Warn("customs: no signer chain in the stored message; checks cannot re-evaluate revocation", "message", full.ID, "err", err)
+	}
 	b, err := v.Encode()
 	if err != nil {
 		return false, err
@@ -453,9 +487,18 @@ func (s *Service) Check(ctx context.Context, req *CheckRequest) (*CheckResult, i
 	if fe := s.compare(res, f, req, decl); fe != nil {
 		return nil, http.StatusBadRequest, fe
 	}
+	if v.Source == "stored" && v.Valid {
+		res.Signer = s.signerNow(v)
+	}
 	switch {
 	case !v.Valid:
 		res.Verdict, res.Message = Untrusted, "the certificate's verification report has a failed check; do not rely on it"
+	case res.Signer != nil && res.Signer.revoked:
+		e := res.Signer.Report.First()
+		res.Verdict, res.Message = Revoked, "the signer's certificate is revoked by a CRL in force now ("+e.Reason+": "+e.Detail+"); do not rely on the certificate"
+	case res.Signer != nil && !res.Signer.Valid:
+		e := res.Signer.Report.First()
+		res.Verdict, res.Message = Untrusted, "the signer's chain no longer verifies against the partner's trust as loaded now ("+e.Reason+": "+e.Detail+"); do not rely on the certificate"
 	case f.status == string(store.CertWithdrawn):
 		res.Verdict, res.Message = Withdrawn, "the issuer withdrew this certificate"
 	case f.status == string(store.CertReplaced):
@@ -468,6 +511,21 @@ func (s *Service) Check(ctx context.Context, req *CheckRequest) (*CheckResult, i
 		res.Verdict, res.Message = Authentic, "the certificate is authentic, in force, and matches the declaration"
 	}
 	return res, http.StatusOK, nil
+}
+
+// signerNow re-evaluates the view's signer chain against the sending
+// partner's trust as loaded now (nil: no chain stored, or no trust source).
+func (s *Service) signerNow(v *View) *SignerCheck {
+	if s.opt.SignerTrust == nil || len(v.Chain) == 0 {
+		return nil
+	}
+	trust := s.opt.SignerTrust(v.Country)
+	if trust == nil {
+		rep := certs.Report{{Check: certs.CheckTrust, Status: certs.StatusError, Reason: "trust.no-anchors",
+			Detail: "partner " + v.Country + " is not in the partner registry any more"}}
+		return &SignerCheck{Report: rep}
+	}
+	return s.signers.check(trust, v.Chain, v.Built, s.now)
 }
 
 func allMatch(items []ItemResult) bool {

@@ -2,7 +2,9 @@
 // declaration system gets an OAuth2 client-credentials token
 // (POST /oauth/token), checks a certificate against a declaration in real
 // time (POST /customs/v1/checks: AUTHENTIC, MISMATCH with what differs per
-// item, NOT_FOUND, WITHDRAWN, REPLACED, EXPIRED, UNTRUSTED, or TIMEOUT /
+// item, NOT_FOUND, WITHDRAWN, REPLACED, EXPIRED, UNTRUSTED, REVOKED (the
+// signer chain stored with the view is re-evaluated against the partner's
+// CRLs loaded now, Options.SignerTrust, signer.go), or TIMEOUT /
 // UNAVAILABLE when the check could not be made), reads a stored certificate
 // (GET /customs/v1/certificates/{country}/{number}) and records the
 // officer's decision per goods item with the quantity used
@@ -35,9 +37,12 @@
 //     workers' mutual-TLS clients and verifies answers against the
 //     partner's receipt trust;
 //   - receive pipeline, accepted e-CO: Service.StoreView(ctx, from, cert,
-//     report) after Inbox.Accept (optional: the first check builds the
-//     view); from is the verified sending partner: views are keyed by it
-//     (as the inbox is), never by the document's export country;
+//     report, chain...) after Inbox.Accept (optional: the first check
+//     builds the view, recovering the chain from the stored signed bytes);
+//     from is the verified sending partner: views are keyed by it (as the
+//     inbox is), never by the document's export country;
+//   - Options.SignerTrust: the partner's DocumentTrust from the registry
+//     in force (a reload gives a new one);
 //   - receive pipeline, message kind "decision": ApplyDecision(ctx,
 //     db.Issued(), partner.DocumentTrust, partner, messageID, content, now)
 //     instead of the e-CO evaluation (gateway.DecisionHandler);

@@ -22,6 +22,8 @@ type fragments struct {
 	verification []byte
 	// importerNorm is the normalised importer name.
 	importerNorm string
+	// legacy is true for a view stored before the signer chain was kept.
+	legacy bool
 }
 
 func fragmentsOf(v *View) *fragments {
@@ -97,6 +99,15 @@ func (r *CheckResult) appendJSON(b []byte) []byte {
 			b = append(b, r.Verification.raw...)
 		} else {
 			v, _ := json.Marshal(r.Verification)
+			b = append(b, v...)
+		}
+	}
+	if r.Signer != nil {
+		b = append(b, `,"signer":`...)
+		if r.Signer.raw != nil {
+			b = append(b, r.Signer.raw...)
+		} else {
+			v, _ := json.Marshal(r.Signer)
 			b = append(b, v...)
 		}
 	}

@@ -85,6 +85,19 @@ func TestViewStoredForm(t *testing.T) {
 		t.Fatal(err)
 	}
 	v.Status, v.ReplacedBy = "replaced", "X-2"
+	// Format 2 (before the signer chain was kept) is still read, and
+	// marked legacy so that a check rebuilds it once.
+	b2, err := v.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2 = b2[:len(b2)-1] // the empty chain
+	b2[4] = 2
+	if got, f, err := parseView(b2); err != nil || !f.legacy || got.Chain != nil || got.Number != v.Number {
+		t.Fatalf("format 2: %v %+v", err, f)
+	}
+	pki := testPKI(t)
+	v.Chain = chainDER([]*x509Cert{pki.SignerECDSA.Cert, pki.Intermediate.Cert})
 	b, err := v.Encode()
 	if err != nil {
 		t.Fatal(err)

@@ -67,6 +67,11 @@ type Options struct {
 	// PullPartner reports whether a partner fetches its messages (pull
 	// mode); nil means push for every partner.
 	PullPartner func(country string) bool
+	// SignerTrust gives a partner's document-signing trust as loaded now;
+	// with it a check re-evaluates the stored signer chain against the
+	// CRLs of the moment (REVOKED, UNTRUSTED). Nil: the report made at
+	// receipt is the only judgment.
+	SignerTrust TrustSource
 	// CodeLists answer Rec 20 questions; nil means the built-in lists.
 	CodeLists *schema.CodeLists
 	// Clock gives the time; time.Now when nil.
@@ -100,6 +105,7 @@ type Service struct {
 
 	checks    map[string]prometheus.Counter // by verdict, resolved once (read-only)
 	decisions *prometheus.CounterVec
+	signers   signerCache
 }
 
 // audit appends an audit entry when an audit log is configured.
@@ -153,7 +159,7 @@ func New(opt Options) (*Service, error) {
 		}
 	}
 	s.checks = map[string]prometheus.Counter{}
-	for _, v := range []string{Authentic, Mismatch, NotFound, Withdrawn, Replaced, Expired, Untrusted, Timeout, Unavailable, "BAD_REQUEST"} {
+	for _, v := range []string{Authentic, Mismatch, NotFound, Withdrawn, Replaced, Expired, Untrusted, Revoked, Timeout, Unavailable, "BAD_REQUEST"} {
 		s.checks[v] = checks.WithLabelValues(v)
 	}
 	s.decisions = decisions

@@ -2,6 +2,7 @@ package customs
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -40,7 +41,14 @@ type View struct {
 	// Valid is true when every check of the verification report passed.
 	Valid  bool         `json:"valid"`
 	Report certs.Report `json:"report,omitempty"`
-	Built  time.Time    `json:"built"`
+	// Built is when the view was made: for a stored e-CO, when it was
+	// received and verified (the time its signer chain is judged at).
+	Built time.Time `json:"built"`
+	// Chain is the DER of the signer's certificate chain as verified at
+	// receipt, signer first, concatenated (empty for an issuer-query view
+	// or a view stored before format 3): checks re-evaluate it against the
+	// CRLs loaded at the time of the check.
+	Chain []byte `json:"chain,omitempty"`
 }
 
 // ViewItem is one goods item of a View.
@@ -121,11 +129,12 @@ func idString(scheme, value string) string {
 //	byte valid; varint built (Unix ns);
 //	uvarint count + items: uvarint seq, strings hs, description, value,
 //	  unit, base, varint qty;
-//	strings: certificate summary JSON head, verification JSON.
+//	strings: certificate summary JSON head, verification JSON;
+//	format 3: string: the signer chain (concatenated DER).
 //
-// A stored value whose fifth byte is '{' is the earlier JSON form (still
-// read).
-const viewFormat = 2
+// Format 2 (no chain) and a stored value whose fifth byte is '{' (the
+// earlier JSON form) are still read.
+const viewFormat = 3
 
 func appendStr(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
@@ -162,6 +171,7 @@ func (v *View) Encode() ([]byte, error) {
 	}
 	b = appendStr(b, string(f.certHead))
 	b = appendStr(b, string(f.verification))
+	b = appendStr(b, string(v.Chain))
 	return b, nil
 }
 
@@ -244,9 +254,12 @@ func parseView(b []byte) (*View, *fragments, error) {
 		if err := json.Unmarshal(b[4:], v); err != nil {
 			return nil, nil, fmt.Errorf("decode check view: %w", err)
 		}
-		return v, fragmentsOf(v), nil
+		f := fragmentsOf(v)
+		f.legacy = len(v.Chain) == 0
+		return v, f, nil
 	}
-	if b[4] != viewFormat {
+	format := b[4]
+	if format != 2 && format != viewFormat {
 		return nil, nil, fmt.Errorf("check view has unknown format %d", b[4])
 	}
 	r := &viewReader{b: b[5:]}
@@ -276,6 +289,13 @@ func parseView(b []byte) (*View, *fragments, error) {
 		r.bad = true
 	}
 	f.certHead, f.verification = r.raw(), r.raw()
+	if format >= 3 {
+		if c := r.raw(); len(c) > 0 {
+			v.Chain = c
+		}
+	} else {
+		f.legacy = true
+	}
 	if r.bad {
 		return nil, nil, fmt.Errorf("check view of %s is damaged", v.Number)
 	}
@@ -332,11 +352,13 @@ func normName(s string) string {
 // received and verified from partner from (hook: the receive pipeline,
 // after Inbox.Accept stored an accepted e-CO message; from is the partner
 // whose client certificate and document-signing anchors were verified;
-// report is the verification report of its receipt). The view is keyed by
-// from, never by a field of the document: a partner's certificate can only
-// answer checks that name that partner's country. A failure only means
-// the first check builds it lazily.
-func (s *Service) StoreView(ctx context.Context, from string, c *schema.Certificate, report certs.Report) error {
+// report is the verification report of its receipt, chain the signer chain
+// that verification accepted, signer first, which checks re-evaluate
+// against the CRLs loaded at their time). The view is keyed by from, never
+// by a field of the document: a partner's certificate can only answer
+// checks that name that partner's country. A failure only means the first
+// check builds it lazily.
+func (s *Service) StoreView(ctx context.Context, from string, c *schema.Certificate, report certs.Report, chain ...*x509.Certificate) error {
 	from = strings.ToUpper(strings.TrimSpace(from))
 	if from == "" {
 		return fmt.Errorf("check view of %s: the verified sending partner is unknown", c.Header.ID)
@@ -346,6 +368,7 @@ func (s *Service) StoreView(ctx context.Context, from string, c *schema.Certific
 		return err
 	}
 	v.Country = from
+	v.Chain = chainDER(chain)
 	b, err := v.Encode()
 	if err != nil {
 		return err

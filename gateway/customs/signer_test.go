@@ -1,0 +1,176 @@
+package customs
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ecogate/ecogate/certs"
+	"github.com/ecogate/ecogate/schema"
+	"github.com/ecogate/ecogate/store"
+)
+
+// trustSwitch is a TrustSource whose trust store a test replaces, as a
+// registry reload does (a new value per load).
+type trustSwitch struct{ cur atomic.Pointer[certs.TrustSet] }
+
+func (s *trustSwitch) source(country string) certs.TrustStore {
+	if country != "IN" {
+		return nil
+	}
+	if t := s.cur.Load(); t != nil {
+		return t
+	}
+	return nil
+}
+
+func crlOf(t testing.TB, issuer certs.KeyCert, this time.Time, revoked ...*x509.Certificate) *x509.RevocationList {
+	t.Helper()
+	b, err := certs.IssueCRL(issuer, revoked, this, this.Add(30*24*time.Hour), this.UnixNano())
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	l, err := x509.ParseRevocationList(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// TestCheckRevokedAfterReceipt: a certificate received while its signer
+// was in good standing is checked against the partner's trust as loaded
+// at the time of the check: after a reload with a CRL that revokes the
+// signer (or its CA) the check answers REVOKED, after one with a stale
+// CRL or without the anchor UNTRUSTED, while the stored report (history)
+// still says VALID. The view is stored eagerly with the chain, or built
+// lazily from the stored signed message.
+func TestCheckRevokedAfterReceipt(t *testing.T) {
+	pki := testPKI(t)
+	other, err := certs.NewDevPKI(certs.PKIOptions{Now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Name: "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	received := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	good := &certs.TrustSet{AnchorCerts: []*x509.Certificate{pki.Root.Cert},
+		RevocationLists: []*x509.RevocationList{crlOf(t, pki.Root, received.Add(-time.Hour)), crlOf(t, pki.Intermediate, received.Add(-time.Hour))}}
+	later := received.Add(time.Hour)
+	tests := []struct {
+		name    string
+		reload  *certs.TrustSet // nil: the partner left the registry
+		verdict string
+		reason  string // first failing reason of the signer report
+	}{
+		{"no reload", good, Authentic, ""},
+		{"reload without change", &certs.TrustSet{AnchorCerts: good.AnchorCerts, RevocationLists: good.RevocationLists}, Authentic, ""},
+		{"signer revoked", &certs.TrustSet{AnchorCerts: good.AnchorCerts,
+			RevocationLists: []*x509.RevocationList{good.RevocationLists[0], crlOf(t, pki.Intermediate, later, pki.SignerECDSA.Cert)}}, Revoked, "revocation.revoked"},
+		{"issuing CA revoked", &certs.TrustSet{AnchorCerts: good.AnchorCerts,
+			RevocationLists: []*x509.RevocationList{crlOf(t, pki.Root, later, pki.Intermediate.Cert), good.RevocationLists[1]}}, Revoked, "revocation.revoked"},
+		{"another signer revoked", &certs.TrustSet{AnchorCerts: good.AnchorCerts,
+			RevocationLists: []*x509.RevocationList{good.RevocationLists[0], crlOf(t, pki.Intermediate, later, pki.SignerRSA.Cert)}}, Authentic, ""},
+		{"stale CRL", &certs.TrustSet{AnchorCerts: good.AnchorCerts,
+			RevocationLists: []*x509.RevocationList{good.RevocationLists[0], crlOf(t, pki.Intermediate, received.Add(-40*24*time.Hour))}}, Untrusted, "revocation.crl-stale"},
+		{"anchor replaced", &certs.TrustSet{AnchorCerts: []*x509.Certificate{other.Root.Cert}}, Untrusted, "trust.unknown-authority"},
+		{"partner removed", nil, Untrusted, "trust.no-anchors"},
+	}
+	for _, lazy := range []bool{false, true} {
+		for _, tc := range tests {
+			name := tc.name
+			if lazy {
+				name = "from inbox/" + name
+			}
+			t.Run(name, func(t *testing.T) {
+				var ts trustSwitch
+				ts.cur.Store(good)
+				e := newEnv(t, func(o *Options) { o.SignerTrust = ts.source })
+				if lazy {
+					e.receiveSigned(t, testCert(t, certNo), pki.SignerECDSA, pki.Intermediate.Cert)
+				} else {
+					e.svc.StoreView(context.Background(), "IN", testCert(t, certNo), validReport, pki.SignerECDSA.Cert, pki.Intermediate.Cert, pki.Root.Cert)
+				}
+				// Checked once before the reload: authentic (and cached).
+				if _, res, body := e.check(baseReq(item(1, "020230", "1", "KGM"))); res.Verdict != Authentic || res.Signer == nil || !res.Signer.Valid {
+					t.Fatalf("before the reload: %s", body)
+				}
+				e.advance(time.Hour + time.Minute)
+				ts.cur.Store(tc.reload)
+				for round := range 2 { // the second answer comes from the cache
+					status, res, body := e.check(baseReq(item(1, "020230", "1", "KGM")))
+					if status != 200 || res.Verdict != tc.verdict {
+						t.Fatalf("round %d: %d %s, want %s: %s", round, status, res.Verdict, tc.verdict, body)
+					}
+					if res.Verification == nil || !res.Verification.Valid {
+						t.Fatalf("the stored report (history) changed: %s", body)
+					}
+					if res.Signer == nil {
+						t.Fatalf("no signer re-check in the answer: %s", body)
+					}
+					if tc.reason == "" {
+						if !res.Signer.Valid {
+							t.Fatalf("signer: %s", body)
+						}
+						continue
+					}
+					if res.Signer.Valid || res.Signer.Report.First().Reason != tc.reason || !strings.Contains(res.Message, tc.reason) {
+						t.Fatalf("signer report: want %s: %s", tc.reason, body)
+					}
+				}
+				if tc.verdict == Revoked && e.counter("ecogate_customs_checks_total", "verdict", Revoked) != 2 {
+					t.Errorf("REVOKED not counted")
+				}
+			})
+		}
+	}
+}
+
+// receiveSigned stores a signed e-CO in the inbox as the receive pipeline
+// does, without a check view (the first check builds it).
+func (e *env) receiveSigned(t *testing.T, c *schema.Certificate, signer certs.KeyCert, chain ...*x509.Certificate) {
+	t.Helper()
+	doc, err := schema.EncodeXML(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := (&certs.Signer{Key: signer.Key, Chain: append([]*x509.Certificate{signer.Cert}, chain...)}).Sign(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.db.Inbox().Accept(context.Background(), store.InRecord{ID: "m-" + c.Header.ID, From: "IN", CertNumber: c.Header.ID, Version: c.Header.Version,
+		Kind: "issue", Content: signed, Outcome: store.StateDelivered, Received: e.clock.Now(),
+		StatusChanges: []store.StatusChange{{Country: "IN", Number: c.Header.ID, Version: c.Header.Version, Status: store.CertIssued, MessageID: "m-" + c.Header.ID, At: e.clock.Now()}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCheckLegacyViewRebuilt: a view stored before views kept the signer
+// chain is built again from the stored message on its first check, so
+// that revocation counts for it too.
+func TestCheckLegacyViewRebuilt(t *testing.T) {
+	pki := testPKI(t)
+	var ts trustSwitch
+	ts.cur.Store(&certs.TrustSet{AnchorCerts: []*x509.Certificate{pki.Root.Cert},
+		RevocationLists: []*x509.RevocationList{crlOf(t, pki.Intermediate, time.Date(2026, 11, 22, 9, 30, 0, 0, time.UTC), pki.SignerECDSA.Cert)}})
+	e := newEnv(t, func(o *Options) { o.SignerTrust = ts.source })
+	c := testCert(t, certNo)
+	e.receiveSigned(t, c, pki.SignerECDSA, pki.Intermediate.Cert)
+	v, err := ViewOf(c, validReport, nil, e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := v.Encode()
+	b = b[:len(b)-1]
+	b[4] = 2 // the format before the chain
+	if err := e.db.Customs().PutView(context.Background(), "IN", certNo, 0, b); err != nil {
+		t.Fatal(err)
+	}
+	e.advance(time.Hour)
+	if _, res, body := e.check(baseReq(item(1, "020230", "1", "KGM"))); res.Verdict != Revoked {
+		t.Fatalf("legacy view: %s", body)
+	}
+}
