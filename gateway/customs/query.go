@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ecogate/ecogate/certs"
+	"github.com/ecogate/ecogate/internal/strictjson"
 	"github.com/ecogate/ecogate/schema"
 	"github.com/ecogate/ecogate/store"
 )
@@ -156,11 +157,20 @@ func QueryHandler(country string, reg IssuedRegister, signer JWSSigner, now func
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var q QueryRequest
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&q); err != nil || q.CertificateNumber == "" || len(q.CertificateNumber) > 64 {
+		const form = `the body must be {"certificateNumber": "...", "issueDate": "YYYY-MM-DD"}`
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 16<<10))
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, problem{Error: "invalid_request", Field: "body", Message: "larger than 16 KiB or unreadable: " + form})
+			return
+		}
+		if err := strictjson.Unmarshal(body, &q); err != nil {
+			fe := strictError(err)
+			writeJSON(w, http.StatusBadRequest, problem{Error: "invalid_request", Field: fe.Field, Message: fe.Error() + "; " + form})
+			return
+		}
+		if q.CertificateNumber == "" || len(q.CertificateNumber) > 64 {
 			writeJSON(w, http.StatusBadRequest, problem{Error: "invalid_request", Field: "certificateNumber",
-				Message: "the body must be {\"certificateNumber\": \"...\", \"issueDate\": \"YYYY-MM-DD\"}"})
+				Message: "certificateNumber: required, at most 64 characters; " + form})
 			return
 		}
 		ans := QueryAnswer{Issuer: country, CertificateNumber: q.CertificateNumber, AnsweredAt: now().UTC()}

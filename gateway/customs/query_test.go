@@ -187,7 +187,10 @@ func TestQueryHandlerBadRequest(t *testing.T) {
 	pki := testPKI(t)
 	e := newEnv(t)
 	h := QueryHandler("IN", e.db.Issued(), jwsSigner{pki.Receipt}, nil, nil, nil)
-	for _, body := range []string{``, `{"number":"x"}`, `{"certificateNumber":""}`} {
+	for _, body := range []string{``, `{"number":"x"}`, `{"certificateNumber":""}`,
+		// strict JSON (issue 10, item 6)
+		`{"certificateNumber":"` + certNo + `","certificateNumber":"IN-OTHER"}`, `{"certificateNumber":"` + certNo + `"} {}`,
+		"{\"certificateNumber\":\"" + certNo + "\xff\"}", `{"CertificateNumber":"` + certNo + `"}`} {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest("POST", "/eco/v1/verification-queries", strings.NewReader(body)))
 		if w.Code != 400 {
