@@ -235,7 +235,7 @@ func (n *Node) Country() string { return n.country }
 func (n *Node) Registry() *prometheus.Registry { return n.m.reg }
 
 // TLSConfig returns the partner API's server TLS configuration: TLS 1.2 or
-// newer, the server certificate, and a client certificate required and
+// newer, HTTP/2 or HTTP/1.1 by ALPN, the server certificate, and a client certificate required and
 // verified against the current partners' TLS CAs (read at every handshake,
 // so a registry reload takes effect without a restart).
 func (n *Node) TLSConfig() (*tls.Config, error) {
@@ -246,9 +246,13 @@ func (n *Node) TLSConfig() (*tls.Config, error) {
 		MinVersion:   tls.VersionTLS12,
 		Certificates: []tls.Certificate{*n.opt.ServerCertificate},
 		ClientAuth:   tls.RequireAndVerifyClientCert,
+		// HTTP/2 (then HTTP/1.1): the configuration GetConfigForClient
+		// returns is the one the handshake uses, so ALPN must be here.
+		NextProtos: []string{"h2", "http/1.1"},
 	}
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
+		NextProtos: []string{"h2", "http/1.1"},
 		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
 			c := base.Clone()
 			c.ClientCAs = n.opt.Partners.ClientCAs()
