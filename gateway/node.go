@@ -116,6 +116,9 @@ type Options struct {
 	// PartnerRoutes mounts more routes on the partner API under /eco/v1,
 	// behind the client-certificate check (PartnerOf names the caller).
 	PartnerRoutes func(r chi.Router)
+	// LocalToken, when set, is the bearer token every local API request
+	// but /healthz and /readyz must carry (compared in constant time).
+	LocalToken string
 	// LocalRoutes mounts more routes on the local API: on its root (e.g.
 	// /customs/v1) or under /api/v1 (api).
 	LocalRoutes func(root, api chi.Router)
@@ -316,6 +319,9 @@ func (n *Node) Kick() {
 // localLn and the delivery loop until ctx ends, then shuts down gracefully.
 // Either listener may be nil.
 func (n *Node) Serve(ctx context.Context, partnerLn, localLn net.Listener) error {
+	if localLn != nil && n.opt.LocalToken == "" && !IsLoopbackAddr(localLn.Addr().String()) {
+		return fmt.Errorf("listen.local: %s listens beyond loopback and the local API has no authentication: set local.tokenFile (or local.token), or listen on 127.0.0.1", localLn.Addr())
+	}
 	errc := make(chan error, 3)
 	var servers []*http.Server
 	errLog := slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)
@@ -334,7 +340,7 @@ func (n *Node) Serve(ctx context.Context, partnerLn, localLn net.Listener) error
 		s := &http.Server{Handler: n.LocalHandler(), ErrorLog: errLog, ReadHeaderTimeout: 10 * time.Second}
 		servers = append(servers, s)
 		go func() { errc <- s.Serve(localLn) }()
-		n.log.Info("local API listening", "addr", localLn.Addr().String())
+		n.log.Info("local API listening", "addr", localLn.Addr().String(), "bearerToken", n.opt.LocalToken != "")
 	}
 	dctx, dcancel := context.WithCancel(ctx)
 	ddone := make(chan struct{})
