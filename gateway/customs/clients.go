@@ -122,8 +122,8 @@ func InfoOf(c store.CustomsClient) ClientInfo {
 }
 
 // ClientRoutes (clock now, time.Now when nil) is the administration of the customs API's clients, for
-// the node's local API (which has no authentication of its own: it is for
-// the operator, on loopback or a protected network):
+// the node's local API (authenticated there by the local token, which is
+// required whenever the local API listens beyond loopback):
 //
 //	GET  /customs-clients              the clients (no secrets)
 //	POST /customs-clients              {"name": ..., "scopes": [...]}: 201 with the secret, shown once
