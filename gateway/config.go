@@ -55,7 +55,19 @@ type Config struct {
 		// empty disables it.
 		Public string `yaml:"public"`
 	} `yaml:"listen"`
-	TLS struct {
+	// Local configures the local API's authentication. It is required
+	// whenever listen.local is not a loopback address.
+	Local struct {
+		// TokenFile is a file holding the bearer token that every
+		// /api/v1 and /metrics request must carry (Authorization: Bearer
+		// TOKEN); at least 32 characters, surrounding white space ignored.
+		TokenFile string `yaml:"tokenFile"`
+		// Token is the token itself (prefer TokenFile: a configuration
+		// file is often readable by more people than a secret should be).
+		Token string `yaml:"token"`
+	} `yaml:"local"`
+	localToken string // Local.Token or the contents of Local.TokenFile
+	TLS        struct {
 		Cert       string `yaml:"cert"`
 		Key        string `yaml:"key"`
 		ClientCert string `yaml:"clientCert"`
@@ -255,6 +267,7 @@ func ParseConfig(b []byte, dir string) (*Config, error) {
 	opt(&c.Signing.Key)
 	opt(&c.Signing.Cert)
 	opt(&c.Signing.Chain)
+	checkLocalAuth(&c, abs, bad)
 	if c.Signing.Key == "" && (c.Signing.Cert != "" || c.Signing.Chain != "") {
 		bad("signing.key", "required when signing.cert or signing.chain is given")
 	}
@@ -347,6 +360,58 @@ func ParseConfig(b []byte, dir string) (*Config, error) {
 	}
 	return &c, nil
 }
+
+// minLocalToken is the shortest local API token accepted.
+const minLocalToken = 32
+
+// checkLocalAuth reads local.token or local.tokenFile and refuses a local
+// API that listens beyond loopback without one.
+func checkLocalAuth(c *Config, abs func(string) string, bad func(key, format string, a ...any)) {
+	switch {
+	case c.Local.Token != "" && c.Local.TokenFile != "":
+		bad("local.token", "give local.token or local.tokenFile, not both")
+		return
+	case c.Local.TokenFile != "":
+		c.Local.TokenFile = abs(c.Local.TokenFile)
+		b, err := os.ReadFile(c.Local.TokenFile)
+		if err != nil {
+			bad("local.tokenFile", "cannot be read: %v", err)
+			return
+		}
+		c.localToken = strings.TrimSpace(string(b))
+		if len(c.localToken) < minLocalToken {
+			bad("local.tokenFile", "the token in %s is shorter than %d characters; write a long random one (e.g. openssl rand -hex 32 > %s)", c.Local.TokenFile, minLocalToken, c.Local.TokenFile)
+		}
+	case c.Local.Token != "":
+		c.localToken = strings.TrimSpace(c.Local.Token)
+		if len(c.localToken) < minLocalToken {
+			bad("local.token", "shorter than %d characters; use a long random token (e.g. openssl rand -hex 32)", minLocalToken)
+		}
+	}
+	if c.localToken == "" && !IsLoopbackAddr(c.Listen.Local) {
+		bad("listen.local", "%q listens beyond loopback and the local API has no authentication: set local.tokenFile "+
+			"(a file holding a bearer token, e.g. openssl rand -hex 32 > local-token) or local.token, or listen on 127.0.0.1", c.Listen.Local)
+	}
+}
+
+// IsLoopbackAddr reports whether a HOST:PORT listens on loopback only
+// (127.0.0.0/8, ::1 or localhost); an empty host or a wildcard address
+// listens on every interface.
+func IsLoopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// LocalToken is the bearer token the local API requires ("" when none is
+// configured, which LoadConfig allows only on loopback).
+func (c *Config) LocalToken() string { return c.localToken }
 
 // LocalURL is the base URL of the local API for programs on this machine
 // (listen.local, with a listener on every interface reached on loopback).
@@ -465,6 +530,7 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 		Name:              c.Node.Name,
 		PublicURL:         c.Node.PublicURL,
 		LocalURL:          localURL,
+		LocalToken:        c.localToken,
 		Agreements:        c.Node.Agreements,
 		Outbox:            db.Outbox(),
 		Inbox:             db.Inbox(),

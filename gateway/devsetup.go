@@ -131,7 +131,8 @@ listen:
   # the mutual-TLS partner API, /eco/v1 (required)
   partner: %s
   # the local API /api/v1, /metrics, /healthz, /readyz (default 127.0.0.1:8080);
-  # it has no authentication: keep it on loopback or a protected network
+  # beyond loopback (e.g. 0.0.0.0:8080) it needs local.tokenFile or local.token,
+  # else the node refuses to start
   local: %s
   # the customs API /customs/v1 and its token endpoint /oauth/token, over HTTPS
   # with tls.cert/tls.key (TLS 1.2+), for the importing customs' declaration system;
@@ -142,6 +143,16 @@ listen:
   # a TLS-terminating reverse proxy (see verify.publicURL, verify.clientAddrHeader);
   # empty: off
   public: %s
+local:
+  # a file holding the bearer token that every /api/v1 and /metrics request must
+  # carry (Authorization: Bearer TOKEN; /healthz and /readyz stay open), at least
+  # 32 characters: openssl rand -hex 32 > local-token; chmod 600 local-token.
+  # Required when listen.local is not a loopback address; optional on loopback.
+  # The CLI (outbox, customs-clients, send with --config) sends it; with --node
+  # URL give it in $ECOGATE_LOCAL_TOKEN
+  tokenFile: ""
+  # or the token itself (prefer tokenFile)
+  token: ""
 tls:
   # partner API (and customs API) server certificate (PEM; chain may follow)
   cert: pki/tls-server-cert.pem

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
@@ -222,8 +224,10 @@ func (n *Node) trackingURL(id string) string {
 	return "/api/v1/outbound/" + id
 }
 
-// LocalHandler returns the local API, for the operator's systems (serve it
-// on a loopback or otherwise protected listener: it has no authentication):
+// LocalHandler returns the local API, for the operator's systems. With
+// Options.LocalToken every request but /healthz and /readyz must carry
+// "Authorization: Bearer TOKEN" (else 401); without it the API has no
+// authentication, which LoadConfig allows on loopback only:
 //
 //	POST /api/v1/outbound?to=VN,JP        submit an e-CO (XML body); 202 with the queued messages
 //	GET  /api/v1/outbound?state=&partner=&limit=   list outbound messages
@@ -253,7 +257,38 @@ func (n *Node) LocalHandler() http.Handler {
 			n.opt.LocalRoutes(root, r)
 		}
 	})
-	return r
+	if n.opt.LocalToken == "" {
+		return r
+	}
+	return n.requireLocalToken(r)
+}
+
+// requireLocalToken lets through requests that carry the local API token
+// (compared in constant time, as SHA-256 digests so that the length does
+// not show either) and the health probes; others get 401. The token is
+// never logged.
+func (n *Node) requireLocalToken(next http.Handler) http.Handler {
+	want := sha256.Sum256([]byte(n.opt.LocalToken))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		auth := r.Header.Get("Authorization")
+		const prefix = "bearer "
+		ok := false
+		if len(auth) > len(prefix) && strings.EqualFold(auth[:len(prefix)], prefix) {
+			got := sha256.Sum256([]byte(strings.TrimSpace(auth[len(prefix):])))
+			ok = subtle.ConstantTimeCompare(got[:], want[:]) == 1
+		}
+		if !ok {
+			n.log.Warn("local API request refused: missing or wrong bearer token", "remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="ecogate-local"`)
+			writeProblem(w, http.StatusUnauthorized, CodeUnauthorized, "the local API needs the node's local token: send Authorization: Bearer TOKEN (local.token or local.tokenFile in the node's configuration)")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (n *Node) handleReady(w http.ResponseWriter, r *http.Request) {

@@ -127,6 +127,9 @@ type Options struct {
 	// PartnerRoutes mounts more routes on the partner API under /eco/v1,
 	// behind the client-certificate check (PartnerOf names the caller).
 	PartnerRoutes func(r chi.Router)
+	// LocalToken, when set, is the bearer token every local API request
+	// but /healthz and /readyz must carry (compared in constant time).
+	LocalToken string
 	// LocalRoutes mounts more routes on the local API: on its root (e.g.
 	// /customs/v1) or under /api/v1 (api).
 	LocalRoutes func(root, api chi.Router)
@@ -247,7 +250,7 @@ func (n *Node) Country() string { return n.country }
 func (n *Node) Registry() *prometheus.Registry { return n.m.reg }
 
 // TLSConfig returns the partner API's server TLS configuration: TLS 1.2 or
-// newer, the server certificate, and a client certificate required and
+// newer, HTTP/2 or HTTP/1.1 by ALPN, the server certificate, and a client certificate required and
 // verified against the current partners' TLS CAs (read at every handshake,
 // so a registry reload takes effect without a restart).
 func (n *Node) TLSConfig() (*tls.Config, error) {
@@ -258,9 +261,13 @@ func (n *Node) TLSConfig() (*tls.Config, error) {
 		MinVersion:   tls.VersionTLS12,
 		Certificates: []tls.Certificate{*n.opt.ServerCertificate},
 		ClientAuth:   tls.RequireAndVerifyClientCert,
+		// HTTP/2 (then HTTP/1.1): the configuration GetConfigForClient
+		// returns is the one the handshake uses, so ALPN must be here.
+		NextProtos: []string{"h2", "http/1.1"},
 	}
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
+		NextProtos: []string{"h2", "http/1.1"},
 		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
 			c := base.Clone()
 			c.ClientCAs = n.opt.Partners.ClientCAs()
@@ -324,6 +331,9 @@ func (n *Node) Kick() {
 // localLn and the delivery loop until ctx ends, then shuts down gracefully.
 // Either listener may be nil.
 func (n *Node) Serve(ctx context.Context, partnerLn, localLn net.Listener) error {
+	if localLn != nil && n.opt.LocalToken == "" && !IsLoopbackAddr(localLn.Addr().String()) {
+		return fmt.Errorf("listen.local: %s listens beyond loopback and the local API has no authentication: set local.tokenFile (or local.token), or listen on 127.0.0.1", localLn.Addr())
+	}
 	errc := make(chan error, 3)
 	var servers []*http.Server
 	errLog := slog.NewLogLogger(n.log.Handler(), slog.LevelWarn)
@@ -342,7 +352,7 @@ func (n *Node) Serve(ctx context.Context, partnerLn, localLn net.Listener) error
 		s := &http.Server{Handler: n.LocalHandler(), ErrorLog: errLog, ReadHeaderTimeout: 10 * time.Second}
 		servers = append(servers, s)
 		go func() { errc <- s.Serve(localLn) }()
-		n.log.Info("local API listening", "addr", localLn.Addr().String())
+		n.log.Info("local API listening", "addr", localLn.Addr().String(), "bearerToken", n.opt.LocalToken != "")
 	}
 	dctx, dcancel := context.WithCancel(ctx)
 	ddone := make(chan struct{})

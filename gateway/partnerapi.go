@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/ecogate/ecogate/internal/strictjson"
 	"github.com/ecogate/ecogate/store"
 )
 
@@ -152,9 +153,9 @@ func (n *Node) handleEnvelope(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var env Envelope
-	if err := json.Unmarshal(body, &env); err != nil {
+	if err := strictjson.Unmarshal(body, &env); err != nil {
 		n.refuse(r, p.Country, CodeBadEnvelope, err.Error())
-		writeProblem(w, http.StatusBadRequest, CodeBadEnvelope, "the envelope is not valid JSON: "+err.Error())
+		writeProblem(w, http.StatusBadRequest, CodeBadEnvelope, "the envelope is refused (strict JSON): "+err.Error())
 		return
 	}
 	if !strings.EqualFold(env.From, p.Country) {
@@ -270,12 +271,20 @@ func (n *Node) handleValidate(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusBadRequest, CodeBadEnvelope, err.Error())
 		return
 	}
-	// A JSON envelope is accepted too: validate its content.
+	// A JSON envelope is accepted too (decoded as strictly as on
+	// /envelopes): validate its content.
 	if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '{' {
 		var env Envelope
-		if json.Unmarshal(t, &env) == nil && len(env.Content) > 0 {
-			body = env.Content
+		if err := strictjson.Unmarshal(t, &env); err != nil {
+			n.refuse(r, p.Country, CodeBadEnvelope, err.Error())
+			writeProblem(w, http.StatusBadRequest, CodeBadEnvelope, "the envelope is refused (strict JSON): "+err.Error())
+			return
 		}
+		if len(env.Content) == 0 {
+			writeProblem(w, http.StatusBadRequest, CodeBadEnvelope, "content: missing: put the signed XML (base64) in content, or post the XML itself")
+			return
+		}
+		body = env.Content
 	}
 	ev, err := n.evaluate(r.Context(), p, body)
 	if err != nil {

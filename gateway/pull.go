@@ -3,12 +3,13 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/ecogate/ecogate/internal/strictjson"
 )
 
 // PullFrom is the client side of pull mode: it lists the envelopes waiting
@@ -41,8 +42,8 @@ func (n *Node) PullFrom(ctx context.Context, p *Partner) (int, error) {
 		return 0, fmt.Errorf("pull from %s: HTTP %d: %s", p.Country, resp.StatusCode, snippet(body))
 	}
 	var list InboxList
-	if err := json.Unmarshal(body, &list); err != nil {
-		return 0, fmt.Errorf("pull from %s: %w", p.Country, err)
+	if err := strictjson.Unmarshal(body, &list); err != nil {
+		return 0, fmt.Errorf("pull from %s: the inbox list is refused (strict JSON): %w", p.Country, err)
 	}
 	done := 0
 	for i := range list.Envelopes {

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -123,6 +124,40 @@ func TestRefusals(t *testing.T) {
 		if resp.StatusCode != http.StatusBadRequest {
 			t.Fatalf("got %d %s", resp.StatusCode, body)
 		}
+	})
+	t.Run("envelope that is not strict JSON: 400 naming the field, nothing recorded", func(t *testing.T) {
+		// Issue 10, item 6: each of these was delivered before (the last
+		// "from" won, trailing data was ignored, bad UTF-8 became U+FFFD).
+		okBody, _ := json.Marshal(envelopeFor("id-strict", 6, signedSample(t, in, 6)))
+		withHead := func(head string) []byte { return append([]byte(`{`+head), okBody[1:]...) }
+		for _, tc := range []struct {
+			name string
+			body []byte
+			want string
+		}{
+			{"from twice", withHead(`"from":"SG",`), "from: appears twice"},
+			{"messageId twice", withHead(`"messageId":"id-other",`), "messageId: appears twice"},
+			{"case variant", withHead(`"From":"SG",`), "From: unknown field"},
+			{"unknown field", withHead(`"priority":"high",`), "priority: unknown field"},
+			{"trailing data", append(append([]byte{}, okBody...), []byte(` {"from":"SG"}`)...), "trailing data"},
+			{"invalid UTF-8", withHead("\"documentType\":\"86\xff\","), "UTF-8"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				resp, body := post(t, good, url+"/envelopes", "application/json", tc.body)
+				if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), CodeBadEnvelope) || !strings.Contains(string(body), tc.want) {
+					t.Fatalf("got %d %s; want 400 with %q", resp.StatusCode, body, tc.want)
+				}
+				if _, err := p.vn.DB.Inbox().Get(context.Background(), "id-strict"); !errors.Is(err, store.ErrNotFound) {
+					t.Fatalf("a refused envelope was recorded: %v", err)
+				}
+				// The same body on /validate is refused the same way.
+				resp, body = post(t, good, url+"/validate", "application/json", tc.body)
+				if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), tc.want) {
+					t.Fatalf("validate: got %d %s", resp.StatusCode, body)
+				}
+			})
+		}
+		noneAccepted(t, p.vn)
 	})
 	t.Run("unreadable XML: a NotReadable receipt, nothing accepted", func(t *testing.T) {
 		for i, doc := range []string{"<not xml", `<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>`} {

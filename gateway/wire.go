@@ -208,6 +208,8 @@ const (
 	CodeNotFound       = "not-found"
 	CodeUnavailable    = "unavailable"
 	CodeInvalid        = "invalid"
+	// CodeUnauthorized: a local API request without the configured token.
+	CodeUnauthorized = "unauthorized"
 )
 
 // SubmitResult is the answer of POST /api/v1/outbound.

@@ -73,7 +73,7 @@ func runCustomsClients(ctx context.Context, args []string, stdout, stderr io.Wri
 		}
 	}
 	if tg.api != "" {
-		return customsClientsAPI(ctx, tg.api, pos, scopeList, stdout, stderr)
+		return customsClientsAPI(ctx, tg, pos, scopeList, stdout, stderr)
 	}
 	*data = tg.data
 	var db *store.DB
@@ -154,23 +154,23 @@ func printClients(stdout io.Writer, cl []customs.ClientInfo) {
 }
 
 // customsClientsAPI manages the clients through a running node's local API.
-func customsClientsAPI(ctx context.Context, base string, pos, scopes []string, stdout, stderr io.Writer) int {
+func customsClientsAPI(ctx context.Context, tg target, pos, scopes []string, stdout, stderr io.Writer) int {
 	switch pos[0] {
 	case "add":
 		body, _ := json.Marshal(customs.AddClientRequest{Name: pos[1], Scopes: scopes})
 		var nc customs.NewClient
-		if code := localAPIBody(ctx, http.MethodPost, base+"/api/v1/customs-clients", body, &nc, stderr, "customs-clients add"); code != exitOK {
+		if code := localAPIBody(ctx, tg, http.MethodPost, "/api/v1/customs-clients", body, &nc, stderr, "customs-clients add"); code != exitOK {
 			return code
 		}
 		printNewClient(stdout, &nc)
 	case "list":
 		var cl []customs.ClientInfo
-		if code := localAPI(ctx, http.MethodGet, base+"/api/v1/customs-clients", &cl, stderr, "customs-clients list"); code != exitOK {
+		if code := localAPI(ctx, tg, http.MethodGet, "/api/v1/customs-clients", &cl, stderr, "customs-clients list"); code != exitOK {
 			return code
 		}
 		printClients(stdout, cl)
 	case "revoke":
-		if code := localAPI(ctx, http.MethodPost, base+"/api/v1/customs-clients/"+url.PathEscape(pos[1])+"/revoke", nil, stderr, "customs-clients revoke"); code != exitOK {
+		if code := localAPI(ctx, tg, http.MethodPost, "/api/v1/customs-clients/"+url.PathEscape(pos[1])+"/revoke", nil, stderr, "customs-clients revoke"); code != exitOK {
 			return code
 		}
 		fmt.Fprintf(stdout, "revoked %s\n", pos[1])

@@ -195,7 +195,7 @@ func demo(ctx context.Context, n int, dir string, keep bool, out io.Writer) (err
 	delivered := 0
 	for i, res := range sent {
 		m := res.Messages[0]
-		tr, err := sendWaitFor(ctx, hc, m.Tracking, deadline)
+		tr, err := sendWaitFor(ctx, hc, m.Tracking, "", deadline)
 		if err != nil {
 			return fmt.Errorf("%s: %w", m.ID, err)
 		}

@@ -89,9 +89,9 @@ func runOutbox(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	if tg.api != "" {
 		if pos[0] == "retry" {
-			return outboxRetryAPI(ctx, tg.api, pos[1], stdout, stderr)
+			return outboxRetryAPI(ctx, tg, pos[1], stdout, stderr)
 		}
-		return outboxListAPI(ctx, tg.api, *state, *partner, *limit, stdout, stderr)
+		return outboxListAPI(ctx, tg, *state, *partner, *limit, stdout, stderr)
 	}
 	db, ok := openData(tg.data, stderr, "outbox")
 	if !ok {
@@ -160,7 +160,7 @@ func printOutbox(stdout io.Writer, rows []outboxRow) {
 }
 
 // outboxListAPI lists through a running node's local API.
-func outboxListAPI(ctx context.Context, base, state, partner string, limit int, stdout, stderr io.Writer) int {
+func outboxListAPI(ctx context.Context, tg target, state, partner string, limit int, stdout, stderr io.Writer) int {
 	q := url.Values{}
 	if state != "" {
 		q.Set("state", state)
@@ -172,7 +172,7 @@ func outboxListAPI(ctx context.Context, base, state, partner string, limit int, 
 		q.Set("limit", strconv.Itoa(limit))
 	}
 	var list []gateway.Tracking
-	if code := localAPI(ctx, http.MethodGet, base+"/api/v1/outbound?"+q.Encode(), &list, stderr, "outbox list"); code != exitOK {
+	if code := localAPI(ctx, tg, http.MethodGet, "/api/v1/outbound?"+q.Encode(), &list, stderr, "outbox list"); code != exitOK {
 		return code
 	}
 	rows := make([]outboxRow, len(list))
@@ -185,28 +185,32 @@ func outboxListAPI(ctx context.Context, base, state, partner string, limit int, 
 
 // outboxRetryAPI resends a message through a running node's local API
 // (the node writes the audit entry).
-func outboxRetryAPI(ctx context.Context, base, id string, stdout, stderr io.Writer) int {
-	if code := localAPI(ctx, http.MethodPost, base+"/api/v1/outbound/"+url.PathEscape(id)+"/retry", nil, stderr, "outbox retry"); code != exitOK {
+func outboxRetryAPI(ctx context.Context, tg target, id string, stdout, stderr io.Writer) int {
+	if code := localAPI(ctx, tg, http.MethodPost, "/api/v1/outbound/"+url.PathEscape(id)+"/retry", nil, stderr, "outbox retry"); code != exitOK {
 		return code
 	}
 	fmt.Fprintf(stdout, "requeued %s; the node sends it now\n", id)
 	return exitOK
 }
 
-// localAPI calls a running node's local API and decodes a 2xx answer into
-// v; other answers are reported (exit 1 for a refusal, 2 when the node is
-// unreachable).
-func localAPI(ctx context.Context, method, u string, v any, stderr io.Writer, cmd string) int {
-	return localAPIBody(ctx, method, u, nil, v, stderr, cmd)
+// localAPI calls path on a running node's local API (tg.api, with its
+// token when it needs one) and decodes a 2xx answer into v; other answers
+// are reported (exit 1 for a refusal, 2 when the node is unreachable or
+// refuses the token).
+func localAPI(ctx context.Context, tg target, method, path string, v any, stderr io.Writer, cmd string) int {
+	return localAPIBody(ctx, tg, method, path, nil, v, stderr, cmd)
 }
 
 // localAPIBody is localAPI with a JSON request body.
-func localAPIBody(ctx context.Context, method, u string, body []byte, v any, stderr io.Writer, cmd string) int {
+func localAPIBody(ctx context.Context, tg target, method, path string, body []byte, v any, stderr io.Writer, cmd string) int {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	req, err := http.NewRequestWithContext(ctx, method, tg.api+path, rd)
+	if err == nil {
+		withToken(req, tg.token)
+	}
 	if body != nil && err == nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

@@ -56,7 +56,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	base, err := sendNodeURL(*node, *config)
+	base, token, err := sendNodeURL(*node, *config)
 	if err != nil {
 		fmt.Fprintln(stderr, "ecogate send:", err)
 		return exitUsage
@@ -77,6 +77,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	req.Header.Set("Content-Type", "application/xml")
+	withToken(req, token)
 	resp, err := c.Do(req)
 	if err != nil {
 		fmt.Fprintf(stderr, "ecogate send: the node's local API at %s is unreachable: %v (is 'ecogate serve' running? give --node or --config)\n", base, err)
@@ -131,7 +132,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	code := exitOK
 	deadline := time.Now().Add(*wait)
 	for _, m := range res.Messages {
-		tr, err := sendWaitFor(ctx, c, m.Tracking, deadline)
+		tr, err := sendWaitFor(ctx, c, m.Tracking, token, deadline)
 		if err != nil {
 			fmt.Fprintf(stderr, "ecogate send: %s to %s: %v\n", m.ID, m.To, err)
 			code = exitFail
@@ -151,12 +152,13 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // sendWaitFor polls a tracking URL until the message is settled or
 // suspended, or the deadline passes.
-func sendWaitFor(ctx context.Context, c *http.Client, u string, deadline time.Time) (*gateway.Tracking, error) {
+func sendWaitFor(ctx context.Context, c *http.Client, u, token string, deadline time.Time) (*gateway.Tracking, error) {
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		if err != nil {
 			return nil, err
 		}
+		withToken(req, token)
 		resp, err := c.Do(req)
 		if err != nil {
 			return nil, err
@@ -181,19 +183,22 @@ func sendWaitFor(ctx context.Context, c *http.Client, u string, deadline time.Ti
 	}
 }
 
-// sendNodeURL finds the local API base URL.
-func sendNodeURL(node, config string) (string, error) {
+// sendNodeURL finds the local API base URL and its token: from the
+// configuration file, or --node URL with the token in $ECOGATE_LOCAL_TOKEN.
+func sendNodeURL(node, config string) (base, token string, err error) {
 	switch {
 	case node != "" && config != "":
-		return "", errors.New("give either --node or --config, not both")
-	case node != "":
-		return strings.TrimRight(node, "/"), nil
+		return "", "", errors.New("give either --node or --config, not both")
 	case config != "":
 		cfg, err := gateway.LoadConfig(config)
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
-		return cfg.LocalURL(), nil
+		return cfg.LocalURL(), cfg.LocalToken(), nil
+	case node != "":
+		base = strings.TrimRight(node, "/")
+	default:
+		base = "http://127.0.0.1:8080"
 	}
-	return "http://127.0.0.1:8080", nil
+	return base, strings.TrimSpace(os.Getenv(localTokenEnv)), nil
 }

@@ -12,9 +12,15 @@ import (
 // target is where an operator command acts: a stopped node's data file,
 // or a running node's local API.
 type target struct {
-	data string // bbolt data file
-	api  string // local API base URL
+	data  string // bbolt data file
+	api   string // local API base URL
+	token string // the local API's bearer token, when it needs one
 }
+
+// localTokenEnv names the environment variable that gives the local API
+// token to commands run with --node URL (with --config it comes from
+// local.token or local.tokenFile).
+const localTokenEnv = "ECOGATE_LOCAL_TOKEN"
 
 // resolveTarget turns --data, --config and --node into a target. --data
 // names a stopped node's file and --node a running node's local API;
@@ -35,15 +41,15 @@ func resolveTarget(ctx context.Context, data, config, node string) (target, erro
 	case data != "":
 		return target{data: data}, nil
 	case node != "":
-		u, err := sendNodeURL(node, "")
-		return target{api: u}, err
+		u, tok, err := sendNodeURL(node, "")
+		return target{api: u, token: tok}, err
 	}
 	cfg, err := gateway.LoadConfig(config)
 	if err != nil {
 		return target{}, err
 	}
 	if u := cfg.LocalURL(); nodeAnswers(ctx, u) {
-		return target{api: u}, nil
+		return target{api: u, token: cfg.LocalToken()}, nil
 	}
 	return target{data: cfg.Data}, nil
 }
@@ -62,4 +68,11 @@ func nodeAnswers(ctx context.Context, base string) bool {
 	}
 	resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
+}
+
+// withToken adds the local API token to a request, when there is one.
+func withToken(req *http.Request, token string) {
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 }

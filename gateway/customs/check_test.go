@@ -163,8 +163,15 @@ func TestCheckBadInput(t *testing.T) {
 		name, body, field, msg string
 	}{
 		{"not json", `{`, "body", "JSON"},
-		{"unknown field", `{"exportCountry":"IN","certificateNumber":"X","itemz":[]}`, "body", "unknown field"},
-		{"wrong type", `{"exportCountry":"IN","certificateNumber":"X","items":"many"}`, "items", "JSON"},
+		{"unknown field", `{"exportCountry":"IN","certificateNumber":"X","itemz":[]}`, "itemz", "unknown field"},
+		{"wrong type", `{"exportCountry":"IN","certificateNumber":"X","items":"many"}`, "items", "must be an array"},
+		// Strict JSON (issue 10 item 6): what two readers could read differently is refused.
+		{"duplicate key", `{"exportCountry":"VN","exportCountry":"IN","certificateNumber":"` + certNo + `","items":[]}`, "exportCountry", "twice"},
+		{"duplicate nested key", `{"exportCountry":"IN","certificateNumber":"X","items":[{"hsCode":"020230","hsCode":"090111","quantity":{"value":"1","unitCode":"KGM"}}]}`, "items[0].hsCode", "twice"},
+		{"case variant of a field", `{"exportCountry":"IN","ExportCountry":"VN","certificateNumber":"X","items":[]}`, "ExportCountry", "unknown field"},
+		{"trailing data", `{"exportCountry":"IN","certificateNumber":"X","items":[]} {"exportCountry":"VN"}`, "body", "trailing data"},
+		{"invalid UTF-8", "{\"exportCountry\":\"IN\",\"certificateNumber\":\"X\xff\",\"items\":[]}", "body", "UTF-8"},
+		{"lone surrogate", `{"exportCountry":"IN","certificateNumber":"X\ud800","items":[]}`, "certificateNumber", "surrogate"},
 		{"no country", `{"certificateNumber":"X","items":[]}`, "exportCountry", "ISO 3166-1"},
 		{"no number", `{"exportCountry":"IN","items":[]}`, "certificateNumber", "1 to 64"},
 		{"bad date", `{"exportCountry":"IN","certificateNumber":"X","issueDate":"3 June 2026","items":[]}`, "issueDate", "YYYY-MM-DD"},

@@ -2,7 +2,6 @@ package customs
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/ecogate/ecogate/internal/strictjson"
 	"github.com/ecogate/ecogate/store"
 )
 
@@ -122,8 +122,8 @@ func InfoOf(c store.CustomsClient) ClientInfo {
 }
 
 // ClientRoutes (clock now, time.Now when nil) is the administration of the customs API's clients, for
-// the node's local API (which has no authentication of its own: it is for
-// the operator, on loopback or a protected network):
+// the node's local API (authenticated there by the local token, which is
+// required whenever the local API listens beyond loopback):
 //
 //	GET  /customs-clients              the clients (no secrets)
 //	POST /customs-clients              {"name": ..., "scopes": [...]}: 201 with the secret, shown once
@@ -147,9 +147,11 @@ func ClientRoutes(admin ClientAdmin, audit AuditLog, now func() time.Time) http.
 	})
 	r.Post("/customs-clients", func(w http.ResponseWriter, r *http.Request) {
 		var req AddClientRequest
-		dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+		if err == nil {
+			err = strictjson.Unmarshal(body, &req)
+		}
+		if err != nil {
 			writeProblem(w, http.StatusBadRequest, "invalid_request", `the body must be {"name": "...", "scopes": ["customs:check", ...]}: `+err.Error())
 			return
 		}

@@ -3,6 +3,8 @@ package customs
 import (
 	"context"
 	"errors"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,5 +60,33 @@ func TestAddClient(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestClientRoutesStrictJSON: POST /customs-clients (local API) refuses a
+// body with a field twice ("scopes" read one way by one reader and another
+// way by the next), data after the object, invalid UTF-8 or an unknown
+// field, and stores no client (issue 10, item 6).
+func TestClientRoutesStrictJSON(t *testing.T) {
+	for _, tc := range []struct{ name, body, want string }{
+		{"scopes twice", `{"name":"VNACCS","scopes":["customs:check"],"scopes":["customs:decide"]}`, "twice"},
+		{"trailing", `{"name":"VNACCS","scopes":["customs:check"]}{"scopes":["customs:decide"]}`, "trailing data"},
+		{"invalid UTF-8", "{\"name\":\"VN\xffACCS\",\"scopes\":[\"customs:check\"]}", "UTF-8"},
+		{"unknown field", `{"name":"VNACCS","scopes":["customs:check"],"admin":true}`, "admin: unknown field"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &memClients{}
+			w := httptest.NewRecorder()
+			ClientRoutes(m, nil, nil).ServeHTTP(w, httptest.NewRequest("POST", "/customs-clients", strings.NewReader(tc.body)))
+			if w.Code != 400 || !strings.Contains(w.Body.String(), tc.want) || len(m.added) != 0 {
+				t.Fatalf("got %d %s (stored %d)", w.Code, w.Body, len(m.added))
+			}
+		})
+	}
+	m := &memClients{}
+	w := httptest.NewRecorder()
+	ClientRoutes(m, nil, nil).ServeHTTP(w, httptest.NewRequest("POST", "/customs-clients", strings.NewReader(`{"name":"VNACCS","scopes":["customs:check"]}`)))
+	if w.Code != 201 || len(m.added) != 1 {
+		t.Fatalf("well-formed: %d %s", w.Code, w.Body)
 	}
 }

@@ -272,3 +272,38 @@ func TestApplyDecisionAtIssuer(t *testing.T) {
 }
 
 func ptrTrue() *bool { t := true; return &t }
+
+// TestDecisionStrictJSON: a decision body that two JSON readers could read
+// differently (a field twice, data after the object, invalid UTF-8, an
+// unknown or case-variant field) is 400 naming the field, and nothing is
+// recorded (issue 10, item 6).
+func TestDecisionStrictJSON(t *testing.T) {
+	e := newEnv(t)
+	e.storeView(testCert(t, certNo), validReport)
+	const head = `{"exportCountry":"IN","certificateNumber":"` + certNo + `",`
+	const items = `"items":[{"sequenceNumber":1,"preferenceGiven":true,"utilisedQuantity":{"value":"1","unitCode":"KGM"}}]`
+	for _, tc := range []struct{ name, body, field, reason string }{
+		{"declaration twice", head + `"declarationRef":"A","declarationRef":"B",` + items + `}`, "declarationRef", "twice"},
+		{"quantity twice", head + `"declarationRef":"A","items":[{"sequenceNumber":1,"preferenceGiven":true,"utilisedQuantity":{"value":"1","value":"9000","unitCode":"KGM"}}]}`, "items[0].utilisedQuantity.value", "twice"},
+		{"trailing data", head + `"declarationRef":"A",` + items + `}{}`, "body", "trailing data"},
+		{"invalid UTF-8", head + "\"declarationRef\":\"A\xc0\"," + items + `}`, "body", "UTF-8"},
+		{"unknown field", head + `"declarationRef":"A","officer":"x",` + items + `}`, "officer", "unknown field"},
+		{"case variant", head + `"declarationRef":"A","DeclarationRef":"B",` + items + `}`, "DeclarationRef", "unknown field"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := e.call("POST", "/customs/v1/decisions", e.token(ScopeDecide), tc.body)
+			var p problem
+			_ = json.Unmarshal(body, &p)
+			if resp.StatusCode != 400 || p.Field != tc.field || !strings.Contains(p.Message, tc.reason) {
+				t.Fatalf("got %d field %q %q; want 400 %q with %q", resp.StatusCode, p.Field, p.Message, tc.field, tc.reason)
+			}
+		})
+	}
+	if ds, err := e.db.Customs().Decisions(context.Background(), "IN", certNo); err != nil || len(ds) != 0 {
+		t.Fatalf("refused bodies recorded decisions: %v %v", ds, err)
+	}
+	// The same decision, strictly formed, is recorded.
+	if resp, body := e.call("POST", "/customs/v1/decisions", e.token(ScopeDecide), head+`"declarationRef":"A",`+items+`}`); resp.StatusCode != 201 {
+		t.Fatalf("well-formed decision: %d %s", resp.StatusCode, body)
+	}
+}

@@ -10,9 +10,9 @@ import (
 	"time"
 )
 
-// FuzzDecodeCheckRequest: whatever the fast decoder (goccy/go-json)
-// accepts, encoding/json accepts too, with the same value; so the fast
-// path is never more lenient than the documented one.
+// FuzzDecodeCheckRequest: whatever the strict decoder (internal/strictjson)
+// accepts, encoding/json accepts too, with the same value; so the strict
+// door is never more lenient than encoding/json.
 func FuzzDecodeCheckRequest(f *testing.F) {
 	for _, s := range []string{
 		`{"exportCountry":"IN","certificateNumber":"X","items":[{"hsCode":"020230","quantity":{"value":"1","unitCode":"KGM"}}]}`,

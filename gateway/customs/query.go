@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ecogate/ecogate/certs"
+	"github.com/ecogate/ecogate/internal/strictjson"
 	"github.com/ecogate/ecogate/schema"
 	"github.com/ecogate/ecogate/store"
 )
@@ -175,11 +176,20 @@ func QueryHandler(country string, reg IssuedRegister, signer JWSSigner, now func
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var q QueryRequest
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&q); err != nil || q.CertificateNumber == "" || len(q.CertificateNumber) > 64 {
+		const form = `the body must be {"certificateNumber": "...", "issueDate": "YYYY-MM-DD"}`
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 16<<10))
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, problem{Error: "invalid_request", Field: "body", Message: "larger than 16 KiB or unreadable: " + form})
+			return
+		}
+		if err := strictjson.Unmarshal(body, &q); err != nil {
+			fe := strictError(err)
+			writeJSON(w, http.StatusBadRequest, problem{Error: "invalid_request", Field: fe.Field, Message: fe.Error() + "; " + form})
+			return
+		}
+		if q.CertificateNumber == "" || len(q.CertificateNumber) > 64 {
 			writeJSON(w, http.StatusBadRequest, problem{Error: "invalid_request", Field: "certificateNumber",
-				Message: "the body must be {\"certificateNumber\": \"...\", \"issueDate\": \"YYYY-MM-DD\"}"})
+				Message: "certificateNumber: required, at most 64 characters; " + form})
 			return
 		}
 		ans := QueryAnswer{Issuer: country, CertificateNumber: q.CertificateNumber, AnsweredAt: now().UTC()}
@@ -283,9 +293,11 @@ func (q *QueryClient) now() time.Time {
 }
 
 // Ask returns the issuer's verified answer about a certificate, from the
-// cache when fresh. Errors are *lookupError with verdict Timeout,
+// cache when fresh. Errors are *lookupError with verdict Timeout (no
+// answer by the deadline, Timeout after the start on the clock Now: an
+// answer that comes later is Timeout even when it arrives whole),
 // Unavailable (no such partner, network, HTTP or store error) or Untrusted
-// (the answer's signature does not verify).
+// (an answer in time whose signature does not verify).
 func (q *QueryClient) Ask(ctx context.Context, country, number, issueDate string) (*QueryAnswer, error) {
 	node, ok := q.Issuers.IssuerNode(country)
 	if !ok || node.Endpoint == "" {
@@ -310,8 +322,16 @@ func (q *QueryClient) Ask(ctx context.Context, country, number, issueDate string
 	if timeout <= 0 {
 		timeout = 2 * time.Second
 	}
+	// The deadline is judged on the injected clock (Now) as well as by
+	// the request's context: an answer that arrives after it is TIMEOUT,
+	// whatever it says and whether or not it verifies.
+	deadline := now.Add(timeout)
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	late := func() bool { return errors.Is(cctx.Err(), context.DeadlineExceeded) || q.now().After(deadline) }
+	timedOut := func() error {
+		return &lookupError{Timeout, fmt.Errorf("the %s node did not answer within %s", country, timeout)}
+	}
 	body, _ := json.Marshal(QueryRequest{CertificateNumber: number, IssueDate: issueDate})
 	req, err := http.NewRequestWithContext(cctx, http.MethodPost, strings.TrimRight(node.Endpoint, "/")+"/verification-queries", bytes.NewReader(body))
 	if err != nil {
@@ -321,17 +341,17 @@ func (q *QueryClient) Ask(ctx context.Context, country, number, issueDate string
 	req.Header.Set("Accept", "application/jose")
 	resp, err := q.HTTP.Do(req)
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(cctx.Err(), context.DeadlineExceeded) {
-			return nil, &lookupError{Timeout, fmt.Errorf("the %s node did not answer within %s", country, timeout)}
+		if errors.Is(err, context.DeadlineExceeded) || late() {
+			return nil, timedOut()
 		}
 		return nil, &lookupError{Unavailable, fmt.Errorf("ask the %s node: %w", country, err)}
 	}
 	defer resp.Body.Close()
 	tok, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if late() {
+		return nil, timedOut()
+	}
 	if err != nil {
-		if errors.Is(cctx.Err(), context.DeadlineExceeded) {
-			return nil, &lookupError{Timeout, fmt.Errorf("the %s node did not answer within %s", country, timeout)}
-		}
 		return nil, &lookupError{Unavailable, fmt.Errorf("read the %s node's answer: %w", country, err)}
 	}
 	if resp.StatusCode != http.StatusOK {

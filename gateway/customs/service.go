@@ -13,11 +13,11 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	gojson "github.com/goccy/go-json"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ecogate/ecogate/certs"
 	"github.com/ecogate/ecogate/internal/ids"
+	"github.com/ecogate/ecogate/internal/strictjson"
 	"github.com/ecogate/ecogate/schema"
 	"github.com/ecogate/ecogate/store"
 )
@@ -226,10 +226,10 @@ func writeFieldError(w http.ResponseWriter, fe *fieldError) {
 	writeJSON(w, http.StatusBadRequest, problem{Error: "invalid_request", Message: fe.Field + ": " + fe.Msg, Field: fe.Field})
 }
 
-// decodeBody reads a JSON body strictly (unknown fields refused). The
-// body is decoded with goccy/go-json (several times faster than
-// encoding/json on the check path); when that fails, encoding/json decodes
-// it again to say which field is wrong, so error messages are encoding/json's.
+// decodeBody reads a JSON body strictly with the node's one strict
+// decoder (internal/strictjson): exactly one JSON object, valid UTF-8, no
+// field twice, no unknown field, every value of its documented type;
+// otherwise a fieldError naming the field.
 func (s *Service) decodeBody(w http.ResponseWriter, r *http.Request, v any) *fieldError {
 	bp := bodyPool.Get().(*bytes.Buffer)
 	defer func() {
@@ -246,29 +246,19 @@ func (s *Service) decodeBody(w http.ResponseWriter, r *http.Request, v any) *fie
 		}
 		return badField("body", "cannot be read: %v", err)
 	}
-	body := bp.Bytes()
-	fast := gojson.NewDecoder(bytes.NewReader(body))
-	fast.DisallowUnknownFields()
-	if err := fast.Decode(v); err == nil && !fast.More() && json.Valid(body) {
-		return nil
-	}
-	// Slow path: decode again with encoding/json for its error, into a
-	// fresh value of the same type.
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var ute *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &ute):
-			return badField(ute.Field, "must be a JSON %s", ute.Type.Kind())
-		default:
-			return badField("body", "not a JSON object of the documented form: %v", err)
-		}
-	}
-	if dec.More() {
-		return badField("body", "trailing data after the JSON object")
+	if err := strictjson.Unmarshal(bp.Bytes(), v); err != nil {
+		return strictError(err)
 	}
 	return nil
+}
+
+// strictError is the fieldError of a strictjson refusal.
+func strictError(err error) *fieldError {
+	var se *strictjson.Error
+	if errors.As(err, &se) {
+		return &fieldError{Field: se.Field, Msg: se.Reason}
+	}
+	return badField("body", "%v", err)
 }
 
 var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
