@@ -25,10 +25,23 @@ const LOCODEScheme = "unece.un.org:locode:"
 // midnight UTC, signature images become data URIs, and carried edi3 fields
 // (see Carried) go back to their source paths.
 //
-// The edi3 sample model has no place for quantities, weights, FOB values,
-// packages, marks, RVC percentages, national tariff codes, flags, original
-// proofs or the replaced certificate; those are not written. Round trip
-// edi3 → canonical → edi3 → canonical is exact.
+// Facts of the dataset that the edi3 sample model does not name are
+// written under the dataset's own JSON names where the UN/CEFACT
+// vocabulary has the same element, and read back by the edi3-coo profile:
+// on the document uuid, messageFunction, remarks, validUntil and version; on a
+// trade line item quantity, grossWeight ({value, unitCode}), fobValue
+// ({value, currency}), rvcPercent, marksAndNumbers and packaging
+// ([{quantity, typeCode, marks}]); on its tradeProduct hsEdition and
+// nationalTariffCode; on a signatory authentication the signatory's
+// position and the place (issueLocation). Not written, because the edi3
+// CoO model has no place for them: a party's identifiers after the first,
+// contacts, flags, original proofs, the
+// replaced certificate, transport equipment, transit countries,
+// consignment-level packages, the third-party invoicer, the verification
+// link, the attached file, approved-exporter codes, the invoice issuer and
+// referenced documents other than invoice files and signature images
+// (TestEdi3RoundTripKeepsFacts lists them). Round trip edi3 → canonical →
+// edi3 → canonical is exact.
 func ToEdi3(c *schema.Certificate) ([]byte, error) {
 	h := &c.Header
 	doc := map[string]any{}
@@ -37,6 +50,13 @@ func ToEdi3(c *schema.Certificate) ([]byte, error) {
 	put(doc, "issueDateTime", h.IssueDateTime.String())
 	doc["isPreferential"] = h.IsPreferential
 	put(doc, "freeTradeAgreement", h.Agreement)
+	put(doc, "uuid", h.UUID)
+	put(doc, "messageFunction", h.FunctionCode)
+	put(doc, "remarks", h.Remarks)
+	put(doc, "validUntil", h.ValidUntil.String())
+	if h.Version > 1 {
+		doc["version"] = strconv.Itoa(h.Version)
+	}
 	put(doc, "status", map[string]string{"70": "issued", "40": "withdrawn", "41": "rejected"}[h.Status])
 	if h.Status != "" && doc["status"] == nil {
 		doc["status"] = h.Status
@@ -240,18 +260,61 @@ func edi3Line(it *schema.GoodsItem, invoiceURI map[string]string) map[string]any
 	if p.OriginCountry != "" {
 		tp["originCountry"] = map[string]any{"code": p.OriginCountry}
 	}
+	put(tp, "hsEdition", p.HSEdition)
+	put(tp, "nationalTariffCode", p.NationalTariffCode)
 	if len(tp) > 0 {
 		li["tradeProduct"] = tp
 	}
+	if m := edi3Measure(it.Quantity); m != nil {
+		li["quantity"] = m
+	}
+	if it.GrossWeight != nil {
+		if m := edi3Measure(*it.GrossWeight); m != nil {
+			li["grossWeight"] = m
+		}
+	}
+	if f := it.FOBValue; f != nil && (f.Value != "" || f.Currency != "") {
+		fob := map[string]any{}
+		put(fob, "value", string(f.Value))
+		put(fob, "currency", f.Currency)
+		li["fobValue"] = fob
+	}
+	put(li, "rvcPercent", string(it.RVCPercent))
+	put(li, "marksAndNumbers", it.MarksAndNumbers)
+	var pk []any
+	for _, p := range it.Packages {
+		m := map[string]any{}
+		put(m, "quantity", string(p.Quantity))
+		put(m, "typeCode", p.TypeCode)
+		put(m, "marks", p.Marks)
+		pk = append(pk, m)
+	}
+	if len(pk) > 0 {
+		li["packaging"] = pk
+	}
 	return li
+}
+
+func edi3Measure(m schema.Measure) map[string]any {
+	if m.Value == "" && m.UnitCode == "" {
+		return nil
+	}
+	out := map[string]any{}
+	put(out, "value", string(m.Value))
+	put(out, "unitCode", m.UnitCode)
+	return out
 }
 
 func edi3Auth(c *schema.Certificate, a *schema.Authentication) map[string]any {
 	m := map[string]any{}
 	put(m, "actualDateTime", a.ActualDateTime.String())
 	put(m, "statement", a.Statement)
-	if a.Signatory.Name != "" {
-		s := map[string]any{"name": a.Signatory.Name}
+	if l := edi3Location(a.Place); l != nil {
+		m["issueLocation"] = l
+	}
+	if a.Signatory.Name != "" || a.Signatory.Position != "" {
+		s := map[string]any{}
+		put(s, "name", a.Signatory.Name)
 		put(s, "position", a.Signatory.Position)
 		m["signatory"] = s
 	}
