@@ -131,7 +131,7 @@ type Config struct {
 	// e.g. docs/agreements/chafta.yaml) added to the built-in agreements
 	// for validation (optional).
 	AgreementFiles []string `yaml:"agreementFiles"`
-	Limits    struct {
+	Limits         struct {
 		MaxDocumentBytes int64 `yaml:"maxDocumentBytes"`
 		MaxDepth         int   `yaml:"maxDepth"`
 	} `yaml:"limits"`
