@@ -61,6 +61,10 @@
 //	profile.key-size            RSA below 2048 bits, ECDSA curve other than P-256/P-384
 //	integrity.signature-value   SignatureValue does not verify
 //	integrity.ecdsa-der         ECDSA SignatureValue is DER, not raw r||s
+//	integrity.ecdsa-short       (INFO, after a VALID integrity entry) an even-length ECDSA
+//	                            SignatureValue shorter than the curve's r||s (Apache
+//	                            Santuario 2.1 strips leading zeros) was split in half
+//	                            and left-padded; it verified
 //	integrity.digest            signed content changed
 //	trust.no-anchors            (ERROR) no anchor configured for the partner
 //	trust.no-chain              (ERROR, Recheck only) no signer certificate known

@@ -28,6 +28,9 @@ const (
 	StatusInvalid Status = "INVALID"
 	StatusError   Status = "ERROR"
 	StatusSkipped Status = "SKIPPED"
+	// StatusInfo marks a note that follows a check's entry: it neither
+	// passes nor fails anything (Report.Valid ignores it).
+	StatusInfo Status = "INFO"
 )
 
 // Check names, one report entry each, in this order.
@@ -40,6 +43,10 @@ const (
 
 // ReasonOK is the reason code of a VALID check.
 const ReasonOK = "ok"
+
+// ReasonECDSAShort is the reason of the INFO entry that says an ECDSA
+// SignatureValue shorter than the curve's r||s size was accepted.
+const ReasonECDSAShort = "integrity.ecdsa-short"
 
 // Entry is one line of a verification report. Reason is a stable,
 // machine-readable code (see doc.go); Detail is for people.
@@ -222,6 +229,8 @@ type parsedSig struct {
 	certs           []*x509.Certificate
 	leaf            *x509.Certificate
 	ns              nsIndex // namespace URIs inside the signature
+	// notes are INFO entries that checks add to the report.
+	notes []Entry
 }
 
 // Verify checks doc. It returns an error only when verification could not
@@ -296,6 +305,9 @@ func (v *Verifier) verifyDoc(res *Result, d *etree.Document, err error) (*Result
 		}
 	}
 	res.Report = append(res.Report, integrity)
+	if integrity.Status == StatusValid {
+		res.Report = append(res.Report, ps.notes...)
+	}
 
 	if integrity.Status == StatusValid {
 		res.Signed = signed
@@ -708,17 +720,28 @@ func checkSignatureValue(ps *parsedSig) *verifyError {
 		}
 	case *ecdsa.PublicKey:
 		n := (k.Curve.Params().BitSize + 7) / 8
-		if len(ps.sigValue) != 2*n {
+		sv := ps.sigValue
+		if len(sv) != 2*n {
 			var v struct{ R, S *big.Int }
-			if rest, err := asn1.Unmarshal(ps.sigValue, &v); err == nil && len(rest) == 0 {
+			if rest, err := asn1.Unmarshal(sv, &v); err == nil && len(rest) == 0 {
 				return bad("integrity.ecdsa-der", "the ECDSA SignatureValue is ASN.1 DER; XML-DSig requires raw r||s of %d bytes", 2*n)
 			}
-			return bad("integrity.signature-value", "the ECDSA SignatureValue is %d bytes; raw r||s of %d bytes required", len(ps.sigValue), 2*n)
+			if len(sv) > 2*n || len(sv)%2 != 0 || len(sv) == 0 {
+				return bad("integrity.signature-value", "the ECDSA SignatureValue is %d bytes; raw r||s of %d bytes required", len(sv), 2*n)
+			}
 		}
-		r := new(big.Int).SetBytes(ps.sigValue[:n])
-		s := new(big.Int).SetBytes(ps.sigValue[n:])
+		// Apache Santuario 2.1 strips leading zero bytes of r and s and
+		// pads both to the longer one, so a value of fewer than 2n bytes
+		// (even length) is two halves, each left-padded here.
+		half := len(sv) / 2
+		r := new(big.Int).SetBytes(sv[:half])
+		s := new(big.Int).SetBytes(sv[half:])
 		if !ecdsa.Verify(k, sum, r, s) {
 			return bad("integrity.signature-value", "the SignatureValue does not verify with the signer's key")
+		}
+		if half < n {
+			ps.notes = append(ps.notes, Entry{CheckIntegrity, StatusInfo, ReasonECDSAShort,
+				fmt.Sprintf("the ECDSA SignatureValue is %d bytes, not %d: r and s were read as %d bytes each and left-padded with zeros (as Apache Santuario 2.1 writes them); the signature verifies", len(sv), 2*n, half)})
 		}
 	}
 	return nil

@@ -366,9 +366,12 @@ type SchemaValidator struct {
 	CodeLists *schema.CodeLists
 	// Now is the clock for validity and expiry; nil means time.Now.
 	Now func() time.Time
+	// Agreements are the operator's agreement profiles (configuration
+	// agreementFiles), besides the built-in ones.
+	Agreements []*schema.Profile
 }
 
 // Validate implements Validator.
 func (v *SchemaValidator) Validate(_ context.Context, c *schema.Certificate) schema.Findings {
-	return schema.Validate(c, schema.ValidateOptions{CodeLists: v.CodeLists, Now: v.Now})
+	return schema.Validate(c, schema.ValidateOptions{CodeLists: v.CodeLists, Now: v.Now, Agreements: v.Agreements})
 }

@@ -139,7 +139,11 @@ type Config struct {
 	Partners string `yaml:"partners"`
 	// CodeLists is a directory of full code lists (optional).
 	CodeLists string `yaml:"codelists"`
-	Limits    struct {
+	// AgreementFiles are agreement profile files (schema.AgreementFile,
+	// e.g. docs/agreements/chafta.yaml) added to the built-in agreements
+	// for validation (optional).
+	AgreementFiles []string `yaml:"agreementFiles"`
+	Limits         struct {
 		MaxDocumentBytes int64 `yaml:"maxDocumentBytes"`
 		MaxDepth         int   `yaml:"maxDepth"`
 	} `yaml:"limits"`
@@ -330,6 +334,9 @@ func ParseConfig(b []byte, dir string) (*Config, error) {
 	}
 	need("partners", &c.Partners)
 	opt(&c.CodeLists)
+	for i := range c.AgreementFiles {
+		opt(&c.AgreementFiles[i])
+	}
 	for i, cc := range c.Pull.From {
 		c.Pull.From[i] = strings.ToUpper(cc)
 		if !countryRE.MatchString(c.Pull.From[i]) {
@@ -509,6 +516,10 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 			return nil, fmt.Errorf("codelists: %w", err)
 		}
 	}
+	agreements, err := schema.LoadAgreementFiles(c.AgreementFiles)
+	if err != nil {
+		return nil, fmt.Errorf("agreementFiles: %w", err)
+	}
 	w, err := partners.NewWatcher(c.Partners, log.With("component", "partners"), nil)
 	if err != nil {
 		return nil, fmt.Errorf("partners: %w", err)
@@ -539,7 +550,7 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 		Verifier:          &CertsVerifier{Limits: certs.Limits{MaxBytes: int(c.Limits.MaxDocumentBytes), MaxDepth: c.Limits.MaxDepth}},
 		OwnTrust:          own,
 		Signer:            signer,
-		Validator:         &SchemaValidator{CodeLists: lists},
+		Validator:         &SchemaValidator{CodeLists: lists, Agreements: agreements},
 		Receipts:          receipts,
 		ReceiptVerifier:   &JWSVerifier{},
 		ClientCertificate: client,

@@ -219,6 +219,9 @@ dataCheck: auto
 partners: partners.yaml
 # directory of full code lists (HS, UN/ECE Rec 20/21); empty: built-ins
 codelists: ""
+# agreement profile files added to the built-in agreements (RCEP, ATIGA, ...),
+# e.g. [agreements/chafta.yaml]; see docs/agreements/chafta.yaml
+agreementFiles: []
 limits:
   # largest e-CO accepted (bytes); larger envelopes get 413
   maxDocumentBytes: 4194304

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,10 +25,23 @@ const LOCODEScheme = "unece.un.org:locode:"
 // midnight UTC, signature images become data URIs, and carried edi3 fields
 // (see Carried) go back to their source paths.
 //
-// The edi3 sample model has no place for quantities, weights, FOB values,
-// packages, marks, RVC percentages, national tariff codes, flags, original
-// proofs or the replaced certificate; those are not written. Round trip
-// edi3 → canonical → edi3 → canonical is exact.
+// Facts of the dataset that the edi3 sample model does not name are
+// written under the dataset's own JSON names where the UN/CEFACT
+// vocabulary has the same element, and read back by the edi3-coo profile:
+// on the document uuid, messageFunction, remarks, validUntil and version; on a
+// trade line item quantity, grossWeight ({value, unitCode}), fobValue
+// ({value, currency}), rvcPercent, marksAndNumbers and packaging
+// ([{quantity, typeCode, marks}]); on its tradeProduct hsEdition and
+// nationalTariffCode; on a signatory authentication the signatory's
+// position and the place (issueLocation). Not written, because the edi3
+// CoO model has no place for them: a party's identifiers after the first,
+// contacts, flags, original proofs, the
+// replaced certificate, transport equipment, transit countries,
+// consignment-level packages, the third-party invoicer, the verification
+// link, the attached file, approved-exporter codes, the invoice issuer and
+// referenced documents other than invoice files and signature images
+// (TestEdi3RoundTripKeepsFacts lists them). Round trip edi3 → canonical →
+// edi3 → canonical is exact.
 func ToEdi3(c *schema.Certificate) ([]byte, error) {
 	h := &c.Header
 	doc := map[string]any{}
@@ -36,6 +50,13 @@ func ToEdi3(c *schema.Certificate) ([]byte, error) {
 	put(doc, "issueDateTime", h.IssueDateTime.String())
 	doc["isPreferential"] = h.IsPreferential
 	put(doc, "freeTradeAgreement", h.Agreement)
+	put(doc, "uuid", h.UUID)
+	put(doc, "messageFunction", h.FunctionCode)
+	put(doc, "remarks", h.Remarks)
+	put(doc, "validUntil", h.ValidUntil.String())
+	if h.Version > 1 {
+		doc["version"] = strconv.Itoa(h.Version)
+	}
 	put(doc, "status", map[string]string{"70": "issued", "40": "withdrawn", "41": "rejected"}[h.Status])
 	if h.Status != "" && doc["status"] == nil {
 		doc["status"] = h.Status
@@ -239,18 +260,61 @@ func edi3Line(it *schema.GoodsItem, invoiceURI map[string]string) map[string]any
 	if p.OriginCountry != "" {
 		tp["originCountry"] = map[string]any{"code": p.OriginCountry}
 	}
+	put(tp, "hsEdition", p.HSEdition)
+	put(tp, "nationalTariffCode", p.NationalTariffCode)
 	if len(tp) > 0 {
 		li["tradeProduct"] = tp
 	}
+	if m := edi3Measure(it.Quantity); m != nil {
+		li["quantity"] = m
+	}
+	if it.GrossWeight != nil {
+		if m := edi3Measure(*it.GrossWeight); m != nil {
+			li["grossWeight"] = m
+		}
+	}
+	if f := it.FOBValue; f != nil && (f.Value != "" || f.Currency != "") {
+		fob := map[string]any{}
+		put(fob, "value", string(f.Value))
+		put(fob, "currency", f.Currency)
+		li["fobValue"] = fob
+	}
+	put(li, "rvcPercent", string(it.RVCPercent))
+	put(li, "marksAndNumbers", it.MarksAndNumbers)
+	var pk []any
+	for _, p := range it.Packages {
+		m := map[string]any{}
+		put(m, "quantity", string(p.Quantity))
+		put(m, "typeCode", p.TypeCode)
+		put(m, "marks", p.Marks)
+		pk = append(pk, m)
+	}
+	if len(pk) > 0 {
+		li["packaging"] = pk
+	}
 	return li
+}
+
+func edi3Measure(m schema.Measure) map[string]any {
+	if m.Value == "" && m.UnitCode == "" {
+		return nil
+	}
+	out := map[string]any{}
+	put(out, "value", string(m.Value))
+	put(out, "unitCode", m.UnitCode)
+	return out
 }
 
 func edi3Auth(c *schema.Certificate, a *schema.Authentication) map[string]any {
 	m := map[string]any{}
 	put(m, "actualDateTime", a.ActualDateTime.String())
 	put(m, "statement", a.Statement)
-	if a.Signatory.Name != "" {
-		s := map[string]any{"name": a.Signatory.Name}
+	if l := edi3Location(a.Place); l != nil {
+		m["issueLocation"] = l
+	}
+	if a.Signatory.Name != "" || a.Signatory.Position != "" {
+		s := map[string]any{}
+		put(s, "name", a.Signatory.Name)
 		put(s, "position", a.Signatory.Position)
 		m["signatory"] = s
 	}
@@ -320,4 +384,104 @@ func setPath(root map[string]any, path, v string) error {
 	}
 	_ = set
 	return nil
+}
+
+// CodeQuantityFromWeight is the INFO finding that a goods item's quantity
+// was taken from the gross weight of its transport packages.
+const CodeQuantityFromWeight = "ECO-MAP-QUANTITY-FROM-GROSS-WEIGHT"
+
+// CodeWeightUnreadable is the WARNING that a package's gross weight could
+// not be read, so the item got no quantity from it.
+const CodeWeightUnreadable = "ECO-MAP-GROSS-WEIGHT-UNREADABLE"
+
+// edi3GrossWeightQuantities gives each goods item that has no quantity the
+// summed gross weight of its edi3 transport packages, in kilograms: RCEP
+// and ATIGA accept the gross weight as the quantity. The goods items are
+// the trade line items in document order (as the edi3-coo profile
+// flattens them); a count that does not match changes nothing.
+func edi3GrossWeightQuantities(c *schema.Certificate, tree any) schema.Findings {
+	root, _ := tree.(map[string]any)
+	sc, _ := root["supplyChainConsignment"].(map[string]any)
+	cis, _ := sc["includedConsignmentItems"].([]any)
+	var lines []map[string]any
+	for _, ci := range cis {
+		m, _ := ci.(map[string]any)
+		tls, _ := m["tradeLineItems"].([]any)
+		for _, tl := range tls {
+			l, _ := tl.(map[string]any)
+			lines = append(lines, l)
+		}
+	}
+	items := c.Consignment.Items
+	if len(lines) != len(items) {
+		return nil
+	}
+	var notes schema.Findings
+	for i := range items {
+		it := &items[i]
+		if it.Quantity.Value != "" || it.Quantity.UnitCode != "" {
+			continue
+		}
+		pkgs, _ := lines[i]["transportPackages"].([]any)
+		if len(pkgs) == 0 {
+			continue
+		}
+		path := fmt.Sprintf("supplyChainConsignment.includedConsignmentItems[%d].quantity", i)
+		total := new(big.Rat)
+		ok := true
+		for j, pk := range pkgs {
+			m, _ := pk.(map[string]any)
+			w, _ := m["grossWeight"].(string)
+			kg, err := parseKilograms(w)
+			if err != nil {
+				notes = append(notes, schema.Finding{Area: schema.AreaMandatory, Level: schema.Warning, Code: CodeWeightUnreadable, Path: path,
+					Message: fmt.Sprintf("item %d: package %d's grossWeight %q: %v; the item has no quantity from its packages", i+1, j+1, w, err)})
+				ok = false
+				break
+			}
+			total.Add(total, kg)
+		}
+		if !ok {
+			continue
+		}
+		it.Quantity = schema.Measure{Value: schema.Decimal(ratDecimal(total)), UnitCode: "KGM"}
+		notes = append(notes, schema.Finding{Area: schema.AreaMandatory, Level: schema.Info, Code: CodeQuantityFromWeight, Path: path,
+			Message: fmt.Sprintf("item %d has no quantity: the gross weight of its %d transport package(s), %s KGM, is taken as the quantity (RCEP and ATIGA accept gross weight)", i+1, len(pkgs), it.Quantity.Value)})
+	}
+	return notes
+}
+
+var weightUnits = map[string]*big.Rat{
+	"KG": big.NewRat(1, 1), "KGS": big.NewRat(1, 1), "KGM": big.NewRat(1, 1), "KILOGRAM": big.NewRat(1, 1), "KILOGRAMS": big.NewRat(1, 1), "KILO": big.NewRat(1, 1), "KILOS": big.NewRat(1, 1),
+	"G": big.NewRat(1, 1000), "GRM": big.NewRat(1, 1000), "GRAM": big.NewRat(1, 1000), "GRAMS": big.NewRat(1, 1000),
+	"T": big.NewRat(1000, 1), "TNE": big.NewRat(1000, 1), "TONNE": big.NewRat(1000, 1), "TONNES": big.NewRat(1000, 1),
+}
+
+// parseKilograms reads a weight written as a number and a unit of mass
+// ("450 Kg", "450kg", "1.2 t", "900 KGM") and returns it in kilograms.
+func parseKilograms(s string) (*big.Rat, error) {
+	s = strings.TrimSpace(s)
+	i := 0
+	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
+		i++
+	}
+	num, unit := s[:i], strings.ToUpper(strings.TrimSpace(s[i:]))
+	if !schema.Decimal(num).Valid() {
+		return nil, fmt.Errorf("write a number and a unit of mass, e.g. 450 kg")
+	}
+	f, ok := weightUnits[unit]
+	if !ok {
+		return nil, fmt.Errorf("unit %q is not a unit of mass (kg, g, t)", unit)
+	}
+	v, _ := new(big.Rat).SetString(num)
+	return v.Mul(v, f), nil
+}
+
+// ratDecimal writes r as a decimal without trailing zeros.
+func ratDecimal(r *big.Rat) string {
+	s := r.FloatString(6)
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s
 }

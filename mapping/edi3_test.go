@@ -294,3 +294,62 @@ func TestEdi3CHAFTAFieldByField(t *testing.T) {
 	}
 	t.Logf("%d leaves checked: %d carried verbatim", leaves, len(Carried(c)))
 }
+
+// TestEdi3GrossWeightQuantity: a trade line item without a quantity takes
+// the summed gross weight of its packages (KGM) with an INFO note; an
+// unreadable weight gives a WARNING and no quantity.
+func TestEdi3GrossWeightQuantity(t *testing.T) {
+	c, rec := chafta(t)
+	for i, want := range []string{"900", "900", "930"} {
+		if q := c.Consignment.Items[i].Quantity; string(q.Value) != want || q.UnitCode != "KGM" {
+			t.Errorf("item %d quantity %+v, want %s KGM", i+1, q, want)
+		}
+	}
+	p, _ := Builtin("edi3-coo")
+	_, notes, err := p.MapRecordNotes(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(notes) != 3 || notes[0].Level != schema.Info || notes[0].Code != CodeQuantityFromWeight || notes[2].Path != "supplyChainConsignment.includedConsignmentItems[2].quantity" || !strings.Contains(notes[2].Message, "930 KGM") {
+		t.Errorf("notes %v", notes)
+	}
+
+	for _, tc := range []struct {
+		weights []string
+		qty     string // quantity of the item, "" for none
+		level   schema.Level
+	}{
+		{[]string{"450 Kg", "1.5 t"}, "1950", schema.Info},
+		{[]string{"250g", "0.25 KGM"}, "0.5", schema.Info},
+		{[]string{"450 lb"}, "", schema.Warning},
+		{[]string{"heavy"}, "", schema.Warning},
+	} {
+		var pk []string
+		for _, w := range tc.weights {
+			pk = append(pk, fmt.Sprintf(`{"grossWeight": %q}`, w))
+		}
+		src := `{"iD": "X-1", "issueDateTime": "2026-03-01T10:00:00Z", "supplyChainConsignment": {"includedConsignmentItems": [{"tradeLineItems": [{"sequenceNumber": 1, "transportPackages": [` + strings.Join(pk, ",") + `]}]}]}}`
+		recs, err := p.ReadRecords(strings.NewReader(src), "t.json")
+		if err != nil || len(recs) != 1 {
+			t.Fatal(err)
+		}
+		c, notes, err := p.MapRecordNotes(recs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := c.Consignment.Items[0].Quantity
+		if string(q.Value) != tc.qty || len(notes) != 1 || notes[0].Level != tc.level {
+			t.Errorf("%v: quantity %+v, notes %v", tc.weights, q, notes)
+		}
+	}
+	// A quantity given in the source wins: no note.
+	src := `{"iD": "X-1", "issueDateTime": "2026-03-01T10:00:00Z", "supplyChainConsignment": {"includedConsignmentItems": [{"tradeLineItems": [{"sequenceNumber": 1, "quantity": {"value": "12", "unitCode": "C62"}, "transportPackages": [{"grossWeight": "5 kg"}]}]}]}}`
+	recs, _ := p.ReadRecords(strings.NewReader(src), "t.json")
+	c2, notes, err := p.MapRecordNotes(recs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := c2.Consignment.Items[0].Quantity; string(q.Value) != "12" || q.UnitCode != "C62" || len(notes) != 0 {
+		t.Errorf("given quantity: %+v %v", q, notes)
+	}
+}

@@ -116,6 +116,26 @@ type runCtx struct {
 // any rule fails, it returns no certificate and an Errors listing every
 // failure of the record.
 func (p *Profile) MapRecord(rec *Record) (*schema.Certificate, error) {
+	c, _, err := p.MapRecordNotes(rec)
+	return c, err
+}
+
+// MapRecordNotes is MapRecord that also returns the mapping's notes:
+// INFO findings about values the profile derived rather than copied (e.g.
+// a quantity taken from the packages' gross weight).
+func (p *Profile) MapRecordNotes(rec *Record) (*schema.Certificate, schema.Findings, error) {
+	c, err := p.mapRecord(rec)
+	if err != nil {
+		return nil, nil, err
+	}
+	var notes schema.Findings
+	if p.edi3Weight {
+		notes = edi3GrossWeightQuantities(c, rec.tree)
+	}
+	return c, notes, nil
+}
+
+func (p *Profile) mapRecord(rec *Record) (*schema.Certificate, error) {
 	if rec.Err != nil {
 		return nil, Errors{{Record: rec.Name(), Err: rec.Err}}
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ecogate/ecogate/schema"
 )
@@ -71,8 +72,15 @@ func TestExampleProfile(t *testing.T) {
 	check("edition", it[0].Product.HSEdition, "HS2022")
 	check("qty0", string(it[0].Quantity.Value)+" "+it[0].Quantity.UnitCode, "1200.5 KGM")
 	check("qty1 converted", string(it[1].Quantity.Value)+" "+it[1].Quantity.UnitCode, "2500 KGM")
-	check("criterion", it[1].OriginCriteria[0], "RVC")
+	check("criterion", it[1].OriginCriteria[0], "RVC 40% + CTSH")
+	check("fob", string(it[1].FOBValue.Value)+" "+it[1].FOBValue.Currency, "12500.00 USD")
 	check("invoice", it[1].InvoiceReferences[0].ID+" "+it[1].InvoiceReferences[0].IssueDate.String(), "INV-9 2026-03-01")
+	// The example is a starting point that works: a valid e-CO.
+	at := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	fds := schema.Validate(c, schema.ValidateOptions{Now: func() time.Time { return at }})
+	if fds.HasSevere() || h.TypeCode == "" {
+		t.Errorf("the example maps to an invalid e-CO (typeCode %q):\n%v", h.TypeCode, fds)
+	}
 }
 
 // TestProfileStrict refuses unknown fields and bad targets at load time,

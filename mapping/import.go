@@ -60,6 +60,16 @@ type ImportOptions struct {
 	// earlier run finished. Counts of a resumed source include the earlier
 	// runs'; the first call for each source gives those alone.
 	Progress func(ImportProgress)
+
+	// cpfs replaces the file system of the checkpoint (tests inject failures).
+	cpfs *checkpointFS
+}
+
+func (o *ImportOptions) checkpointFS() checkpointFS {
+	if o.cpfs != nil {
+		return *o.cpfs
+	}
+	return osCheckpointFS()
 }
 
 // ImportProgress counts what an import did so far.
@@ -291,7 +301,7 @@ func importSource(ctx context.Context, p *Profile, rr RecordReader, sink Sink, o
 		if since++; since >= every {
 			since = 0
 			mark.Elapsed = time.Since(started)
-			if err := saveCheckpoint(opts.Checkpoint, cp); err != nil && fail == nil {
+			if err := saveCheckpointFS(opts.checkpointFS(), opts.Checkpoint, cp); err != nil && fail == nil {
 				fail = err
 				cancel()
 			}
@@ -310,7 +320,7 @@ func importSource(ctx context.Context, p *Profile, rr RecordReader, sink Sink, o
 	if fail == nil && len(finished) == 0 {
 		mark.Done = true
 	}
-	if err := saveCheckpoint(opts.Checkpoint, cp); err != nil && fail == nil {
+	if err := saveCheckpointFS(opts.checkpointFS(), opts.Checkpoint, cp); err != nil && fail == nil {
 		fail = err
 	}
 	if opts.Progress != nil {
@@ -375,32 +385,69 @@ func importOne(ctx context.Context, p *Profile, rec *Record, sink Sink, opts Imp
 	return o
 }
 
-// saveCheckpoint writes the checkpoint atomically (temporary file, fsync,
-// rename).
-func saveCheckpoint(path string, cp *checkpoint) error {
+// checkpointFile is the temporary file a checkpoint is written to.
+type checkpointFile interface {
+	io.Writer
+	Sync() error
+	Close() error
+	Name() string
+}
+
+// checkpointFS is the file system the checkpoint goes through; tests
+// inject failures.
+type checkpointFS struct {
+	createTemp func(dir, pattern string) (checkpointFile, error)
+	rename     func(from, to string) error
+	remove     func(name string) error
+}
+
+func osCheckpointFS() checkpointFS {
+	return checkpointFS{
+		createTemp: func(dir, pattern string) (checkpointFile, error) { return os.CreateTemp(dir, pattern) },
+		rename:     os.Rename,
+		remove:     os.Remove,
+	}
+}
+
+// saveCheckpointFS writes the checkpoint atomically: a temporary file in the
+// same directory, fsync, rename over the old one, fsync of the directory.
+// Any failure is returned and leaves the previous checkpoint in place.
+func saveCheckpointFS(fsys checkpointFS, path string, cp *checkpoint) error {
 	if path == "" {
 		return nil
 	}
 	b, err := json.MarshalIndent(cp, "", "  ")
 	if err != nil {
-		return err
+		return fmt.Errorf("import: checkpoint %s: %w", path, err)
 	}
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
+	dir := filepath.Dir(path)
+	f, err := fsys.createTemp(dir, "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
-		return fmt.Errorf("import: checkpoint: %w", err)
+		return fmt.Errorf("import: checkpoint %s: %w", path, err)
 	}
-	if _, err := f.Write(b); err == nil {
-		err = f.Sync()
+	tmp := f.Name()
+	n, werr := f.Write(b)
+	if werr == nil && n != len(b) {
+		werr = io.ErrShortWrite
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if werr == nil {
+		werr = f.Sync()
 	}
-	if err == nil {
-		err = os.Rename(tmp, path)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
 	}
-	if err != nil {
-		return fmt.Errorf("import: checkpoint: %w", err)
+	if werr == nil {
+		werr = fsys.rename(tmp, path)
+	}
+	if werr != nil {
+		_ = fsys.remove(tmp)
+		return fmt.Errorf("import: checkpoint %s not written (the previous one is kept): %w", path, werr)
+	}
+	// Make the rename durable; a directory that cannot be opened or
+	// synced (some file systems) does not undo the written checkpoint.
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"bytes"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -42,6 +43,25 @@ func TestEdi3RoundTrip(t *testing.T) {
 	tree, err := decodeJSON(out)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The quantities taken from the packages' gross weight are written
+	// out (they are facts of the certificate now); the source had none.
+	var qs []string
+	for _, ci := range tree.(map[string]any)["supplyChainConsignment"].(map[string]any)["includedConsignmentItems"].([]any) {
+		for _, tl := range ci.(map[string]any)["tradeLineItems"].([]any) {
+			m := tl.(map[string]any)
+			q, _ := m["quantity"].(map[string]any)
+			qs = append(qs, fmt.Sprint(q["value"], " ", q["unitCode"]))
+			delete(m, "quantity")
+		}
+	}
+	// So is the uuid of the canonical certificate.
+	if tree.(map[string]any)["uuid"] != a.Header.UUID {
+		t.Errorf("uuid not written")
+	}
+	delete(tree.(map[string]any), "uuid")
+	if strings.Join(qs, ",") != "900 KGM,900 KGM,930 KGM" {
+		t.Errorf("quantities written %q", qs)
 	}
 	if !reflect.DeepEqual(tree, rec.tree) {
 		diffLeaves(t, rec.tree, tree)

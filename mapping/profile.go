@@ -35,19 +35,23 @@ type Profile struct {
 	keyColumn     string
 	csvDelimiter  rune
 	carryUnmapped bool
+	edi3Weight    bool
 	rules         []*rule
 }
 
 // yaml shapes of the profile; decoded strictly (unknown fields refused).
 type profileYAML struct {
-	Name          string     `yaml:"name"`
-	Description   string     `yaml:"description"`
-	Format        string     `yaml:"format"`
-	Records       string     `yaml:"records"`
-	Key           string     `yaml:"key"`
-	CSV           *csvYAML   `yaml:"csv"`
-	CarryUnmapped bool       `yaml:"carry_unmapped"`
-	Rules         []ruleYAML `yaml:"rules"`
+	Name          string   `yaml:"name"`
+	Description   string   `yaml:"description"`
+	Format        string   `yaml:"format"`
+	Records       string   `yaml:"records"`
+	Key           string   `yaml:"key"`
+	CSV           *csvYAML `yaml:"csv"`
+	CarryUnmapped bool     `yaml:"carry_unmapped"`
+	// Edi3GrossWeight: a goods item without a quantity takes the summed
+	// gross weight of its edi3 transport packages (KGM), with an INFO note.
+	Edi3GrossWeight bool       `yaml:"edi3_gross_weight_quantity"`
+	Rules           []ruleYAML `yaml:"rules"`
 }
 
 type csvYAML struct {
@@ -191,7 +195,7 @@ func ParseProfile(data []byte, name string) (*Profile, error) {
 	if doc.Name != "" {
 		name = doc.Name
 	}
-	p := &Profile{Name: name, Description: doc.Description, Format: doc.Format, carryUnmapped: doc.CarryUnmapped}
+	p := &Profile{Name: name, Description: doc.Description, Format: doc.Format, carryUnmapped: doc.CarryUnmapped, edi3Weight: doc.Edi3GrossWeight}
 	perr := func(format string, a ...any) error {
 		return &ProfileError{Profile: name, Err: fmt.Errorf(format, a...)}
 	}

@@ -57,6 +57,11 @@ type Profile struct {
 	Language string
 	// MaxItems is the largest number of goods items the form takes; 0 for no limit.
 	MaxItems int
+	// SignatureImageSuffices accepts a signatory authentication that has
+	// a signature image (SealImageRef) but no signatory name: the missing
+	// name is a WARNING, not SEVERE (e.g. CHAFTA certificates from
+	// TradeTrust carry the signature as an image).
+	SignatureImageSuffices bool
 	// Rules are the profile's own rule functions, run after the shared ones.
 	Rules []Rule
 }
@@ -222,6 +227,48 @@ func ProfileByName(name string) *Profile {
 		}
 	}
 	return nil
+}
+
+// LookupProfile is ProfileByName over the built-in profiles and then the
+// operator's agreements (LoadAgreementFiles).
+func LookupProfile(name string, extra []*Profile) *Profile {
+	if p := ProfileByName(name); p != nil {
+		return p
+	}
+	name = strings.ToUpper(strings.TrimSpace(name))
+	if name == "" {
+		return nil
+	}
+	for _, p := range extra {
+		if p.Name == name || slices.Contains(p.Agreements, name) {
+			return p
+		}
+	}
+	return nil
+}
+
+// ProfileNamesWith returns the names of the built-in profiles and of extra.
+func ProfileNamesWith(extra []*Profile) []string {
+	out := ProfileNames()
+	for _, p := range extra {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+// ProfileForWith is ProfileFor that also knows the operator's agreements.
+func ProfileForWith(c *Certificate, extra []*Profile) *Profile {
+	if c == nil {
+		return nil
+	}
+	if p := ProfileFor(c); p != nil {
+		return p
+	}
+	a := strings.TrimSpace(c.Header.Agreement)
+	if a == "" {
+		return nil
+	}
+	return LookupProfile(a, extra)
 }
 
 // ProfileFor returns the profile that the certificate's agreement selects

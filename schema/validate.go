@@ -18,6 +18,9 @@ type ValidateOptions struct {
 	Now func() time.Time
 	// MaxFindings caps the findings reported; 0 means DefaultMaxFindings.
 	MaxFindings int
+	// Agreements are the operator's agreement profiles
+	// (LoadAgreementFiles), selected by Header.Agreement like the built-ins.
+	Agreements []*Profile
 }
 
 // DefaultMaxFindings is the default cap on the findings one validation reports.
@@ -146,7 +149,7 @@ func Validate(c *Certificate, opts ValidateOptions) Findings {
 	r.Today = t
 
 	p := opts.Profile
-	docProfile := ProfileFor(c)
+	docProfile := ProfileForWith(c, opts.Agreements)
 	if p == nil {
 		p = docProfile
 		if p == nil {
@@ -156,10 +159,10 @@ func Validate(c *Certificate, opts ValidateOptions) Findings {
 				// reported by checkHeader as a missing agreement
 			case knownAgreements[strings.ToUpper(a)]:
 				r.Addf(AreaRule, Warning, CodeProfileMissing, pathHeader+".freeTradeAgreement",
-					"there is no validation profile for agreement %s here: only the core checks ran; choose one of %s with --profile to apply its rules", a, strings.Join(ProfileNames(), ", "))
+					"there is no validation profile for agreement %s here: only the core checks ran; choose one of %s with --profile to apply its rules, or add it with an agreement file", a, strings.Join(ProfileNamesWith(opts.Agreements), ", "))
 			default:
 				r.Addf(AreaCodeList, Severe, CodeAgreement, pathHeader+".freeTradeAgreement",
-					"agreement %q is not known: write one of %s", a, strings.Join(ProfileNames(), ", "))
+					"agreement %q is not known: write one of %s, or add it with an agreement file (--agreements)", a, strings.Join(ProfileNamesWith(opts.Agreements), ", "))
 			}
 		}
 	} else if docProfile != nil && docProfile.Name != p.Name {
@@ -171,7 +174,7 @@ func Validate(c *Certificate, opts ValidateOptions) Findings {
 	checkParties(r, c)
 	checkTransport(r, c)
 	checkItems(r, c, p)
-	checkSignatories(r, c)
+	checkSignatories(r, c, p)
 	checkProofs(r, c)
 	if p != nil {
 		checkProfileMandatory(r, c, p)
@@ -550,27 +553,31 @@ func containsStr(list []string, s string) bool {
 	return false
 }
 
-func checkAuth(r *Report, a *Authentication, path, what string) {
+func checkAuth(r *Report, a *Authentication, path, what string, p *Profile) {
 	if a.ActualDateTime.IsZero() {
 		r.missing(Severe, path+".actualDateTime", "add the date and time of %s", what)
 	}
 	if strings.TrimSpace(a.Signatory.Name) == "" {
-		r.missing(Severe, path+".signatory.name", "add the name of the person who signed %s", what)
+		if p != nil && p.SignatureImageSuffices && a.SealImageRef != "" {
+			r.missing(Warning, path+".signatory.name", "add the name of the person who signed %s where known: %s accepts the signature image alone", what, p.Name)
+		} else {
+			r.missing(Severe, path+".signatory.name", "add the name of the person who signed %s", what)
+		}
 	}
 	if a.Place != nil {
 		checkLocation(r, a.Place, path+".place")
 	}
 }
 
-func checkSignatories(r *Report, c *Certificate) {
-	checkAuth(r, &c.FirstSignatory, pathFirstSig, "the exporter's declaration (first signatory)")
+func checkSignatories(r *Report, c *Certificate, p *Profile) {
+	checkAuth(r, &c.FirstSignatory, pathFirstSig, "the exporter's declaration (first signatory)", p)
 	if c.SecondSignatory == nil {
 		if c.Header.TypeCode != "862" {
 			r.missing(Severe, pathSecondSig, "add the issuing body's certification (secondSignatoryAuthentication: date, signatory): only a declaration of origin (862) goes without it")
 		}
 		return
 	}
-	checkAuth(r, c.SecondSignatory, pathSecondSig, "the issuing body's certification (second signatory)")
+	checkAuth(r, c.SecondSignatory, pathSecondSig, "the issuing body's certification (second signatory)", p)
 }
 
 func checkProofs(r *Report, c *Certificate) {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -153,13 +154,7 @@ options:
 			if !fds.HasSevere() {
 				return nil
 			}
-			var msgs []string
-			for _, f := range fds {
-				if f.Level == schema.Severe {
-					msgs = append(msgs, f.String())
-				}
-			}
-			return fmt.Errorf("validation: %s", strings.Join(msgs, "; "))
+			return fmt.Errorf("validation: %s", severeSummary(fds))
 		}
 	}
 	sink := &gateway.ImportSink{Origin: "import " + p.Name}
@@ -283,6 +278,43 @@ options:
 	return exitOK
 }
 
+// severeSummary joins a record's SEVERE findings for the failure report,
+// each message once: findings with the same code and message at several
+// paths become one, with the paths listed.
+func severeSummary(fds schema.Findings) string {
+	type group struct {
+		f     schema.Finding
+		paths []string
+	}
+	var order []string
+	groups := map[string]*group{}
+	for _, f := range fds {
+		if f.Level != schema.Severe {
+			continue
+		}
+		k := f.Code + "\x00" + f.Message
+		g, ok := groups[k]
+		if !ok {
+			g = &group{f: f}
+			groups[k] = g
+			order = append(order, k)
+		}
+		if !slices.Contains(g.paths, f.Path) {
+			g.paths = append(g.paths, f.Path)
+		}
+	}
+	msgs := make([]string, 0, len(order))
+	for _, k := range order {
+		g := groups[k]
+		if len(g.paths) == 1 {
+			msgs = append(msgs, g.f.String())
+			continue
+		}
+		msgs = append(msgs, fmt.Sprintf("%s %s %s (%d places: %s): %s", g.f.Level, g.f.Code, g.f.Area, len(g.paths), strings.Join(g.paths, ", "), g.f.Message))
+	}
+	return strings.Join(msgs, "; ")
+}
+
 // defaultCheckpoint names the checkpoint after the profile and the sources,
 // next to the data file: DATA.import-PROFILE-FIRSTSOURCE-HASH.checkpoint.
 func defaultCheckpoint(data, profile string, sources []string) string {
@@ -361,11 +393,40 @@ func (r *failureReport) Write(b []byte) (int, error) {
 		r.seen[k] = true
 	}
 	r.lines++
-	n, err := r.w.Write(b)
+	n := len(b)
+	_, err := r.w.Write(uniqueDetails(b))
 	if err == nil {
 		err = r.w.Flush() // the report is read while the import runs
 	}
 	return n, err
+}
+
+// uniqueDetails drops repeated errors (same field, rule and message) from
+// one failure line, so that a record's message is not repeated; a line
+// that is not an ImportFailure is returned as it is.
+func uniqueDetails(b []byte) []byte {
+	var f mapping.ImportFailure
+	if json.Unmarshal(b, &f) != nil || len(f.Errors) < 2 {
+		return b
+	}
+	seen := map[mapping.FailureDetail]bool{}
+	total := len(f.Errors)
+	kept := f.Errors[:0]
+	for _, d := range f.Errors {
+		if !seen[d] {
+			seen[d] = true
+			kept = append(kept, d)
+		}
+	}
+	if len(kept) == total {
+		return b
+	}
+	f.Errors = kept
+	out, err := json.Marshal(f)
+	if err != nil {
+		return b
+	}
+	return append(out, '\n')
 }
 
 // Close flushes and closes the report.

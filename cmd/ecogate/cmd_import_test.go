@@ -384,3 +384,32 @@ func TestImportSigned(t *testing.T) {
 		t.Errorf("re-import signed: exit %d\n%s", code, stderr)
 	}
 }
+
+// TestImportReportNoRepeats: a record's failure line says each message
+// once: repeated errors are dropped and SEVERE findings with the same
+// code and message at several paths are one entry listing the paths.
+func TestImportReportNoRepeats(t *testing.T) {
+	line := `{"source":"a","record":3,"errors":[{"field":"iec","message":"bad"},{"field":"iec","message":"bad"},{"message":"other"},{"field":"iec","message":"bad"}]}` + "\n"
+	var f mapping.ImportFailure
+	if err := json.Unmarshal(uniqueDetails([]byte(line)), &f); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Errors) != 2 || f.Errors[0].Message != "bad" || f.Errors[1].Message != "other" || f.Record != 3 {
+		t.Errorf("deduplicated: %+v", f)
+	}
+	if got := uniqueDetails([]byte("not json\n")); string(got) != "not json\n" {
+		t.Errorf("other line changed: %q", got)
+	}
+	fds := schema.Findings{
+		{Area: schema.AreaMandatory, Level: schema.Severe, Code: "C1", Path: "p[0]", Message: "same"},
+		{Area: schema.AreaMandatory, Level: schema.Severe, Code: "C1", Path: "p[1]", Message: "same"},
+		{Area: schema.AreaMandatory, Level: schema.Severe, Code: "C1", Path: "p[1]", Message: "same"},
+		{Area: schema.AreaRule, Level: schema.Warning, Code: "W", Path: "x", Message: "warn"},
+		{Area: schema.AreaRule, Level: schema.Severe, Code: "C2", Path: "y", Message: "once"},
+	}
+	got := severeSummary(fds)
+	want := "SEVERE C1 mandatory (2 places: p[0], p[1]): same; SEVERE C2 rule y: once"
+	if got != want {
+		t.Errorf("summary\n%s\nwant\n%s", got, want)
+	}
+}

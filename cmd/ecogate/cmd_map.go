@@ -34,9 +34,11 @@ func runMap(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	codeLists := fs.String("codelists", "", "`DIR` holding the full code lists for validation; default $"+codeListsEnv+", else the built-in subsets")
 	noValidate := fs.Bool("no-validate", false, "do not validate the mapped certificates")
 	at := fs.String("at", "", "judge validity at this `TIME` (YYYY-MM-DD or RFC 3339) instead of now")
+	var agreementFiles stringList
+	fs.Var(&agreementFiles, "agreements", "agreement profile `FILE` (YAML, see docs/agreements/chafta.yaml) to add to the built-in ones; may be repeated")
 	showProfile := fs.Bool("show-profile", false, "print the YAML of the built-in profile named by --profile and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, `usage: ecogate map --profile NAME|FILE [--to xml|json|edi3|ubl] [--out DIR] IN
+		fmt.Fprintf(stderr, `usage: ecogate map --profile NAME|FILE [--to xml|json|edi3|ubl] [--out DIR] [--agreements FILE] IN
 
 Maps the records of IN (a domestic or partner file: JSON, NDJSON, CSV or
 XML, as the profile says; - reads standard input) onto the canonical e-CO
@@ -44,6 +46,8 @@ dataset and prints each certificate in the chosen format. Mapping errors
 (record, source field, rule) and the validation findings go to standard
 error as
   IN: record N (key K): LEVEL CODE PATH: MESSAGE
+A WARNING or INFO finding that recurs (same code, path and message) is
+printed once at the end with the number of records it was found in.
 A record that does not fit its profile is reported and skipped; the others
 are still written. Exit status: 0 when every record mapped without a SEVERE
 finding, 1 when a record failed to map or has a SEVERE finding, 2 on a
@@ -90,6 +94,14 @@ options:
 		return exitUsage
 	}
 	opts := schema.ValidateOptions{CodeLists: schema.DefaultCodeLists()}
+	if len(agreementFiles) > 0 {
+		extra, err := schema.LoadAgreementFiles(agreementFiles)
+		if err != nil {
+			fmt.Fprintf(stderr, "ecogate map: --agreements: %v\n", err)
+			return exitUsage
+		}
+		opts.Agreements = extra
+	}
 	dir := *codeLists
 	if dir == "" {
 		dir = os.Getenv(codeListsEnv)
@@ -133,6 +145,7 @@ options:
 		return exitUsage
 	}
 	status := exitOK
+	repeated := newFindingCounter()
 	mapped, failed, severe := 0, 0, 0
 	written := map[string]int{}
 	for n := 0; ; n++ {
@@ -149,7 +162,7 @@ options:
 			status = exitUsage
 			break
 		}
-		c, err := p.MapRecord(rec)
+		c, notes, err := p.MapRecordNotes(rec)
 		if err != nil {
 			failed++
 			for _, line := range strings.Split(err.Error(), "\n") {
@@ -159,10 +172,13 @@ options:
 			continue
 		}
 		mapped++
+		for _, f := range notes {
+			repeated.add(rec.Name(), f, stderr, in)
+		}
 		if !*noValidate {
 			fds := schema.Validate(c, opts)
 			for _, f := range fds {
-				fmt.Fprintf(stderr, "%s: %s: %s\n", in, rec.Name(), f)
+				repeated.add(rec.Name(), f, stderr, in)
 			}
 			if fds.HasSevere() {
 				severe++
@@ -211,8 +227,53 @@ options:
 			return exitUsage
 		}
 	}
+	repeated.flush(stderr, in)
 	fmt.Fprintf(stderr, "%s: %d mapped, %d failed to map, %d with SEVERE findings (profile %s)\n", in, mapped, failed, severe, p.Name)
 	return status
+}
+
+// findingCounter prints SEVERE findings at once, with their record, and
+// counts WARNING and INFO findings by code, path and message, so that
+// flush prints each once, with the number of records it was found in.
+type findingCounter struct {
+	order []string
+	seen  map[string]*countedFinding
+}
+
+type countedFinding struct {
+	f     schema.Finding
+	first string // the first record it was found in
+	n     int
+}
+
+func newFindingCounter() *findingCounter {
+	return &findingCounter{seen: map[string]*countedFinding{}}
+}
+
+func (fc *findingCounter) add(record string, f schema.Finding, w io.Writer, in string) {
+	if f.Level == schema.Severe {
+		fmt.Fprintf(w, "%s: %s: %s\n", in, record, f)
+		return
+	}
+	k := string(f.Level) + "\x00" + f.Code + "\x00" + f.Path + "\x00" + f.Message
+	if cf, ok := fc.seen[k]; ok {
+		cf.n++
+		return
+	}
+	fc.seen[k] = &countedFinding{f: f, first: record, n: 1}
+	fc.order = append(fc.order, k)
+}
+
+func (fc *findingCounter) flush(w io.Writer, in string) {
+	for _, k := range fc.order {
+		cf := fc.seen[k]
+		if cf.n == 1 {
+			fmt.Fprintf(w, "%s: %s: %s\n", in, cf.first, cf.f)
+			continue
+		}
+		fmt.Fprintf(w, "%s: %s records (first %s): %s\n", in, commas(cf.n), cf.first, cf.f)
+	}
+	fc.order, fc.seen = nil, map[string]*countedFinding{}
 }
 
 var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)

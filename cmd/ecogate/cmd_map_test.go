@@ -168,3 +168,100 @@ func TestMapCommandFailures(t *testing.T) {
 		t.Errorf("--show-profile: %d", code)
 	}
 }
+
+// TestMapValidateAgreementFile: the CHAFTA certificate maps and validates
+// without a SEVERE finding when the CHAFTA agreement file is given, and
+// is SEVERE (agreement unknown) without it; a bad agreement file is a
+// usage error naming the line and key.
+func TestMapValidateAgreementFile(t *testing.T) {
+	chafta := testenv.Shared(t, "vectors", "tradetrust", "coo-selective-disclosure.unsalted-data.json")
+	agreement := filepath.Join(testenv.RepoRoot(t), "docs", "agreements", "chafta.yaml")
+
+	var out, errb bytes.Buffer
+	if code := run([]string{"map", "--profile", "edi3-coo", "--to", "json", "--agreements", agreement, chafta}, &out, &errb); code != exitOK {
+		t.Fatalf("with the agreement file: exit %d:\n%s", code, errb.String())
+	}
+	if strings.Contains(errb.String(), ": SEVERE ") || !strings.Contains(errb.String(), "0 with SEVERE findings") {
+		t.Errorf("SEVERE findings with the agreement file:\n%s", errb.String())
+	}
+	if !strings.Contains(errb.String(), "INFO ECO-MAP-QUANTITY-FROM-GROSS-WEIGHT") {
+		t.Errorf("no note on the quantities taken from gross weight:\n%s", errb.String())
+	}
+	doc := filepath.Join(t.TempDir(), "chafta.json")
+	if err := os.WriteFile(doc, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"map", "--profile", "edi3-coo", "--to", "json", chafta}, &out, &errb); code != exitFail {
+		t.Errorf("without the agreement file: exit %d, want 1", code)
+	}
+	if !strings.Contains(errb.String(), `SEVERE ECO-CODELIST-AGREEMENT codelist exchangedDocument.freeTradeAgreement: agreement "CHAFTA" is not known`) {
+		t.Errorf("without the agreement file:\n%s", errb.String())
+	}
+
+	out.Reset()
+	if code := run([]string{"validate", "--agreements", agreement, doc}, &out, &errb); code != exitOK || !strings.Contains(out.String(), "valid (profile CHAFTA; 0 SEVERE") {
+		t.Errorf("validate with the agreement file: exit %d:\n%s", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"validate", doc}, &out, &errb); code != exitFail || !strings.Contains(out.String(), "SEVERE ECO-CODELIST-AGREEMENT") {
+		t.Errorf("validate without the agreement file: exit %d:\n%s", code, out.String())
+	}
+	out.Reset()
+	if code := run([]string{"validate", "--profile", "chafta", "--agreements", agreement, doc}, &out, &errb); code != exitOK {
+		t.Errorf("--profile CHAFTA from the file: exit %d:\n%s", code, out.String())
+	}
+
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("name: XFTA\ncodes: [XFTA]\ntitle: X\npreferential: true\nparties: [AU, ZZ]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"map", "validate"} {
+		errb.Reset()
+		args := []string{cmd, "--agreements", bad, doc}
+		if cmd == "map" {
+			args = []string{cmd, "--profile", "edi3-coo", "--agreements", bad, chafta}
+		}
+		if code := run(args, &out, &errb); code != exitUsage || !strings.Contains(errb.String(), "bad.yaml: line 5: parties[1]") {
+			t.Errorf("%s with a bad agreement file: exit %d:\n%s", cmd, code, errb.String())
+		}
+	}
+}
+
+// TestMapRepeatedFindingsOnce: a WARNING or INFO finding that every record
+// has is printed once, with the count, not once per record.
+func TestMapRepeatedFindingsOnce(t *testing.T) {
+	good, err := os.ReadFile(mappingFixture(t, "india-ecoo", "aifta-issued.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line strings.Builder
+	for _, l := range strings.Split(string(good), "\n") {
+		line.WriteString(strings.TrimSpace(l))
+	}
+	const n = 50
+	var src strings.Builder
+	for i := 0; i < n; i++ {
+		src.WriteString(strings.Replace(line.String(), "AI-MUM-2026-0004711", "AI-MUM-2026-"+strings.Repeat("0", 3)+string(rune('A'+i%26))+string(rune('A'+i/26)), 1) + "\n")
+	}
+	in := filepath.Join(t.TempDir(), "batch.ndjson")
+	if err := os.WriteFile(in, []byte(src.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := run([]string{"map", "--profile", "india-ecoo", "--to", "json", "--at", "2026-03-10", in}, &out, &errb)
+	if code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, errb.String())
+	}
+	if c := strings.Count(errb.String(), "ECO-CODELIST-HS-NOT-CHECKED"); c != 1 {
+		t.Errorf("the HS INFO finding printed %d times, want once:\n%.2000s", c, errb.String())
+	}
+	if !strings.Contains(errb.String(), "50 records (first record 1") {
+		t.Errorf("no count of the repeated finding:\n%.2000s", errb.String())
+	}
+	if lines := strings.Count(errb.String(), "\n"); lines > 10 {
+		t.Errorf("%d lines of findings for %d records", lines, n)
+	}
+}

@@ -29,6 +29,22 @@ type validateResult struct {
 	Error string `json:"error,omitempty"`
 }
 
+// stringList is a repeatable flag value; a value may also list several
+// items separated by commas.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+// Set appends the comma-separated items of v.
+func (l *stringList) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
+}
+
 // parseAt reads --at: an RFC 3339 date-time or a YYYY-MM-DD date (midnight UTC).
 func parseAt(s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
@@ -78,8 +94,10 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int
 	asJSON := fs.Bool("json", false, "write the results as a JSON array of {file, profile, valid, findings}")
 	maxBytes := fs.Int64("max-bytes", schema.DefaultMaxBytes, "largest accepted document in `BYTES`")
 	at := fs.String("at", "", "judge validity and expiry at this `TIME` (YYYY-MM-DD or RFC 3339) instead of now")
+	var agreementFiles stringList
+	fs.Var(&agreementFiles, "agreements", "agreement profile `FILE` (YAML, see docs/agreements/chafta.yaml) to add to the built-in ones; may be repeated")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, `usage: ecogate validate [--profile NAME] [--codelists DIR] [--json] FILE...
+		fmt.Fprintf(stderr, `usage: ecogate validate [--profile NAME] [--codelists DIR] [--agreements FILE] [--json] FILE...
 
 Checks e-CO documents (XML, or JSON for files ending in .json or starting
 with '{'; - reads standard input) against the dataset, the code lists and
@@ -108,14 +126,19 @@ options:
 		fmt.Fprintln(stderr, "ecogate validate: --max-bytes must be positive")
 		return exitUsage
 	}
+	extra, err := schema.LoadAgreementFiles(agreementFiles)
+	if err != nil {
+		fmt.Fprintf(stderr, "ecogate validate: --agreements: %v\n", err)
+		return exitUsage
+	}
 	var forced *schema.Profile
 	if *profileName != "" {
-		if forced = schema.ProfileByName(*profileName); forced == nil {
-			fmt.Fprintf(stderr, "ecogate validate: unknown profile %q: choose one of %s\n", *profileName, strings.Join(schema.ProfileNames(), ", "))
+		if forced = schema.LookupProfile(*profileName, extra); forced == nil {
+			fmt.Fprintf(stderr, "ecogate validate: unknown profile %q: choose one of %s\n", *profileName, strings.Join(schema.ProfileNamesWith(extra), ", "))
 			return exitUsage
 		}
 	}
-	opts := schema.ValidateOptions{Profile: forced, CodeLists: schema.DefaultCodeLists()}
+	opts := schema.ValidateOptions{Profile: forced, CodeLists: schema.DefaultCodeLists(), Agreements: extra}
 	dir := *codeLists
 	if dir == "" {
 		dir = os.Getenv(codeListsEnv)
@@ -163,7 +186,7 @@ options:
 		if c != nil {
 			p := forced
 			if p == nil {
-				p = schema.ProfileFor(c)
+				p = schema.ProfileForWith(c, extra)
 			}
 			if p != nil {
 				res.Profile = p.Name
