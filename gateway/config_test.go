@@ -197,3 +197,20 @@ func TestRegistryReload(t *testing.T) {
 		return err == nil && res.Messages[0].Pull
 	})
 }
+
+// TestExampleConfigHasNoPlaceholderQRHost: the printed example parses, and a
+// node started with it does not hand out QR links to a host that does not
+// exist (verify.publicURL is empty; the node warns and links to
+// listen.public).
+func TestExampleConfigHasNoPlaceholderQRHost(t *testing.T) {
+	c, err := ParseConfig([]byte(ExampleConfig()), t.TempDir())
+	if err != nil {
+		t.Fatalf("the example configuration does not parse: %v", err)
+	}
+	if c.Verify.PublicURL != "" {
+		t.Fatalf("example verify.publicURL = %q, want empty", c.Verify.PublicURL)
+	}
+	if strings.Contains(ExampleConfig(), "verify.example") {
+		t.Fatal("the example still names the placeholder host verify.example...")
+	}
+}
