@@ -22,6 +22,7 @@ import (
 	"github.com/ecogate/ecogate/certs"
 	"github.com/ecogate/ecogate/gateway/customs"
 	"github.com/ecogate/ecogate/gateway/verify"
+	"github.com/ecogate/ecogate/internal/yamlkeys"
 	"github.com/ecogate/ecogate/partners"
 	"github.com/ecogate/ecogate/schema"
 	"github.com/ecogate/ecogate/store"
@@ -216,7 +217,7 @@ func ParseConfig(b []byte, dir string) (*Config, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("the file is empty")
 		}
-		return nil, err
+		return nil, yamlkeys.Explain(b, &c, err)
 	}
 	var probs []string
 	bad := func(key, format string, a ...any) { probs = append(probs, key+": "+fmt.Sprintf(format, a...)) }

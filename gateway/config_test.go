@@ -96,7 +96,10 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"node: {country: IN, name: x}", "listen.partner"},
 		{"node: {country: IN, name: x}\nlisten: {partner: ':8443'}", "tls.cert"},
 		{"node: {country: IN, name: x}\nlisten: {partner: 'nope'}", "listen.partner: \"nope\""},
-		{"nodes: {}", "field nodes not found"},
+		{"nodes: {}", `line 1: unknown key "nodes" in the top level; the keys allowed there are: node, listen, tls,`},
+		{"node:\n  country: IN\n  bogus: x\n", `line 3: unknown key "bogus" in node; the keys allowed there are: country, name, publicURL, agreements`},
+		{"verify:\n  publicUrl: x\n", `line 2: unknown key "publicUrl" in verify (did you mean "publicURL"?`},
+		{"listen: :8443\n", "line 1: listen must be a mapping with the keys partner, local"},
 		{"delivery: {timeout: soon}", "not a duration"},
 		{"log: {level: loud}", "log.level"},
 		{"dataCheck: sometimes", "dataCheck: \"sometimes\" is not auto, always or never"},
@@ -104,6 +107,9 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		_, err := ParseConfig([]byte(tc.yaml), "/etc/ecogate")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want it to mention %q", tc.yaml, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "struct {") {
+			t.Errorf("%q: error shows a Go type: %v", tc.yaml, err)
 		}
 	}
 	sites, _ := devSites(t, devRetry)
@@ -190,4 +196,21 @@ func TestRegistryReload(t *testing.T) {
 		i++
 		return err == nil && res.Messages[0].Pull
 	})
+}
+
+// TestExampleConfigHasNoPlaceholderQRHost: the printed example parses, and a
+// node started with it does not hand out QR links to a host that does not
+// exist (verify.publicURL is empty; the node warns and links to
+// listen.public).
+func TestExampleConfigHasNoPlaceholderQRHost(t *testing.T) {
+	c, err := ParseConfig([]byte(ExampleConfig()), t.TempDir())
+	if err != nil {
+		t.Fatalf("the example configuration does not parse: %v", err)
+	}
+	if c.Verify.PublicURL != "" {
+		t.Fatalf("example verify.publicURL = %q, want empty", c.Verify.PublicURL)
+	}
+	if strings.Contains(ExampleConfig(), "verify.example") {
+		t.Fatal("the example still names the placeholder host verify.example...")
+	}
 }

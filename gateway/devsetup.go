@@ -250,13 +250,15 @@ log:
   format: text
 `
 
-// ExampleConfig returns a complete, commented configuration for a
-// production node of country IN (ecogate serve --example-config): the
-// public page listens on loopback behind a TLS-terminating reverse proxy
-// that the public reaches as https://verify.example.in.
+// ExampleConfig returns a complete, commented configuration for a node of
+// country IN (ecogate serve --example-config) whose key and certificate
+// paths are those `ecogate pki init pki` writes beside it. The public page
+// listens on loopback, to be put behind a TLS-terminating reverse proxy;
+// verify.publicURL is left empty (the node then warns at start and links
+// to http://listen.public) rather than naming a host that does not exist.
 func ExampleConfig() string {
 	return fmt.Sprintf(DevConfigTemplate, "IN", "India e-CO node", "eco.example.in:8443", ":8443", "127.0.0.1:8080",
-		":8444", "127.0.0.1:8081", "https://verify.example.in")
+		":8444", "127.0.0.1:8081", `""`)
 }
 
 // freeLoopbackAddr returns a loopback address whose port is free now.

@@ -371,7 +371,7 @@ func TestFaceConfigErrors(t *testing.T) {
 		{"query timeout too long", "customs: {queryTimeout: 5m}", "customs.queryTimeout: 5m0s is longer"},
 		{"negative query cache TTL", "customs: {queryCacheTTL: -1m}", "customs.queryCacheTTL: must not be negative"},
 		{"token cert without key", "customs: {tokenCert: t.pem}", "customs.tokenKey: required when customs.tokenCert"},
-		{"unknown customs key", "customs: {tokenTtl: 5m}", "field tokenTtl not found"},
+		{"unknown customs key", "customs: {tokenTtl: 5m}", "unknown key \"tokenTtl\" in customs"},
 		{"public URL relative", "verify: {publicURL: '/verify'}", "verify.publicURL: \"/verify\" is not an absolute http(s) URL"},
 		{"public URL scheme", "verify: {publicURL: 'ftp://x'}", "verify.publicURL"},
 		{"negative rate", "verify: {rate: -1}", "verify.rate: must not be negative"},

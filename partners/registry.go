@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/ecogate/ecogate/certs"
+	"github.com/ecogate/ecogate/internal/yamlkeys"
 )
 
 // Delivery is how messages reach a partner.
@@ -281,7 +282,7 @@ func parse(data []byte, dir string, cfg loadConfig) (*Registry, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("the file is empty; it needs a 'partners:' list")
 		}
-		return nil, fmt.Errorf("YAML: %w (fields are: country, name, endpoint, delivery, tls.clientCAs, tls.crls, documentSigning.anchors, documentSigning.crls, agreements, retry)", err)
+		return nil, yamlkeys.Explain(data, &f, err)
 	}
 	var more yaml.Node
 	if err := dec.Decode(&more); err == nil {

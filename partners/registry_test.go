@@ -93,8 +93,8 @@ func TestLoadRefusesBadFiles(t *testing.T) {
 		yaml string
 		want []string
 	}{
-		{"unknown field", "partners:" + good + "    colour: blue\n", []string{"colour", "not found"}},
-		{"unknown top-level field", "self: {country: TH}\npartners:" + good, []string{"self"}},
+		{"unknown field", "partners:" + good + "    colour: blue\n", []string{`unknown key "colour" in partners[0]; the keys allowed there are: country, name, endpoint, delivery, tls, documentSigning, agreements, retry`}},
+		{"unknown top-level field", "self: {country: TH}\npartners:" + good, []string{`line 1: unknown key "self" in the top level; the keys allowed there are: partners`}},
 		{"empty file", "", []string{"empty"}},
 		{"no partners", "partners: []\n", []string{"no partner"}},
 		{"two documents", "partners:" + good + "---\npartners: []\n", []string{"more than one document"}},
@@ -122,7 +122,7 @@ func TestLoadRefusesBadFiles(t *testing.T) {
 		{"retry max below initial", "partners:" + good + "    retry: {initialInterval: 1h, maxInterval: 1m}\n", []string{"maxInterval"}},
 		{"retry jitter above 1", "partners:" + good + "    retry: {jitter: 1.5}\n", []string{"jitter"}},
 		{"retry multiplier below 1", "partners:" + good + "    retry: {multiplier: 0.5}\n", []string{"multiplier"}},
-		{"retry unknown field", "partners:" + good + "    retry: {tries: 3}\n", []string{"tries"}},
+		{"retry unknown field", "partners:" + good + "    retry: {tries: 3}\n", []string{`unknown key "tries" in partners[0].retry; the keys allowed there are: attempts, initialInterval`}},
 		{"several problems at once", "partners:" + strings.Replace(strings.Replace(good, "SG", "sgp", 1), "https://", "ftp://", 1), []string{"2 problem(s)", "country", "endpoint"}},
 	}
 	for _, tt := range tests {

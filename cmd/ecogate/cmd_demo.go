@@ -14,14 +14,16 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/ecogate/ecogate/gateway"
 	"github.com/ecogate/ecogate/schema"
+	"github.com/ecogate/ecogate/store"
 )
 
-const demoUsage = `usage: ecogate demo [-n N] [--dir DIR] [--keep]
+const demoUsage = `usage: ecogate demo [-n N] [--dir DIR [--fresh]] [--keep]
 
 Start two nodes on loopback, IN (India) and VN (Viet Nam), each with a
 generated development PKI, partner registry, configuration and bbolt data
@@ -36,6 +38,10 @@ back to IN, whose local API shows it and whose public page answers for the
 certificate's QR link. Without --keep the nodes
 stop and the temporary directory is removed; with --keep they run until
 Ctrl-C, and the commands to try are printed.
+
+--dir DIR must be empty or new: a demo already laid out there is refused
+before anything is touched; --fresh deletes the previous demo's DIR/in and
+DIR/vn (nodes and data included) and starts over.
 `
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -45,6 +51,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	n := fs.Int("n", 3, "number of sample e-COs to send")
 	dirFlag := fs.String("dir", "", "lay the nodes out in `DIR` (kept) instead of a temporary directory")
 	keep := fs.Bool("keep", false, "keep the nodes running until Ctrl-C")
+	fresh := fs.Bool("fresh", false, "with --dir: delete a previous demo's files in DIR and start over")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -54,6 +61,20 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *n < 2 || *n > 10000 || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "ecogate demo: -n must be between 2 and 10000")
 		return exitUsage
+	}
+	if *fresh && *dirFlag == "" {
+		fmt.Fprintln(stderr, "ecogate demo: --fresh needs --dir DIR (without --dir the demo uses a new temporary folder)")
+		return exitUsage
+	}
+	if *dirFlag != "" {
+		started, err := demoPrepareDir(*dirFlag, *fresh)
+		if err != nil {
+			fmt.Fprintln(stderr, "ecogate demo:", err)
+			return exitUsage
+		}
+		if started {
+			fmt.Fprintf(stdout, "ecogate demo: --fresh: deleted the previous demo in %s; starting over\n", *dirFlag)
+		}
 	}
 	if err := demo(ctx, *n, *dirFlag, *keep, stdout); err != nil {
 		fmt.Fprintln(stderr, "ecogate demo:", err)
@@ -275,6 +296,62 @@ Logs: %s and %s
 		<-ctx.Done()
 	}
 	return nil
+}
+
+// demoSites are the folders a demo lays out in its directory.
+var demoSites = []string{"in", "vn"}
+
+// demoPrepareDir checks that dir can take a new demo before anything is
+// written: it must be new or empty. With fresh, a previous demo (only in/
+// and vn/ in dir, neither node running) is deleted and started reports true;
+// anything else in dir is never deleted.
+func demoPrepareDir(dir string, fresh bool) (started bool, err error) {
+	ents, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, err
+	case len(ents) == 0:
+		return false, nil
+	}
+	var names, others []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+		if !e.IsDir() || !slices.Contains(demoSites, e.Name()) {
+			others = append(others, e.Name())
+		}
+	}
+	if !fresh {
+		what := "files (" + strings.Join(names, ", ") + ")"
+		if len(others) == 0 {
+			what = "a previous demo (" + strings.Join(names, ", ") + ")"
+		}
+		return false, fmt.Errorf("%s already holds %s; nothing was changed. Give an empty or new folder, or add --fresh to delete the previous demo there and start over", dir, what)
+	}
+	if len(others) > 0 {
+		return false, fmt.Errorf("%s holds files that are not a demo's (%s); --fresh deletes only a previous demo's in/ and vn/, so nothing was changed: give an empty or new folder", dir, strings.Join(others, ", "))
+	}
+	never, _ := store.ParseCheckPolicy("never")
+	for _, e := range ents {
+		cfg, err := gateway.LoadConfig(filepath.Join(dir, e.Name(), "ecogate.yaml"))
+		if err != nil {
+			continue // no readable configuration: no node to be running
+		}
+		db, err := store.Open(cfg.Data, store.Options{Check: never, LockTimeout: 200 * time.Millisecond})
+		if errors.Is(err, store.ErrLocked) {
+			return false, fmt.Errorf("the node in %s is running (it holds %s); stop it first, nothing was changed", filepath.Join(dir, e.Name()), cfg.Data)
+		}
+		if err == nil {
+			db.Close()
+		}
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // demoReceipt decodes a receipt's payload for display (IN verified it on

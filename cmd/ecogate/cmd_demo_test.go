@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ecogate/ecogate/store"
 )
 
 // TestDemo runs `ecogate demo` end to end: two nodes, sample e-COs,
@@ -13,7 +17,8 @@ import (
 // reaches IN) and IN's public page.
 func TestDemo(t *testing.T) {
 	var out, errb bytes.Buffer
-	code := runDemo(context.Background(), []string{"-n", "3", "--dir", t.TempDir()}, &out, &errb)
+	dir := t.TempDir()
+	code := runDemo(context.Background(), []string{"-n", "3", "--dir", dir}, &out, &errb)
 	if code != exitOK {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
 	}
@@ -40,5 +45,74 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestDemoSecondRunSameDir: a second `demo --dir DIR` into the same folder
+// is refused before anything is touched, saying how to go on; with --fresh
+// it deletes the previous demo and runs cleanly. --fresh never deletes
+// files that are not a demo's, nor the files of a node that runs.
+func TestDemoSecondRunSameDir(t *testing.T) {
+	dir := t.TempDir()
+	demoRun := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := runDemo(context.Background(), append([]string{"-n", "2", "--dir", dir}, args...), &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	if code, out, errs := demoRun(); code != exitOK {
+		t.Fatalf("first run: exit %d\n%s\n%s", code, out, errs)
+	}
+	key := filepath.Join(dir, "in", "pki", "receipt-key.pem")
+	before, err := os.ReadFile(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := demoRun()
+	if code != exitUsage || !strings.Contains(errs, "already holds a previous demo (in, vn); nothing was changed") ||
+		!strings.Contains(errs, "--fresh") || strings.Contains(errs, "{") || out != "" {
+		t.Fatalf("second run: exit %d\nstdout %q\nstderr %q", code, out, errs)
+	}
+	if after, _ := os.ReadFile(key); !bytes.Equal(before, after) {
+		t.Fatal("the refused second run replaced the PKI")
+	}
+
+	// A node of the previous demo still running: --fresh refuses.
+	cfgData := filepath.Join(dir, "vn", "data", "ecogate.db")
+	db, err := store.Open(cfgData, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs = demoRun("--fresh")
+	db.Close()
+	if code != exitUsage || !strings.Contains(errs, "is running") {
+		t.Fatalf("--fresh with a running node: exit %d, %q", code, errs)
+	}
+
+	code, out, errs = demoRun("--fresh")
+	if code != exitOK || !strings.Contains(out, "deleted the previous demo in "+dir+"; starting over") ||
+		!strings.Contains(out, "4 of 4 messages delivered and receipted") {
+		t.Fatalf("--fresh: exit %d\n%s\n%s", code, out, errs)
+	}
+	if after, _ := os.ReadFile(key); bytes.Equal(before, after) {
+		t.Fatal("--fresh kept the old PKI")
+	}
+
+	// Something else in the folder: nothing is deleted, even with --fresh.
+	other := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(other, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{nil, {"--fresh"}} {
+		code, _, errs = demoRun(args...)
+		if code != exitUsage || !strings.Contains(errs, "notes.txt") {
+			t.Fatalf("%v with a foreign file: exit %d, %q", args, code, errs)
+		}
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Fatal("a foreign file was deleted")
+	}
+	var errb bytes.Buffer
+	if code := runDemo(context.Background(), []string{"--fresh"}, &bytes.Buffer{}, &errb); code != exitUsage || !strings.Contains(errb.String(), "--fresh needs --dir") {
+		t.Fatalf("--fresh without --dir: exit %d %q", code, errb.String())
 	}
 }

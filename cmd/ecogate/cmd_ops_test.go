@@ -45,7 +45,7 @@ func TestPartnersCommand(t *testing.T) {
 		{"list via config", []string{"--config", cfg, "list"}, exitOK, []string{"SG"}},
 		{"show", []string{"show", "sg", "--partners", example}, exitOK, []string{"Singapore Customs", "12 attempts", "not after 2046"}},
 		{"show unknown", []string{"show", "TH", "--partners", example}, exitFail, []string{"unknown partner"}},
-		{"check ok", []string{"check", "--partners", example}, exitOK, []string{"ok: 2 partner(s)"}},
+		{"check ok", []string{"check", "--partners", example}, exitOK, []string{"files: 2 partner(s)", "endpoints: not contacted"}},
 		{"check expiring within 30 years", []string{"check", "--partners", example, "--within", "262800h"}, exitFail, []string{"PROBLEM SG: tls.clientCAs", "expires on 2046-01-01"}},
 		{"check broken", []string{"check", "--partners", broken}, exitFail, []string{"country", "endpoint", "missing.pem"}},
 		{"no registry", []string{"list"}, exitUsage, []string{"--partners"}},

@@ -13,8 +13,13 @@ import (
 )
 
 func runPKI(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	const pkiUsage = "usage: ecogate pki init [--force] DIR\n       ecogate pki revoke [--next-update DURATION] DIR CERT..."
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+		fmt.Fprintln(stdout, pkiUsage)
+		return exitOK
+	}
 	if len(args) == 0 || (args[0] != "init" && args[0] != "revoke") {
-		fmt.Fprintln(stderr, "usage: ecogate pki init [--force] DIR\n       ecogate pki revoke [--next-update DURATION] DIR CERT...")
+		fmt.Fprintln(stderr, pkiUsage)
 		return exitUsage
 	}
 	if args[0] == "revoke" {

@@ -67,7 +67,7 @@ func TestValidateCommandExitCodes(t *testing.T) {
 		{"bad --at", []string{"--at", "soon", valid}, exitUsage, nil, []string{"--at"}},
 		{"unreadable codelists", []string{"--codelists", filepath.Join(tmp, "none"), valid}, exitUsage, nil, []string{"code lists"}},
 		{"codelists dir without the tables", []string{"--codelists", tmp, valid}, exitUsage, nil, []string{"hs2022.csv"}},
-		{"help", []string{"-h"}, exitOK, nil, []string{"usage: ecogate validate"}},
+		{"help", []string{"-h"}, exitOK, []string{"usage: ecogate validate"}, nil}, // help asked for goes to stdout
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

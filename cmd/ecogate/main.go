@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"syscall"
 )
@@ -47,11 +48,65 @@ func commands() map[string]command {
 	}
 }
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version is set at build time with -ldflags "-X main.version=..."; when
+// it is not, the module version from the build information is used.
+var version = ""
 
-func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) int {
-	fmt.Fprintln(stdout, "ecogate", version)
+// readBuildInfo is runtime/debug.ReadBuildInfo, replaceable in tests.
+var readBuildInfo = debug.ReadBuildInfo
+
+// versionText is what `ecogate version` prints: the version, then the
+// source revision, its time and whether the tree had uncommitted changes
+// (recorded by the go command when it builds inside a git checkout), and
+// the Go version and build settings that matter for the static binary.
+func versionText() string {
+	v := version
+	bi, ok := readBuildInfo()
+	if v == "" {
+		v = "dev"
+		if ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+	}
+	s := "ecogate " + v + "\n"
+	if !ok {
+		return s + "  no build information (built without module support)\n"
+	}
+	set := map[string]string{}
+	for _, kv := range bi.Settings {
+		set[kv.Key] = kv.Value
+	}
+	rev := set["vcs.revision"]
+	switch {
+	case rev == "":
+		rev = "unknown (not built from a git checkout, or with -buildvcs=false)"
+	case set["vcs.modified"] == "true":
+		rev += " (with uncommitted changes)"
+	}
+	s += "  revision " + rev + "\n"
+	if t := set["vcs.time"]; t != "" {
+		s += "  time     " + t + "\n"
+	}
+	s += "  go       " + bi.GoVersion + "\n"
+	cgo := set["CGO_ENABLED"]
+	switch cgo {
+	case "0":
+		cgo = "0 (static binary)"
+	case "":
+		cgo = "unknown"
+	default:
+		cgo += " (dynamically linked against the C library: build with CGO_ENABLED=0)"
+	}
+	s += "  cgo      " + cgo + "\n"
+	return s
+}
+
+func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintln(stderr, "usage: ecogate version")
+		return exitUsage
+	}
+	fmt.Fprint(stdout, versionText())
 	return exitOK
 }
 
@@ -73,13 +128,28 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// run runs the command line args. Help asked for (--help, -h, help, also
+// after a command) goes to stdout with exit 0; usage errors go to stderr
+// with exit 2.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		usage(stderr)
-		if len(args) == 0 {
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "--help", "-help", "help":
+		if len(args) > 1 { // ecogate help COMMAND
+			if _, ok := commands()[args[1]]; ok {
+				return run([]string{args[1], "--help"}, stdout, stderr)
+			}
+			fmt.Fprintf(stderr, "ecogate: unknown command %q\n\n", args[1])
+			usage(stderr)
 			return exitUsage
 		}
+		usage(stdout)
 		return exitOK
+	case "--version", "-version", "-v":
+		return runVersion(context.Background(), args[1:], stdout, stderr)
 	}
 	cmd, ok := commands()[args[0]]
 	if !ok {
@@ -87,9 +157,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		return exitUsage
 	}
+	if asksHelp(args[1:]) {
+		// The command's flag set prints its usage on what it takes as
+		// stderr; asked for, help belongs on stdout.
+		stderr = stdout
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return cmd.run(ctx, args[1:], stdout, stderr)
+}
+
+// asksHelp reports whether a command's arguments ask for its help (before
+// any "--").
+func asksHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "--help", "-help":
+			return true
+		}
+	}
+	return false
 }
 
 // parseArgs parses flags and positional arguments in any order, so that
