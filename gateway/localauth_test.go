@@ -47,7 +47,7 @@ func TestLocalAPIAuthConfig(t *testing.T) {
 		{"short token", "listen: {partner: ':1'}\nlocal: {token: secret}", "local.token: shorter than 32", ""},
 		{"missing token file", "listen: {partner: ':1', local: '0.0.0.0:8080'}\nlocal: {tokenFile: nope}", "local.tokenFile: cannot be read", ""},
 		{"both", "listen: {partner: ':1'}\nlocal: {token: '" + testLocalToken + "', tokenFile: good-token}", "not both", ""},
-		{"unknown key", "local: {tokenfile: good-token}", "field tokenfile not found", ""},
+		{"unknown key", "local: {tokenfile: good-token}", `unknown key "tokenfile" in local (did you mean "tokenFile"?`, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := ParseConfig([]byte(base+tc.yaml), dir)
