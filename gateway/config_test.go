@@ -96,7 +96,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"node: {country: IN, name: x}", "listen.partner"},
 		{"node: {country: IN, name: x}\nlisten: {partner: ':8443'}", "tls.cert"},
 		{"node: {country: IN, name: x}\nlisten: {partner: 'nope'}", "listen.partner: \"nope\""},
-		{"nodes: {}", `line 1: unknown key "nodes" in the top level; the keys allowed there are: node, listen, tls,`},
+		{"nodes: {}", `line 1: unknown key "nodes" in the top level; the keys allowed there are: node, listen, local, tls,`},
 		{"node:\n  country: IN\n  bogus: x\n", `line 3: unknown key "bogus" in node; the keys allowed there are: country, name, publicURL, agreements`},
 		{"verify:\n  publicUrl: x\n", `line 2: unknown key "publicUrl" in verify (did you mean "publicURL"?`},
 		{"listen: :8443\n", "line 1: listen must be a mapping with the keys partner, local"},
