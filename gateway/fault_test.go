@@ -287,4 +287,3 @@ func TestRetryPolicyIntervals(t *testing.T) {
 		t.Fatalf("next %s suspend %v", next, suspend)
 	}
 }
-

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ecogate/ecogate/certs"
+	"github.com/ecogate/ecogate/internal/strictjson"
 )
 
 // Probe steps, in the order ProbePartner takes them.
@@ -143,7 +144,7 @@ func ProbePartner(ctx context.Context, p *Partner, client *tls.Certificate, at t
 		return fail(ProbeStepSignature, fmt.Errorf("%w (checked against the partner's documentSigning.anchors and tls.clientCAs)", err))
 	}
 	var pr Profile
-	if err := json.Unmarshal(payload, &pr); err != nil {
+	if err := strictjson.Unmarshal(payload, &pr); err != nil {
 		return fail(ProbeStepContent, fmt.Errorf("the signed profile is not a profile: %w", err))
 	}
 	if pr.Country != p.Country {

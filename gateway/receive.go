@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ecogate/ecogate/certs"
+	"github.com/ecogate/ecogate/internal/strictjson"
 	"github.com/ecogate/ecogate/schema"
 	"github.com/ecogate/ecogate/store"
 )
@@ -363,7 +364,7 @@ func (n *Node) checkReceipt(p *Partner, rec *store.OutRecord, token []byte) (*Re
 		return nil, err
 	}
 	var rc Receipt
-	if err := json.Unmarshal(payload, &rc); err != nil {
+	if err := strictjson.Unmarshal(payload, &rc); err != nil {
 		return nil, fmt.Errorf("receipt payload: %w", err)
 	}
 	switch {

@@ -378,7 +378,7 @@ func (q *QueryClient) verify(tok []byte, node IssuerNode, country, number string
 		return nil, &lookupError{Untrusted, fmt.Errorf("the %s node's answer does not verify: %w", country, err)}
 	}
 	var ans QueryAnswer
-	if err := json.Unmarshal(payload, &ans); err != nil {
+	if err := strictjson.Unmarshal(payload, &ans); err != nil {
 		return nil, &lookupError{Untrusted, fmt.Errorf("the %s node's answer is not readable: %w", country, err)}
 	}
 	if ans.Issuer != country || ans.CertificateNumber != number {

@@ -16,7 +16,9 @@ import (
 
 // trustSwitch is a TrustSource whose trust store a test replaces, as a
 // registry reload does (a new value per load).
-type trustSwitch struct{ cur atomic.Pointer[certs.TrustSet] }
+type trustSwitch struct {
+	cur atomic.Pointer[certs.TrustSet]
+}
 
 func (s *trustSwitch) source(country string) certs.TrustStore {
 	if country != "IN" {
