@@ -7,7 +7,7 @@ import (
 	"os"
 	"sync"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // RegistryRecord is an exporter as the national trade registry (DGFT)

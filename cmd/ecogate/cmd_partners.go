@@ -15,7 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/ecogate/ecogate/gateway"
 	"github.com/ecogate/ecogate/partners"
