@@ -285,7 +285,7 @@ func (pg *PG) listen(ctx context.Context, wake func()) error {
 		return err
 	}
 	defer c.Exec(context.WithoutCancel(ctx), "UNLISTEN "+OutboxChannel) //nolint:errcheck
-	wake()                                                                // catch up with what was announced before LISTEN
+	wake()                                                              // catch up with what was announced before LISTEN
 	for {
 		if _, err := c.Conn().WaitForNotification(ctx); err != nil {
 			return err
