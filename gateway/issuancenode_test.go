@@ -255,7 +255,9 @@ func (f failStore) Update(ctx context.Context, fn func(issuance.Tx) error) error
 	return f.s.Update(ctx, func(tx issuance.Tx) error { return fn(&failTx{tx.(*store.IssuanceTx), f.failSeq}) })
 }
 
-func (f failStore) View(ctx context.Context, fn func(issuance.Tx) error) error { return f.s.View(ctx, fn) }
+func (f failStore) View(ctx context.Context, fn func(issuance.Tx) error) error {
+	return f.s.View(ctx, fn)
+}
 
 // TestIssueAllOrNone injects a failure at each step of
 // approve-sign-number-register-enqueue: each leaves the application under
@@ -285,7 +287,9 @@ func TestIssueAllOrNone(t *testing.T) {
 		is    error
 	}{
 		{"approve (no key: DSC check passes, signing fails)", func() { delete(w.keys.m, isuOfficer.ID) }, func() { w.keys.m[isuOfficer.ID] = officerKey }, nil},
-		{"sign (key of another officer)", func() { w.keys.m[isuOfficer.ID] = issueDSC(t, in.PKI.Intermediate, "x", x509.KeyUsageDigitalSignature).Key },
+		{"sign (key of another officer)", func() {
+			w.keys.m[isuOfficer.ID] = issueDSC(t, in.PKI.Intermediate, "x", x509.KeyUsageDigitalSignature).Key
+		},
 			func() { w.keys.m[isuOfficer.ID] = officerKey }, nil},
 		{"number", func() { failSeq.Store(true) }, func() { failSeq.Store(false) }, nil},
 		{"register", func() { hookStep.Store("register") }, func() { hookStep.Store("") }, nil},
