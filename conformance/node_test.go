@@ -3,6 +3,8 @@ package conformance_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"log/slog"
 	"net"
@@ -176,4 +178,9 @@ func TestKitPassesAgainstEcogate(t *testing.T) {
 			t.Errorf("%s %s: %s", r.ID, r.Status, r.Reason)
 		}
 	}
+}
+
+func sha256hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
 }

@@ -104,11 +104,12 @@ type session struct {
 	profileErr   error
 	receiptTrust certs.TrustStore
 	pulled       []Envelope // what GET /inbox listed first
-	pulledErr    error
 	pulledDone   bool
 }
 
-func opOf(method, tmpl string) openapi.Operation { return openapi.Operation{Path: tmpl, Method: method} }
+func opOf(method, tmpl string) openapi.Operation {
+	return openapi.Operation{Path: tmpl, Method: method}
+}
 
 // Run runs the catalogue (or Options.Only) against the node at
 // opt.Target, playing the kit's partner, and returns the report. An error
@@ -386,30 +387,31 @@ func (s *session) track(t *T, id string) (*Tracking, int, error) {
 	return &tr, a.Status, nil
 }
 
-// inbox lists (once) what waits for the kit in pull mode.
+// inbox lists what waits for the kit in pull mode (issues only); the
+// first successful listing is remembered for the assertions that need a
+// certificate the node issued to the kit.
 func (s *session) inbox(t *T) ([]Envelope, error) {
-	if s.pulledDone {
-		return s.pulled, s.pulledErr
-	}
-	s.pulledDone = true
 	a := s.do(t, IDGood, http.MethodGet, "/inbox", "/inbox", "", nil)
 	switch {
 	case a.Err != nil:
-		s.pulledErr = fmt.Errorf("GET /inbox: %v", a.Err)
+		return nil, fmt.Errorf("GET /inbox: %v", a.Err)
 	case a.Status != http.StatusOK:
-		s.pulledErr = fmt.Errorf("GET /inbox answered %d, want 200", a.Status)
-	default:
-		var l struct {
-			Envelopes []Envelope `json:"envelopes"`
-		}
-		if err := json.Unmarshal(a.Body, &l); err != nil {
-			s.pulledErr = fmt.Errorf("GET /inbox: not the envelope list: %v", err)
-		}
-		for _, e := range l.Envelopes {
-			if e.Kind == "" || e.Kind == "issue" {
-				s.pulled = append(s.pulled, e)
-			}
+		return nil, fmt.Errorf("GET /inbox answered %d, want 200", a.Status)
+	}
+	var l struct {
+		Envelopes []Envelope `json:"envelopes"`
+	}
+	if err := json.Unmarshal(a.Body, &l); err != nil {
+		return nil, fmt.Errorf("GET /inbox: not the envelope list: %v", err)
+	}
+	var out []Envelope
+	for _, e := range l.Envelopes {
+		if e.Kind == "" || e.Kind == "issue" {
+			out = append(out, e)
 		}
 	}
-	return s.pulled, s.pulledErr
+	if !s.pulledDone {
+		s.pulled, s.pulledDone = out, true
+	}
+	return out, nil
 }

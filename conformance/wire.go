@@ -77,7 +77,9 @@ type ValidationReport struct {
 }
 
 // accepted reports whether an outcome means stored as accepted.
-func accepted(outcome string) bool { return outcome == "Delivered" || outcome == "DeliveredWithWarnings" }
+func accepted(outcome string) bool {
+	return outcome == "Delivered" || outcome == "DeliveredWithWarnings"
+}
 
 // Identity names the TLS client the kit presents.
 type Identity string
