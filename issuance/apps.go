@@ -169,8 +169,12 @@ func (s *Service) move(ctx context.Context, a Actor, id string, act Action, reas
 		}
 		now := s.now()
 		app.State, app.Updated = to, now
-		app.History = append(app.History, Event{At: now, Actor: p.actor.ID, Action: act, From: from, To: to, Reason: reason})
+		ev := Event{At: now, Actor: p.actor.ID, Action: act, From: from, To: to, Reason: reason}
+		app.History = append(app.History, ev)
 		if err := tx.PutApplication(app); err != nil {
+			return err
+		}
+		if err := s.changed(ctx, tx, app, ev); err != nil {
 			return err
 		}
 		out = app
@@ -224,7 +228,11 @@ func (s *Service) Submit(ctx context.Context, a Actor, id string, pay Payment) (
 			return tx.AddMovement(&Movement{IEC: app.IEC, Office: office.ID, Amount: -fee, Reason: "fee for application " + app.ID,
 				Application: app.ID, Actor: p.actor.ID, At: s.now()})
 		case PayGateway:
-			return fmt.Errorf("%w: the payment gateway path; pay from the e-wallet", ErrNotAvailable)
+			if s.cfg.Payments == nil {
+				return fmt.Errorf("%w: no payment gateway is configured; pay from the e-wallet", ErrNotAvailable)
+			}
+			app.PaidVia = PaidGatewayPending // the gateway's callback settles it (payment.go)
+			return nil
 		}
 		return invalid("payment %q is not %s or %s", pay, PayWallet, PayGateway)
 	})
@@ -258,6 +266,9 @@ func (s *Service) Withdraw(ctx context.Context, a Actor, id, reason string) (*Ap
 // Review takes a submitted application up (officer of its office).
 func (s *Service) Review(ctx context.Context, a Actor, id string) (*Application, error) {
 	return s.move(ctx, a, id, ActReview, "", func(_ Tx, p *principal, app *Application) error {
+		if app.PaidVia == PaidGatewayPending {
+			return fmt.Errorf("%w: the fee of application %s is not paid yet (the payment gateway has not confirmed it)", ErrState, app.ID)
+		}
 		app.Reviewer = p.actor.ID
 		return nil
 	})
