@@ -130,7 +130,9 @@ type Config struct {
 		TLSKey  string `yaml:"tlsKey"`
 	} `yaml:"verify"`
 	// Data is the bbolt data file (required).
-	Data string `yaml:"data"`
+	// Issuance is the domestic issuance workflow's API (issuancewire.go).
+	Issuance IssuanceConfig `yaml:"issuance"`
+	Data     string         `yaml:"data"`
 	// DataCheck says when opening the data file reads every page to check
 	// its structure: auto (default: after an unclean shutdown, or when the
 	// file is at most 1 GiB), always, or never.
@@ -273,6 +275,7 @@ func ParseConfig(b []byte, dir string) (*Config, error) {
 	opt(&c.Signing.Cert)
 	opt(&c.Signing.Chain)
 	checkLocalAuth(&c, abs, bad)
+	checkIssuance(&c, abs, bad)
 	if c.Signing.Key == "" && (c.Signing.Cert != "" || c.Signing.Chain != "") {
 		bad("signing.key", "required when signing.cert or signing.chain is given")
 	}
@@ -567,6 +570,12 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 		PullInterval:      time.Duration(c.Pull.Interval),
 	}
 	f.hooks(&nopt, fc)
+	if c.Issuance.Enabled {
+		if _, err := openIssuance(&nopt, c, db, log); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	n, err := New(nopt)
 	if err != nil {
 		db.Close()
