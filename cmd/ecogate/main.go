@@ -45,6 +45,7 @@ func commands() map[string]command {
 		"send":            {"hand an e-CO to a running node for sending (send FILE --to CC)", runSend},
 		"demo":            {"run two nodes on loopback and exchange sample e-COs", runDemo},
 		"customs-clients": {"manage customs OAuth2 clients (customs-clients add|list|revoke)", runCustomsClients},
+		"issue":           {"issuance workflow tasks on a running node (issue register-exporter|approve-agency|token|add-office|...)", runIssue},
 	}
 }
 
