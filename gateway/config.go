@@ -131,6 +131,8 @@ type Config struct {
 	} `yaml:"verify"`
 	// Store chooses the storage engine (see StoreConfig).
 	Store StoreConfig `yaml:"store"`
+	// Issuance is the domestic issuance workflow's API (issuancewire.go).
+	Issuance IssuanceConfig `yaml:"issuance"`
 	// Data is the bbolt data file (required with store.engine bbolt, the
 	// default).
 	Data string `yaml:"data"`
@@ -276,6 +278,7 @@ func ParseConfig(b []byte, dir string) (*Config, error) {
 	opt(&c.Signing.Cert)
 	opt(&c.Signing.Chain)
 	checkLocalAuth(&c, abs, bad)
+	checkIssuance(&c, abs, bad)
 	if c.Signing.Key == "" && (c.Signing.Cert != "" || c.Signing.Chain != "") {
 		bad("signing.key", "required when signing.cert or signing.chain is given")
 	}
@@ -575,6 +578,12 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 		PullInterval:      time.Duration(c.Pull.Interval),
 	}
 	f.hooks(&nopt, fc)
+	if c.Issuance.Enabled {
+		if _, err := openIssuance(&nopt, c, db, log); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	n, err := New(nopt)
 	if err != nil {
 		db.Close()

@@ -47,6 +47,7 @@ func commands() map[string]command {
 		"demo":            {"run two nodes on loopback and exchange sample e-COs", runDemo},
 		"customs-clients": {"manage customs OAuth2 clients (customs-clients add|list|revoke)", runCustomsClients},
 		"conformance":     {"test a node against the conformance kit (conformance list|init DIR|run|serve)", runConformance},
+		"issue":           {"issuance workflow tasks on a running node (issue register-exporter|approve-agency|token|add-office|...)", runIssue},
 	}
 }
 
