@@ -346,6 +346,7 @@ func (v *View) item(seq int) *ViewItem {
 // repeated spaces do not count.
 func normName(s string) string {
 	var b strings.Builder
+	b.Grow(len(s))
 	space := false
 	for _, r := range strings.ToUpper(s) {
 		switch {
