@@ -374,19 +374,27 @@ func normName(s string) string {
 // checks that name that partner's country. A failure only means the first
 // check builds it lazily.
 func (s *Service) StoreView(ctx context.Context, from string, c *schema.Certificate, report certs.Report, chain ...*x509.Certificate) error {
+	b, err := s.EncodeView(from, c, report, chain...)
+	if err != nil {
+		return err
+	}
+	return s.opt.Store.PutView(ctx, strings.ToUpper(strings.TrimSpace(from)), c.Header.ID, 0, b)
+}
+
+// EncodeView builds the stored form of the check view StoreView stores,
+// for a caller that stores it itself (the receive pipeline of a bbolt
+// node: in the transaction that accepts the message, store.InRecord's
+// CheckView, under from and the certificate's number).
+func (s *Service) EncodeView(from string, c *schema.Certificate, report certs.Report, chain ...*x509.Certificate) ([]byte, error) {
 	from = strings.ToUpper(strings.TrimSpace(from))
 	if from == "" {
-		return fmt.Errorf("check view of %s: the verified sending partner is unknown", c.Header.ID)
+		return nil, fmt.Errorf("check view of %s: the verified sending partner is unknown", c.Header.ID)
 	}
 	v, err := ViewOf(c, report, s.opt.CodeLists, s.now())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	v.Country = from
 	v.Chain = chainDER(chain)
-	b, err := v.Encode()
-	if err != nil {
-		return err
-	}
-	return s.opt.Store.PutView(ctx, v.Country, v.Number, 0, b)
+	return v.Encode()
 }
