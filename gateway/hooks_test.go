@@ -118,7 +118,9 @@ func TestCheckViewInAcceptTx(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var accepted atomic.Int64
 			p := newPair(t, fastRetry, nil, func(o *Options) {
-				o.OnAccepted = func(context.Context, string, string, *schema.Certificate, certs.Report, []*x509.Certificate) { accepted.Add(1) }
+				o.OnAccepted = func(context.Context, string, string, *schema.Certificate, certs.Report, []*x509.Certificate) {
+					accepted.Add(1)
+				}
 				if tc.view != nil {
 					o.CheckView = func(from string, c *schema.Certificate, _ certs.Report, _ []*x509.Certificate) ([]byte, error) {
 						if from != "IN" || c.Header.ID != sampleNumber(1) {
