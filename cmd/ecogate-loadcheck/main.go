@@ -51,6 +51,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -60,6 +61,7 @@ import (
 	"time"
 
 	"github.com/ecogate/ecogate/certs"
+	"github.com/ecogate/ecogate/gateway"
 	"github.com/ecogate/ecogate/gateway/customs"
 	"github.com/ecogate/ecogate/store"
 )
@@ -176,6 +178,11 @@ func seed(db *store.DB, path string, n int) error {
 }
 
 func runServer(path string, n int, useTLS, trivial bool) error {
+	// The GC target of `ecogate serve` (both the real and the trivial
+	// server, so that they compare), unless GOGC is set.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gateway.ServeGCPercent)
+	}
 	db, err := store.Open(path, store.Options{Check: store.CheckNever})
 	if err != nil {
 		return err
