@@ -3,6 +3,7 @@ package conformance_test
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecogate/ecogate/certs"
 	"github.com/ecogate/ecogate/conformance"
 	"github.com/ecogate/ecogate/gateway"
 	"github.com/ecogate/ecogate/schema"
@@ -183,4 +185,46 @@ func TestKitPassesAgainstEcogate(t *testing.T) {
 func sha256hex(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
+}
+
+// TestTLSServerCertificateUnderNodeCA: with --node-ca naming the node's
+// root, ECO-PRO-03 also checks the chain, and passes against ecogate; a CA
+// that did not issue the node's certificate fails the run's handshakes.
+func TestTLSServerCertificateUnderNodeCA(t *testing.T) {
+	kit := newKit(t)
+	n := startNode(t, kit)
+	for _, tc := range []struct {
+		name string
+		ca   *x509.Certificate
+		want conformance.Status
+	}{
+		{"the node's root", loadCert(t, filepath.Join(n.dir, "pki", "root-cert.pem")), conformance.Pass},
+		{"another CA", kit.OtherRoot.Cert, conformance.Fail},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pool := x509.NewCertPool()
+			pool.AddCert(tc.ca)
+			rep, err := conformance.Run(context.Background(), kit, conformance.Options{Target: n.target, NodeCA: pool, NodeCountry: "IN", Only: []string{"ECO-PRO-03"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Results) != 1 || rep.Results[0].Status != tc.want {
+				t.Fatalf("ECO-PRO-03 with --node-ca %s: %+v, want %s", tc.name, rep.Results, tc.want)
+			}
+			t.Logf("%s %s", rep.Results[0].Status, rep.Results[0].Reason)
+		})
+	}
+}
+
+func loadCert(t *testing.T, path string) *x509.Certificate {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := certs.ParseCertificates(b)
+	if err != nil || len(cs) == 0 {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return cs[0]
 }
