@@ -141,15 +141,22 @@ func newKit(t *testing.T) *conformance.Kit {
 	return kit
 }
 
-// artifactDir is where reports are kept: $CONFORMANCE_REPORT_DIR, or the
-// test's temporary directory.
+// artifactDir is where reports are kept: $CONFORMANCE_REPORT_DIR (made
+// if missing; a relative path is taken from the repository's top, as .ci/run
+// sets it), or the test's temporary directory.
 func artifactDir(t *testing.T) string {
-	if d := os.Getenv("CONFORMANCE_REPORT_DIR"); d != "" {
-		if err := os.MkdirAll(d, 0o755); err == nil {
-			return d
-		}
+	t.Helper()
+	d := os.Getenv("CONFORMANCE_REPORT_DIR")
+	if d == "" {
+		return t.TempDir()
 	}
-	return t.TempDir()
+	if !filepath.IsAbs(d) {
+		d = filepath.Join("..", d)
+	}
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		t.Fatalf("CONFORMANCE_REPORT_DIR: %v", err)
+	}
+	return d
 }
 
 func TestKitPassesAgainstEcogate(t *testing.T) {
