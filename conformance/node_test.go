@@ -3,8 +3,8 @@ package conformance_test
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"io"
 	"log/slog"
@@ -36,6 +36,12 @@ type node struct {
 // serves it on loopback until the test ends.
 func startNode(t *testing.T, kit *conformance.Kit) *node {
 	t.Helper()
+	return startNodeWith(t, kit, nil)
+}
+
+// startNodeWith is startNode with the kit's partner entry edited first.
+func startNodeWith(t *testing.T, kit *conformance.Kit, editEntry func([]byte) []byte) *node {
+	t.Helper()
 	dir := t.TempDir()
 	lnP, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -55,6 +61,9 @@ func startNode(t *testing.T, kit *conformance.Kit) *node {
 	entry, err := os.ReadFile(filepath.Join(kit.Dir, "node", "partners-entry.yaml"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if editEntry != nil {
+		entry = editEntry(entry)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "partners.yaml"), append([]byte("partners:\n"), entry...), 0o644); err != nil {
 		t.Fatal(err)
