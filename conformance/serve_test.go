@@ -96,7 +96,8 @@ func nextResult(t *testing.T, results chan conformance.Result) conformance.Resul
 	case r := <-results:
 		return r
 	case <-time.After(10 * time.Second): // a failure bound only
-		b, _ := os.ReadFile(filepath.Join(lastNodeDir, "node.log")); t.Fatalf("the reference partner checked no message; node log:\n%s", b)
+		b, _ := os.ReadFile(filepath.Join(lastNodeDir, "node.log"))
+		t.Fatalf("the reference partner checked no message; node log:\n%s", b)
 	}
 	return conformance.Result{}
 }
