@@ -228,4 +228,6 @@ func RenderPDF(d PDFData) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-func money(minor int64, cur string) string { return funcs["money"].(func(int64, string) string)(minor, cur) }
+func money(minor int64, cur string) string {
+	return funcs["money"].(func(int64, string) string)(minor, cur)
+}
