@@ -219,3 +219,17 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkVerify is the offline QR check (independent of how many
+// certificates were issued: it reads no register).
+func BenchmarkVerify(b *testing.B) {
+	p := devPKI(b)
+	s, _ := NewSigner(p.QR.Key, p.QR.Cert)
+	tok, _ := s.Sign(samplePayload())
+	v := &Verifier{Certs: []*x509.Certificate{p.QR.Cert}, Trust: &certs.TrustSet{AnchorCerts: []*x509.Certificate{p.Root.Cert}, ExtraIntermediates: []*x509.Certificate{p.Intermediate.Cert}}}
+	for b.Loop() {
+		if _, err := v.Verify(tok, testNow); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
