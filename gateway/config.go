@@ -129,7 +129,10 @@ type Config struct {
 		TLSCert string `yaml:"tlsCert"`
 		TLSKey  string `yaml:"tlsKey"`
 	} `yaml:"verify"`
-	// Data is the bbolt data file (required).
+	// Store chooses the storage engine (see StoreConfig).
+	Store StoreConfig `yaml:"store"`
+	// Data is the bbolt data file (required with store.engine bbolt, the
+	// default).
 	Data string `yaml:"data"`
 	// DataCheck says when opening the data file reads every page to check
 	// its structure: auto (default: after an unclean shutdown, or when the
@@ -327,7 +330,9 @@ func ParseConfig(b []byte, dir string) (*Config, error) {
 			bad(d.key, "%s is longer than the most allowed, %s", time.Duration(d.v), d.max)
 		}
 	}
-	need("data", &c.Data)
+	if c.Store.check(bad, opt) {
+		need("data", &c.Data)
+	}
 	if p, err := store.ParseCheckPolicy(c.DataCheck); err != nil {
 		bad("dataCheck", "%v", err)
 	} else {
@@ -524,6 +529,9 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 	w, err := partners.NewWatcher(c.Partners, log.With("component", "partners"), nil)
 	if err != nil {
 		return nil, fmt.Errorf("partners: %w", err)
+	}
+	if c.Store.Engine == EnginePostgres {
+		return nil, errServePG
 	}
 	if err := os.MkdirAll(filepath.Dir(c.Data), 0o700); err != nil {
 		return nil, fmt.Errorf("data: %w", err)

@@ -40,6 +40,7 @@ func commands() map[string]command {
 		"partners":        {"list, show and check the partner registry", runPartners},
 		"outbox":          {"list outbound messages; resend one (outbox retry ID)", runOutbox},
 		"audit":           {"verify the hash-chained audit log (audit verify)", runAudit},
+		"store":           {"storage engine tools: migrate the PostgreSQL schema, copy between engines", runStore},
 		"map":             {"map domestic or partner records onto the e-CO dataset (map --profile NAME IN)", runMap},
 		"import":          {"migrate a legacy platform's certificates into the store (import --config FILE --profile NAME --source DIR)", runImport},
 		"serve":           {"run a node (serve --config FILE)", runServe},
