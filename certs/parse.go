@@ -2,9 +2,7 @@ package certs
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 
 	"github.com/beevik/etree"
 
@@ -97,28 +95,10 @@ func ParseStrict(b []byte, lim Limits) (*etree.Document, error) {
 	if bytes.Contains(b, []byte("<!DOCTYPE")) || bytes.Contains(b, []byte("<!doctype")) {
 		return nil, parseErr("xml.doctype", "DOCTYPE declarations are not accepted; remove the DTD")
 	}
-	if err := xmlguard.Check(b, gl); err != nil {
+	doc, err := xmlguard.ParseTree(b, gl)
+	if err != nil {
 		if ge, ok := xmlguard.IsError(err); ok {
 			return nil, &ParseError{Reason: ge.Reason, Detail: ge.Detail}
-		}
-		return nil, parseErr("xml.syntax", "%v", err)
-	}
-	doc := etree.NewDocument()
-	doc.ReadSettings = etree.ReadSettings{
-		PreserveDuplicateAttrs: true, // refused above; keeps etree linear
-		MaxDepth:               gl.MaxDepth,
-		CharsetReader: func(charset string, _ io.Reader) (io.Reader, error) {
-			return nil, parseErr("xml.encoding", "encoding %q is not accepted; send UTF-8", charset)
-		},
-	}
-	if err := doc.ReadFromBytes(b); err != nil {
-		// Not expected after Check, which reads the same tokens.
-		var pe *ParseError
-		if errors.As(err, &pe) {
-			return nil, pe
-		}
-		if errors.Is(err, etree.ErrMaxDepth) {
-			return nil, parseErr("xml.too-deep", "elements nest deeper than %d levels", gl.MaxDepth)
 		}
 		return nil, parseErr("xml.syntax", "%v", err)
 	}

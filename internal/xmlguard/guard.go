@@ -129,6 +129,11 @@ func check(b []byte, lim Limits) (ops int, err error) {
 	if len(b) > lim.MaxBytes {
 		return 0, &Error{Reason: "xml.too-large", Detail: fmt.Sprintf("the document is %d bytes, more than the limit of %d bytes", len(b), lim.MaxBytes)}
 	}
+	if lim.Strict {
+		sp := newStrict(b, lim, false)
+		err := sp.run()
+		return sp.ops, err
+	}
 	dec := xml.NewDecoder(bytes.NewReader(b))
 	dec.Strict = true
 	var refused *charsetRefused
