@@ -53,6 +53,7 @@ type frame struct {
 	name string // the qualified name as written
 	mark int    // scope mark before the element's declarations
 	el   *etree.Element
+	kids int // where the element's children start in strictParser.kids
 }
 
 type rawAttr struct {
@@ -76,6 +77,72 @@ type strictParser struct {
 
 	totalAttrs, totalNS, roots int
 	ops                        int
+
+	// The tree is built from slabs: elements, texts, child lists and
+	// attribute arrays are carved out of arrays allocated a few hundred at
+	// a time, so that the allocations per element stay far below one. The
+	// children of an open element wait in kids and get a child list of
+	// exactly their number when it closes (capacity = length, so that a
+	// later append by a caller reallocates instead of writing into a
+	// neighbour's list).
+	kids    []etree.Token
+	elSlab  []etree.Element
+	cdSlab  []etree.CharData
+	tokSlab []etree.Token
+	atSlab  []etree.Attr
+}
+
+const slab = 128
+
+func (p *strictParser) newElement(space, tag string) *etree.Element {
+	if len(p.elSlab) == 0 {
+		p.elSlab = make([]etree.Element, slab)
+	}
+	e := &p.elSlab[0]
+	p.elSlab = p.elSlab[1:]
+	e.Space, e.Tag = space, tag
+	e.Attr, e.Child = []etree.Attr{}, []etree.Token{}
+	return e
+}
+
+func (p *strictParser) newCharData(t string) *etree.CharData {
+	if len(p.cdSlab) == 0 {
+		p.cdSlab = make([]etree.CharData, slab)
+	}
+	c := &p.cdSlab[0]
+	p.cdSlab = p.cdSlab[1:]
+	c.SetData(t) // sets etree's whitespace flag as its parser does
+	return c
+}
+
+// tokens returns an empty slice with room for exactly n tokens.
+func (p *strictParser) tokens(n int) []etree.Token {
+	if n > len(p.tokSlab) {
+		p.tokSlab = make([]etree.Token, max(4*slab, n))
+	}
+	t := p.tokSlab[0:0:n]
+	p.tokSlab = p.tokSlab[n:]
+	return t
+}
+
+// attrs returns an empty slice with room for exactly n attributes.
+func (p *strictParser) attrSlice(n int) []etree.Attr {
+	if n > len(p.atSlab) {
+		p.atSlab = make([]etree.Attr, max(slab, n))
+	}
+	a := p.atSlab[0:0:n]
+	p.atSlab = p.atSlab[n:]
+	return a
+}
+
+// add appends t to the open element's pending children, or to the
+// document outside the root.
+func (p *strictParser) add(t etree.Token) {
+	if len(p.stack) == 0 {
+		p.doc.AddChild(t)
+		return
+	}
+	p.kids = append(p.kids, t)
 }
 
 func newStrict(b []byte, lim Limits, build bool) *strictParser {
@@ -102,15 +169,6 @@ func (p *strictParser) syntax(format string, a ...any) error {
 
 func (p *strictParser) eof() error {
 	return p.syntax("unexpected end of input")
-}
-
-// parent is the element new content goes into: the open element, or the
-// document itself outside the root.
-func (p *strictParser) parent() *etree.Element {
-	if len(p.stack) == 0 {
-		return &p.doc.Element
-	}
-	return p.stack[len(p.stack)-1].el
 }
 
 func (p *strictParser) run() error {
@@ -240,6 +298,20 @@ func isNameChar(r rune) bool {
 	return false
 }
 
+// nameASCII classifies ASCII bytes: 1 may start a Name, 2 may be in one.
+var nameASCII = func() (t [utf8.RuneSelf]byte) {
+	for c := range t {
+		r := rune(c)
+		if isNameStart(r) {
+			t[c] |= 1
+		}
+		if isNameChar(r) {
+			t[c] |= 2
+		}
+	}
+	return t
+}()
+
 // name reads an XML Name at p.pos; "" when there is none.
 func (p *strictParser) name() string {
 	s := p.s
@@ -247,13 +319,14 @@ func (p *strictParser) name() string {
 	i := start
 	for i < len(s) {
 		c := s[i]
-		var r rune
-		n := 1
-		if c < utf8.RuneSelf {
-			r = rune(c)
-		} else {
-			r, n = utf8.DecodeRuneInString(s[i:])
+		if c < utf8.RuneSelf { // ASCII through the table
+			if nameASCII[c]&2 == 0 || i == start && nameASCII[c]&1 == 0 {
+				break
+			}
+			i++
+			continue
 		}
+		r, n := utf8.DecodeRuneInString(s[i:])
 		if i == start && !isNameStart(r) || i > start && !isNameChar(r) {
 			break
 		}
@@ -382,7 +455,7 @@ func (p *strictParser) comment() error {
 		return err
 	}
 	if p.build {
-		p.parent().CreateComment(p.normLines(p.s[start:end]))
+		p.add(etree.NewComment(p.normLines(p.s[start:end])))
 	}
 	p.pos = end + 3
 	return nil
@@ -438,12 +511,7 @@ func isWS(t string) bool {
 	return true
 }
 
-func (p *strictParser) addText(t string) {
-	c := p.parent().CreateText(t)
-	if isWS(t) {
-		c.SetData(t) // sets etree's whitespace flag, as its parser does
-	}
-}
+func (p *strictParser) addText(t string) { p.add(p.newCharData(t)) }
 
 // scanValue scans character data from p.pos to the next '<' (quote == 0)
 // or to the closing quote, checking characters, and reports whether it
@@ -622,15 +690,25 @@ func (p *strictParser) endTag() error {
 		return p.syntax("unexpected end element </%s>", name)
 	}
 	p.pos++
-	p.scope.PopTo(p.stack[len(p.stack)-1].mark)
+	f := p.stack[len(p.stack)-1]
+	p.scope.PopTo(f.mark)
 	p.stack = p.stack[:len(p.stack)-1]
+	if p.build {
+		kids := p.kids[f.kids:]
+		f.el.Child = p.tokens(len(kids))
+		for _, t := range kids {
+			f.el.AddChild(t)
+		}
+		clear(kids)
+		p.kids = p.kids[:f.kids]
+	}
 	return nil
 }
 
 func (p *strictParser) startTag() error {
 	lim := p.lim
 	p.pos++
-	name, prefix, _, err := p.qname("element")
+	name, prefix, local, err := p.qname("element")
 	if err != nil {
 		return err
 	}
@@ -708,12 +786,13 @@ func (p *strictParser) startTag() error {
 		return err
 	}
 	if p.build {
-		el := p.parent().CreateElement(name)
+		el := p.newElement(prefix, local)
+		p.add(el)
 		if n := len(p.attrs); n > 0 {
 			// CreateAttr scans the element's attributes for one of the same
 			// name; showing it an empty window onto the final array makes
 			// that O(1) while still setting each attribute's element.
-			full := make([]etree.Attr, 0, n)
+			full := p.attrSlice(n)
 			for i := range p.attrs {
 				el.Attr = full[i:i]
 				el.CreateAttr(p.attrs[i].name, p.attrs[i].value)
@@ -721,7 +800,7 @@ func (p *strictParser) startTag() error {
 			el.Attr = full[:n]
 		}
 		if !empty {
-			p.stack = append(p.stack, frame{name: name, mark: mark, el: el})
+			p.stack = append(p.stack, frame{name: name, mark: mark, el: el, kids: len(p.kids)})
 		}
 	} else if !empty {
 		p.stack = append(p.stack, frame{name: name, mark: mark})
