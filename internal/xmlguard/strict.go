@@ -327,6 +327,9 @@ func (p *strictParser) name() string {
 			continue
 		}
 		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n <= 1 {
+			break // invalid UTF-8 (U+FFFD itself is a name character)
+		}
 		if i == start && !isNameStart(r) || i > start && !isNameChar(r) {
 			break
 		}

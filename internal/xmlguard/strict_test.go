@@ -33,6 +33,7 @@ func TestParseTreeTable(t *testing.T) {
 		{"bad char ref", `<r>&#0;</r>`, "xml.syntax", "", ""},
 		{"control char", "<r>\x01</r>", "xml.syntax", "", ""},
 		{"invalid utf-8", "<r>\xff</r>", "xml.syntax", "", ""},
+		{"invalid utf-8 in a name", "<A \xf8=\"\"/>", "xml.syntax", "", ""},
 		{"U+FFFE", "<r>\uFFFE</r>", "xml.syntax", "", ""},
 		{"same expanded name", `<r xmlns:a="urn:x" xmlns:b="urn:x" a:c="1" b:c="2"/>`, "xml.duplicate-attr", "", ""},
 		{"two colons", `<a:b:c xmlns:a="urn:x"/>`, "xml.bad-name", "", ""},
