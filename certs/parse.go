@@ -82,8 +82,10 @@ func parseErr(reason, format string, a ...any) *ParseError {
 // lim.MaxBytes, nesting deeper than lim.MaxDepth and more attributes or
 // namespace declarations than lim allows. A leading UTF-8 byte-order mark
 // is allowed (XML allows it) and is not part of the tree. Every check is
-// made in one streaming pass before the tree is built, at a cost linear in
-// len(b), refusing at the first limit crossed. It never fetches anything.
+// made in the same single pass that builds the tree (xmlguard.ParseTree,
+// the project's own strict tokenizer), at a cost linear in len(b) and with
+// a bounded number of allocations per element, refusing at the first
+// limit crossed. It never fetches anything.
 func ParseStrict(b []byte, lim Limits) (*etree.Document, error) {
 	gl := lim.guard()
 	if len(b) > gl.MaxBytes {

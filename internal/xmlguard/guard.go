@@ -34,6 +34,11 @@
 //	xml.bad-name           a malformed name or namespace (un)declaration
 //	xml.undeclared-prefix  a prefix used but not declared
 //
+// With Strict, Check and ParseTree run this package's own tokenizer (see
+// ParseTree), which also builds the etree tree in the same pass; without
+// it, Check reads the tokens of encoding/xml (the schema codec and the
+// mapping readers, which parse again afterwards).
+//
 // A leading UTF-8 byte-order mark is allowed by XML; TrimBOM removes it
 // before the parse (the encoding/xml tokenizer would see it as text).
 package xmlguard
