@@ -75,7 +75,7 @@ func TestREADMEDocumentsNoDynamicBuildOrIssueNumbers(t *testing.T) {
 }
 
 // TestREADMEWalkthrough runs the README's command blocks of "Start here",
-// "One node for real" and "Customs checks" with bash, as a new user would,
+// "One node for real", "Conformance kit" and "Customs checks" with bash, as a new user would,
 // against the binary built as the README says, in a fresh temporary
 // folder. The only changes: the build line is replaced by a copy of the
 // binary built once, `go run ./cmd/ecogate` by that binary, /tmp/eco by a
@@ -181,6 +181,24 @@ func TestREADMEWalkthrough(t *testing.T) {
 		}
 		if !ignored(t, repo, inside) {
 			t.Errorf(".gitignore does not keep %s out of git", f)
+		}
+	}
+
+	out = run("Conformance kit", filepath.Join(work, "conformance"), script(readmeSection(t, string(readme), "Conformance kit")))
+	for _, w := range []string{"conformance kit for partner AQ written to kit", "ECO-TRANS-01", "ECO-DEL-06", "ECO-PRO-03",
+		"0 failed", "report: report.xml", "2 passed, 0 failed, 0 not applicable", "report: report.html"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("Conformance kit: output lacks %q:\n%s", w, out)
+		}
+	}
+	for _, f := range []string{"report.xml", "report.html"} {
+		if b, err := os.ReadFile(filepath.Join(work, "conformance", f)); err != nil || !strings.Contains(string(b), "ECO-SIG-03") {
+			t.Errorf("Conformance kit: %s not written with the results (%v)", f, err)
+		}
+	}
+	for _, f := range []string{"kit/file", "node/file", "report.xml", "report.html"} {
+		if !ignored(t, repo, f) {
+			t.Errorf(".gitignore does not keep the conformance walk-through's %s out of git", f)
 		}
 	}
 
