@@ -2,9 +2,11 @@ package gateway
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -261,12 +263,23 @@ func ExampleConfig() string {
 		":8444", "127.0.0.1:8081", `""`)
 }
 
-// freeLoopbackAddr returns a loopback address whose port is free now.
+// freeLoopbackAddr returns a loopback address whose port is free now. The
+// port is taken below Linux's ephemeral range (32768-60999), from which
+// outgoing connections draw their local ports: a node restarted on its
+// configured port (crash tests, the demo with --keep) then never finds it
+// taken by some client connection made in the meantime.
 func freeLoopbackAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+	var last error
+	for range 200 {
+		port := 20000 + rand.IntN(12000)
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			last = err
+			continue
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		return addr, nil
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return "", fmt.Errorf("no free loopback port found between 20000 and 32000: %w", last)
 }

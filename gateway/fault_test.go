@@ -95,10 +95,13 @@ func (c *crappyReceiver) attempts(id string) int {
 	return c.perID[id]
 }
 
+// hijackClose drops the connection under HTTP/1.1; under HTTP/2 (the
+// partner API's protocol) it resets the stream, which the client sees as
+// the same transport error (http.ErrAbortHandler is not logged).
 func hijackClose(w http.ResponseWriter) {
 	hj, ok := w.(http.Hijacker)
 	if !ok {
-		panic("no hijacker")
+		panic(http.ErrAbortHandler)
 	}
 	conn, _, err := hj.Hijack()
 	if err == nil {
