@@ -578,8 +578,9 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 		PullInterval:      time.Duration(c.Pull.Interval),
 	}
 	f.hooks(&nopt, fc)
+	var bindIssuance func(*Node) error
 	if c.Issuance.Enabled {
-		if _, err := openIssuance(&nopt, c, db, log); err != nil {
+		if _, bindIssuance, err = openIssuance(&nopt, c, db, log); err != nil {
 			db.Close()
 			return nil, err
 		}
@@ -588,6 +589,12 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 	if err != nil {
 		db.Close()
 		return nil, err
+	}
+	if bindIssuance != nil {
+		if err := bindIssuance(n); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	if err := f.open(n, fc); err != nil {
 		db.Close()

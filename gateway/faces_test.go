@@ -38,6 +38,13 @@ func (f *faceNode) publicURL() string  { return "http://" + f.site.PublicAddr }
 // enabled, and runs both from their configuration files.
 func faceNodes(t *testing.T) (in, vn *faceNode) {
 	t.Helper()
+	return faceNodesWith(t, nil)
+}
+
+// faceNodesWith is faceNodes with a hook that may change each node's
+// configuration (index 0 is IN) before it opens.
+func faceNodesWith(t *testing.T, hook func(i int, s DevSite, c *Config)) (in, vn *faceNode) {
+	t.Helper()
 	dir := t.TempDir()
 	var lns []net.Listener
 	addr := func() string {
@@ -65,6 +72,9 @@ func faceNodes(t *testing.T) (in, vn *faceNode) {
 			t.Fatalf("dev config: customs %q public %q publicURL %q", c.Listen.Customs, c.Listen.Public, c.Verify.PublicURL)
 		}
 		c.Delivery.PollInterval = Duration(50 * time.Millisecond)
+		if hook != nil {
+			hook(i, s, c)
+		}
 		inst, err := c.Open(testLogger(t))
 		if err != nil {
 			t.Fatal(err)

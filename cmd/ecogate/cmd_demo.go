@@ -35,7 +35,14 @@ token over HTTPS, checks a received certificate (AUTHENTIC), a declaration
 that asks too much (MISMATCH) and a certificate VN never received (asked of
 IN by a verification query), and records a decision; the decision travels
 back to IN, whose local API shows it and whose public page answers for the
-certificate's QR link. Without --keep the nodes
+certificate's QR link. Then IN's issuance workflow, through its issuance
+API only: an exporter registers by IEC (confirmed by the trade registry),
+an agency with an office and an officer (DSC from the dev PKI, key held by
+the node) is set up, the e-wallet credited; the exporter files two
+applications (goods lines, cost sheet), one is returned with a query and
+answered, both are approved, signed and issued, reach VN, and VN's customs
+checks one (AUTHENTIC); notifications are written to in/mail. Without
+--keep the nodes
 stop and the temporary directory is removed; with --keep they run until
 Ctrl-C, and the commands to try are printed.
 
@@ -128,6 +135,9 @@ func demo(ctx context.Context, n int, dir string, keep bool, out io.Writer) (err
 		return err
 	}
 	fmt.Fprintf(out, "ecogate demo: two nodes on loopback with development PKIs; files in %s\n", dir)
+	if err := demoEnableIssuance(nodes[0].site); err != nil {
+		return fmt.Errorf("issuance: %w", err)
+	}
 	for _, d := range nodes {
 		cfg, err := gateway.LoadConfig(d.site.ConfigPath())
 		if err != nil {
@@ -261,6 +271,9 @@ func demo(ctx context.Context, n int, dir string, keep bool, out io.Writer) (err
 	cs, err := demoCustoms(ctx, in, vn, n, number, out)
 	if err != nil {
 		return fmt.Errorf("customs: %w", err)
+	}
+	if err := demoIssuance(ctx, in, vn, cs, out); err != nil {
+		return fmt.Errorf("issuance: %w", err)
 	}
 	fmt.Fprintln(out)
 	for _, d := range nodes {

@@ -216,6 +216,85 @@ func TestREADMEWalkthrough(t *testing.T) {
 	}
 }
 
+// TestREADMEIssuance runs the README's "Issuance API" block with bash as
+// written, in a folder that stands for the clone's root (its testdata/ is
+// the repository's), against the binary built once: the demo lays IN out
+// with issuance on, the node serves, and every curl answers.
+func TestREADMEIssuance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the README block builds the binary and runs a node")
+	}
+	for _, tool := range []string{"bash", "curl", "sed", "sha256sum", "cut"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			testenv.Missing(t, "%s not installed: %v", tool, err)
+		}
+	}
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(repo, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	bin := filepath.Join(work, "bin", "ecogate")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/ecogate")
+	build.Dir, build.Env = repo, append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	var blocks []string
+	for _, b := range readmeSection(t, string(readme), "Issuance API") {
+		if strings.Contains(b, "curl") {
+			blocks = append(blocks, b)
+		}
+	}
+	if len(blocks) != 1 {
+		t.Fatalf("the Issuance API section has %d curl blocks, want 1", len(blocks))
+	}
+	s := blocks[0]
+	s = strings.ReplaceAll(s, "CGO_ENABLED=0 go build -o ecogate ./cmd/ecogate", `cp "$BIN" ecogate`)
+	s = strings.ReplaceAll(s, "/tmp/eco-isu", "$WORK/eco-isu")
+	s = "set -euo pipefail\ntrap 'for j in $(jobs -p); do kill $j 2>/dev/null || true; done; wait' EXIT\n" + s + "\n"
+	clone := filepath.Join(work, "clone")
+	if err := os.MkdirAll(clone, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(repo, "testdata"), filepath.Join(clone, "testdata")); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, "bash", "-c", s)
+	cmd.Dir = clone
+	cmd.Env = append(os.Environ(), "BIN="+bin, "WORK="+work, "ECOGATE_LOCAL_TOKEN=")
+	outb, err := cmd.CombinedOutput()
+	out := string(outb)
+	if err != nil {
+		t.Fatalf("README Issuance API block failed: %v\nscript:\n%s\noutput:\n%s", err, s, out)
+	}
+	for _, w := range []string{
+		`"iec": "AAACE1234F"`, `"name": "Alpha Exports Pvt Ltd"`, // registered from the registry
+		`"status": "pending"`,                  // the agency's registration
+		`"status": "active"`,                   // approved
+		`"merchantId": "EICMUM"`,               // the office (its checksum key never echoed)
+		`"access_token": "`, `"token_type": "Bearer"`,
+		`"kind": "invoice"`, `"contentType": "application/pdf"`,
+		`"paymentUrl": "http://127.0.0.1:`,
+		`"support": "consistent"`,
+	} {
+		if !strings.Contains(out, w) {
+			t.Errorf("README Issuance API: output lacks %s:\n%s", w, out)
+		}
+	}
+	for _, bad := range []string{`"status": 4`, `"status": 5`, "k3y-MUM"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("README Issuance API: output has %s (a refusal or a secret):\n%s", bad, out)
+		}
+	}
+}
+
 // freePort returns a loopback port that is free now.
 func freePort(t *testing.T) string {
 	t.Helper()
