@@ -467,8 +467,8 @@ func loadTLS(certKey, certFile, keyFile string) (*tls.Certificate, error) {
 // Instance is a node built from a configuration: its store, partner
 // registry watcher and Node, and the customs and public faces.
 type Instance struct {
-	Config  *Config
-	Node    *Node
+	Config *Config
+	Node   *Node
 	// DB is the bbolt data file (nil with store.engine: postgres); PG the
 	// PostgreSQL engine (nil with bbolt); Engine has the stores of either.
 	DB      *store.DB

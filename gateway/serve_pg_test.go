@@ -36,4 +36,3 @@ func TestCustomsEndToEndPostgres(t *testing.T) {
 	}
 	resp.Body.Close()
 }
-

@@ -3,7 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-		"path/filepath"
+	"path/filepath"
 	"strings"
 	"testing"
 
