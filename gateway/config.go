@@ -467,9 +467,13 @@ func loadTLS(certKey, certFile, keyFile string) (*tls.Certificate, error) {
 // Instance is a node built from a configuration: its store, partner
 // registry watcher and Node, and the customs and public faces.
 type Instance struct {
-	Config  *Config
-	Node    *Node
+	Config *Config
+	Node   *Node
+	// DB is the bbolt data file (nil with store.engine: postgres); PG the
+	// PostgreSQL engine (nil with bbolt); Engine has the stores of either.
 	DB      *store.DB
+	PG      *store.PG
+	Engine  *Engine
 	Watcher *partners.Watcher
 	Log     *slog.Logger
 	// Customs is the customs face (token endpoint, checks, lookups,
@@ -533,20 +537,15 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("partners: %w", err)
 	}
-	if c.Store.Engine == EnginePostgres {
-		return nil, errServePG
-	}
-	if err := os.MkdirAll(filepath.Dir(c.Data), 0o700); err != nil {
-		return nil, fmt.Errorf("data: %w", err)
-	}
-	db, err := store.Open(c.Data, c.StoreOptions(log.With("component", "store")))
+	eng, err := c.OpenEngine(context.Background(), log)
 	if err != nil {
-		return nil, fmt.Errorf("data: %w", err)
+		return nil, err
 	}
+	db := eng.DB
 	localURL := c.LocalURL()
 	dir := NewRegistryDirectory(w.Registry)
 	receipts := &JWSSigner{Key: rkey, Certs: rchain}
-	fc := facesConfig{cfg: c, db: db, dir: dir, receipts: receipts, signer: signer, lists: lists, server: server, log: log}
+	fc := facesConfig{cfg: c, st: eng, dir: dir, receipts: receipts, signer: signer, lists: lists, server: server, log: log}
 	f := &faces{}
 	nopt := Options{
 		Country:           c.Node.Country,
@@ -555,9 +554,9 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 		LocalURL:          localURL,
 		LocalToken:        c.localToken,
 		Agreements:        c.Node.Agreements,
-		Outbox:            db.Outbox(),
-		Inbox:             db.Inbox(),
-		Audit:             db.Audit(),
+		Outbox:            eng.Outbox,
+		Inbox:             eng.Inbox,
+		Audit:             eng.Audit,
 		Partners:          dir,
 		Verifier:          &CertsVerifier{Limits: certs.Limits{MaxBytes: int(c.Limits.MaxDocumentBytes), MaxDepth: c.Limits.MaxDepth}},
 		OwnTrust:          own,
@@ -580,27 +579,27 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 	f.hooks(&nopt, fc)
 	var bindIssuance func(*Node) error
 	if c.Issuance.Enabled {
-		if _, bindIssuance, err = openIssuance(&nopt, c, db, log); err != nil {
-			db.Close()
+		if _, bindIssuance, err = openIssuance(&nopt, c, eng.Issuance, log); err != nil {
+			eng.Close()
 			return nil, err
 		}
 	}
 	n, err := New(nopt)
 	if err != nil {
-		db.Close()
+		eng.Close()
 		return nil, err
 	}
 	if bindIssuance != nil {
 		if err := bindIssuance(n); err != nil {
-			db.Close()
+			eng.Close()
 			return nil, err
 		}
 	}
 	if err := f.open(n, fc); err != nil {
-		db.Close()
+		eng.Close()
 		return nil, err
 	}
-	return &Instance{Config: c, Node: n, DB: db, Watcher: w, Log: log, Customs: f.customs, Verify: f.verify, faces: f}, nil
+	return &Instance{Config: c, Node: n, DB: db, PG: eng.PG, Engine: eng, Watcher: w, Log: log, Customs: f.customs, Verify: f.verify, faces: f}, nil
 }
 
 // Listeners are the listeners an Instance serves on; a nil one is off.
@@ -688,6 +687,10 @@ func (in *Instance) ServeListeners(ctx context.Context, ls Listeners) error {
 		poll = 5 * time.Second
 	}
 	go func() { _ = in.Watcher.Run(wctx, poll) }()
+	if in.PG != nil {
+		// Work enqueued by any replica wakes this one's delivery workers.
+		go in.PG.ListenOutbox(wctx, in.Node.Kick)
+	}
 	addr := func(l net.Listener) string {
 		if l == nil {
 			return "off"
@@ -748,5 +751,10 @@ func (in *Instance) ServeListeners(ctx context.Context, ls Listeners) error {
 	return err
 }
 
-// Close closes the data file.
-func (in *Instance) Close() error { return in.DB.Close() }
+// Close closes the data file or the PostgreSQL connection pool.
+func (in *Instance) Close() error {
+	if in.Engine != nil {
+		return in.Engine.Close()
+	}
+	return in.DB.Close()
+}
