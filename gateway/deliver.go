@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/ecogate/ecogate/partners"
 	"github.com/ecogate/ecogate/store"
 )
 
@@ -126,12 +128,12 @@ func (n *Node) deliverOne(ctx context.Context, rec *store.OutRecord) {
 		n.log.Info("delivered", "id", rec.ID, "partner", rec.Partner, "outcome", rc.Outcome, "attempts", rec.Attempts, "certificate", rec.CertNumber)
 		return
 	}
-	var policy RetryPolicy
+	var policy partners.RetryPolicy // the default when the partner is gone
 	if p != nil {
 		policy = p.Retry
 	}
 	now := n.clock.Now()
-	next, suspend, reason := policy.Next(rec.Attempts, rec.RetryFrom, now)
+	next, suspend, reason := policy.Next(rec.Attempts, rec.RetryFrom, now, nil)
 	if aerr.permanent {
 		suspend, reason = true, "not retryable"
 	}
@@ -207,3 +209,5 @@ func snippet(b []byte) string {
 	}
 	return s
 }
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ecogate/ecogate/certs"
+	"github.com/ecogate/ecogate/partners"
 	"github.com/ecogate/ecogate/store"
 )
 
@@ -40,7 +41,7 @@ func tlsCert(kc certs.KeyCert, chain ...*x509.Certificate) *tls.Certificate {
 
 // AsPartner is the registry entry other nodes keep for this identity: its
 // root anchors TLS client certificates, document signing and receipts.
-func (d *DevIdentity) AsPartner(endpoint string, retry RetryPolicy, agreements ...string) *Partner {
+func (d *DevIdentity) AsPartner(endpoint string, retry partners.RetryPolicy, agreements ...string) *Partner {
 	return &Partner{
 		Country:       d.Country,
 		Name:          d.Name,

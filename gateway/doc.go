@@ -46,7 +46,7 @@
 // them over mutual TLS, verifies the receipt (its signer must chain to the
 // partner's document-signing anchors or TLS CAs, its content hash must be
 // the message's), and records the outcome. A failed attempt is retried
-// under the same message id on the partner's RetryPolicy (exponential
+// under the same message id on the partner's partners.RetryPolicy (exponential
 // backoff with jitter, by cenkalti/backoff v5; the schedule lives in the
 // outbox); when the attempts or the maximum age are spent, the message is
 // suspended, counted and kept for a manual retry. Messages about one
