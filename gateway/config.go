@@ -30,7 +30,8 @@ import (
 
 // Config is the node configuration file (YAML) that `ecogate serve
 // --config FILE` reads. Relative paths resolve against the file's
-// directory. ExampleConfig shows every key.
+// directory. `ecogate serve --example-config` (internal/devsite.ExampleConfig)
+// shows every key.
 type Config struct {
 	Node struct {
 		// Country is this node's ISO 3166-1 alpha-2 code (required).

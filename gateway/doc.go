@@ -114,6 +114,9 @@
 // DocumentSigner, Validator, ReceiptSigner, ReceiptVerifier,
 // PartnerDirectory, Clock) are declared here. *store.Outbox, *store.Inbox and
 // *store.Audit satisfy the first three; adapters.go wires certs, schema and
-// partners to the others. devnet.go builds development nodes for the demo,
-// the tests and the benchmarks.
+// partners to the others. What only the tests, the demo and the benchmarks
+// use lives outside the package: devnet_test.go starts in-process
+// development nodes for the tests, internal/devsite lays out node folders
+// (and holds the configuration template behind --example-config), and
+// internal/samplecert is the sample e-CO.
 package gateway

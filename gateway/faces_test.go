@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/ecogate/ecogate/gateway/customs"
+	"github.com/ecogate/ecogate/internal/devsite"
+	"github.com/ecogate/ecogate/internal/samplecert"
 	"github.com/ecogate/ecogate/schema"
 	"github.com/ecogate/ecogate/store"
 )
@@ -24,7 +26,7 @@ import (
 // faceNode is a node built from its configuration file, serving all four
 // listeners on loopback.
 type faceNode struct {
-	site DevSite
+	site devsite.Site
 	inst *Instance
 	// customs is an HTTPS client that trusts the node's TLS root.
 	customs *http.Client
@@ -48,11 +50,11 @@ func faceNodes(t *testing.T) (in, vn *faceNode) {
 		lns = append(lns, ln)
 		return ln.Addr().String()
 	}
-	sites := []DevSite{
+	sites := []devsite.Site{
 		{Country: "IN", Name: "India (dev)", PartnerAddr: addr(), LocalAddr: addr(), CustomsAddr: addr(), PublicAddr: addr(), Dir: filepath.Join(dir, "in")},
 		{Country: "VN", Name: "Viet Nam (dev)", PartnerAddr: addr(), LocalAddr: addr(), CustomsAddr: addr(), PublicAddr: addr(), Dir: filepath.Join(dir, "vn")},
 	}
-	if err := WriteDevSites(sites, devRetry); err != nil {
+	if err := devsite.Write(sites, devRetry); err != nil {
 		t.Fatal(err)
 	}
 	var nodes []*faceNode
@@ -189,7 +191,7 @@ func TestCustomsEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	changed, err := SampleCertificate(number, 1, "IN", "VN")
+	changed, err := samplecert.Certificate(number, 1, "IN", "VN")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +289,7 @@ func TestCustomsEndToEnd(t *testing.T) {
 
 	// A certificate only IN has (issued for VN, not delivered): asked of
 	// IN over mutual TLS, answered from its signed answer.
-	only, err := SampleCertificate("IN-AI-ONLY-1", 1, "IN", "VN")
+	only, err := samplecert.Certificate("IN-AI-ONLY-1", 1, "IN", "VN")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ecogate/ecogate/internal/samplecert"
 	"github.com/ecogate/ecogate/partners"
 	"github.com/ecogate/ecogate/store"
 )
@@ -119,7 +120,7 @@ func newPair(t testing.TB, retry partners.RetryPolicy, tweakIN, tweakVN func(*Op
 // sample returns a sample e-CO from IN to VN with a unique number.
 func sample(t testing.TB, i int) []byte {
 	t.Helper()
-	b, err := SampleXML(fmt.Sprintf("IN-AI-TEST-%06d", i), 1, "IN", "VN")
+	b, err := samplecert.XML(fmt.Sprintf("IN-AI-TEST-%06d", i), 1, "IN", "VN")
 	if err != nil {
 		t.Fatal(err)
 	}

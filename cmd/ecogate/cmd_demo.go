@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/ecogate/ecogate/gateway"
+	"github.com/ecogate/ecogate/internal/devsite"
+	"github.com/ecogate/ecogate/internal/samplecert"
 	"github.com/ecogate/ecogate/schema"
 	"github.com/ecogate/ecogate/store"
 )
@@ -84,7 +86,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 type demoNode struct {
-	site  gateway.DevSite
+	site  devsite.Site
 	inst  *gateway.Instance
 	stop  context.CancelFunc
 	done  chan error
@@ -105,7 +107,7 @@ func demo(ctx context.Context, n int, dir string, keep bool, out io.Writer) (err
 			defer os.RemoveAll(dir)
 		}
 	}
-	nodes := []*demoNode{{site: gateway.DevSite{Country: "IN", Name: "India (demo)"}}, {site: gateway.DevSite{Country: "VN", Name: "Viet Nam (demo)"}}}
+	nodes := []*demoNode{{site: devsite.Site{Country: "IN", Name: "India (demo)"}}, {site: devsite.Site{Country: "VN", Name: "Viet Nam (demo)"}}}
 	for _, d := range nodes {
 		if d.lnP, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 			return err
@@ -123,8 +125,8 @@ func demo(ctx context.Context, n int, dir string, keep bool, out io.Writer) (err
 		d.site.CustomsAddr, d.site.PublicAddr = d.lnC.Addr().String(), d.lnV.Addr().String()
 		d.site.Dir = filepath.Join(dir, strings.ToLower(d.site.Country))
 	}
-	sites := []gateway.DevSite{nodes[0].site, nodes[1].site}
-	if err := gateway.WriteDevSites(sites, gateway.DevRetry{Attempts: 10, InitialInterval: time.Second, MaxInterval: 10 * time.Second, MaxAge: time.Hour}); err != nil {
+	sites := []devsite.Site{nodes[0].site, nodes[1].site}
+	if err := devsite.Write(sites, devsite.Retry{Attempts: 10, InitialInterval: time.Second, MaxInterval: 10 * time.Second, MaxAge: time.Hour}); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "ecogate demo: two nodes on loopback with development PKIs; files in %s\n", dir)
@@ -169,18 +171,18 @@ func demo(ctx context.Context, n int, dir string, keep bool, out io.Writer) (err
 	}
 	var docs []doc
 	for i := 1; i <= n; i++ {
-		b, err := gateway.SampleXML(number(i), 1, "IN", "VN")
+		b, err := samplecert.XML(number(i), 1, "IN", "VN")
 		if err != nil {
 			return err
 		}
 		docs = append(docs, doc{b, "issue"})
 	}
-	w, err := gateway.SampleCertificate(number(1), 1, "IN", "VN")
+	w, err := samplecert.Certificate(number(1), 1, "IN", "VN")
 	if err != nil {
 		return err
 	}
 	w.Header.Status, w.Header.FunctionCode = "40", "1"
-	r, err := gateway.SampleCertificate(number(2), 2, "IN", "VN")
+	r, err := samplecert.Certificate(number(2), 2, "IN", "VN")
 	if err != nil {
 		return err
 	}
@@ -290,7 +292,7 @@ Logs: %s and %s
 `, filepath.Join(in.site.Dir, "sample.xml"), local, local, local, in.site.ConfigPath(),
 			cs.clientID, cs.secret, cs.caFile, cs.clientID, cs.secret, vn.site.CustomsAddr, cs.caFile, cs.number, vn.site.CustomsAddr, cs.qrLink,
 			filepath.Join(in.site.Dir, "node.log"), filepath.Join(vn.site.Dir, "node.log"))
-		if b, err := gateway.SampleXML(number(n+1), 1, "IN", "VN"); err == nil {
+		if b, err := samplecert.XML(number(n+1), 1, "IN", "VN"); err == nil {
 			_ = os.WriteFile(filepath.Join(in.site.Dir, "sample.xml"), b, 0o644)
 		}
 		<-ctx.Done()

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/ecogate/ecogate/certs"
-	"github.com/ecogate/ecogate/gateway"
 	"github.com/ecogate/ecogate/gateway/customs"
+	"github.com/ecogate/ecogate/internal/samplecert"
 )
 
 // demoCustomsResult is what the demo's customs part leaves for the
@@ -88,7 +88,7 @@ func demoCustoms(ctx context.Context, in, vn *demoNode, n int, number func(int) 
 	// An unknown number for VN: issued by IN for VN but not sent
 	// (registered at IN only), so VN asks IN.
 	queried := "IN-AI-2026-DEMO-Q001"
-	qc, err := gateway.SampleCertificate(queried, 1, "IN", "VN")
+	qc, err := samplecert.Certificate(queried, 1, "IN", "VN")
 	if err != nil {
 		return nil, err
 	}

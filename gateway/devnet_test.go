@@ -1,5 +1,8 @@
 package gateway
 
+// In-process development nodes for the tests and benchmarks of this
+// package (test-only: no production code and no command uses them).
+
 import (
 	"context"
 	"crypto/tls"
@@ -15,7 +18,7 @@ import (
 )
 
 // DevIdentity is one node's development PKI (certs.NewDevPKI): what the
-// demo and the tests give each node. Not for production.
+// tests give each node. Not for production.
 type DevIdentity struct {
 	Country string
 	Name    string
