@@ -38,6 +38,9 @@ func (k Kind) valid() bool {
 type CertRef struct {
 	Country string `json:"country,omitempty"`
 	Number  string `json:"number"`
+	// IssueDate (YYYY-MM-DD) is the original proof's issue date, which a
+	// back-to-back e-CO carries.
+	IssueDate string `json:"issueDate,omitempty"`
 }
 
 // Party is a consignee (or producer).

@@ -150,40 +150,47 @@ func (s *Service) move(ctx context.Context, a Actor, id string, act Action, reas
 	extra func(tx Tx, p *principal, app *Application) error) (*Application, error) {
 	var out *Application
 	err := s.do(ctx, a, string(act), id, func(tx Tx, p *principal) error {
-		app, err := tx.Application(id)
-		if err != nil {
-			return err
-		}
-		if err := canSee(p, app); err != nil {
-			return err
-		}
-		to, err := Next(app.State, act, p.actor.Role, reason)
-		if err != nil {
-			return err
-		}
-		from := app.State
-		if extra != nil {
-			if err := extra(tx, p, app); err != nil {
-				return err
-			}
-		}
-		now := s.now()
-		app.State, app.Updated = to, now
-		app.History = append(app.History, Event{At: now, Actor: p.actor.ID, Action: act, From: from, To: to, Reason: reason})
-		if err := tx.PutApplication(app); err != nil {
-			return err
-		}
-		out = app
-		d := map[string]string{"from": string(from), "to": string(to)}
-		if reason != "" {
-			d["reason"] = reason
-		}
-		if app.Certificate != "" {
-			d["certificate"] = app.Certificate
-		}
-		return s.audit(tx, p.String(), "application."+string(act), id, d)
+		var err error
+		out, err = s.moveIn(tx, p, id, act, reason, extra)
+		return err
 	})
 	return out, err
+}
+
+// moveIn is move inside the transaction tx, for the checked principal p.
+func (s *Service) moveIn(tx Tx, p *principal, id string, act Action, reason string,
+	extra func(tx Tx, p *principal, app *Application) error) (*Application, error) {
+	app, err := tx.Application(id)
+	if err != nil {
+		return nil, err
+	}
+	if err := canSee(p, app); err != nil {
+		return nil, err
+	}
+	to, err := Next(app.State, act, p.actor.Role, reason)
+	if err != nil {
+		return nil, err
+	}
+	from := app.State
+	if extra != nil {
+		if err := extra(tx, p, app); err != nil {
+			return nil, err
+		}
+	}
+	now := s.now()
+	app.State, app.Updated = to, now
+	app.History = append(app.History, Event{At: now, Actor: p.actor.ID, Action: act, From: from, To: to, Reason: reason})
+	if err := tx.PutApplication(app); err != nil {
+		return nil, err
+	}
+	d := map[string]string{"from": string(from), "to": string(to)}
+	if reason != "" {
+		d["reason"] = reason
+	}
+	if app.Certificate != "" {
+		d["certificate"] = app.Certificate
+	}
+	return app, s.audit(tx, p.String(), "application."+string(act), id, d)
 }
 
 // Payment says how a submission pays its fee.
@@ -203,6 +210,9 @@ func (s *Service) Submit(ctx context.Context, a Actor, id string, pay Payment) (
 			return err
 		}
 		if err := s.checkConcerns(tx, app.IEC, app.Kind, app.Concerns); err != nil {
+			return err
+		}
+		if err := s.checkSubmission(tx, app); err != nil {
 			return err
 		}
 		office, err := s.activeOffice(tx, app)
@@ -274,8 +284,11 @@ func (s *Service) Return(ctx context.Context, a Actor, id, query string) (*Appli
 // Answer resubmits a returned application with the exporter's answer
 // (the content is changed with SaveDraft first). No fee is charged again.
 func (s *Service) Answer(ctx context.Context, a Actor, id, answer string) (*Application, error) {
-	return s.move(ctx, a, id, ActAnswer, answer, func(_ Tx, _ *principal, app *Application) error {
+	return s.move(ctx, a, id, ActAnswer, answer, func(tx Tx, _ *principal, app *Application) error {
 		if err := checkComplete(app, s.cfg.CodeLists); err != nil {
+			return err
+		}
+		if err := s.checkSubmission(tx, app); err != nil {
 			return err
 		}
 		app.Query = ""
@@ -291,49 +304,23 @@ func (s *Service) Reject(ctx context.Context, a Actor, id, reason string) (*Appl
 // Approve approves an application under review (officer). Signing,
 // numbering and handing to the node happen at Issue.
 func (s *Service) Approve(ctx context.Context, a Actor, id, note string) (*Application, error) {
-	return s.move(ctx, a, id, ActApprove, note, nil)
+	return s.move(ctx, a, id, ActApprove, note, s.checkApprover)
 }
 
 // Issue numbers, signs and hands an approved application's certificate to
 // the node, in the one transaction that moves it to issued: a failure at
-// any step leaves none of it (and no gap in the numbering).
+// any step leaves none of it (and no gap in the numbering). It signs with
+// Config.Signer (the held-key path); see DocumentToSign and IssueSigned
+// for the external path.
 func (s *Service) Issue(ctx context.Context, a Actor, id string) (*Application, *Certificate, error) {
 	if s.cfg.Signer == nil || s.cfg.Node == nil {
 		return nil, nil, fmt.Errorf("issue %s: %w: no signer or node is configured", id, ErrNotAvailable)
 	}
 	var cert *Certificate
 	app, err := s.move(ctx, a, id, ActIssue, "", func(tx Tx, p *principal, app *Application) error {
-		office, err := s.activeOffice(tx, app)
-		if err != nil {
-			return err
-		}
-		ag, err := tx.Agency(office.Agency)
-		if err != nil {
-			return err
-		}
-		exp, err := tx.Exporter(app.IEC)
-		if err != nil {
-			return err
-		}
-		now := s.now()
-		year := now.In(s.cfg.Location).Year()
-		seq, err := tx.NextSeq(SeriesKey(ag.ID, office.ID, year))
-		if err != nil {
-			return err
-		}
-		c := &Certificate{Number: CertificateNumber(ag.Series, office.Code, year, seq), Country: s.cfg.Country,
-			Kind: app.Kind, Concerns: app.Concerns, Application: app.ID, IEC: app.IEC, Exporter: exp.Name,
-			Agency: ag.ID, Office: office.ID, Officer: p.actor.ID, IssuedAt: now, Content: app.Content}
-		signed, err := s.cfg.Signer.Sign(ctx, p.person, c)
-		if err != nil {
-			return fmt.Errorf("sign certificate %s: %w", c.Number, err)
-		}
-		if err := s.cfg.Node.RegisterAndQueue(ctx, tx, c, signed); err != nil {
-			return fmt.Errorf("register and queue certificate %s: %w", c.Number, err)
-		}
-		app.Certificate, app.Issued = c.Number, now
-		cert = c
-		return nil
+		var err error
+		cert, err = s.issueIn(ctx, tx, p, app, nil)
+		return err
 	})
 	if err != nil {
 		return nil, nil, err

@@ -3,7 +3,10 @@ package issuance
 import (
 	"context"
 	"crypto"
+	"crypto/x509"
 	"time"
+
+	"github.com/ecogate/ecogate/schema"
 )
 
 // Certificate is what the issue produces: the application's content under
@@ -21,6 +24,14 @@ type Certificate struct {
 	Officer     string    `json:"officer"`
 	IssuedAt    time.Time `json:"issuedAt"`
 	Content     Content   `json:"content"`
+
+	// ECO is the canonical e-CO built from the application (ecodoc.go),
+	// Document its unsigned XML, the exact bytes the officer signs.
+	ECO      *schema.Certificate `json:"-"`
+	Document []byte              `json:"-"`
+	// SignerChain is the officer's registered DSC with its
+	// intermediates (nil when no DSC trust is configured).
+	SignerChain []*x509.Certificate `json:"-"`
 }
 
 // Signer signs a certificate with the officer's key and returns the

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ecogate/ecogate/certs"
 	"github.com/ecogate/ecogate/schema"
 )
 
@@ -25,6 +26,20 @@ type Config struct {
 	// Issue fails with ErrNotAvailable while either is nil.
 	Signer Signer
 	Node   Node
+	// OfficerTrust holds the issuing authority's anchors and CRLs for
+	// officers' document-signing certificates (DSCs). When set, an officer
+	// needs a valid registered DSC to approve and to issue, and every
+	// signed certificate is signed under it.
+	OfficerTrust certs.TrustStore
+	// ExporterTrust holds the anchors and CRLs for exporters' DSCs (whose
+	// subject carries the IEC). When set, Submit requires the exporter's
+	// signed declaration of the content submitted.
+	ExporterTrust certs.TrustStore
+	// HeldKeys gives the keys the node holds for officers and exporters
+	// (PEM, PKCS#12 or an HSM through crypto.Signer): the held-key signing
+	// path. When Signer is nil and HeldKeys is set, issuing signs the e-CO
+	// with certs.Signer under the officer's registered DSC.
+	HeldKeys OfficerKeys
 	// Payments is the payment gateway path; nil: not available yet.
 	Payments PaymentGateway
 	// ProductRules override the agreements' general rules of origin.
@@ -41,6 +56,9 @@ type Config struct {
 // HTTP API to come; each takes the Actor who asks and checks it.
 type Service struct {
 	cfg Config
+	// dscs caches parsed DSC chains (by leaf SHA-256) and CRL signature
+	// checks (see dsc.go).
+	dscs dscCache
 }
 
 // New returns a Service.
@@ -65,6 +83,9 @@ func New(cfg Config) (*Service, error) {
 		ops[i] = normID(o)
 	}
 	cfg.Operators = ops
+	if cfg.Signer == nil && cfg.HeldKeys != nil {
+		cfg.Signer = &KeySigner{Keys: cfg.HeldKeys}
+	}
 	return &Service{cfg: cfg}, nil
 }
 

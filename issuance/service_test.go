@@ -158,13 +158,13 @@ func (w *world) setup() {
 
 func content() issuance.Content {
 	return issuance.Content{
-		Agreement: "RCEP", Agency: "EIC", Office: "MUM", ImportingCountry: "VN",
+		Agreement: "AIFTA", Agency: "EIC", Office: "MUM", ImportingCountry: "VN",
 		InvoiceNumber: "INV-1", InvoiceDate: "2026-11-28", Currency: "INR",
 		Consignee: issuance.Party{Name: "Saigon Imports", Address: "1 Le Loi, HCMC", Country: "VN"},
 		Transport: issuance.Transport{Mode: "1", Vessel: "MV Ganga", PortLoading: "INNSA", PortDischarge: "VNSGN"},
 		Goods: []issuance.GoodsLine{{
 			HS: "8414.51.10", Description: "Table fans", Quantity: "500", Unit: "NAR", Packages: 50, PackageType: "CT",
-			FOB: 1_000_000, Criterion: "RVC",
+			FOB: 1_000_000, Criterion: "RVC 35% + CTSH",
 			Materials: []issuance.Material{{HS: "850110", OriginCountry: "CN", Value: 300_000}, {HS: "392690", OriginCountry: "IN", Value: 200_000}},
 			CostSheet: &issuance.CostSheet{Basis: issuance.BasisFOB, Price: 1_000_000, OriginatingMaterials: 200_000,
 				NonOriginatingMaterials: 300_000, Labour: 200_000, Overheads: 150_000, Profit: 150_000},

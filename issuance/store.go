@@ -58,6 +58,26 @@ type Tx interface {
 	// Audit appends an entry to the node's hash-chained audit log in this
 	// transaction.
 	Audit(e AuditEntry) error
+
+	SigningTx
+}
+
+// SigningTx is the part of a transaction that keeps signing material
+// (dsc.go, signing.go): registered DSCs, documents handed out for external
+// signing, exporters' signed declarations.
+type SigningTx interface {
+	// DSC returns a person's registered document-signing certificate.
+	DSC(person string) (*DSC, error)
+	PutDSC(d *DSC) error
+	// PendingSignature returns the document handed out for external
+	// signing of an application's certificate.
+	PendingSignature(application string) (*PendingSignature, error)
+	PutPendingSignature(p *PendingSignature) error
+	DeletePendingSignature(application string) error
+	// Declaration returns the exporter's signed submission declaration
+	// of an application.
+	Declaration(application string) (*SignedDeclaration, error)
+	PutDeclaration(d *SignedDeclaration) error
 }
 
 // Query selects applications.

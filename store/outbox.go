@@ -146,64 +146,86 @@ func (o *Outbox) EnqueueRegistered(ctx context.Context, register []IssuedCert, a
 }
 
 func (o *Outbox) enqueue(ctx context.Context, register []IssuedCert, audit []Entry, msgs []OutMessage) error {
-	audit, err := o.db.checkEntries(audit)
+	pl, err := o.planEnqueue(register, audit, msgs)
+	if err != nil {
+		return err
+	}
+	now := o.db.clock()
+	err = o.db.update(ctx, func(tx *bolt.Tx) error { return o.applyEnqueue(tx, now, pl) })
 	if err != nil {
 		return fmt.Errorf("enqueue %d message(s): %w", len(msgs), err)
 	}
+	return nil
+}
+
+// enqueuePlan is an enqueue checked and prepared outside the writer.
+type enqueuePlan struct {
+	register []IssuedCert
+	audit    []Entry
+	msgs     []OutMessage
+	hashes   []string
+	stored   [][]byte
+}
+
+// planEnqueue checks an enqueue's messages, register and audit entries
+// and computes the content hashes and stored blobs.
+func (o *Outbox) planEnqueue(register []IssuedCert, audit []Entry, msgs []OutMessage) (*enqueuePlan, error) {
+	audit, err := o.db.checkEntries(audit)
+	if err != nil {
+		return nil, fmt.Errorf("enqueue %d message(s): %w", len(msgs), err)
+	}
 	for _, r := range register {
 		if err := checkID("certificate number", r.Number); err != nil {
-			return fmt.Errorf("enqueue %d message(s): register issued certificate: %w", len(msgs), err)
+			return nil, fmt.Errorf("enqueue %d message(s): register issued certificate: %w", len(msgs), err)
 		}
 		if r.Status != "" && r.Status != CertIssued && r.Status != CertWithdrawn && r.Status != CertReplaced {
-			return fmt.Errorf("enqueue %d message(s): register issued certificate %s: %w: status %q", len(msgs), r.Number, ErrInvalid, r.Status)
+			return nil, fmt.Errorf("enqueue %d message(s): register issued certificate %s: %w: status %q", len(msgs), r.Number, ErrInvalid, r.Status)
 		}
 	}
 	for i := range msgs {
 		m := &msgs[i]
 		for _, c := range []struct{ f, v string }{{"message id", m.ID}, {"partner", m.Partner}, {"certificate number", m.CertNumber}, {"kind", m.Kind}} {
 			if err := checkID(c.f, c.v); err != nil {
-				return fmt.Errorf("enqueue %q: %w", m.ID, err)
+				return nil, fmt.Errorf("enqueue %q: %w", m.ID, err)
 			}
 		}
 		if len(m.Content) == 0 {
-			return fmt.Errorf("enqueue %s: %w: content is empty", m.ID, ErrInvalid)
+			return nil, fmt.Errorf("enqueue %s: %w: content is empty", m.ID, ErrInvalid)
 		}
 	}
-	hashes := make([]string, len(msgs))
-	stored := make([][]byte, len(msgs))
+	pl := &enqueuePlan{register: register, audit: audit, msgs: msgs, hashes: make([]string, len(msgs)), stored: make([][]byte, len(msgs))}
 	for i := range msgs {
-		hashes[i] = hashHex(msgs[i].Content)
-		stored[i] = encodeBlob(msgs[i].Content)
+		pl.hashes[i] = hashHex(msgs[i].Content)
+		pl.stored[i] = encodeBlob(msgs[i].Content)
 	}
-	now := o.db.clock()
-	err = o.db.update(ctx, func(tx *bolt.Tx) error {
-		added := false
-		for i := range msgs {
-			isNew, err := enqueueTx(tx, now, &msgs[i], hashes[i], stored[i])
-			if err != nil {
-				return err
-			}
-			added = added || isNew
+	return pl, nil
+}
+
+// applyEnqueue writes a planned enqueue in the write transaction tx.
+func (o *Outbox) applyEnqueue(tx *bolt.Tx, now time.Time, pl *enqueuePlan) error {
+	msgs := pl.msgs
+	added := false
+	for i := range msgs {
+		isNew, err := enqueueTx(tx, now, &msgs[i], pl.hashes[i], pl.stored[i])
+		if err != nil {
+			return err
 		}
-		if !added {
-			return nil // every message was already queued: nothing new to register or audit
-		}
-		if o.db.hookEnqueueMid != nil {
-			if err := o.db.hookEnqueueMid(msgs[0].CertNumber); err != nil {
-				return err
-			}
-		}
-		for _, r := range register {
-			if _, err := registerTx(tx, r, now.UTC()); err != nil {
-				return fmt.Errorf("register issued certificate %s: %w", r.Number, err)
-			}
-		}
-		return appendEntries(tx, audit)
-	})
-	if err != nil {
-		return fmt.Errorf("enqueue %d message(s): %w", len(msgs), err)
+		added = added || isNew
 	}
-	return nil
+	if !added {
+		return nil // every message was already queued: nothing new to register or audit
+	}
+	if o.db.hookEnqueueMid != nil {
+		if err := o.db.hookEnqueueMid(msgs[0].CertNumber); err != nil {
+			return err
+		}
+	}
+	for _, r := range pl.register {
+		if _, err := registerTx(tx, r, now.UTC()); err != nil {
+			return fmt.Errorf("register issued certificate %s: %w", r.Number, err)
+		}
+	}
+	return appendEntries(tx, pl.audit)
 }
 
 // dueKey is the schedule key of r, or nil when r is not scheduled.
