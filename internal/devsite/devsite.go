@@ -9,6 +9,7 @@
 package devsite
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -56,16 +57,26 @@ type Retry struct {
 // would write by hand, so `ecogate serve --config Dir/ecogate.yaml` runs a
 // site. Not for production: the keys are unencrypted.
 func Write(sites []Site, retry Retry) error {
+	// A port picked free may be one the caller picked free a moment ago for
+	// another listener (the kernel hands closed ports out again): never
+	// give one address twice.
+	taken := map[string]bool{}
+	for _, s := range sites {
+		for _, a := range []string{s.PartnerAddr, s.LocalAddr, s.CustomsAddr, s.PublicAddr} {
+			taken[a] = a != ""
+		}
+	}
 	for i := range sites {
 		for _, a := range []*string{&sites[i].CustomsAddr, &sites[i].PublicAddr} {
 			if *a != "" {
 				continue
 			}
-			free, err := freeLoopbackAddr()
+			free, err := freeLoopbackAddr(taken)
 			if err != nil {
 				return err
 			}
 			*a = free
+			taken[free] = true
 		}
 	}
 	for _, s := range sites {
@@ -269,12 +280,19 @@ func ExampleConfig() string {
 		":8444", "127.0.0.1:8081", `""`)
 }
 
-// freeLoopbackAddr returns a loopback address whose port is free now.
-func freeLoopbackAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+// freeLoopbackAddr returns a loopback address whose port is free now and
+// not among taken.
+func freeLoopbackAddr(taken map[string]bool) (string, error) {
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", err
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		if !taken[addr] {
+			return addr, nil
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return "", errors.New("no free loopback port found that is not already taken")
 }
