@@ -36,6 +36,7 @@ type DevPKI struct {
 	Receipt      KeyCert // node receipt signer (JWS), ECDSA P-256, under the root
 	TLSServer    KeyCert // TLS server, ECDSA P-256, under the root
 	TLSClient    KeyCert // TLS client, ECDSA P-256, under the root
+	QR           KeyCert // QR payload signer (package qrsign), ECDSA P-256, under the intermediate
 }
 
 // PKIOptions tune InitDevPKI.
@@ -67,6 +68,8 @@ const (
 	FileTLSServerCert    = "tls-server-cert.pem"
 	FileTLSClientKey     = "tls-client-key.pem"
 	FileTLSClientCert    = "tls-client-cert.pem"
+	FileQRKey            = "qr-key.pem"
+	FileQRCert           = "qr-cert.pem"
 	FileREADME           = "README.md"
 )
 
@@ -104,7 +107,7 @@ func NewDevPKI(opt PKIOptions) (*DevPKI, error) {
 		return KeyCert{key, c}, err
 	}
 	ec := func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) }
-	keys := make([]crypto.Signer, 7)
+	keys := make([]crypto.Signer, 8)
 	for i := range keys {
 		if i == 3 {
 			keys[i], err = rsa.GenerateKey(rand.Reader, 2048)
@@ -144,6 +147,9 @@ func NewDevPKI(opt PKIOptions) (*DevPKI, error) {
 	}
 	if p.TLSClient, err = issue("TLS client", keys[6], &p.Root, &x509.Certificate{BasicConstraintsValid: true,
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, 2); err != nil {
+		return nil, err
+	}
+	if p.QR, err = issue("QR payload signer", keys[7], &p.Intermediate, &x509.Certificate{BasicConstraintsValid: true, KeyUsage: x509.KeyUsageDigitalSignature}, 2); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -191,6 +197,7 @@ func InitDevPKI(dir string, opt PKIOptions) (*DevPKI, error) {
 		{FileReceiptCert, CertPEM(p.Receipt.Cert), 0o644},
 		{FileTLSServerCert, CertPEM(p.TLSServer.Cert), 0o644},
 		{FileTLSClientCert, CertPEM(p.TLSClient.Cert), 0o644},
+		{FileQRCert, CertPEM(p.QR.Cert), 0o644},
 		{FileREADME, []byte(pkiReadme), 0o644},
 	}
 	for _, k := range []struct {
@@ -200,6 +207,7 @@ func InitDevPKI(dir string, opt PKIOptions) (*DevPKI, error) {
 		{FileRootKey, p.Root.Key}, {FileIntermediateKey, p.Intermediate.Key},
 		{FileSignerRSAKey, p.SignerRSA.Key}, {FileSignerECDSAKey, p.SignerECDSA.Key},
 		{FileReceiptKey, p.Receipt.Key}, {FileTLSServerKey, p.TLSServer.Key}, {FileTLSClientKey, p.TLSClient.Key},
+		{FileQRKey, p.QR.Key},
 	} {
 		b, err := KeyPEM(k.key)
 		if err != nil {
@@ -270,6 +278,7 @@ unencrypted. Production keys are loaded from PEM, PKCS#8 or PKCS#12 files.
 | receipt-key.pem, receipt-cert.pem | the node's receipt-signing key (JWS receipts and tokens), ECDSA P-256 |
 | tls-server-key.pem, tls-server-cert.pem | TLS server, SANs localhost, 127.0.0.1, ::1 |
 | tls-client-key.pem, tls-client-cert.pem | TLS client certificate for mutual TLS |
+| qr-key.pem, qr-cert.pem | QR payload signer (signed QR code on the certificate PDF), ECDSA P-256, under the intermediate; `+"`ecogate verify-qr --trust .`"+` checks it |
 
 Sign and verify:
 

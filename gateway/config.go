@@ -130,7 +130,12 @@ type Config struct {
 		TLSCert string `yaml:"tlsCert"`
 		TLSKey  string `yaml:"tlsKey"`
 	} `yaml:"verify"`
-	// Data is the bbolt data file (required).
+	// Store chooses the storage engine (see StoreConfig).
+	Store StoreConfig `yaml:"store"`
+	// Issuance is the domestic issuance workflow's API (issuancewire.go).
+	Issuance IssuanceConfig `yaml:"issuance"`
+	// Data is the bbolt data file (required with store.engine bbolt, the
+	// default).
 	Data string `yaml:"data"`
 	// DataCheck says when opening the data file reads every page to check
 	// its structure: auto (default: after an unclean shutdown, or when the
@@ -255,6 +260,7 @@ func ParseConfig(b []byte, dir string) (*Config, error) {
 	opt(&c.Signing.Cert)
 	opt(&c.Signing.Chain)
 	checkLocalAuth(&c, abs, bad)
+	checkIssuance(&c, abs, bad)
 	if c.Signing.Key == "" && (c.Signing.Cert != "" || c.Signing.Chain != "") {
 		bad("signing.key", "required when signing.cert or signing.chain is given")
 	}
@@ -273,7 +279,9 @@ func ParseConfig(b []byte, dir string) (*Config, error) {
 	}
 	checkVerify(&c, bad)
 	checkDurations(&c, bad)
-	need("data", &c.Data)
+	if c.Store.check(bad, opt) {
+		need("data", &c.Data)
+	}
 	if p, err := store.ParseCheckPolicy(c.DataCheck); err != nil {
 		bad("dataCheck", "%v", err)
 	} else {
@@ -551,6 +559,9 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("partners: %w", err)
 	}
+	if c.Store.Engine == EnginePostgres {
+		return nil, errServePG
+	}
 	if err := os.MkdirAll(filepath.Dir(c.Data), 0o700); err != nil {
 		return nil, fmt.Errorf("data: %w", err)
 	}
@@ -593,6 +604,12 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 		PullInterval:      time.Duration(c.Pull.Interval),
 	}
 	f.hooks(&nopt, fc)
+	if c.Issuance.Enabled {
+		if _, err := openIssuance(&nopt, c, db, log); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	n, err := New(nopt)
 	if err != nil {
 		db.Close()

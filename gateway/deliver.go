@@ -90,6 +90,10 @@ func (e *attemptError) Error() string { return e.msg }
 
 // deliverOne makes one delivery attempt and records its result.
 func (n *Node) deliverOne(ctx context.Context, rec *store.OutRecord) {
+	if h := n.opt.LocalKinds[rec.Kind]; h != nil {
+		n.deliverLocal(ctx, rec, h)
+		return
+	}
 	p := n.opt.Partners.Lookup(rec.Partner)
 	start := time.Now()
 	var (
@@ -211,3 +215,42 @@ func snippet(b []byte) string {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// LocalDeliverer delivers an outbox message in-process (Options.LocalKinds).
+type LocalDeliverer func(ctx context.Context, rec *store.OutRecord) error
+
+// deliverLocal makes one attempt of a message of a LocalKinds kind and
+// records its outcome: delivered, or retried by Options.LocalRetry.
+func (n *Node) deliverLocal(ctx context.Context, rec *store.OutRecord, h LocalDeliverer) {
+	dctx, cancel := context.WithTimeout(ctx, n.opt.Timeout)
+	err := h(dctx, rec)
+	cancel()
+	mctx, mcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer mcancel()
+	if err == nil {
+		if err := n.opt.Outbox.MarkAttempt(mctx, rec.ID, store.Attempt{Outcome: store.StateDelivered}); err != nil && !errors.Is(err, store.ErrState) {
+			n.log.Error("record local delivery failed; it will be made again after its lease", "id", rec.ID, "kind", rec.Kind, "err", err)
+			return
+		}
+		n.m.deliveries.WithLabelValues(rec.Partner, string(Delivered)).Inc()
+		n.log.Info("delivered", "id", rec.ID, "kind", rec.Kind, "attempts", rec.Attempts)
+		return
+	}
+	next, suspend, reason := n.opt.LocalRetry.Next(rec.Attempts, rec.RetryFrom, n.clock.Now(), nil)
+	a := store.Attempt{Outcome: store.StateAwaitingRetry, Err: err.Error(), NextTry: next}
+	if suspend {
+		a = store.Attempt{Outcome: store.StateSuspended, Err: err.Error() + " (" + reason + ")"}
+	}
+	if merr := n.opt.Outbox.MarkAttempt(mctx, rec.ID, a); merr != nil {
+		n.log.Error("record failed local delivery failed", "id", rec.ID, "kind", rec.Kind, "err", merr)
+		return
+	}
+	if suspend {
+		n.m.deliveries.WithLabelValues(rec.Partner, deliverySuspend).Inc()
+		n.audit(ctx, "node", "suspend", rec.ID, map[string]string{"kind": rec.Kind, "error": err.Error(), "reason": reason})
+		n.log.Error("message suspended; resend it with 'ecogate outbox retry ID'", "id", rec.ID, "kind", rec.Kind, "lastError", err.Error())
+		return
+	}
+	n.m.deliveries.WithLabelValues(rec.Partner, deliveryRetry).Inc()
+	n.log.Warn("local delivery failed; will retry", "id", rec.ID, "kind", rec.Kind, "attempt", rec.Attempts, "next", next, "err", err.Error())
+}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/ecogate/ecogate/certs"
 	"github.com/ecogate/ecogate/internal/ids"
+	"github.com/ecogate/ecogate/partners"
 	"github.com/ecogate/ecogate/schema"
 	"github.com/ecogate/ecogate/store"
 )
@@ -133,6 +134,18 @@ type Options struct {
 	// LocalRoutes mounts more routes on the local API: on its root (e.g.
 	// /customs/v1) or under /api/v1 (api).
 	LocalRoutes func(root, api chi.Router)
+	// SelfAuthPrefixes are local API path prefixes whose handlers
+	// authenticate every request themselves (the issuance API): the local
+	// token check lets them through.
+	SelfAuthPrefixes []string
+	// LocalKinds delivers outbox messages of these kinds (e.g. the
+	// issuance's "webhook" and "mail") in-process instead of to a partner:
+	// nil error settles the message as delivered, an error retries it by
+	// LocalRetry (suspended when spent), like a partner delivery.
+	LocalKinds map[string]LocalDeliverer
+	// LocalRetry is the retry policy of LocalKinds; partners.DefaultRetryPolicy's
+	// fields where zero.
+	LocalRetry partners.RetryPolicy
 }
 
 // InboundHandler handles an inbound message of a kind given in

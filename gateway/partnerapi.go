@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/ecogate/ecogate/internal/strictjson"
+	"github.com/ecogate/ecogate/openapi"
 	"github.com/ecogate/ecogate/store"
 )
 
@@ -31,6 +32,7 @@ const partnerKey ctxKey = 1
 //	POST /eco/v1/inbox/{id}/ack        pull mode: the caller's signed receipt for one of them
 //	POST /eco/v1/validate              check a signed document without storing it
 //	GET  /eco/v1/profile               this node's signed profile (application/jose)
+//	GET  /eco/v1/openapi.json          the partner API's OpenAPI 3.1 document (package openapi)
 //
 // Options.PartnerRoutes adds more (a node built by Config.Open: POST
 // /eco/v1/verification-queries). Every route needs a verified client certificate that maps to a
@@ -45,6 +47,7 @@ func (n *Node) PartnerHandler() http.Handler {
 		r.Post("/inbox/{id}/ack", n.handleAck)
 		r.Post("/validate", n.handleValidate)
 		r.Get("/profile", n.handleProfile)
+		r.Method(http.MethodGet, "/openapi.json", openapi.Handler(openapi.Partner))
 		if n.opt.PartnerRoutes != nil {
 			n.opt.PartnerRoutes(r)
 		}

@@ -6,25 +6,49 @@ import (
 	"github.com/ecogate/ecogate/store"
 )
 
-// auditedOutbox returns the outbox as a *store.Outbox when the audit log is
-// the same store, so that a write's audit entries can be appended in the
-// write's own transaction (one commit and one wait instead of two), and
-// nil otherwise (the entries are then appended after the write).
-func (n *Node) auditedOutbox() *store.Outbox {
-	o, ok := n.opt.Outbox.(*store.Outbox)
-	a, ok2 := n.opt.Audit.(*store.Audit)
-	if ok && ok2 && o != nil && a != nil && o.DB() == a.DB() {
-		return o
+// txOutbox is an outbox that appends audit entries in its own
+// transactions (*store.Outbox, *store.PGOutbox).
+type txOutbox interface {
+	EnqueueRegistered(ctx context.Context, register []store.IssuedCert, audit []store.Entry, msgs ...store.OutMessage) error
+	MarkAttemptAudited(ctx context.Context, id string, a store.Attempt, audit []store.Entry) error
+}
+
+// txInbox is an inbox that appends audit entries in its own transactions
+// (*store.Inbox, *store.PGInbox).
+type txInbox interface {
+	AcceptAudited(ctx context.Context, rec store.InRecord, audit []store.Entry) (*store.InRecord, error)
+}
+
+// auditedOutbox returns the outbox when the audit log is the same store
+// (bbolt file or PostgreSQL database), so that a write's audit entries can
+// be appended in the write's own transaction (one commit and one wait
+// instead of two), and nil otherwise (the entries are then appended after
+// the write).
+func (n *Node) auditedOutbox() txOutbox {
+	switch o := n.opt.Outbox.(type) {
+	case *store.Outbox:
+		if a, ok := n.opt.Audit.(*store.Audit); ok && o != nil && a != nil && o.DB() == a.DB() {
+			return o
+		}
+	case *store.PGOutbox:
+		if a, ok := n.opt.Audit.(*store.PGAudit); ok && o != nil && a != nil && o.PG() == a.PG() {
+			return o
+		}
 	}
 	return nil
 }
 
 // auditedInbox is auditedOutbox for the inbox.
-func (n *Node) auditedInbox() *store.Inbox {
-	in, ok := n.opt.Inbox.(*store.Inbox)
-	a, ok2 := n.opt.Audit.(*store.Audit)
-	if ok && ok2 && in != nil && a != nil && in.DB() == a.DB() {
-		return in
+func (n *Node) auditedInbox() txInbox {
+	switch in := n.opt.Inbox.(type) {
+	case *store.Inbox:
+		if a, ok := n.opt.Audit.(*store.Audit); ok && in != nil && a != nil && in.DB() == a.DB() {
+			return in
+		}
+	case *store.PGInbox:
+		if a, ok := n.opt.Audit.(*store.PGAudit); ok && in != nil && a != nil && in.PG() == a.PG() {
+			return in
+		}
 	}
 	return nil
 }

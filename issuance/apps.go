@@ -179,8 +179,14 @@ func (s *Service) moveIn(tx Tx, p *principal, id string, act Action, reason stri
 	}
 	now := s.now()
 	app.State, app.Updated = to, now
-	app.History = append(app.History, Event{At: now, Actor: p.actor.ID, Action: act, From: from, To: to, Reason: reason})
+	ev := Event{At: now, Actor: p.actor.ID, Action: act, From: from, To: to, Reason: reason}
+	app.History = append(app.History, ev)
 	if err := tx.PutApplication(app); err != nil {
+		return nil, err
+	}
+	// The webhooks and notifications of the move commit with it (the
+	// sink takes no deadline from here: it only writes in tx).
+	if err := s.changed(context.Background(), tx, app, ev); err != nil {
 		return nil, err
 	}
 	d := map[string]string{"from": string(from), "to": string(to)}
@@ -199,7 +205,7 @@ type Payment string
 // Payment methods.
 const (
 	PayWallet  Payment = "wallet"  // from the exporter's e-wallet at the office
-	PayGateway Payment = "gateway" // through the office's payment gateway (not yet)
+	PayGateway Payment = "gateway" // through the office's payment gateway (payment.go)
 )
 
 // Submit checks the application complete and submits it, charging the
@@ -234,7 +240,11 @@ func (s *Service) Submit(ctx context.Context, a Actor, id string, pay Payment) (
 			return tx.AddMovement(&Movement{IEC: app.IEC, Office: office.ID, Amount: -fee, Reason: "fee for application " + app.ID,
 				Application: app.ID, Actor: p.actor.ID, At: s.now()})
 		case PayGateway:
-			return fmt.Errorf("%w: the payment gateway path; pay from the e-wallet", ErrNotAvailable)
+			if s.cfg.Payments == nil {
+				return fmt.Errorf("%w: no payment gateway is configured; pay from the e-wallet", ErrNotAvailable)
+			}
+			app.PaidVia = PaidGatewayPending // the gateway's callback settles it (payment.go)
+			return nil
 		}
 		return invalid("payment %q is not %s or %s", pay, PayWallet, PayGateway)
 	})
@@ -268,6 +278,9 @@ func (s *Service) Withdraw(ctx context.Context, a Actor, id, reason string) (*Ap
 // Review takes a submitted application up (officer of its office).
 func (s *Service) Review(ctx context.Context, a Actor, id string) (*Application, error) {
 	return s.move(ctx, a, id, ActReview, "", func(_ Tx, p *principal, app *Application) error {
+		if app.PaidVia == PaidGatewayPending {
+			return fmt.Errorf("%w: the fee of application %s is not paid yet (the payment gateway has not confirmed it)", ErrState, app.ID)
+		}
 		app.Reviewer = p.actor.ID
 		return nil
 	})

@@ -40,8 +40,17 @@ type Config struct {
 	// path. When Signer is nil and HeldKeys is set, issuing signs the e-CO
 	// with certs.Signer under the officer's registered DSC.
 	HeldKeys OfficerKeys
-	// Payments is the payment gateway path; nil: not available yet.
+	// Payments is the payment gateway path; nil: not available.
 	Payments PaymentGateway
+	// PaymentWindow is how old a payment callback may be (its time
+	// against the clock) before it is refused as a replay; 15 minutes
+	// when 0.
+	PaymentWindow time.Duration
+	// Events hears every move of an application in its transaction
+	// (webhooks, notifications); nil: nobody.
+	Events EventSink
+	// MaxAttachmentBytes caps one attachment; 5 MiB when 0.
+	MaxAttachmentBytes int64
 	// ProductRules override the agreements' general rules of origin.
 	ProductRules []ProductRule
 	// CodeLists checks codes; the built-in lists when nil.
@@ -74,6 +83,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Location == nil {
 		cfg.Location = time.UTC
+	}
+	if cfg.PaymentWindow <= 0 {
+		cfg.PaymentWindow = 15 * time.Minute
+	}
+	if cfg.MaxAttachmentBytes <= 0 {
+		cfg.MaxAttachmentBytes = 5 << 20
 	}
 	if cfg.CodeLists == nil {
 		cfg.CodeLists = schema.DefaultCodeLists()

@@ -71,7 +71,10 @@ func (a *Audit) Append(ctx context.Context, e Entry) (Entry, error) {
 }
 
 // checkEntry refuses an entry Append would refuse and sets its time.
-func (db *DB) checkEntry(e *Entry) error {
+func (db *DB) checkEntry(e *Entry) error { return checkEntryWith(e, db.clock) }
+
+// checkEntryWith is checkEntry with the clock of either engine.
+func checkEntryWith(e *Entry, clock func() time.Time) error {
 	for _, f := range []struct{ n, v string }{{"actor", e.Actor}, {"action", e.Action}, {"subject", e.Subject}} {
 		if f.v == "" {
 			return fmt.Errorf("audit append: %w: %s is empty", ErrInvalid, f.n)
@@ -86,7 +89,7 @@ func (db *DB) checkEntry(e *Entry) error {
 		}
 	}
 	if e.Time.IsZero() {
-		e.Time = db.clock()
+		e.Time = clock()
 	}
 	e.Time = e.Time.UTC()
 	return nil

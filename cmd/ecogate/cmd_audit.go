@@ -11,12 +11,15 @@ import (
 )
 
 const auditUsage = `usage: ecogate audit verify --data FILE
+       ecogate audit verify --config FILE   (store.engine: postgres)
 
 verify  walk the hash-chained audit log from the first entry and report the
         first broken link. Exit status 1 when the chain is broken.
 
 The command opens the node's bbolt data file directly: run it against a
-stopped node (bbolt holds an exclusive lock while the node runs).
+stopped node (bbolt holds an exclusive lock while the node runs). With
+--config and store.engine: postgres it checks the one chain that every
+replica appends to, while they run.
 `
 
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -24,6 +27,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, auditUsage) }
 	data := fs.String("data", "", "the node's bbolt data `FILE`")
+	cfgPath := fs.String("config", "", "the node's configuration `FILE` (store.engine: postgres)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -35,12 +39,23 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprint(stderr, auditUsage)
 		return exitUsage
 	}
-	db, ok := openData(*data, stderr, "audit")
-	if !ok {
-		return exitUsage
+	var verify func(context.Context) (int, error)
+	if *cfgPath != "" && *data == "" {
+		pg, ok := openPGConfig(ctx, *cfgPath, stderr, "audit verify", false)
+		if !ok {
+			return exitUsage
+		}
+		defer pg.Close()
+		verify = pg.Audit().Verify
+	} else {
+		db, ok := openData(*data, stderr, "audit")
+		if !ok {
+			return exitUsage
+		}
+		defer db.Close()
+		verify = db.Audit().Verify
 	}
-	defer db.Close()
-	n, err := db.Audit().Verify(ctx)
+	n, err := verify(ctx)
 	var ce *store.ChainError
 	switch {
 	case errors.As(err, &ce):

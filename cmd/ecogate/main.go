@@ -34,17 +34,21 @@ func commands() map[string]command {
 		"validate":        {"validate e-CO documents against the dataset and an agreement profile", runValidate},
 		"sign":            {"sign an e-CO with an enveloped XML Signature", runSign},
 		"verify":          {"verify an e-CO's signature and signer trust", runVerify},
+		"verify-qr":       {"check a certificate's signed QR payload offline (verify-qr --trust DIR QR)", runVerifyQR},
 		"pki":             {"manage a development PKI (pki init DIR)", runPKI},
 		"version":         {"print the version", runVersion},
 		"partners":        {"list, show and check the partner registry", runPartners},
 		"outbox":          {"list outbound messages; resend one (outbox retry ID)", runOutbox},
 		"audit":           {"verify the hash-chained audit log (audit verify)", runAudit},
+		"store":           {"storage engine tools: migrate the PostgreSQL schema, copy between engines", runStore},
 		"map":             {"map domestic or partner records onto the e-CO dataset (map --profile NAME IN)", runMap},
 		"import":          {"migrate a legacy platform's certificates into the store (import --config FILE --profile NAME --source DIR)", runImport},
 		"serve":           {"run a node (serve --config FILE)", runServe},
 		"send":            {"hand an e-CO to a running node for sending (send FILE --to CC)", runSend},
 		"demo":            {"run two nodes on loopback and exchange sample e-COs", runDemo},
 		"customs-clients": {"manage customs OAuth2 clients (customs-clients add|list|revoke)", runCustomsClients},
+		"conformance":     {"test a node against the conformance kit (conformance list|init DIR|run|serve)", runConformance},
+		"issue":           {"issuance workflow tasks on a running node (issue register-exporter|approve-agency|token|add-office|...)", runIssue},
 	}
 }
 

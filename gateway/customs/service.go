@@ -18,6 +18,7 @@ import (
 	"github.com/ecogate/ecogate/certs"
 	"github.com/ecogate/ecogate/internal/ids"
 	"github.com/ecogate/ecogate/internal/strictjson"
+	"github.com/ecogate/ecogate/openapi"
 	"github.com/ecogate/ecogate/schema"
 	"github.com/ecogate/ecogate/store"
 )
@@ -168,7 +169,8 @@ func New(opt Options) (*Service, error) {
 }
 
 // Routes returns the handler of the customs face: POST /oauth/token and
-// /customs/v1/... Mount it at the root of the customs listener.
+// /customs/v1/... (GET /customs/v1/openapi.json, the API's OpenAPI 3.1
+// document, needs no token). Mount it at the root of the customs listener.
 func (s *Service) Routes() http.Handler {
 	r := chi.NewRouter()
 	r.Post("/oauth/token", s.handleToken)
@@ -176,6 +178,7 @@ func (s *Service) Routes() http.Handler {
 		r.With(s.require(ScopeCheck)).Post("/checks", s.handleCheck)
 		r.With(s.require(ScopeRead)).Get("/certificates/{country}/{number}", s.handleCertificate)
 		r.With(s.require(ScopeDecide)).Post("/decisions", s.handleDecision)
+		r.Method(http.MethodGet, "/openapi.json", openapi.Handler(openapi.Customs))
 	})
 	return r
 }
