@@ -30,7 +30,8 @@ import (
 
 // Config is the node configuration file (YAML) that `ecogate serve
 // --config FILE` reads. Relative paths resolve against the file's
-// directory. ExampleConfig shows every key.
+// directory. `ecogate serve --example-config` (internal/devsite.ExampleConfig)
+// shows every key.
 type Config struct {
 	Node struct {
 		// Country is this node's ISO 3166-1 alpha-2 code (required).
@@ -233,26 +234,7 @@ func ParseConfig(b []byte, dir string) (*Config, error) {
 	if strings.TrimSpace(c.Node.Name) == "" {
 		bad("node.name", "required")
 	}
-	if c.Listen.Partner == "" {
-		bad("listen.partner", "required (the mutual-TLS partner API address, e.g. :8443)")
-	}
-	if c.Listen.Local == "" {
-		c.Listen.Local = "127.0.0.1:8080"
-	}
-	seenAddr := map[string]string{}
-	for _, a := range []struct{ key, v string }{{"listen.partner", c.Listen.Partner}, {"listen.local", c.Listen.Local},
-		{"listen.customs", c.Listen.Customs}, {"listen.public", c.Listen.Public}} {
-		if a.v == "" {
-			continue
-		}
-		if _, port, err := net.SplitHostPort(a.v); err != nil {
-			bad(a.key, "%q is not HOST:PORT (e.g. 127.0.0.1:8444 or :8444)", a.v)
-		} else if other, dup := seenAddr[a.v]; dup && port != "0" {
-			bad(a.key, "%q is already the address of %s; give each listener its own port", a.v, other)
-		} else {
-			seenAddr[a.v] = a.key
-		}
-	}
+	checkListen(&c, bad)
 	abs := func(p string) string {
 		if p == "" || filepath.IsAbs(p) {
 			return p
@@ -295,6 +277,58 @@ func ParseConfig(b []byte, dir string) (*Config, error) {
 	if (c.Verify.TLSCert == "") != (c.Verify.TLSKey == "") {
 		bad("verify.tlsCert", "give both verify.tlsCert and verify.tlsKey, or neither (plain HTTP)")
 	}
+	checkVerify(&c, bad)
+	checkDurations(&c, bad)
+	if c.Store.check(bad, opt) {
+		need("data", &c.Data)
+	}
+	if p, err := store.ParseCheckPolicy(c.DataCheck); err != nil {
+		bad("dataCheck", "%v", err)
+	} else {
+		c.dataCheck = p
+	}
+	need("partners", &c.Partners)
+	opt(&c.CodeLists)
+	for i := range c.AgreementFiles {
+		opt(&c.AgreementFiles[i])
+	}
+	checkPullLimitsLog(&c, bad)
+	if len(probs) > 0 {
+		return nil, errors.New(strings.Join(probs, "; "))
+	}
+	return &c, nil
+}
+
+// problemFunc records a problem with a configuration key.
+type problemFunc func(key, format string, a ...any)
+
+// checkListen checks the listen addresses (and defaults listen.local):
+// each HOST:PORT, none used twice.
+func checkListen(c *Config, bad problemFunc) {
+	if c.Listen.Partner == "" {
+		bad("listen.partner", "required (the mutual-TLS partner API address, e.g. :8443)")
+	}
+	if c.Listen.Local == "" {
+		c.Listen.Local = "127.0.0.1:8080"
+	}
+	seenAddr := map[string]string{}
+	for _, a := range []struct{ key, v string }{{"listen.partner", c.Listen.Partner}, {"listen.local", c.Listen.Local},
+		{"listen.customs", c.Listen.Customs}, {"listen.public", c.Listen.Public}} {
+		if a.v == "" {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(a.v); err != nil {
+			bad(a.key, "%q is not HOST:PORT (e.g. 127.0.0.1:8444 or :8444)", a.v)
+		} else if other, dup := seenAddr[a.v]; dup && port != "0" {
+			bad(a.key, "%q is already the address of %s; give each listener its own port", a.v, other)
+		} else {
+			seenAddr[a.v] = a.key
+		}
+	}
+}
+
+// checkVerify checks the public verification page's settings.
+func checkVerify(c *Config, bad problemFunc) {
 	if c.Verify.PublicURL != "" {
 		u, err := url.Parse(c.Verify.PublicURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
@@ -313,6 +347,10 @@ func ParseConfig(b []byte, dir string) (*Config, error) {
 	if h := c.Verify.ClientAddrHeader; h != "" && !headerRE.MatchString(h) {
 		bad("verify.clientAddrHeader", "%q is not an HTTP header name, e.g. X-Forwarded-For", h)
 	}
+}
+
+// checkDurations checks that no duration is negative or over its cap.
+func checkDurations(c *Config, bad problemFunc) {
 	for _, d := range []struct {
 		key string
 		v   Duration
@@ -333,19 +371,11 @@ func ParseConfig(b []byte, dir string) (*Config, error) {
 			bad(d.key, "%s is longer than the most allowed, %s", time.Duration(d.v), d.max)
 		}
 	}
-	if c.Store.check(bad, opt) {
-		need("data", &c.Data)
-	}
-	if p, err := store.ParseCheckPolicy(c.DataCheck); err != nil {
-		bad("dataCheck", "%v", err)
-	} else {
-		c.dataCheck = p
-	}
-	need("partners", &c.Partners)
-	opt(&c.CodeLists)
-	for i := range c.AgreementFiles {
-		opt(&c.AgreementFiles[i])
-	}
+}
+
+// checkPullLimitsLog checks the pull countries (upper-casing them), the
+// limits, the delivery workers and the log settings.
+func checkPullLimitsLog(c *Config, bad problemFunc) {
 	for i, cc := range c.Pull.From {
 		c.Pull.From[i] = strings.ToUpper(cc)
 		if !countryRE.MatchString(c.Pull.From[i]) {
@@ -371,10 +401,6 @@ func ParseConfig(b []byte, dir string) (*Config, error) {
 	default:
 		bad("log.format", "%q is not text or json", c.Log.Format)
 	}
-	if len(probs) > 0 {
-		return nil, errors.New(strings.Join(probs, "; "))
-	}
-	return &c, nil
 }
 
 // minLocalToken is the shortest local API token accepted.

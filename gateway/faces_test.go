@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/ecogate/ecogate/gateway/customs"
+	"github.com/ecogate/ecogate/internal/devsite"
+	"github.com/ecogate/ecogate/internal/samplecert"
 	"github.com/ecogate/ecogate/schema"
 	"github.com/ecogate/ecogate/store"
 )
@@ -24,7 +26,7 @@ import (
 // faceNode is a node built from its configuration file, serving all four
 // listeners on loopback.
 type faceNode struct {
-	site DevSite
+	site devsite.Site
 	inst *Instance
 	// customs is an HTTPS client that trusts the node's TLS root.
 	customs *http.Client
@@ -44,7 +46,7 @@ func faceNodes(t *testing.T) (in, vn *faceNode) {
 // faceNodesOn is faceNodes with each configuration changed by tweak
 // (e.g. the storage engine) before it is opened.
 func faceNodesOn(t *testing.T, tweak func(*Config)) (in, vn *faceNode) {
-	return faceNodesWith(t, func(_ int, _ DevSite, c *Config) {
+	return faceNodesWith(t, func(_ int, _ devsite.Site, c *Config) {
 		if tweak != nil {
 			tweak(c)
 		}
@@ -53,7 +55,7 @@ func faceNodesOn(t *testing.T, tweak func(*Config)) (in, vn *faceNode) {
 
 // faceNodesWith is faceNodes with a hook that may change each node's
 // configuration (index 0 is IN) before it opens.
-func faceNodesWith(t *testing.T, hook func(i int, s DevSite, c *Config)) (in, vn *faceNode) {
+func faceNodesWith(t *testing.T, hook func(i int, s devsite.Site, c *Config)) (in, vn *faceNode) {
 	t.Helper()
 	dir := t.TempDir()
 	var lns []net.Listener
@@ -65,11 +67,11 @@ func faceNodesWith(t *testing.T, hook func(i int, s DevSite, c *Config)) (in, vn
 		lns = append(lns, ln)
 		return ln.Addr().String()
 	}
-	sites := []DevSite{
+	sites := []devsite.Site{
 		{Country: "IN", Name: "India (dev)", PartnerAddr: addr(), LocalAddr: addr(), CustomsAddr: addr(), PublicAddr: addr(), Dir: filepath.Join(dir, "in")},
 		{Country: "VN", Name: "Viet Nam (dev)", PartnerAddr: addr(), LocalAddr: addr(), CustomsAddr: addr(), PublicAddr: addr(), Dir: filepath.Join(dir, "vn")},
 	}
-	if err := WriteDevSites(sites, devRetry); err != nil {
+	if err := devsite.Write(sites, devRetry); err != nil {
 		t.Fatal(err)
 	}
 	var nodes []*faceNode
@@ -214,7 +216,7 @@ func customsEndToEnd(t *testing.T, in, vn *faceNode) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	changed, err := SampleCertificate(number, 1, "IN", "VN")
+	changed, err := samplecert.Certificate(number, 1, "IN", "VN")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +314,7 @@ func customsEndToEnd(t *testing.T, in, vn *faceNode) {
 
 	// A certificate only IN has (issued for VN, not delivered): asked of
 	// IN over mutual TLS, answered from its signed answer.
-	only, err := SampleCertificate("IN-AI-ONLY-1", 1, "IN", "VN")
+	only, err := samplecert.Certificate("IN-AI-ONLY-1", 1, "IN", "VN")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,9 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ecogate/ecogate/gateway"
+	"github.com/ecogate/ecogate/internal/devsite"
 	"github.com/ecogate/ecogate/internal/pgtest"
+	"github.com/ecogate/ecogate/internal/samplecert"
 	"github.com/ecogate/ecogate/store"
 )
 
@@ -81,11 +83,11 @@ func TestReplicasKill9OnPostgres(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	bin := buildEcogate(t)
 	dir := t.TempDir()
-	sites := []gateway.DevSite{
+	sites := []devsite.Site{
 		{Country: "IN", Name: "India (test)", PartnerAddr: freeAddr(t), LocalAddr: freeAddr(t), Dir: filepath.Join(dir, "in")},
 		{Country: "VN", Name: "Viet Nam (test)", PartnerAddr: freeAddr(t), LocalAddr: freeAddr(t), Dir: filepath.Join(dir, "vn")},
 	}
-	if err := gateway.WriteDevSites(sites, gateway.DevRetry{Attempts: 1000, InitialInterval: time.Second, MaxInterval: 2 * time.Second, MaxAge: 24 * time.Hour}); err != nil {
+	if err := devsite.Write(sites, devsite.Retry{Attempts: 1000, InitialInterval: time.Second, MaxInterval: 2 * time.Second, MaxAge: 24 * time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	var reps []*nodeProcess
@@ -136,7 +138,7 @@ func TestReplicasKill9OnPostgres(t *testing.T) {
 				r := reps[(n+w)%2] // alternate between the replicas
 				mu.Unlock()
 				number := fmt.Sprintf("IN-REP-%06d", n)
-				doc, err := gateway.SampleXML(number, 1, "IN", "VN")
+				doc, err := samplecert.XML(number, 1, "IN", "VN")
 				if err != nil {
 					t.Error(err)
 					return
