@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/big"
 	"net"
 	"os"
@@ -35,6 +36,7 @@ type DevPKI struct {
 	Receipt      KeyCert // node receipt signer (JWS), ECDSA P-256, under the root
 	TLSServer    KeyCert // TLS server, ECDSA P-256, under the root
 	TLSClient    KeyCert // TLS client, ECDSA P-256, under the root
+	QR           KeyCert // QR payload signer (package qrsign), ECDSA P-256, under the intermediate
 }
 
 // PKIOptions tune InitDevPKI.
@@ -66,6 +68,8 @@ const (
 	FileTLSServerCert    = "tls-server-cert.pem"
 	FileTLSClientKey     = "tls-client-key.pem"
 	FileTLSClientCert    = "tls-client-cert.pem"
+	FileQRKey            = "qr-key.pem"
+	FileQRCert           = "qr-cert.pem"
 	FileREADME           = "README.md"
 )
 
@@ -103,7 +107,7 @@ func NewDevPKI(opt PKIOptions) (*DevPKI, error) {
 		return KeyCert{key, c}, err
 	}
 	ec := func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) }
-	keys := make([]crypto.Signer, 7)
+	keys := make([]crypto.Signer, 8)
 	for i := range keys {
 		if i == 3 {
 			keys[i], err = rsa.GenerateKey(rand.Reader, 2048)
@@ -143,6 +147,9 @@ func NewDevPKI(opt PKIOptions) (*DevPKI, error) {
 	}
 	if p.TLSClient, err = issue("TLS client", keys[6], &p.Root, &x509.Certificate{BasicConstraintsValid: true,
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, 2); err != nil {
+		return nil, err
+	}
+	if p.QR, err = issue("QR payload signer", keys[7], &p.Intermediate, &x509.Certificate{BasicConstraintsValid: true, KeyUsage: x509.KeyUsageDigitalSignature}, 2); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -190,6 +197,7 @@ func InitDevPKI(dir string, opt PKIOptions) (*DevPKI, error) {
 		{FileReceiptCert, CertPEM(p.Receipt.Cert), 0o644},
 		{FileTLSServerCert, CertPEM(p.TLSServer.Cert), 0o644},
 		{FileTLSClientCert, CertPEM(p.TLSClient.Cert), 0o644},
+		{FileQRCert, CertPEM(p.QR.Cert), 0o644},
 		{FileREADME, []byte(pkiReadme), 0o644},
 	}
 	for _, k := range []struct {
@@ -199,6 +207,7 @@ func InitDevPKI(dir string, opt PKIOptions) (*DevPKI, error) {
 		{FileRootKey, p.Root.Key}, {FileIntermediateKey, p.Intermediate.Key},
 		{FileSignerRSAKey, p.SignerRSA.Key}, {FileSignerECDSAKey, p.SignerECDSA.Key},
 		{FileReceiptKey, p.Receipt.Key}, {FileTLSServerKey, p.TLSServer.Key}, {FileTLSClientKey, p.TLSClient.Key},
+		{FileQRKey, p.QR.Key},
 	} {
 		b, err := KeyPEM(k.key)
 		if err != nil {
@@ -269,6 +278,7 @@ unencrypted. Production keys are loaded from PEM, PKCS#8 or PKCS#12 files.
 | receipt-key.pem, receipt-cert.pem | the node's receipt-signing key (JWS receipts and tokens), ECDSA P-256 |
 | tls-server-key.pem, tls-server-cert.pem | TLS server, SANs localhost, 127.0.0.1, ::1 |
 | tls-client-key.pem, tls-client-cert.pem | TLS client certificate for mutual TLS |
+| qr-key.pem, qr-cert.pem | QR payload signer (signed QR code on the certificate PDF), ECDSA P-256, under the intermediate; `+"`ecogate verify-qr --trust .`"+` checks it |
 
 Sign and verify:
 
@@ -288,11 +298,7 @@ func RevokeInDevPKI(dir string, cert *x509.Certificate, now time.Time, validity 
 		{FileIntermediateKey, FileIntermediateCert, FileIntermediateCRL},
 		{FileRootKey, FileRootCert, FileRootCRL},
 	} {
-		cb, err := os.ReadFile(filepath.Join(dir, ca.cert))
-		if err != nil {
-			return "", err
-		}
-		cs, err := ParseCertificates(cb)
+		cs, err := LoadCertificates(filepath.Join(dir, ca.cert))
 		if err != nil {
 			return "", err
 		}
@@ -309,15 +315,16 @@ func RevokeInDevPKI(dir string, cert *x509.Certificate, now time.Time, validity 
 		}
 		var number int64 = 1
 		tmpl := &x509.RevocationList{ThisUpdate: now.UTC(), NextUpdate: now.Add(validity).UTC()}
-		if old, err := os.ReadFile(filepath.Join(dir, ca.crl)); err == nil {
-			if b, _ := pem.Decode(old); b != nil {
-				if l, err := x509.ParseRevocationList(b.Bytes); err == nil {
-					tmpl.RevokedCertificateEntries = l.RevokedCertificateEntries
-					if l.Number != nil {
-						number = l.Number.Int64() + 1
-					}
-				}
+		// The entries already revoked carry over; an unreadable old CRL
+		// stops here rather than silently un-revoking them.
+		if old, err := LoadCRLs(filepath.Join(dir, ca.crl)); err == nil {
+			l := old[0]
+			tmpl.RevokedCertificateEntries = l.RevokedCertificateEntries
+			if l.Number != nil {
+				number = l.Number.Int64() + 1
 			}
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("the existing CRL: %w", err)
 		}
 		tmpl.Number = big.NewInt(number)
 		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries,

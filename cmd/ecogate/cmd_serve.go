@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 
 	"github.com/ecogate/ecogate/gateway"
+	"github.com/ecogate/ecogate/internal/devsite"
 )
 
 const serveUsage = `usage: ecogate serve --config FILE
@@ -42,7 +43,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitUsage
 	}
 	if *example {
-		fmt.Fprint(stdout, gateway.ExampleConfig())
+		fmt.Fprint(stdout, devsite.ExampleConfig())
 		return exitOK
 	}
 	if *config == "" || fs.NArg() > 0 {

@@ -34,6 +34,7 @@ func commands() map[string]command {
 		"validate":        {"validate e-CO documents against the dataset and an agreement profile", runValidate},
 		"sign":            {"sign an e-CO with an enveloped XML Signature", runSign},
 		"verify":          {"verify an e-CO's signature and signer trust", runVerify},
+		"verify-qr":       {"check a certificate's signed QR payload offline (verify-qr --trust DIR QR)", runVerifyQR},
 		"pki":             {"manage a development PKI (pki init DIR)", runPKI},
 		"version":         {"print the version", runVersion},
 		"partners":        {"list, show and check the partner registry", runPartners},

@@ -64,6 +64,12 @@ type Options struct {
 	ClientAddr func(*http.Request) string
 	Clock      func() time.Time
 	Logger     *slog.Logger
+	// Render, when set, writes the HTML answers (the portal renders them
+	// in its layout); it must set the content type and write status.
+	Render func(w http.ResponseWriter, r *http.Request, status int, p Page) error
+	// QR checks the signed QR payloads this node prints (qr.go); nil
+	// serves no /verify/s/ route.
+	QR QRChecker
 }
 
 // Service is the public verification face. Safe for concurrent use.
@@ -131,6 +137,7 @@ func (s *Service) Routes() http.Handler {
 	r := chi.NewRouter()
 	r.Get("/verify", s.handleForm)
 	r.Get("/verify/q/{token}", s.handleToken)
+	r.Get("/verify/s/{jws}", s.handleSigned)
 	return r
 }
 
@@ -158,7 +165,9 @@ type Answer struct {
 	Message     string     `json:"message,omitempty"`
 	Certificate *Public    `json:"certificate,omitempty"`
 	Challenge   *Challenge `json:"challenge,omitempty"`
-	CheckedAt   time.Time  `json:"checkedAt"`
+	// QR is the check of a signed QR payload, when one was given.
+	QR        *QRCheck  `json:"qr,omitempty"`
+	CheckedAt time.Time `json:"checkedAt"`
 }
 
 // Challenge is the anti-automation question asked after repeated misses.
@@ -221,12 +230,15 @@ func (s *Service) headers(w http.ResponseWriter) {
 	h.Set("Cache-Control", "no-store")
 }
 
-// page is the data of the HTML template.
-type page struct {
+// Page is the data of the HTML page (the built-in template, or Options.Render).
+type Page struct {
 	Country, Number string
 	Looked          bool
 	Answer          Answer
 	Status          string
+	// QR is the check of a signed QR payload (/verify/s/..., ?qr=...),
+	// nil for other lookups.
+	QR *QRCheck
 }
 
 // handleForm is GET /verify: the form, or a lookup by country and number.
@@ -234,17 +246,21 @@ func (s *Service) handleForm(w http.ResponseWriter, r *http.Request) {
 	s.headers(w)
 	q := r.URL.Query()
 	country, number := strings.ToUpper(strings.TrimSpace(q.Get("country"))), strings.TrimSpace(q.Get("number"))
+	if qr := q.Get("qr"); qr != "" && country == "" && number == "" {
+		s.signed(w, r, qr)
+		return
+	}
 	if country == "" && number == "" {
 		if wantsJSON(r) {
-			s.write(w, r, http.StatusBadRequest, page{}, Answer{Message: "give country and number, e.g. /verify?country=IN&number=...", CheckedAt: s.now().UTC()})
+			s.write(w, r, http.StatusBadRequest, Page{}, Answer{Message: "give country and number, e.g. /verify?country=IN&number=...", CheckedAt: s.now().UTC()})
 			return
 		}
-		s.write(w, r, http.StatusOK, page{Country: s.opt.Country}, Answer{})
+		s.write(w, r, http.StatusOK, Page{Country: s.opt.Country}, Answer{})
 		return
 	}
 	addr := s.opt.ClientAddr(r)
 	now := s.now()
-	pg := page{Country: country, Number: number, Looked: true}
+	pg := Page{Country: country, Number: number, Looked: true}
 	if !s.limiter.allow(addr, now) {
 		w.Header().Set("Retry-After", "2")
 		s.logLookup(addr, "number", country, number, "rate-limited")
@@ -282,7 +298,7 @@ func (s *Service) handleToken(w http.ResponseWriter, r *http.Request) {
 	s.headers(w)
 	addr := s.opt.ClientAddr(r)
 	now := s.now()
-	pg := page{Looked: true}
+	pg := Page{Looked: true}
 	if !s.limiter.allow(addr, now) {
 		w.Header().Set("Retry-After", "2")
 		s.logLookup(addr, "qr", "", "", "rate-limited")
@@ -299,7 +315,7 @@ func (s *Service) handleToken(w http.ResponseWriter, r *http.Request) {
 }
 
 // answer writes a lookup's result and counts misses.
-func (s *Service) answer(w http.ResponseWriter, r *http.Request, addr, how string, pg page, rec *store.IssuedCert, err error) {
+func (s *Service) answer(w http.ResponseWriter, r *http.Request, addr, how string, pg Page, rec *store.IssuedCert, err error) {
 	now := s.now()
 	var p *Public
 	if err == nil {
@@ -326,7 +342,10 @@ func (s *Service) logLookup(addr, how, country, number, result string) {
 	s.log.Info("verify lookup", "client", s.clientID(addr), "via", how, "country", country, "number", number, "result", result)
 }
 
-func (s *Service) write(w http.ResponseWriter, r *http.Request, status int, pg page, a Answer) {
+func (s *Service) write(w http.ResponseWriter, r *http.Request, status int, pg Page, a Answer) {
+	if pg.QR != nil {
+		a.QR = pg.QR
+	}
 	if wantsJSON(r) {
 		b, _ := json.Marshal(a)
 		w.Header().Set("Content-Type", "application/json")
@@ -336,6 +355,12 @@ func (s *Service) write(w http.ResponseWriter, r *http.Request, status int, pg p
 	}
 	pg.Answer = a
 	pg.Status = statusText(a)
+	if s.opt.Render != nil {
+		if err := s.opt.Render(w, r, status, pg); err != nil {
+			s.log.Error("verify page", "err", err)
+		}
+		return
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	if err := pageTmpl.Execute(w, pg); err != nil {
@@ -502,6 +527,7 @@ label{display:block;margin:.6rem 0 .2rem}input{font-size:1rem;padding:.3rem}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .5rem;text-align:left}
 </style></head><body>
 <h1>Verify a certificate of origin</h1>
+{{with .QR}}{{if .Valid}}<div class="ok">The QR code's signed payload is authentic (signed by {{.Signer}}): certificate {{.Payload.Number}} of {{.Payload.IssueDate}}, exporter {{.Payload.Exporter}}, importer {{.Payload.Importer}}.</div>{{else}}<div class="bad">The QR code's signed payload does not verify.</div>{{end}}{{end}}
 {{with .Answer.Certificate}}
 <div class="{{if eq .Status "issued"}}ok{{else}}bad{{end}}"><strong>{{$.Status}}</strong></div>
 <table>
