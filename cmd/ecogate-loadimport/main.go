@@ -12,7 +12,7 @@
 //	go run ./cmd/ecogate-loadimport -ecogate /tmp/ecogate -n 1000000
 //
 // Run it from the repository root (it reads the fixture). It needs about
-// 3 KB of disk per record for the source and 3.5 KB for the data file.
+// 3 KB of disk per record for the source and 4.5 KB for the data file.
 // It ends with the pages each bucket of the data file occupies.
 package main
 
