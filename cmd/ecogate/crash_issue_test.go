@@ -26,16 +26,19 @@ import (
 // The issue crash test runs `ecogate serve` for IN with the issuance
 // workflow on (the demo's parties, set up through the API: exporter,
 // agency and office, officer with a node-held key and registered DSC,
-// e-wallet credited), files and submits applications, then has several
-// officer clients approve-and-issue them concurrently while the node is
-// killed with SIGKILL at random moments and restarted; a client retries
-// every request the kill left unanswered until it is answered. Afterwards
-// every application is either issued (numbered, in the issued register,
-// its message queued for VN when VN is the importing country) or still
-// under review or approved without a number; the office's series for the
-// year is 1..N without gap or duplicate and its counter is N; the e-wallet
-// ledger never went negative; the audit chain and the store are intact.
-// VN is a partner of IN but does not run: its messages stay queued.
+// e-wallet credited with exactly the fees), files draft applications, then
+// has several clients submit (fee from the e-wallet), review and
+// approve-and-issue them concurrently while the node is killed with
+// SIGKILL at random moments and restarted; a client retries every request
+// the kill left unanswered until it is answered. Afterwards every
+// application is either issued (numbered, in the issued register, its
+// message queued for VN when VN is the importing country) or still under
+// review or approved without a number; the office's series for the year
+// is 1..N without gap or duplicate and its counter is N; the e-wallet
+// ledger is the running sum of its movements, never negative, each fee
+// charged once; `ecogate audit verify` finds the chain intact and the
+// store's Check passes. VN is a partner of IN but does not run: its
+// messages stay queued.
 const (
 	issueCrashApps    = 200
 	issueCrashKills   = 12
@@ -129,19 +132,13 @@ func TestIssueCrashKill9(t *testing.T) {
 	}
 
 	t0 := time.Now()
-	// The applications: filed, submitted (fee from the e-wallet), taken
-	// up for review by the officer.
+	// The applications: filed as drafts (creating is not idempotent: a
+	// retry would file a second one, so it happens before the kills).
 	ids := make([]string, issueCrashApps)
 	toVN := map[string]bool{}
 	if err := parallel(issueCrashApps, issueCrashWorkers, func(i int) error {
 		var app issuance.Application
 		if err := ex.Do(ctx, "POST", "/applications", issuance.NewApplication{IEC: demoIEC, Kind: issuance.KindOriginal, Content: issueCrashContent(i)}, &app); err != nil {
-			return err
-		}
-		if err := ex.Do(ctx, "POST", "/applications/"+app.ID+"/submit", map[string]string{"payment": "wallet"}, nil); err != nil {
-			return err
-		}
-		if err := of.Do(ctx, "POST", "/applications/"+app.ID+"/review", nil, nil); err != nil {
 			return err
 		}
 		ids[i] = app.ID
@@ -152,28 +149,48 @@ func TestIssueCrashKill9(t *testing.T) {
 	for i, id := range ids {
 		toVN[id] = i%issueCrashOtherEvery != 0
 	}
-
-	t.Logf("set up: %d applications under review in %v", len(ids), time.Since(t0).Round(time.Millisecond))
+	t.Logf("set up: %d draft applications in %v", len(ids), time.Since(t0).Round(time.Millisecond))
 	t0 = time.Now()
 	seed := time.Now().UnixNano()
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(uint64(seed), 12))
 
-	// Approve-and-issue from several officer clients while the node is
-	// killed; an unanswered request goes back to the queue.
+	// Each application goes through submit (the exporter; the fee from
+	// the e-wallet), review and approve-and-issue (the officer), driven by
+	// several clients while the node is killed; an unanswered request goes
+	// back to the queue and is retried. A retry refused as 409 "state" was
+	// committed before the kill cut its answer: the next step follows
+	// (and the end state is checked below).
 	type outcome struct {
 		number  string // the number answered
-		retried bool   // at least one attempt was unanswered
-		already bool   // a retry found it issued: committed before the kill cut the answer
+		retried bool   // at least one approve-and-issue was unanswered
+		already bool   // a retried approve-and-issue found it no longer under review
+	}
+	type work struct {
+		id   string
+		step int // 0 submit, 1 review, 2 approve-and-issue
+	}
+	steps := []struct {
+		who  *issapi.Client
+		path string
+		body any
+	}{
+		{ex, "/submit", map[string]string{"payment": "wallet"}},
+		{of, "/review", nil},
+		{of, "/approve-and-issue", map[string]string{"reason": "origin verified"}},
 	}
 	var (
 		mu         sync.Mutex
-		queue      = append([]string(nil), ids...)
-		attempts   = map[string]int{}
+		queue      []work
+		attempts   = map[work]int{}
 		done       = map[string]*outcome{}
+		answers    int
 		unanswered int
 		inflight   atomic.Int32
 	)
+	for _, id := range ids {
+		queue = append(queue, work{id, 0})
+	}
 	var wg sync.WaitGroup
 	for range issueCrashWorkers {
 		wg.Add(1)
@@ -190,40 +207,53 @@ func TestIssueCrashKill9(t *testing.T) {
 					time.Sleep(10 * time.Millisecond)
 					continue
 				}
-				id := queue[0]
+				w := queue[0]
 				queue = queue[1:]
-				attempts[id]++
-				retry := attempts[id] > 1
+				attempts[w]++
+				n := attempts[w]
 				mu.Unlock()
 
+				st := steps[w.step]
 				inflight.Add(1)
 				var ans issapi.IssueAnswer
-				err := of.Do(ctx, "POST", "/applications/"+id+"/approve-and-issue", map[string]string{"reason": "origin verified"}, &ans)
+				err := st.who.Do(ctx, "POST", "/applications/"+w.id+st.path, st.body, &ans)
 				inflight.Add(-1)
 				var ce *issapi.CallError
+				answered := err == nil || errors.As(err, &ce) && ce.Status < 500
 				mu.Lock()
+				if answered {
+					answers++
+				}
+				last := w.step == len(steps)-1
 				switch {
+				case err == nil && !last:
+					queue = append([]work{{w.id, w.step + 1}}, queue...) // the steps of an application follow each other
 				case err == nil:
 					if ans.Certificate == nil || ans.Certificate.Number == "" || ans.Application == nil || ans.Application.State != issuance.StateIssued {
-						t.Errorf("approve-and-issue %s answered 200 without an issued certificate: %+v", id, ans)
+						t.Errorf("approve-and-issue %s answered 200 without an issued certificate: %+v", w.id, ans)
+						done[w.id] = &outcome{retried: n > 1}
+						break
 					}
-					done[id] = &outcome{number: ans.Certificate.Number, retried: retry}
-				case errors.As(err, &ce) && ce.Status == http.StatusConflict && retry && strings.Contains(ce.Body, `"state"`):
-					// The retry of a request the kill cut off: it must have
-					// been committed whole (checked below).
-					done[id] = &outcome{retried: true, already: true}
-				case errors.As(err, &ce) && ce.Status < 500:
-					t.Errorf("approve-and-issue %s (attempt %d): %v", id, attempts[id], err)
-					done[id] = &outcome{retried: retry}
-				case attempts[id] >= 100:
-					t.Errorf("approve-and-issue %s: still no answer after %d attempts: %v", id, attempts[id], err)
-					done[id] = &outcome{retried: true}
+					done[w.id] = &outcome{number: ans.Certificate.Number, retried: n > 1}
+				case answered && ce.Status == http.StatusConflict && n > 1 && strings.Contains(ce.Body, `"state"`):
+					// The retry of a request the kill cut off.
+					if last {
+						done[w.id] = &outcome{retried: true, already: true}
+					} else {
+						queue = append([]work{{w.id, w.step + 1}}, queue...)
+					}
+				case answered:
+					t.Errorf("%s %s (attempt %d): %v", st.path, w.id, n, err)
+					done[w.id] = &outcome{retried: n > 1}
+				case n >= 100:
+					t.Errorf("%s %s: still no answer after %d attempts: %v", st.path, w.id, n, err)
+					done[w.id] = &outcome{retried: true}
 				default: // no answer, or the node failed: the client retries
 					unanswered++
-					queue = append(queue, id)
+					queue = append(queue, w)
 				}
 				mu.Unlock()
-				if err != nil && (ce == nil || ce.Status >= 500) {
+				if !answered {
 					time.Sleep(20 * time.Millisecond) // the node is down
 				}
 			}
@@ -233,18 +263,23 @@ func TestIssueCrashKill9(t *testing.T) {
 	// of further answers and a random delay (a fixed schedule would miss
 	// the work on a fast machine and land only on restarts on a slow one).
 	kills, midFlight := 0, 0
-	answered := func() int {
+	progress := func() (answered int, finished bool) {
 		mu.Lock()
 		defer mu.Unlock()
-		return len(done)
+		return answers, len(done) == len(ids)
 	}
 	for kills < issueCrashKills {
-		target := answered() + 2 + rng.IntN(12)
-		for answered() < min(target, len(ids)) {
+		a, _ := progress()
+		target := a + 2 + rng.IntN(len(steps)*len(ids)/issueCrashKills)
+		for {
+			a, fin := progress()
+			if a >= target || fin {
+				break
+			}
 			time.Sleep(time.Millisecond)
 		}
 		time.Sleep(time.Duration(rng.IntN(20)) * time.Millisecond)
-		if answered() == len(ids) {
+		if _, fin := progress(); fin {
 			break
 		}
 		if inflight.Load() > 0 {
@@ -255,7 +290,7 @@ func TestIssueCrashKill9(t *testing.T) {
 		in.start(t)
 	}
 	wg.Wait()
-	t.Logf("approve-and-issue phase: %v", time.Since(t0).Round(time.Millisecond))
+	t.Logf("crash phase: %v", time.Since(t0).Round(time.Millisecond))
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -268,8 +303,8 @@ func TestIssueCrashKill9(t *testing.T) {
 			already++
 		}
 	}
-	t.Logf("%d kills (%d with requests in flight); %d applications answered issued, %d requests unanswered, %d applications retried (%d found already issued on retry)",
-		kills, midFlight, len(done)-already, unanswered, retried, already)
+	t.Logf("%d kills (%d with requests in flight); %d requests answered, %d unanswered (retried); approve-and-issue: %d answered issued, %d retried (%d found no longer under review on retry)",
+		kills, midFlight, answers, unanswered, len(done)-already, retried, already)
 	if midFlight < issueCrashMinKill {
 		t.Fatalf("only %d kills landed while requests were in flight (want %d): the node issued too fast for the kill schedule", midFlight, issueCrashMinKill)
 	}
