@@ -27,6 +27,10 @@
 //   - Trust and keys: TrustSet, DirTrust, LoadKeyPair (PEM, PKCS#8,
 //     PKCS#12), the development PKI (NewDevPKI, InitDevPKI, IssueCRL,
 //     RevokeInDevPKI).
+//   - The one certificate and CRL loader (pemload.go): ParseCertificates,
+//     ParseCRLs, ParseTrust, LoadCertificates, LoadCRLs, LoadWith. Every
+//     reader of trust material uses it; a block of the wrong type is
+//     refused with its number, and file errors name the file.
 //   - JWS and JWT: SignJWS/VerifyJWS for the node's signed receipts,
 //     TokenIssuer/TokenVerifier for OAuth2 client-credentials tokens.
 //

@@ -19,6 +19,7 @@ import (
 	"github.com/ecogate/ecogate/certs"
 	"github.com/ecogate/ecogate/conformance"
 	"github.com/ecogate/ecogate/gateway"
+	"github.com/ecogate/ecogate/internal/devsite"
 	"github.com/ecogate/ecogate/schema"
 )
 
@@ -51,8 +52,8 @@ func startNodeWith(t *testing.T, kit *conformance.Kit, editEntry func([]byte) []
 	if err != nil {
 		t.Fatal(err)
 	}
-	site := gateway.DevSite{Country: "IN", Name: "India (conformance test)", PartnerAddr: lnP.Addr().String(), LocalAddr: lnL.Addr().String(), Dir: dir}
-	if err := gateway.WriteDevSites([]gateway.DevSite{site}, gateway.DevRetry{Attempts: 3, InitialInterval: time.Second, MaxInterval: time.Second, MaxAge: time.Hour}); err != nil {
+	site := devsite.Site{Country: "IN", Name: "India (conformance test)", PartnerAddr: lnP.Addr().String(), LocalAddr: lnL.Addr().String(), Dir: dir}
+	if err := devsite.Write([]devsite.Site{site}, devsite.Retry{Attempts: 3, InitialInterval: time.Second, MaxInterval: time.Second, MaxAge: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.CopyFS(filepath.Join(dir, "node"), os.DirFS(filepath.Join(kit.Dir, "node"))); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ecogate/ecogate/certs"
 	"github.com/ecogate/ecogate/gateway/customs"
+	"github.com/ecogate/ecogate/internal/devsite"
 	"github.com/ecogate/ecogate/issuance"
 	issapi "github.com/ecogate/ecogate/issuance/api"
 	"github.com/ecogate/ecogate/store"
@@ -21,7 +22,7 @@ import (
 // enableIssuance turns the issuance section on for a dev site: the trade
 // registry file, the officer's node-held key (the site's dev PKI ECDSA
 // document signer) and the PKI's root and CRLs as officers' anchors.
-func enableIssuance(t testing.TB, s DevSite, c *Config) {
+func enableIssuance(t testing.TB, s devsite.Site, c *Config) {
 	t.Helper()
 	reg := filepath.Join(s.Dir, "registry.yaml")
 	if err := os.WriteFile(reg, []byte("exporters:\n  - {iec: "+isuIEC+", name: Alpha Exports Pvt Ltd, address: '12 Marine Drive, Mumbai', gstin: 27AAACE1234F1Z6, email: admin@exporter.example}\n"), 0o600); err != nil {
@@ -81,7 +82,7 @@ func isuHTTP(t testing.TB, ctx context.Context, base, pkiDir string) (ex, of *is
 // it, delivers it to VN over mutual TLS, and VN's customs answer
 // AUTHENTIC; the exporter's own approve-and-issue is refused (403).
 func TestIssueOverHTTPReachesPartner(t *testing.T) {
-	in, vn := faceNodesWith(t, func(i int, s DevSite, c *Config) {
+	in, vn := faceNodesWith(t, func(i int, s devsite.Site, c *Config) {
 		if i == 0 {
 			enableIssuance(t, s, c)
 		}

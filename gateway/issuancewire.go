@@ -16,7 +16,6 @@ import (
 	"github.com/ecogate/ecogate/internal/ids"
 	"github.com/ecogate/ecogate/issuance"
 	issapi "github.com/ecogate/ecogate/issuance/api"
-	"github.com/ecogate/ecogate/store"
 )
 
 // IssuanceConfig is the "issuance:" section: the domestic issuance
@@ -94,10 +93,10 @@ func checkIssuance(c *Config, abs func(string) string, bad func(key, format stri
 // the node's options: routes on the local API, the outbox kinds delivered
 // in-process. The returned bind hands the node (once built) to the
 // service, which registers and queues what it issues through it.
-func openIssuance(o *Options, c *Config, db *store.DB, log *slog.Logger) (*issuance.Service, func(*Node) error, error) {
+func openIssuance(o *Options, c *Config, st issuance.Store, log *slog.Logger) (*issuance.Service, func(*Node) error, error) {
 	ic := c.Issuance
 	log = log.With("component", "issuance")
-	cfg := issuance.Config{Country: c.Node.Country, Store: db.Issuance(), Operators: ic.Operators,
+	cfg := issuance.Config{Country: c.Node.Country, Store: st, Operators: ic.Operators,
 		Events: &issapi.Sink{IDs: ids.New(nil), SMS: ic.SMS}}
 	late := &lateIssuanceNode{}
 	cfg.Node = late
@@ -129,7 +128,7 @@ func openIssuance(o *Options, c *Config, db *store.DB, log *slog.Logger) (*issua
 	base := strings.TrimRight(o.LocalURL, "/") + issapi.Prefix
 	var dev *issapi.DevGateway
 	if ic.DevGateway {
-		dev = &issapi.DevGateway{BaseURL: base, CallbackURL: base + "/payments/callback", Store: db.Issuance(),
+		dev = &issapi.DevGateway{BaseURL: base, CallbackURL: base + "/payments/callback", Store: st,
 			HTTP: &http.Client{Timeout: 30 * time.Second}}
 		cfg.Payments = dev
 		log.Warn("the development payment gateway is on (issuance.devGateway): never on a production node")

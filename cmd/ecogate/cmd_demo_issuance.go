@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/ecogate/ecogate/certs"
-	"github.com/ecogate/ecogate/gateway"
 	"github.com/ecogate/ecogate/gateway/customs"
+	"github.com/ecogate/ecogate/internal/devsite"
 	"github.com/ecogate/ecogate/issuance"
 	issapi "github.com/ecogate/ecogate/issuance/api"
 	"github.com/ecogate/ecogate/store"
@@ -62,7 +62,7 @@ exporters:
 // document signer, whose certificate is the DSC the officer registers),
 // the dev PKI's root and CRLs as the officers' DSC anchors, the
 // development payment gateway, and mail written to in/mail.
-func demoEnableIssuance(site gateway.DevSite) error {
+func demoEnableIssuance(site devsite.Site) error {
 	if err := os.WriteFile(filepath.Join(site.Dir, "registry.yaml"), []byte(demoRegistry), 0o644); err != nil {
 		return err
 	}
