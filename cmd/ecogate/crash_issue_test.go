@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ecogate/ecogate/gateway"
+	"github.com/ecogate/ecogate/internal/devsite"
 	"github.com/ecogate/ecogate/issuance"
 	issapi "github.com/ecogate/ecogate/issuance/api"
 	"github.com/ecogate/ecogate/store"
@@ -104,11 +104,11 @@ func TestIssueCrashKill9(t *testing.T) {
 	}
 	bin := buildEcogate(t)
 	dir := t.TempDir()
-	sites := []gateway.DevSite{
+	sites := []devsite.Site{
 		{Country: "IN", Name: "India (test)", PartnerAddr: freeAddr(t), LocalAddr: freeAddr(t), Dir: filepath.Join(dir, "in")},
 		{Country: "VN", Name: "Viet Nam (test)", PartnerAddr: freeAddr(t), LocalAddr: freeAddr(t), Dir: filepath.Join(dir, "vn")},
 	}
-	if err := gateway.WriteDevSites(sites, gateway.DevRetry{Attempts: 1000, InitialInterval: time.Second, MaxInterval: 2 * time.Second, MaxAge: 24 * time.Hour}); err != nil {
+	if err := devsite.Write(sites, devsite.Retry{Attempts: 1000, InitialInterval: time.Second, MaxInterval: 2 * time.Second, MaxAge: 24 * time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	if err := demoEnableIssuance(sites[0]); err != nil {
