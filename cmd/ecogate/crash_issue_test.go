@@ -36,8 +36,8 @@ import (
 // review or approved without a number; the office's series for the year
 // is 1..N without gap or duplicate and its counter is N; the e-wallet
 // ledger is the running sum of its movements, never negative, each fee
-// charged once; `ecogate audit verify` finds the chain intact and the
-// store's Check passes. VN is a partner of IN but does not run: its
+// charged once; `ecogate audit verify` finds the chain intact and
+// `ecogate store check` passes. VN is a partner of IN but does not run: its
 // messages stay queued.
 const (
 	issueCrashApps    = 200
@@ -396,6 +396,14 @@ func TestIssueCrashKill9(t *testing.T) {
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil || !strings.HasPrefix(out.String(), "ok: audit chain of ") {
 		t.Fatalf("ecogate audit verify: %v\n%s%s", err, out.String(), errb.String())
+	}
+	t.Log(strings.TrimSpace(out.String()))
+	out.Reset()
+	errb.Reset()
+	cmd = exec.Command(bin, "store", "check", "--data", data)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil || !strings.HasPrefix(out.String(), "ok: ") {
+		t.Fatalf("ecogate store check: %v\n%s%s", err, out.String(), errb.String())
 	}
 	t.Log(strings.TrimSpace(out.String()))
 
