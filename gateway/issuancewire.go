@@ -50,6 +50,10 @@ type IssuanceConfig struct {
 	// SMS queues text messages to the exporter's mobile, sent through the
 	// SMS hook (logged until a provider is plugged in).
 	SMS bool `yaml:"sms"`
+	// NodeSigning signs issued certificates with the node's
+	// document-signing key (signing.key) when an officer approves and
+	// signs (the held-key path; portalwire.go).
+	NodeSigning bool `yaml:"nodeSigning"`
 }
 
 // checkIssuance validates the section and resolves its paths.
@@ -74,15 +78,20 @@ func checkIssuance(c *Config, abs func(string) string, bad func(key, format stri
 // openIssuance builds the issuance service and its API and hooks them on
 // the node's options: routes on the local API, the outbox kinds delivered
 // in-process.
-func openIssuance(o *Options, c *Config, db *store.DB, log *slog.Logger) (*issuance.Service, error) {
+func openIssuance(o *Options, c *Config, db *store.DB, log *slog.Logger) (*issuance.Service, *lateNode, error) {
 	ic := c.Issuance
 	log = log.With("component", "issuance")
 	cfg := issuance.Config{Country: c.Node.Country, Store: db.Issuance(), Operators: ic.Operators,
 		Events: &issapi.Sink{IDs: ids.New(nil), SMS: ic.SMS}}
+	late := &lateNode{}
+	cfg.Node = late
+	if ic.NodeSigning && o.Signer != nil {
+		cfg.Signer = nodeKeySigner{o.Signer}
+	}
 	if ic.Registry != "" {
 		r, err := issuance.NewFileRegistry(ic.Registry)
 		if err != nil {
-			return nil, fmt.Errorf("issuance.registry: %w", err)
+			return nil, nil, fmt.Errorf("issuance.registry: %w", err)
 		}
 		cfg.Registry = r
 	}
@@ -96,7 +105,7 @@ func openIssuance(o *Options, c *Config, db *store.DB, log *slog.Logger) (*issua
 	}
 	svc, err := issuance.New(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	d := &issapi.Deliverer{Service: svc, Logger: log}
 	switch {
@@ -128,5 +137,5 @@ func openIssuance(o *Options, c *Config, db *store.DB, log *slog.Logger) (*issua
 		api.Mount("/issuance", h.Routes())
 	}
 	o.SelfAuthPrefixes = append(o.SelfAuthPrefixes, issapi.Prefix+"/")
-	return svc, nil
+	return svc, late, nil
 }

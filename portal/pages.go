@@ -208,8 +208,6 @@ func (s *Server) handleQueue(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-
-
 func (s *Server) handlePDF(w http.ResponseWriter, r *http.Request) {
 	f, err := s.opt.Issuance.CertificateFacts(r.Context(), sessionOf(r).actor(), chi.URLParam(r, "id"))
 	if err != nil {
