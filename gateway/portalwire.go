@@ -35,6 +35,11 @@ type PortalConfig struct {
 	QRCert string `yaml:"qrCert"`
 	// SessionTTL is a session's lifetime (default 8h).
 	SessionTTL Duration `yaml:"sessionTTL"`
+	// LoginRate is the sustained login attempts per second per client
+	// address and per user name (default 0.1), LoginBurst the bucket
+	// (default 5).
+	LoginRate  float64 `yaml:"loginRate"`
+	LoginBurst int     `yaml:"loginBurst"`
 }
 
 // checkPortal validates listen.portal and the portal section.
@@ -89,7 +94,7 @@ func (k nodeKeySigner) Sign(ctx context.Context, _ *issuance.Person, c *issuance
 // and the node (the operator's console).
 func openPortal(c *Config, db *store.DB, svc *issuance.Service, n *Node, w *partners.Watcher, client *tls.Certificate, log *slog.Logger) (*portal.Server, error) {
 	opt := portal.Options{Name: c.Node.Name, Store: db.Portal(), Service: svc, HeldSigning: c.Issuance.NodeSigning && n.opt.Signer != nil,
-		SessionTTL: time.Duration(c.Portal.SessionTTL), Logger: log.With("component", "portal"),
+		SessionTTL: time.Duration(c.Portal.SessionTTL), LoginRate: c.Portal.LoginRate, LoginBurst: c.Portal.LoginBurst, Logger: log.With("component", "portal"),
 		Console: &nodeConsole{n: n, db: db, w: w, client: client}}
 	vo := verify.Options{Country: c.Node.Country, Issuer: c.Node.Name, Register: db.Issued(), BaseURL: c.Verify.PublicURL,
 		Rate: c.Verify.Rate, Burst: c.Verify.Burst, MissesBeforeChallenge: c.Verify.MissesBeforeChallenge, MissWindow: time.Duration(c.Verify.MissWindow)}

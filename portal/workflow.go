@@ -232,7 +232,9 @@ func (s *Server) handleSubmit(w http.ResponseWriter, r *http.Request) {
 	pay := issuance.Payment(r.PostFormValue("payment"))
 	app, err := s.opt.Service.Submit(r.Context(), actorOf(r), id, pay)
 	if err == nil && app.PaidVia == issuance.PaidGatewayPending {
-		http.Redirect(w, r, "/exporter/applications/"+id+"/pay", http.StatusSeeOther)
+		// a link, not a redirect: CSP form-action 'self' stops a form's
+		// redirect to the gateway's origin
+		s.showApp(w, r, http.StatusOK, id, "Submitted: pay the fee online (the link below) to send it to the office.")
 		return
 	}
 	s.done(w, r, id, err, "Submitted: the office will review it.")
