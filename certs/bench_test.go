@@ -213,14 +213,29 @@ func cpuTime() time.Duration {
 // benchRatio interleaves rounds of xmlsec1 --repeat and of ecogate on the
 // same file, so that load from other processes on a shared machine hits
 // both alike, and reports both per-operation times and their ratio.
-func benchRatio(b *testing.B, verify bool, alg string) { benchRatioOp(b, verify, alg, false) }
+func benchRatio(b *testing.B, verify bool, alg string) { benchRatioOp(b, verify, alg, ratioOpts{}) }
 
-func benchRatioOp(b *testing.B, verify bool, alg string, naive bool) {
+// ratioOpts vary benchRatioOp: the naive library path instead of ecogate's,
+// a generated e-CO of lines goods lines instead of the 20-line sample, and
+// a fresh Verifier per document (no chain cache carried between
+// documents) instead of one kept across them.
+type ratioOpts struct {
+	naive bool
+	lines int
+	fresh bool
+	rounds,
+	per int
+}
+
+func benchRatioOp(b *testing.B, verify bool, alg string, o ratioOpts) {
 	p := testPKI(b)
 	dir := b.TempDir()
 	kc := map[string]KeyCert{"rsa": p.SignerRSA, "ecdsa": p.SignerECDSA}[alg]
 	method := map[string]string{"rsa": AlgRSASHA256, "ecdsa": AlgECDSASHA256}[alg]
 	sample := benchSample(b)
+	if o.lines > 0 {
+		sample = ecoDoc(o.lines)
+	}
 	signed := mustSign(b, kc, p, sample)
 	var args []string
 	var op func()
@@ -229,13 +244,17 @@ func benchRatioOp(b *testing.B, verify bool, alg string, naive bool) {
 		os.WriteFile(f, signed, 0o644)
 		args = []string{"--verify", "--enabled-key-data", "x509", "--trusted-pem", filepath.Join(pkiDir, FileRootCert),
 			"--verification-time", testNow.Format("2006-01-02 15:04:05"), f}
-		v := &Verifier{Trust: &TrustSet{AnchorCerts: []*x509.Certificate{p.Root.Cert}}, At: testNow}
+		trust := &TrustSet{AnchorCerts: []*x509.Certificate{p.Root.Cert}}
+		v := &Verifier{Trust: trust, At: testNow}
 		op = func() {
+			if o.fresh {
+				v = &Verifier{Trust: trust, At: testNow}
+			}
 			if res, err := v.Verify(signed); err != nil || !res.Valid {
 				b.Fatal(err)
 			}
 		}
-		if naive {
+		if o.naive {
 			op = naiveVerify(b, p, signed)
 		}
 	} else {
@@ -250,13 +269,13 @@ func benchRatioOp(b *testing.B, verify bool, alg string, naive bool) {
 			}
 		}
 	}
-	const rounds, per = 5, 100
+	rounds, per := or(o.rounds, 5), or(o.per, 100)
 	var ours time.Duration
 	var theirs float64
 	for b.Loop() {
 	}
 	for r := 0; r < rounds; r++ {
-		theirs += xmlsecRepeat(b, per, args...) * per
+		theirs += xmlsecRepeat(b, per, args...) * float64(per)
 		start := cpuTime()
 		for i := 0; i < per; i++ {
 			op()
@@ -272,8 +291,92 @@ func benchRatioOp(b *testing.B, verify bool, alg string, naive bool) {
 // BenchmarkRatio* are the figures of docs/benchmarks.md: verify without
 // CRLs (xmlsec1 is given none), sign with the chain in KeyInfo; both
 // sides in CPU time per operation (see cpuTime).
-func BenchmarkRatioVerifyRSA(b *testing.B)               { benchRatio(b, true, "rsa") }
-func BenchmarkRatioVerifyECDSA(b *testing.B)             { benchRatio(b, true, "ecdsa") }
-func BenchmarkRatioVerifyNaiveGoxmldsigRSA(b *testing.B) { benchRatioOp(b, true, "rsa", true) }
-func BenchmarkRatioSignRSA(b *testing.B)                 { benchRatio(b, false, "rsa") }
-func BenchmarkRatioSignECDSA(b *testing.B)               { benchRatio(b, false, "ecdsa") }
+func BenchmarkRatioVerifyRSA(b *testing.B)   { benchRatio(b, true, "rsa") }
+func BenchmarkRatioVerifyECDSA(b *testing.B) { benchRatio(b, true, "ecdsa") }
+func BenchmarkRatioVerifyNaiveGoxmldsigRSA(b *testing.B) {
+	benchRatioOp(b, true, "rsa", ratioOpts{naive: true})
+}
+func BenchmarkRatioSignRSA(b *testing.B)   { benchRatio(b, false, "rsa") }
+func BenchmarkRatioSignECDSA(b *testing.B) { benchRatio(b, false, "ecdsa") }
+
+// Fresh verifier per document: what a process verifying one document
+// pays (no chain cache from earlier documents), beside the cached one.
+func BenchmarkRatioVerifyRSAFresh(b *testing.B) {
+	benchRatioOp(b, true, "rsa", ratioOpts{fresh: true})
+}
+func BenchmarkRatioVerifyECDSAFresh(b *testing.B) {
+	benchRatioOp(b, true, "ecdsa", ratioOpts{fresh: true})
+}
+
+// Large e-COs (issue 16): about 0.55 MB (1,000 goods lines) and 1.05 MB
+// (1,900 goods lines), 3 rounds of 10 operations each side.
+var large = []struct {
+	name  string
+	lines int
+}{{"0.5MB", 1000}, {"1MB", 1900}}
+
+func benchRatioLarge(b *testing.B, verify bool, alg string, fresh bool) {
+	for _, l := range large {
+		b.Run(l.name, func(b *testing.B) {
+			benchRatioOp(b, verify, alg, ratioOpts{lines: l.lines, fresh: fresh, rounds: 3, per: 10})
+		})
+	}
+}
+
+func BenchmarkRatioLargeVerifyRSA(b *testing.B)      { benchRatioLarge(b, true, "rsa", false) }
+func BenchmarkRatioLargeVerifyRSAFresh(b *testing.B) { benchRatioLarge(b, true, "rsa", true) }
+func BenchmarkRatioLargeVerifyECDSA(b *testing.B)    { benchRatioLarge(b, true, "ecdsa", false) }
+func BenchmarkRatioLargeSignRSA(b *testing.B)        { benchRatioLarge(b, false, "rsa", false) }
+func BenchmarkRatioLargeSignECDSA(b *testing.B)      { benchRatioLarge(b, false, "ecdsa", false) }
+
+// BenchmarkVerifyLarge and BenchmarkSignLarge give allocations per
+// document (-benchmem) for the large e-COs; BenchmarkParseStrictLarge
+// isolates the parse.
+func BenchmarkVerifyLarge(b *testing.B) {
+	p := testPKI(b)
+	for _, l := range large {
+		b.Run(l.name, func(b *testing.B) {
+			signed := mustSign(b, p.SignerECDSA, p, ecoDoc(l.lines))
+			v := &Verifier{Trust: &TrustSet{AnchorCerts: []*x509.Certificate{p.Root.Cert}}, At: testNow}
+			b.SetBytes(int64(len(signed)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if res, err := v.Verify(signed); err != nil || !res.Valid {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkSignLarge(b *testing.B) {
+	p := testPKI(b)
+	for _, l := range large {
+		b.Run(l.name, func(b *testing.B) {
+			doc := ecoDoc(l.lines)
+			s := &Signer{Key: p.SignerECDSA.Key, Chain: chainOf(p.SignerECDSA, p)}
+			b.SetBytes(int64(len(doc)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.Sign(doc); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkParseStrictLarge(b *testing.B) {
+	for _, l := range large {
+		b.Run(l.name, func(b *testing.B) {
+			doc := ecoDoc(l.lines)
+			b.SetBytes(int64(len(doc)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ParseStrict(doc, Limits{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -5,8 +5,8 @@
 //     DOCTYPE, processing instructions, non-UTF-8, duplicate attributes,
 //     undeclared prefixes, oversized and over-deep documents, too many
 //     attributes or namespace declarations (limits in internal/xmlguard),
-//     all in one streaming pass of linear cost; a leading byte-order mark
-//     is allowed.
+//     all in one streaming pass of linear cost that also builds the tree
+//     (internal/xmlguard.ParseTree); a leading byte-order mark is allowed.
 //   - ExcC14N: exclusive XML canonicalization written over etree in place
 //     (no tree copy), with the enveloped-signature exclusion built in.
 //   - Signer: enveloped XML Signatures in the ecogate profile (Reference
@@ -27,6 +27,10 @@
 //   - Trust and keys: TrustSet, DirTrust, LoadKeyPair (PEM, PKCS#8,
 //     PKCS#12), the development PKI (NewDevPKI, InitDevPKI, IssueCRL,
 //     RevokeInDevPKI).
+//   - The one certificate and CRL loader (pemload.go): ParseCertificates,
+//     ParseCRLs, ParseTrust, LoadCertificates, LoadCRLs, LoadWith. Every
+//     reader of trust material uses it; a block of the wrong type is
+//     refused with its number, and file errors name the file.
 //   - JWS and JWT: SignJWS/VerifyJWS for the node's signed receipts,
 //     TokenIssuer/TokenVerifier for OAuth2 client-credentials tokens.
 //

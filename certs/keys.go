@@ -47,36 +47,6 @@ func ParsePrivateKey(data []byte) (crypto.Signer, error) {
 	return s, nil
 }
 
-// ParseCertificates parses every certificate in data (PEM blocks
-// "CERTIFICATE", or a single DER certificate).
-func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	rest := data
-	for {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("parse certificate: %w", err)
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		c, err := x509.ParseCertificate(data)
-		if err != nil {
-			return nil, errors.New("no certificate found (expected PEM CERTIFICATE blocks or DER)")
-		}
-		out = append(out, c)
-	}
-	return out, nil
-}
-
 // LoadKeyPair loads a signing key and its certificate chain. keyFile is a
 // PEM/PKCS#8 key or a PKCS#12 file (.p12/.pfx, opened with password, which
 // then also yields the certificate and chain). certFile and chainFile may
@@ -105,22 +75,14 @@ func LoadKeyPair(keyFile, certFile, chainFile, password string) (crypto.Signer, 
 		return nil, nil, fmt.Errorf("%s: %w", keyFile, err)
 	}
 	if certFile != "" {
-		cb, err := os.ReadFile(certFile)
-		if err != nil {
+		if chain, err = LoadCertificates(certFile); err != nil {
 			return nil, nil, fmt.Errorf("read certificate: %w", err)
-		}
-		if chain, err = ParseCertificates(cb); err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", certFile, err)
 		}
 	}
 	if chainFile != "" {
-		cb, err := os.ReadFile(chainFile)
+		extra, err := LoadCertificates(chainFile)
 		if err != nil {
 			return nil, nil, fmt.Errorf("read chain: %w", err)
-		}
-		extra, err := ParseCertificates(cb)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", chainFile, err)
 		}
 		for _, c := range extra {
 			if !containsCert(chain, c) {
@@ -171,46 +133,19 @@ func (t *TrustSet) CRLs() []*x509.RevocationList { return t.RevocationLists }
 func (t *TrustSet) Intermediates() []*x509.Certificate { return t.ExtraIntermediates }
 
 // AddFile adds every certificate (as an anchor) and every CRL found in a
-// PEM or DER file. Private keys and other PEM blocks are ignored.
+// PEM or DER file (see ParseTrust). Private keys are skipped; any other PEM
+// block is refused.
 func (t *TrustSet) AddFile(path string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	found := false
-	rest := b
-	for {
-		var blk *pem.Block
-		blk, rest = pem.Decode(rest)
-		if blk == nil {
-			break
-		}
-		switch blk.Type {
-		case "CERTIFICATE":
-			c, err := x509.ParseCertificate(blk.Bytes)
-			if err != nil {
-				return fmt.Errorf("%s: %w", path, err)
-			}
-			t.AnchorCerts = append(t.AnchorCerts, c)
-			found = true
-		case "X509 CRL":
-			l, err := x509.ParseRevocationList(blk.Bytes)
-			if err != nil {
-				return fmt.Errorf("%s: %w", path, err)
-			}
-			t.RevocationLists = append(t.RevocationLists, l)
-			found = true
-		}
+	cs, ls, err := ParseTrust(b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
 	}
-	if !found && !strings.Contains(string(b), "-----BEGIN") {
-		if c, err := x509.ParseCertificate(b); err == nil {
-			t.AnchorCerts = append(t.AnchorCerts, c)
-		} else if l, err := x509.ParseRevocationList(b); err == nil {
-			t.RevocationLists = append(t.RevocationLists, l)
-		} else {
-			return fmt.Errorf("%s: neither a certificate nor a CRL", path)
-		}
-	}
+	t.AnchorCerts = append(t.AnchorCerts, cs...)
+	t.RevocationLists = append(t.RevocationLists, ls...)
 	return nil
 }
 

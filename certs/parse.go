@@ -2,9 +2,7 @@ package certs
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 
 	"github.com/beevik/etree"
 
@@ -84,8 +82,10 @@ func parseErr(reason, format string, a ...any) *ParseError {
 // lim.MaxBytes, nesting deeper than lim.MaxDepth and more attributes or
 // namespace declarations than lim allows. A leading UTF-8 byte-order mark
 // is allowed (XML allows it) and is not part of the tree. Every check is
-// made in one streaming pass before the tree is built, at a cost linear in
-// len(b), refusing at the first limit crossed. It never fetches anything.
+// made in the same single pass that builds the tree (xmlguard.ParseTree,
+// the project's own strict tokenizer), at a cost linear in len(b) and with
+// a bounded number of allocations per element, refusing at the first
+// limit crossed. It never fetches anything.
 func ParseStrict(b []byte, lim Limits) (*etree.Document, error) {
 	gl := lim.guard()
 	if len(b) > gl.MaxBytes {
@@ -97,28 +97,10 @@ func ParseStrict(b []byte, lim Limits) (*etree.Document, error) {
 	if bytes.Contains(b, []byte("<!DOCTYPE")) || bytes.Contains(b, []byte("<!doctype")) {
 		return nil, parseErr("xml.doctype", "DOCTYPE declarations are not accepted; remove the DTD")
 	}
-	if err := xmlguard.Check(b, gl); err != nil {
+	doc, err := xmlguard.ParseTree(b, gl)
+	if err != nil {
 		if ge, ok := xmlguard.IsError(err); ok {
 			return nil, &ParseError{Reason: ge.Reason, Detail: ge.Detail}
-		}
-		return nil, parseErr("xml.syntax", "%v", err)
-	}
-	doc := etree.NewDocument()
-	doc.ReadSettings = etree.ReadSettings{
-		PreserveDuplicateAttrs: true, // refused above; keeps etree linear
-		MaxDepth:               gl.MaxDepth,
-		CharsetReader: func(charset string, _ io.Reader) (io.Reader, error) {
-			return nil, parseErr("xml.encoding", "encoding %q is not accepted; send UTF-8", charset)
-		},
-	}
-	if err := doc.ReadFromBytes(b); err != nil {
-		// Not expected after Check, which reads the same tokens.
-		var pe *ParseError
-		if errors.As(err, &pe) {
-			return nil, pe
-		}
-		if errors.Is(err, etree.ErrMaxDepth) {
-			return nil, parseErr("xml.too-deep", "elements nest deeper than %d levels", gl.MaxDepth)
 		}
 		return nil, parseErr("xml.syntax", "%v", err)
 	}

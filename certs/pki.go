@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/big"
 	"net"
 	"os"
@@ -297,11 +298,7 @@ func RevokeInDevPKI(dir string, cert *x509.Certificate, now time.Time, validity 
 		{FileIntermediateKey, FileIntermediateCert, FileIntermediateCRL},
 		{FileRootKey, FileRootCert, FileRootCRL},
 	} {
-		cb, err := os.ReadFile(filepath.Join(dir, ca.cert))
-		if err != nil {
-			return "", err
-		}
-		cs, err := ParseCertificates(cb)
+		cs, err := LoadCertificates(filepath.Join(dir, ca.cert))
 		if err != nil {
 			return "", err
 		}
@@ -318,15 +315,16 @@ func RevokeInDevPKI(dir string, cert *x509.Certificate, now time.Time, validity 
 		}
 		var number int64 = 1
 		tmpl := &x509.RevocationList{ThisUpdate: now.UTC(), NextUpdate: now.Add(validity).UTC()}
-		if old, err := os.ReadFile(filepath.Join(dir, ca.crl)); err == nil {
-			if b, _ := pem.Decode(old); b != nil {
-				if l, err := x509.ParseRevocationList(b.Bytes); err == nil {
-					tmpl.RevokedCertificateEntries = l.RevokedCertificateEntries
-					if l.Number != nil {
-						number = l.Number.Int64() + 1
-					}
-				}
+		// The entries already revoked carry over; an unreadable old CRL
+		// stops here rather than silently un-revoking them.
+		if old, err := LoadCRLs(filepath.Join(dir, ca.crl)); err == nil {
+			l := old[0]
+			tmpl.RevokedCertificateEntries = l.RevokedCertificateEntries
+			if l.Number != nil {
+				number = l.Number.Int64() + 1
 			}
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("the existing CRL: %w", err)
 		}
 		tmpl.Number = big.NewInt(number)
 		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries,

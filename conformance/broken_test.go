@@ -48,7 +48,7 @@ var breakModes = map[string]string{
 	"ECO-PRO-01": "profile-country", "ECO-PRO-02": "profile-no-signing", "ECO-VAL-01": "validate-failed",
 	"ECO-VAL-02": "validate-delivered", "ECO-PULL-01": "refuse", "ECO-PULL-02": "ack-ok", "ECO-PULL-03": "refuse-ack",
 	"ECO-VQ-01": "refuse", "ECO-VQ-02": "query-fix", "ECO-VQ-03": "refuse", "ECO-DEC-02": "refuse", "ECO-SIG-01": "refuse",
-	"ECO-DEL-04": "refuse-second",
+	"ECO-DEL-04": "refuse-second", "ECO-DEL-06": "refuse-second", "ECO-PRO-03": "profile-tls",
 	// every other assertion: "accept" (a refusal replaced by a signed Delivered receipt, and tracking saying Delivered)
 }
 
@@ -187,7 +187,7 @@ func (b *brokenNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 					"contentSha256": sha256hex(env.Content), "received": time.Now().UTC()})
 				return
 			}
-		case "resign", "profile-country", "profile-no-signing":
+		case "resign", "profile-country", "profile-no-signing", "profile-tls":
 			if status == 200 && ctype == "application/jose" {
 				var m map[string]any
 				_ = json.Unmarshal(payloadOf(answer), &m)
@@ -198,6 +198,8 @@ func (b *brokenNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 					m["country"] = "XY"
 				case "profile-no-signing":
 					delete(m, "signingCertificates")
+				case "profile-tls": // names another TLS server certificate than the one it serves
+					m["tlsCertificates"] = [][]byte{b.kit.TLSServer.Cert.Raw}
 				}
 				b.jose(w, m)
 				return

@@ -433,6 +433,9 @@ var catalogue = []Assertion{
 			}
 			return nil
 		}},
+	{ID: "ECO-DEL-06", Group: "delivery", Title: "a withdrawal that arrives before its issue waits or is refused; the issue is not lost", Rule: ruleDelivery + " (status messages for one certificate are applied in order: a withdrawal never overtakes the issue)",
+		Sends: "the withdrawal (status 40, function 1) of a certificate the node has not seen, then its issue under a new id; expects the withdrawal refused (4xx or a refusing receipt, no accepted record) or held (accepted), and the issue then accepted",
+		Run:   withdrawalBeforeIssue},
 	{ID: "ECO-DEL-05", Group: "delivery", Title: "a receipt is bound to the message and verifies under the profile's receipt key", Rule: "design §7 (receipt signed as JWS by the receiving node)",
 		Sends: "a valid e-CO; verifies the receipt's JWS (x5c) under the receipt certificate of GET /profile, and its messageId, contentSha256, sender and issuer",
 		Run: func(s *session, t *T) error {
@@ -487,6 +490,9 @@ var catalogue = []Assertion{
 			}
 			return nil
 		}},
+	{ID: "ECO-PRO-03", Group: "profile", Title: "the TLS server certificate is the one the signed profile names (and chains to the registered CA)", Rule: "design §6 (mutual TLS; the partner's keys come from its signed profile)",
+		Sends: "GET /profile; compares the TLS server certificate of that connection with the profile's tlsCertificates[0] and, with --node-ca, checks that it chains to that CA for server authentication",
+		Run:   tlsMatchesProfile},
 	{ID: "ECO-PRO-02", Group: "profile", Title: "the profile carries the document-signing certificates", Rule: "design §7 (profile: signing certificates)",
 		Sends: "GET /profile; expects signingCertificates that parse as X.509 with digitalSignature or contentCommitment",
 		Run: func(s *session, t *T) error {
@@ -731,4 +737,78 @@ func (s *session) decision(number string) (Envelope, error) {
 	env := s.envelope(number, 1, signed)
 	env.Kind, env.DocumentType, env.MessageFunction = "decision", "", ""
 	return env, nil
+}
+
+// withdrawalBeforeIssue plays ECO-DEL-06: a withdrawal of a certificate
+// the node has not seen, then the issue.
+func withdrawalBeforeIssue(s *session, t *T) error {
+	n := s.number()
+	issue, err := s.kit.signedECO(n, 1, s.node, s.opt.Now(), nil)
+	if err != nil {
+		return err
+	}
+	wdoc, err := s.kit.signedECO(n, 1, s.node, s.opt.Now(), func(c *schema.Certificate) { c.Header.Status, c.Header.FunctionCode = "40", "1" })
+	if err != nil {
+		return err
+	}
+	w := s.envelope(n, 1, wdoc)
+	w.DocumentStatus, w.MessageFunction, w.Kind = "40", "1", "withdraw"
+	wa := s.send(t, IDGood, w)
+	var wOutcome string // the receipt's outcome, or the refusing status
+	switch {
+	case wa.Err != nil:
+		return fmt.Errorf("the early withdrawal: no answer: %v", wa.Err)
+	case wa.Status == http.StatusOK:
+		rc, err := s.verifyReceipt(t, wa.Body, w)
+		if err != nil {
+			return fmt.Errorf("the early withdrawal: %v", err)
+		}
+		wOutcome = rc.Outcome
+	case wa.Status >= 400 && wa.Status < 500:
+		wOutcome = fmt.Sprint(wa.Status)
+	default:
+		return fmt.Errorf("the early withdrawal answered %d, want a refusal (4xx or a refusing receipt) or a receipt holding it", wa.Status)
+	}
+	ie := s.envelope(n, 1, issue)
+	if _, err := s.expectAccepted(t, s.send(t, IDGood, ie), ie); err != nil {
+		return fmt.Errorf("the issue after an early withdrawal (%s) is lost: %v; the withdrawal must wait for it or be refused, never keep the issue out", wOutcome, err)
+	}
+	if !accepted(wOutcome) {
+		// refused: it must have left no accepted record
+		return s.expectNotStored(t, w.MessageID)
+	}
+	return nil
+}
+
+// tlsMatchesProfile plays ECO-PRO-03.
+func tlsMatchesProfile(s *session, t *T) error {
+	a := s.do(t, IDGood, http.MethodGet, "/profile", "/profile", "", nil)
+	p, _, err := s.checkProfile(a)
+	if err != nil {
+		return err
+	}
+	if len(a.PeerCertificates) == 0 {
+		return errors.New("the connection showed no TLS server certificate")
+	}
+	leaf := a.PeerCertificates[0]
+	if len(p.TLSCertificates) == 0 && s.opt.NodeCA == nil {
+		return notApplicable("the profile names no tlsCertificates and no --node-ca was given: nothing to compare the TLS server certificate with")
+	}
+	if len(p.TLSCertificates) > 0 && !bytes.Equal(p.TLSCertificates[0], leaf.Raw) {
+		named := "unparsable"
+		if c, err := parseCert(p.TLSCertificates[0]); err == nil {
+			named = fmt.Sprintf("%q (serial %x)", c.Subject.CommonName, c.SerialNumber)
+		}
+		return fmt.Errorf("the TLS server certificate %q (serial %x) is not the one the signed profile names in tlsCertificates[0], %s", leaf.Subject.CommonName, leaf.SerialNumber, named)
+	}
+	if s.opt.NodeCA != nil {
+		inter := x509.NewCertPool()
+		for _, c := range a.PeerCertificates[1:] {
+			inter.AddCert(c)
+		}
+		if _, err := leaf.Verify(x509.VerifyOptions{Roots: s.opt.NodeCA, Intermediates: inter, CurrentTime: s.opt.Now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
+			return fmt.Errorf("the TLS server certificate %q does not chain to the registered CA (--node-ca) for server authentication: %v", leaf.Subject.CommonName, err)
+		}
+	}
+	return nil
 }

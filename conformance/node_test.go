@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"io"
 	"log/slog"
@@ -15,8 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecogate/ecogate/certs"
 	"github.com/ecogate/ecogate/conformance"
 	"github.com/ecogate/ecogate/gateway"
+	"github.com/ecogate/ecogate/internal/devsite"
 	"github.com/ecogate/ecogate/schema"
 )
 
@@ -34,6 +37,12 @@ type node struct {
 // serves it on loopback until the test ends.
 func startNode(t *testing.T, kit *conformance.Kit) *node {
 	t.Helper()
+	return startNodeWith(t, kit, nil)
+}
+
+// startNodeWith is startNode with the kit's partner entry edited first.
+func startNodeWith(t *testing.T, kit *conformance.Kit, editEntry func([]byte) []byte) *node {
+	t.Helper()
 	dir := t.TempDir()
 	lnP, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -43,8 +52,8 @@ func startNode(t *testing.T, kit *conformance.Kit) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	site := gateway.DevSite{Country: "IN", Name: "India (conformance test)", PartnerAddr: lnP.Addr().String(), LocalAddr: lnL.Addr().String(), Dir: dir}
-	if err := gateway.WriteDevSites([]gateway.DevSite{site}, gateway.DevRetry{Attempts: 3, InitialInterval: time.Second, MaxInterval: time.Second, MaxAge: time.Hour}); err != nil {
+	site := devsite.Site{Country: "IN", Name: "India (conformance test)", PartnerAddr: lnP.Addr().String(), LocalAddr: lnL.Addr().String(), Dir: dir}
+	if err := devsite.Write([]devsite.Site{site}, devsite.Retry{Attempts: 3, InitialInterval: time.Second, MaxInterval: time.Second, MaxAge: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.CopyFS(filepath.Join(dir, "node"), os.DirFS(filepath.Join(kit.Dir, "node"))); err != nil {
@@ -53,6 +62,9 @@ func startNode(t *testing.T, kit *conformance.Kit) *node {
 	entry, err := os.ReadFile(filepath.Join(kit.Dir, "node", "partners-entry.yaml"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if editEntry != nil {
+		entry = editEntry(entry)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "partners.yaml"), append([]byte("partners:\n"), entry...), 0o644); err != nil {
 		t.Fatal(err)
@@ -139,15 +151,22 @@ func newKit(t *testing.T) *conformance.Kit {
 	return kit
 }
 
-// artifactDir is where reports are kept: $CONFORMANCE_REPORT_DIR, or the
-// test's temporary directory.
+// artifactDir is where reports are kept: $CONFORMANCE_REPORT_DIR (made
+// if missing; a relative path is taken from the repository's top, as .ci/run
+// sets it), or the test's temporary directory.
 func artifactDir(t *testing.T) string {
-	if d := os.Getenv("CONFORMANCE_REPORT_DIR"); d != "" {
-		if err := os.MkdirAll(d, 0o755); err == nil {
-			return d
-		}
+	t.Helper()
+	d := os.Getenv("CONFORMANCE_REPORT_DIR")
+	if d == "" {
+		return t.TempDir()
 	}
-	return t.TempDir()
+	if !filepath.IsAbs(d) {
+		d = filepath.Join("..", d)
+	}
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		t.Fatalf("CONFORMANCE_REPORT_DIR: %v", err)
+	}
+	return d
 }
 
 func TestKitPassesAgainstEcogate(t *testing.T) {
@@ -183,4 +202,46 @@ func TestKitPassesAgainstEcogate(t *testing.T) {
 func sha256hex(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
+}
+
+// TestTLSServerCertificateUnderNodeCA: with --node-ca naming the node's
+// root, ECO-PRO-03 also checks the chain, and passes against ecogate; a CA
+// that did not issue the node's certificate fails the run's handshakes.
+func TestTLSServerCertificateUnderNodeCA(t *testing.T) {
+	kit := newKit(t)
+	n := startNode(t, kit)
+	for _, tc := range []struct {
+		name string
+		ca   *x509.Certificate
+		want conformance.Status
+	}{
+		{"the node's root", loadCert(t, filepath.Join(n.dir, "pki", "root-cert.pem")), conformance.Pass},
+		{"another CA", kit.OtherRoot.Cert, conformance.Fail},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pool := x509.NewCertPool()
+			pool.AddCert(tc.ca)
+			rep, err := conformance.Run(context.Background(), kit, conformance.Options{Target: n.target, NodeCA: pool, NodeCountry: "IN", Only: []string{"ECO-PRO-03"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Results) != 1 || rep.Results[0].Status != tc.want {
+				t.Fatalf("ECO-PRO-03 with --node-ca %s: %+v, want %s", tc.name, rep.Results, tc.want)
+			}
+			t.Logf("%s %s", rep.Results[0].Status, rep.Results[0].Reason)
+		})
+	}
+}
+
+func loadCert(t *testing.T, path string) *x509.Certificate {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := certs.ParseCertificates(b)
+	if err != nil || len(cs) == 0 {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return cs[0]
 }

@@ -42,7 +42,16 @@ type Referee struct {
 	contract *openapi.Contract
 	mu       sync.Mutex
 	results  []Result
-	receipts map[string][]byte
+	receipts map[string]kept
+}
+
+// kept is a message the reference partner answered: its receipt, the hash
+// of its content and the verdict, for a duplicate of it.
+type kept struct {
+	tok    []byte
+	hash   string
+	status Status
+	reason string
 }
 
 // NewReferee makes the reference partner of kit.
@@ -57,7 +66,7 @@ func NewReferee(kit *Kit, opt ServeOptions) (*Referee, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Referee{kit: kit, opt: opt, contract: c, receipts: map[string][]byte{}}, nil
+	return &Referee{kit: kit, opt: opt, contract: c, receipts: map[string]kept{}}, nil
 }
 
 // TLSConfig is the server configuration: the kit's TLS server certificate,
@@ -148,11 +157,21 @@ func (rf *Referee) envelope(w http.ResponseWriter, r *http.Request) {
 	}
 	outcome, why := "Delivered", ""
 	rf.mu.Lock()
-	old := rf.receipts[env.MessageID]
+	old, seen := rf.receipts[env.MessageID]
 	rf.mu.Unlock()
-	if old != nil {
+	if seen {
+		if old.hash != sha256hex(env.Content) {
+			fail("message id %s was used before with other content (design §5: same id, different content is refused)", env.MessageID)
+			problem(w, http.StatusConflict, "conflict", "message id "+env.MessageID+" was received before with other content")
+			return
+		}
+		// a duplicate gets the original receipt, and the original's verdict
+		if old.status == Fail {
+			fail("a duplicate of a message that failed: %s", old.reason)
+		}
+		res.Exchanges[0].Status, res.Exchanges[0].Answer = 200, "the original receipt (duplicate)"
 		w.Header().Set("Content-Type", "application/jose")
-		_, _ = w.Write(old)
+		_, _ = w.Write(old.tok)
 		return
 	}
 	v := &certs.Verifier{Trust: rf.opt.NodeTrust, At: rf.opt.Now()}
@@ -189,7 +208,7 @@ func (rf *Referee) envelope(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rf.mu.Lock()
-	rf.receipts[env.MessageID] = tok
+	rf.receipts[env.MessageID] = kept{tok: tok, hash: rc.ContentSHA256, status: map[bool]Status{true: Fail, false: Pass}[len(fails) > 0], reason: why}
 	rf.mu.Unlock()
 	res.Exchanges[0].Status, res.Exchanges[0].Answer = 200, string(mustJSON(rc))
 	w.Header().Set("Content-Type", "application/jose")

@@ -143,6 +143,8 @@ type Answer struct {
 	ContentType string
 	Body        []byte
 	Err         error
+	// PeerCertificates is the TLS server's chain, leaf first.
+	PeerCertificates []*x509.Certificate
 }
 
 func excerpt(b []byte, n int) string {
@@ -200,6 +202,9 @@ func (s *session) do(t *T, id Identity, method, tmpl, path, ctype string, body [
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	a := Answer{Status: resp.StatusCode, ContentType: resp.Header.Get("Content-Type"), Body: b, Err: err}
+	if resp.TLS != nil {
+		a.PeerCertificates = resp.TLS.PeerCertificates
+	}
 	ex.Status, ex.Answer = resp.StatusCode, excerpt(b, 800)
 	t.exchanges = append(t.exchanges, ex)
 	if tmpl != "" && err == nil {

@@ -285,8 +285,7 @@ func PartnerFromRegistry(p *partners.Partner) *Partner {
 		TLSCRLs:       p.TLSCRLs,
 		DocumentTrust: &certs.TrustSet{AnchorCerts: p.Anchors, RevocationLists: p.CRLs},
 		Agreements:    p.Agreements,
-		Retry: RetryPolicy{Attempts: p.Retry.Attempts, InitialInterval: p.Retry.InitialInterval, MaxInterval: p.Retry.MaxInterval,
-			Multiplier: p.Retry.Multiplier, Jitter: p.Retry.Jitter, MaxAge: p.Retry.MaxAge},
+		Retry:         p.Retry,
 	}
 	if p.Endpoint != nil {
 		g.Endpoint = p.Endpoint.String()

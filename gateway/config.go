@@ -32,7 +32,8 @@ import (
 
 // Config is the node configuration file (YAML) that `ecogate serve
 // --config FILE` reads. Relative paths resolve against the file's
-// directory. ExampleConfig shows every key.
+// directory. `ecogate serve --example-config` (internal/devsite.ExampleConfig)
+// shows every key.
 type Config struct {
 	Node struct {
 		// Country is this node's ISO 3166-1 alpha-2 code (required).
@@ -240,26 +241,7 @@ func ParseConfig(b []byte, dir string) (*Config, error) {
 	if strings.TrimSpace(c.Node.Name) == "" {
 		bad("node.name", "required")
 	}
-	if c.Listen.Partner == "" {
-		bad("listen.partner", "required (the mutual-TLS partner API address, e.g. :8443)")
-	}
-	if c.Listen.Local == "" {
-		c.Listen.Local = "127.0.0.1:8080"
-	}
-	seenAddr := map[string]string{}
-	for _, a := range []struct{ key, v string }{{"listen.partner", c.Listen.Partner}, {"listen.local", c.Listen.Local},
-		{"listen.customs", c.Listen.Customs}, {"listen.public", c.Listen.Public}, {"listen.portal", c.Listen.Portal}} {
-		if a.v == "" {
-			continue
-		}
-		if _, port, err := net.SplitHostPort(a.v); err != nil {
-			bad(a.key, "%q is not HOST:PORT (e.g. 127.0.0.1:8444 or :8444)", a.v)
-		} else if other, dup := seenAddr[a.v]; dup && port != "0" {
-			bad(a.key, "%q is already the address of %s; give each listener its own port", a.v, other)
-		} else {
-			seenAddr[a.v] = a.key
-		}
-	}
+	checkListen(&c, bad)
 	abs := func(p string) string {
 		if p == "" || filepath.IsAbs(p) {
 			return p
@@ -303,6 +285,58 @@ func ParseConfig(b []byte, dir string) (*Config, error) {
 	if (c.Verify.TLSCert == "") != (c.Verify.TLSKey == "") {
 		bad("verify.tlsCert", "give both verify.tlsCert and verify.tlsKey, or neither (plain HTTP)")
 	}
+	checkVerify(&c, bad)
+	checkDurations(&c, bad)
+	if c.Store.check(bad, opt) {
+		need("data", &c.Data)
+	}
+	if p, err := store.ParseCheckPolicy(c.DataCheck); err != nil {
+		bad("dataCheck", "%v", err)
+	} else {
+		c.dataCheck = p
+	}
+	need("partners", &c.Partners)
+	opt(&c.CodeLists)
+	for i := range c.AgreementFiles {
+		opt(&c.AgreementFiles[i])
+	}
+	checkPullLimitsLog(&c, bad)
+	if len(probs) > 0 {
+		return nil, errors.New(strings.Join(probs, "; "))
+	}
+	return &c, nil
+}
+
+// problemFunc records a problem with a configuration key.
+type problemFunc func(key, format string, a ...any)
+
+// checkListen checks the listen addresses (and defaults listen.local):
+// each HOST:PORT, none used twice.
+func checkListen(c *Config, bad problemFunc) {
+	if c.Listen.Partner == "" {
+		bad("listen.partner", "required (the mutual-TLS partner API address, e.g. :8443)")
+	}
+	if c.Listen.Local == "" {
+		c.Listen.Local = "127.0.0.1:8080"
+	}
+	seenAddr := map[string]string{}
+	for _, a := range []struct{ key, v string }{{"listen.partner", c.Listen.Partner}, {"listen.local", c.Listen.Local},
+		{"listen.customs", c.Listen.Customs}, {"listen.public", c.Listen.Public}, {"listen.portal", c.Listen.Portal}} {
+		if a.v == "" {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(a.v); err != nil {
+			bad(a.key, "%q is not HOST:PORT (e.g. 127.0.0.1:8444 or :8444)", a.v)
+		} else if other, dup := seenAddr[a.v]; dup && port != "0" {
+			bad(a.key, "%q is already the address of %s; give each listener its own port", a.v, other)
+		} else {
+			seenAddr[a.v] = a.key
+		}
+	}
+}
+
+// checkVerify checks the public verification page's settings.
+func checkVerify(c *Config, bad problemFunc) {
 	if c.Verify.PublicURL != "" {
 		u, err := url.Parse(c.Verify.PublicURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
@@ -321,6 +355,10 @@ func ParseConfig(b []byte, dir string) (*Config, error) {
 	if h := c.Verify.ClientAddrHeader; h != "" && !headerRE.MatchString(h) {
 		bad("verify.clientAddrHeader", "%q is not an HTTP header name, e.g. X-Forwarded-For", h)
 	}
+}
+
+// checkDurations checks that no duration is negative or over its cap.
+func checkDurations(c *Config, bad problemFunc) {
 	for _, d := range []struct {
 		key string
 		v   Duration
@@ -341,19 +379,11 @@ func ParseConfig(b []byte, dir string) (*Config, error) {
 			bad(d.key, "%s is longer than the most allowed, %s", time.Duration(d.v), d.max)
 		}
 	}
-	if c.Store.check(bad, opt) {
-		need("data", &c.Data)
-	}
-	if p, err := store.ParseCheckPolicy(c.DataCheck); err != nil {
-		bad("dataCheck", "%v", err)
-	} else {
-		c.dataCheck = p
-	}
-	need("partners", &c.Partners)
-	opt(&c.CodeLists)
-	for i := range c.AgreementFiles {
-		opt(&c.AgreementFiles[i])
-	}
+}
+
+// checkPullLimitsLog checks the pull countries (upper-casing them), the
+// limits, the delivery workers and the log settings.
+func checkPullLimitsLog(c *Config, bad problemFunc) {
 	for i, cc := range c.Pull.From {
 		c.Pull.From[i] = strings.ToUpper(cc)
 		if !countryRE.MatchString(c.Pull.From[i]) {
@@ -379,10 +409,6 @@ func ParseConfig(b []byte, dir string) (*Config, error) {
 	default:
 		bad("log.format", "%q is not text or json", c.Log.Format)
 	}
-	if len(probs) > 0 {
-		return nil, errors.New(strings.Join(probs, "; "))
-	}
-	return &c, nil
 }
 
 // minLocalToken is the shortest local API token accepted.
@@ -475,9 +501,13 @@ func loadTLS(certKey, certFile, keyFile string) (*tls.Certificate, error) {
 // Instance is a node built from a configuration: its store, partner
 // registry watcher and Node, and the customs and public faces.
 type Instance struct {
-	Config  *Config
-	Node    *Node
+	Config *Config
+	Node   *Node
+	// DB is the bbolt data file (nil with store.engine: postgres); PG the
+	// PostgreSQL engine (nil with bbolt); Engine has the stores of either.
 	DB      *store.DB
+	PG      *store.PG
+	Engine  *Engine
 	Watcher *partners.Watcher
 	Log     *slog.Logger
 	// Customs is the customs face (token endpoint, checks, lookups,
@@ -545,20 +575,15 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("partners: %w", err)
 	}
-	if c.Store.Engine == EnginePostgres {
-		return nil, errServePG
-	}
-	if err := os.MkdirAll(filepath.Dir(c.Data), 0o700); err != nil {
-		return nil, fmt.Errorf("data: %w", err)
-	}
-	db, err := store.Open(c.Data, c.StoreOptions(log.With("component", "store")))
+	eng, err := c.OpenEngine(context.Background(), log)
 	if err != nil {
-		return nil, fmt.Errorf("data: %w", err)
+		return nil, err
 	}
+	db := eng.DB
 	localURL := c.LocalURL()
 	dir := NewRegistryDirectory(w.Registry)
 	receipts := &JWSSigner{Key: rkey, Certs: rchain}
-	fc := facesConfig{cfg: c, db: db, dir: dir, receipts: receipts, signer: signer, lists: lists, server: server, log: log}
+	fc := facesConfig{cfg: c, st: eng, dir: dir, receipts: receipts, signer: signer, lists: lists, server: server, log: log}
 	f := &faces{}
 	nopt := Options{
 		Country:           c.Node.Country,
@@ -567,9 +592,9 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 		LocalURL:          localURL,
 		LocalToken:        c.localToken,
 		Agreements:        c.Node.Agreements,
-		Outbox:            db.Outbox(),
-		Inbox:             db.Inbox(),
-		Audit:             db.Audit(),
+		Outbox:            eng.Outbox,
+		Inbox:             eng.Inbox,
+		Audit:             eng.Audit,
 		Partners:          dir,
 		Verifier:          &CertsVerifier{Limits: certs.Limits{MaxBytes: int(c.Limits.MaxDocumentBytes), MaxDepth: c.Limits.MaxDepth}},
 		OwnTrust:          own,
@@ -590,35 +615,37 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 		PullInterval:      time.Duration(c.Pull.Interval),
 	}
 	f.hooks(&nopt, fc)
+	var bindIssuance func(*Node) error
 	var isvc *issuance.Service
-	var late *lateNode
 	if c.Issuance.Enabled {
-		if isvc, late, err = openIssuance(&nopt, c, db, log); err != nil {
-			db.Close()
+		if isvc, bindIssuance, err = openIssuance(&nopt, c, eng.Issuance, log); err != nil {
+			eng.Close()
 			return nil, err
 		}
 	}
 	n, err := New(nopt)
 	if err != nil {
-		db.Close()
+		eng.Close()
 		return nil, err
 	}
-	if err := f.open(n, fc); err != nil {
-		db.Close()
-		return nil, err
-	}
-	inst := &Instance{Config: c, Node: n, DB: db, Watcher: w, Log: log, Customs: f.customs, Verify: f.verify, Issuance: isvc, faces: f}
-	if late != nil {
-		in, err := n.Issuance()
-		if err != nil {
-			db.Close()
+	if bindIssuance != nil {
+		if err := bindIssuance(n); err != nil {
+			eng.Close()
 			return nil, err
 		}
-		late.set(in)
 	}
+	if err := f.open(n, fc); err != nil {
+		eng.Close()
+		return nil, err
+	}
+	inst := &Instance{Config: c, Node: n, DB: db, PG: eng.PG, Engine: eng, Watcher: w, Log: log, Customs: f.customs, Verify: f.verify, Issuance: isvc, faces: f}
 	if c.Listen.Portal != "" && isvc != nil {
+		if db == nil {
+			eng.Close()
+			return nil, errors.New("listen.portal: the portal keeps its logins in the bbolt data file; it is not available with store.engine postgres yet")
+		}
 		if inst.Portal, err = openPortal(c, db, isvc, n, w, client, log); err != nil {
-			db.Close()
+			eng.Close()
 			return nil, err
 		}
 	}
@@ -714,6 +741,10 @@ func (in *Instance) ServeListeners(ctx context.Context, ls Listeners) error {
 		poll = 5 * time.Second
 	}
 	go func() { _ = in.Watcher.Run(wctx, poll) }()
+	if in.PG != nil {
+		// Work enqueued by any replica wakes this one's delivery workers.
+		go in.PG.ListenOutbox(wctx, in.Node.Kick)
+	}
 	addr := func(l net.Listener) string {
 		if l == nil {
 			return "off"
@@ -778,5 +809,10 @@ func (in *Instance) ServeListeners(ctx context.Context, ls Listeners) error {
 	return err
 }
 
-// Close closes the data file.
-func (in *Instance) Close() error { return in.DB.Close() }
+// Close closes the data file or the PostgreSQL connection pool.
+func (in *Instance) Close() error {
+	if in.Engine != nil {
+		return in.Engine.Close()
+	}
+	return in.DB.Close()
+}

@@ -12,11 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecogate/ecogate/internal/devsite"
 	"github.com/ecogate/ecogate/store"
 )
 
 // devSites lays out IN and VN on loopback ports that are free now.
-func devSites(t *testing.T, retry DevRetry) ([]DevSite, []net.Listener) {
+func devSites(t *testing.T, retry devsite.Retry) ([]devsite.Site, []net.Listener) {
 	t.Helper()
 	dir := t.TempDir()
 	var lns []net.Listener
@@ -28,17 +29,17 @@ func devSites(t *testing.T, retry DevRetry) ([]DevSite, []net.Listener) {
 		lns = append(lns, ln)
 		return ln.Addr().String()
 	}
-	sites := []DevSite{
+	sites := []devsite.Site{
 		{Country: "IN", Name: "India (dev)", PartnerAddr: addr(), LocalAddr: addr(), Dir: filepath.Join(dir, "in")},
 		{Country: "VN", Name: "Viet Nam (dev)", PartnerAddr: addr(), LocalAddr: addr(), Dir: filepath.Join(dir, "vn")},
 	}
-	if err := WriteDevSites(sites, retry); err != nil {
+	if err := devsite.Write(sites, retry); err != nil {
 		t.Fatal(err)
 	}
 	return sites, lns
 }
 
-var devRetry = DevRetry{Attempts: 20, InitialInterval: time.Second, MaxInterval: 2 * time.Second, MaxAge: time.Hour}
+var devRetry = devsite.Retry{Attempts: 20, InitialInterval: time.Second, MaxInterval: 2 * time.Second, MaxAge: time.Hour}
 
 // TestConfigNodes runs two nodes from their configuration files, as
 // `ecogate serve` does, and sends one e-CO through the local HTTP API.
@@ -203,14 +204,14 @@ func TestRegistryReload(t *testing.T) {
 // exist (verify.publicURL is empty; the node warns and links to
 // listen.public).
 func TestExampleConfigHasNoPlaceholderQRHost(t *testing.T) {
-	c, err := ParseConfig([]byte(ExampleConfig()), t.TempDir())
+	c, err := ParseConfig([]byte(devsite.ExampleConfig()), t.TempDir())
 	if err != nil {
 		t.Fatalf("the example configuration does not parse: %v", err)
 	}
 	if c.Verify.PublicURL != "" {
 		t.Fatalf("example verify.publicURL = %q, want empty", c.Verify.PublicURL)
 	}
-	if strings.Contains(ExampleConfig(), "verify.example") {
+	if strings.Contains(devsite.ExampleConfig(), "verify.example") {
 		t.Fatal("the example still names the placeholder host verify.example...")
 	}
 }

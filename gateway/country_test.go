@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ecogate/ecogate/certs"
+	"github.com/ecogate/ecogate/internal/samplecert"
 	"github.com/ecogate/ecogate/schema"
 	"github.com/ecogate/ecogate/store"
 )
@@ -76,7 +77,7 @@ func TestReceiveRefusesOtherCountry(t *testing.T) {
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			number := sampleNumber(700 + i)
-			cert, err := SampleCertificate(number, 1, tc.from, "VN")
+			cert, err := samplecert.Certificate(number, 1, tc.from, "VN")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -172,9 +173,9 @@ func TestSevereNeverDelivered(t *testing.T) {
 		}}
 	})
 	c := partnerClient(in, vn.PKI.Root.Cert)
-	severeDoc, _ := SampleCertificate("IN-SEVERE-1", 1, "IN", "VN")
+	severeDoc, _ := samplecert.Certificate("IN-SEVERE-1", 1, "IN", "VN")
 	severeDoc.Consignment.Items[0].Product.HSCode = "990000" // the national tariff code 02023000 no longer starts with it: SEVERE
-	warnDoc, _ := SampleCertificate("IN-WARN-2", 1, "IN", "VN")
+	warnDoc, _ := samplecert.Certificate("IN-WARN-2", 1, "IN", "VN")
 	warnDoc.Consignment.Items[0].Product.HSCode = "990000" // not an HS chapter: a warning only
 	warnDoc.Consignment.Items[0].Product.NationalTariffCode = ""
 	for _, tc := range []struct {
@@ -217,7 +218,7 @@ func TestSubmitRefusesOtherCountry(t *testing.T) {
 		}
 	}, nil)
 	mk := func(number, from string, edit func(*schema.Certificate)) *schema.Certificate {
-		c, err := SampleCertificate(number, 1, from, "VN")
+		c, err := samplecert.Certificate(number, 1, from, "VN")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecogate/ecogate/internal/devsite"
+	"github.com/ecogate/ecogate/internal/samplecert"
 	"github.com/ecogate/ecogate/store"
 )
 
@@ -143,7 +145,7 @@ func TestCrashKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test skipped in -short mode")
 	}
-	sites, lns := devSites(t, DevRetry{Attempts: 1000, InitialInterval: time.Second, MaxInterval: 2 * time.Second, MaxAge: 24 * time.Hour})
+	sites, lns := devSites(t, devsite.Retry{Attempts: 1000, InitialInterval: time.Second, MaxInterval: 2 * time.Second, MaxAge: 24 * time.Hour})
 	for _, ln := range lns {
 		ln.Close()
 	}
@@ -195,7 +197,7 @@ func TestCrashKill9(t *testing.T) {
 					return
 				}
 				i := next.Add(1)
-				doc, err := SampleXML(fmt.Sprintf("IN-CRASH-%06d", i), 1, "IN", "VN")
+				doc, err := samplecert.XML(fmt.Sprintf("IN-CRASH-%06d", i), 1, "IN", "VN")
 				if err != nil {
 					t.Error(err)
 					return

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/ecogate/ecogate/partners"
 	"github.com/ecogate/ecogate/store"
 )
 
@@ -130,12 +132,12 @@ func (n *Node) deliverOne(ctx context.Context, rec *store.OutRecord) {
 		n.log.Info("delivered", "id", rec.ID, "partner", rec.Partner, "outcome", rc.Outcome, "attempts", rec.Attempts, "certificate", rec.CertNumber)
 		return
 	}
-	var policy RetryPolicy
+	var policy partners.RetryPolicy // the default when the partner is gone
 	if p != nil {
 		policy = p.Retry
 	}
 	now := n.clock.Now()
-	next, suspend, reason := policy.Next(rec.Attempts, rec.RetryFrom, now)
+	next, suspend, reason := policy.Next(rec.Attempts, rec.RetryFrom, now, nil)
 	if aerr.permanent {
 		suspend, reason = true, "not retryable"
 	}
@@ -212,6 +214,8 @@ func snippet(b []byte) string {
 	return s
 }
 
+func itoa(i int) string { return strconv.Itoa(i) }
+
 // LocalDeliverer delivers an outbox message in-process (Options.LocalKinds).
 type LocalDeliverer func(ctx context.Context, rec *store.OutRecord) error
 
@@ -232,7 +236,7 @@ func (n *Node) deliverLocal(ctx context.Context, rec *store.OutRecord, h LocalDe
 		n.log.Info("delivered", "id", rec.ID, "kind", rec.Kind, "attempts", rec.Attempts)
 		return
 	}
-	next, suspend, reason := n.opt.LocalRetry.Next(rec.Attempts, rec.RetryFrom, n.clock.Now())
+	next, suspend, reason := n.opt.LocalRetry.Next(rec.Attempts, rec.RetryFrom, n.clock.Now(), nil)
 	a := store.Attempt{Outcome: store.StateAwaitingRetry, Err: err.Error(), NextTry: next}
 	if suspend {
 		a = store.Attempt{Outcome: store.StateSuspended, Err: err.Error() + " (" + reason + ")"}

@@ -46,7 +46,7 @@
 // them over mutual TLS, verifies the receipt (its signer must chain to the
 // partner's document-signing anchors or TLS CAs, its content hash must be
 // the message's), and records the outcome. A failed attempt is retried
-// under the same message id on the partner's RetryPolicy (exponential
+// under the same message id on the partner's partners.RetryPolicy (exponential
 // backoff with jitter, by cenkalti/backoff v5; the schedule lives in the
 // outbox); when the attempts or the maximum age are spent, the message is
 // suspended, counted and kept for a manual retry. Messages about one
@@ -114,6 +114,9 @@
 // DocumentSigner, Validator, ReceiptSigner, ReceiptVerifier,
 // PartnerDirectory, Clock) are declared here. *store.Outbox, *store.Inbox and
 // *store.Audit satisfy the first three; adapters.go wires certs, schema and
-// partners to the others. devnet.go builds development nodes for the demo,
-// the tests and the benchmarks.
+// partners to the others. What only the tests, the demo and the benchmarks
+// use lives outside the package: devnet_test.go starts in-process
+// development nodes for the tests, internal/devsite lays out node folders
+// (and holds the configuration template behind --example-config), and
+// internal/samplecert is the sample e-CO.
 package gateway

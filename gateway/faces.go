@@ -88,7 +88,7 @@ func (t partnerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // with the certificate. A bad signature, a decision about a certificate
 // this node did not issue, or one whose import country is not the sender
 // gets a failed receipt; a store error gets none (the sender retries).
-func DecisionHandler(issued *store.Issued, now func() time.Time) InboundHandler {
+func DecisionHandler(issued customs.DecisionSink, now func() time.Time) InboundHandler {
 	if now == nil {
 		now = time.Now
 	}
@@ -127,7 +127,7 @@ type faces struct {
 // facesConfig is what openFaces needs from Config.Open.
 type facesConfig struct {
 	cfg      *Config
-	db       *store.DB
+	st       *Engine
 	dir      PartnerDirectory
 	receipts *JWSSigner
 	signer   DocumentSigner
@@ -139,7 +139,7 @@ type facesConfig struct {
 // hooks sets the node options that connect the faces to the node. The
 // hooks read f's fields only once the node runs (after openFaces).
 func (f *faces) hooks(o *Options, fc facesConfig) {
-	issued := fc.db.Issued()
+	issued := fc.st.Issued
 	country := strings.ToUpper(fc.cfg.Node.Country)
 	log := fc.log.With("component", "customs")
 	o.Handlers = map[string]InboundHandler{customs.KindDecision: DecisionHandler(issued, nil)}
@@ -163,7 +163,7 @@ func (f *faces) hooks(o *Options, fc facesConfig) {
 	}
 	o.LocalRoutes = func(_, api chi.Router) {
 		api.Handle("/issued/{number}", customs.IssuedRoutesWithLinks(issued, f.verify.QRLink))
-		clients := customs.ClientRoutes(fc.db.Customs(), fc.db.Audit(), nil)
+		clients := customs.ClientRoutes(fc.st.Customs, fc.st.Audit, nil)
 		api.Handle("/customs-clients", clients)
 		api.Handle("/customs-clients/*", clients)
 	}
@@ -188,14 +188,14 @@ func (f *faces) open(n *Node, fc facesConfig) error {
 	qc := &customs.QueryClient{
 		HTTP:    &http.Client{Transport: partnerTransport{n}},
 		Issuers: issuerDirectory{fc.dir},
-		Cache:   fc.db.Customs(),
+		Cache:   fc.st.Customs,
 		Timeout: time.Duration(c.Customs.QueryTimeout),
 		TTL:     time.Duration(c.Customs.QueryCacheTTL),
 	}
 	o := customs.Options{
 		Country:       c.Node.Country,
-		Store:         fc.db.Customs(),
-		Inbox:         fc.db.Inbox(),
+		Store:         fc.st.Customs,
+		Inbox:         fc.st.CustomsInbox,
 		Tokens:        &certs.TokenIssuer{Key: tokenKey, KeyID: kid, Issuer: iss, TTL: time.Duration(c.Customs.TokenTTL)},
 		TokenVerifier: &certs.TokenVerifier{Key: tokenKey.Public(), Issuer: iss, Audience: TokenAudience, Skew: 30 * time.Second},
 		Audience:      TokenAudience,
@@ -214,7 +214,7 @@ func (f *faces) open(n *Node, fc facesConfig) error {
 		},
 		CodeLists: fc.lists,
 		Logger:    fc.log.With("component", "customs"),
-		Audit:     fc.db.Audit(),
+		Audit:     fc.st.Audit,
 		Metrics:   n.Registry(),
 	}
 	if fc.signer != nil {
@@ -226,7 +226,7 @@ func (f *faces) open(n *Node, fc facesConfig) error {
 	vo := verify.Options{
 		Country:               c.Node.Country,
 		Issuer:                c.Node.Name,
-		Register:              fc.db.Issued(),
+		Register:              fc.st.Issued,
 		BaseURL:               c.Verify.PublicURL,
 		Rate:                  c.Verify.Rate,
 		Burst:                 c.Verify.Burst,

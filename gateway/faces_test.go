@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/ecogate/ecogate/gateway/customs"
+	"github.com/ecogate/ecogate/internal/devsite"
+	"github.com/ecogate/ecogate/internal/samplecert"
 	"github.com/ecogate/ecogate/schema"
 	"github.com/ecogate/ecogate/store"
 )
@@ -24,7 +26,7 @@ import (
 // faceNode is a node built from its configuration file, serving all four
 // listeners on loopback.
 type faceNode struct {
-	site DevSite
+	site devsite.Site
 	inst *Instance
 	// customs is an HTTPS client that trusts the node's TLS root.
 	customs *http.Client
@@ -38,6 +40,23 @@ func (f *faceNode) publicURL() string  { return "http://" + f.site.PublicAddr }
 // enabled, and runs both from their configuration files.
 func faceNodes(t *testing.T) (in, vn *faceNode) {
 	t.Helper()
+	return faceNodesWith(t, nil)
+}
+
+// faceNodesOn is faceNodes with each configuration changed by tweak
+// (e.g. the storage engine) before it is opened.
+func faceNodesOn(t *testing.T, tweak func(*Config)) (in, vn *faceNode) {
+	return faceNodesWith(t, func(_ int, _ devsite.Site, c *Config) {
+		if tweak != nil {
+			tweak(c)
+		}
+	})
+}
+
+// faceNodesWith is faceNodes with a hook that may change each node's
+// configuration (index 0 is IN) before it opens.
+func faceNodesWith(t *testing.T, hook func(i int, s devsite.Site, c *Config)) (in, vn *faceNode) {
+	t.Helper()
 	dir := t.TempDir()
 	var lns []net.Listener
 	addr := func() string {
@@ -48,11 +67,11 @@ func faceNodes(t *testing.T) (in, vn *faceNode) {
 		lns = append(lns, ln)
 		return ln.Addr().String()
 	}
-	sites := []DevSite{
+	sites := []devsite.Site{
 		{Country: "IN", Name: "India (dev)", PartnerAddr: addr(), LocalAddr: addr(), CustomsAddr: addr(), PublicAddr: addr(), Dir: filepath.Join(dir, "in")},
 		{Country: "VN", Name: "Viet Nam (dev)", PartnerAddr: addr(), LocalAddr: addr(), CustomsAddr: addr(), PublicAddr: addr(), Dir: filepath.Join(dir, "vn")},
 	}
-	if err := WriteDevSites(sites, devRetry); err != nil {
+	if err := devsite.Write(sites, devRetry); err != nil {
 		t.Fatal(err)
 	}
 	var nodes []*faceNode
@@ -65,6 +84,9 @@ func faceNodes(t *testing.T) (in, vn *faceNode) {
 			t.Fatalf("dev config: customs %q public %q publicURL %q", c.Listen.Customs, c.Listen.Public, c.Verify.PublicURL)
 		}
 		c.Delivery.PollInterval = Duration(50 * time.Millisecond)
+		if hook != nil {
+			hook(i, s, c)
+		}
 		inst, err := c.Open(testLogger(t))
 		if err != nil {
 			t.Fatal(err)
@@ -96,7 +118,7 @@ func faceNodes(t *testing.T) (in, vn *faceNode) {
 func (f *faceNode) addClient(t *testing.T, scopes ...string) (string, string) {
 	t.Helper()
 	id, secret, hash := customs.NewClientCredentials()
-	if err := f.inst.DB.Customs().AddClient(context.Background(), store.CustomsClient{ID: id, Name: "test", SecretHash: hash, Scopes: scopes}); err != nil {
+	if err := f.inst.Engine.Customs.AddClient(context.Background(), store.CustomsClient{ID: id, Name: "test", SecretHash: hash, Scopes: scopes}); err != nil {
 		t.Fatal(err)
 	}
 	return id, secret
@@ -166,6 +188,11 @@ func checkReq(number, hs, qty string) customs.CheckRequest {
 // is answered by a verification query from VN to IN.
 func TestCustomsEndToEnd(t *testing.T) {
 	in, vn := faceNodes(t)
+	customsEndToEnd(t, in, vn)
+}
+
+// customsEndToEnd is TestCustomsEndToEnd on the given nodes (either engine).
+func customsEndToEnd(t *testing.T, in, vn *faceNode) {
 	ctx := context.Background()
 	hc := &http.Client{Timeout: 10 * time.Second}
 	number := "IN-AI-TEST-000001"
@@ -178,18 +205,18 @@ func TestCustomsEndToEnd(t *testing.T) {
 	var sub SubmitResult
 	_ = json.Unmarshal(body, &sub)
 	waitFor(t, 20*time.Second, "delivered", func() bool {
-		rec, err := in.inst.DB.Outbox().Get(ctx, sub.Messages[0].ID)
+		rec, err := in.inst.Engine.Outbox.Get(ctx, sub.Messages[0].ID)
 		return err == nil && rec.State == store.StateDelivered
 	})
 
 	// The same number and version with other content is refused (409), and
 	// the register keeps what was sent: a refused submission registers
 	// nothing.
-	before, err := in.inst.DB.Issued().Get(ctx, number)
+	before, err := in.inst.Engine.Issued.Get(ctx, number)
 	if err != nil {
 		t.Fatal(err)
 	}
-	changed, err := SampleCertificate(number, 1, "IN", "VN")
+	changed, err := samplecert.Certificate(number, 1, "IN", "VN")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,12 +228,12 @@ func TestCustomsEndToEnd(t *testing.T) {
 	if resp, body := post(t, hc, in.localURL()+"/api/v1/outbound", "application/xml", doc); resp.StatusCode != http.StatusConflict {
 		t.Fatalf("changed resubmission: %d %s", resp.StatusCode, body)
 	}
-	if after, err := in.inst.DB.Issued().Get(ctx, number); err != nil || string(after.Data) != string(before.Data) || strings.Contains(string(after.Data), "SOMEONE ELSE") {
+	if after, err := in.inst.Engine.Issued.Get(ctx, number); err != nil || string(after.Data) != string(before.Data) || strings.Contains(string(after.Data), "SOMEONE ELSE") {
 		t.Fatalf("register changed by a refused submission: %v\n%s\n%s", err, before.Data, after.Data)
 	}
 
 	// The receive pipeline stored the check view (OnAccepted), before any check.
-	if ok, err := vn.inst.DB.Customs().Snapshot("IN", number, func([]byte) int { return 1 }, new(store.Snapshot)); err != nil || !ok {
+	if ok, err := vn.inst.Engine.Customs.Snapshot("IN", number, func([]byte) int { return 1 }, new(store.Snapshot)); err != nil || !ok {
 		t.Fatalf("no check view stored on receipt: %v", err)
 	}
 	id, secret := vn.addClient(t, customs.Scopes()...)
@@ -287,11 +314,11 @@ func TestCustomsEndToEnd(t *testing.T) {
 
 	// A certificate only IN has (issued for VN, not delivered): asked of
 	// IN over mutual TLS, answered from its signed answer.
-	only, err := SampleCertificate("IN-AI-ONLY-1", 1, "IN", "VN")
+	only, err := samplecert.Certificate("IN-AI-ONLY-1", 1, "IN", "VN")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := customs.RegisterIssued(ctx, in.inst.DB.Issued(), only); err != nil {
+	if _, err := customs.RegisterIssued(ctx, in.inst.Engine.Issued, only); err != nil {
 		t.Fatal(err)
 	}
 	status, body = vn.call(t, "POST", "/customs/v1/checks", tok, checkReq("IN-AI-ONLY-1", "020230", "10"))
@@ -300,7 +327,7 @@ func TestCustomsEndToEnd(t *testing.T) {
 	if status != http.StatusOK || res.Verdict != customs.Authentic || res.Verification == nil || res.Verification.Source != "issuer-query" {
 		t.Fatalf("queried check: %d %s", status, body)
 	}
-	if ans, _, err := vn.inst.DB.Customs().QueryAnswer(ctx, "IN", "IN-AI-ONLY-1"); err != nil || strings.Count(string(ans), ".") != 2 {
+	if ans, _, err := vn.inst.Engine.Customs.QueryAnswer(ctx, "IN", "IN-AI-ONLY-1"); err != nil || strings.Count(string(ans), ".") != 2 {
 		t.Fatalf("signed answer not cached: %v", err)
 	}
 }

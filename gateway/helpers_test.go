@@ -19,6 +19,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ecogate/ecogate/internal/samplecert"
+	"github.com/ecogate/ecogate/partners"
 	"github.com/ecogate/ecogate/store"
 )
 
@@ -47,7 +49,7 @@ func identities(t testing.TB) (in, vn, xx *DevIdentity) {
 }
 
 // fastRetry retries quickly, for tests.
-var fastRetry = RetryPolicy{Attempts: 50, InitialInterval: 20 * time.Millisecond, MaxInterval: 200 * time.Millisecond, Multiplier: 2, Jitter: 0.2, MaxAge: time.Hour}
+var fastRetry = partners.RetryPolicy{Attempts: 50, InitialInterval: 20 * time.Millisecond, MaxInterval: 200 * time.Millisecond, Multiplier: 2, Jitter: 0.2, MaxAge: time.Hour}
 
 func testLogger(t testing.TB) *slog.Logger {
 	if os.Getenv("ECOGATE_TEST_LOG") != "" {
@@ -73,7 +75,7 @@ type pair struct {
 
 // newPair starts IN and VN on loopback. retry is each side's policy for
 // the other; tweak adjusts both nodes' options.
-func newPair(t testing.TB, retry RetryPolicy, tweakIN, tweakVN func(*Options)) *pair {
+func newPair(t testing.TB, retry partners.RetryPolicy, tweakIN, tweakVN func(*Options)) *pair {
 	t.Helper()
 	in, vn, _ := identities(t)
 	dir := t.TempDir()
@@ -118,7 +120,7 @@ func newPair(t testing.TB, retry RetryPolicy, tweakIN, tweakVN func(*Options)) *
 // sample returns a sample e-CO from IN to VN with a unique number.
 func sample(t testing.TB, i int) []byte {
 	t.Helper()
-	b, err := SampleXML(fmt.Sprintf("IN-AI-TEST-%06d", i), 1, "IN", "VN")
+	b, err := samplecert.XML(fmt.Sprintf("IN-AI-TEST-%06d", i), 1, "IN", "VN")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/ecogate/ecogate/certs"
+	"github.com/ecogate/ecogate/partners"
 	"github.com/ecogate/ecogate/schema"
 	"github.com/ecogate/ecogate/store"
 )
@@ -162,8 +163,9 @@ type Partner struct {
 	DocumentTrust certs.TrustStore
 	// Agreements lists the agreement codes exchanged with the partner.
 	Agreements []string
-	// Retry is the delivery retry policy.
-	Retry RetryPolicy
+	// Retry is the delivery retry policy; zero fields take
+	// partners.DefaultRetryPolicy's values.
+	Retry partners.RetryPolicy
 
 	receiptOnce  sync.Once
 	receiptTrust certs.TrustStore

@@ -23,20 +23,34 @@ import (
 // (store.Outbox.EnqueueRegisteredTx). Get it from Node.Issuance.
 type IssuanceNode struct {
 	n      *Node
-	outbox *store.Outbox
+	outbox *store.Outbox // nil on PostgreSQL (the transaction enqueues)
 	// hook, when set (tests only), runs at each step ("register",
 	// "enqueue") inside the transaction; an error fails the issue.
 	hook func(step string) error
 }
 
 // Issuance returns the node's issuance adapter. The outbox must be a
-// *store.Outbox, the store that the issuance service's Store uses.
+// *store.Outbox or a *store.PGOutbox, in the store that the issuance
+// service's Store uses.
 func (n *Node) Issuance() (*IssuanceNode, error) {
-	o, ok := n.opt.Outbox.(*store.Outbox)
-	if !ok || o == nil {
-		return nil, errors.New("issuance: the node's outbox is not a bbolt store; issuing needs the outbox in the issuance store")
+	switch o := n.opt.Outbox.(type) {
+	case *store.Outbox:
+		if o != nil {
+			return &IssuanceNode{n: n, outbox: o}, nil
+		}
+	case *store.PGOutbox:
+		if o != nil {
+			return &IssuanceNode{n: n}, nil
+		}
 	}
-	return &IssuanceNode{n: n, outbox: o}, nil
+	return nil, errors.New("issuance: the node's outbox is neither a bbolt nor a PostgreSQL store; issuing needs the outbox in the issuance store")
+}
+
+// pgTx is implemented by store.PGIssuanceTx: the register, outbox and
+// audit entries are written in the issuance's SQL transaction.
+type pgTx interface {
+	EnqueueRegistered(register []store.IssuedCert, audit []store.Entry, msgs ...store.OutMessage) error
+	OnCommit(func())
 }
 
 // boltTx is implemented by store.IssuanceTx.
@@ -44,9 +58,13 @@ type boltTx interface{ Bolt() *bolt.Tx }
 
 // RegisterAndQueue implements issuance.Node.
 func (in *IssuanceNode) RegisterAndQueue(ctx context.Context, tx issuance.Tx, c *issuance.Certificate, signed []byte) error {
-	bt, ok := tx.(boltTx)
-	if !ok {
-		return errors.New("issuance transaction is not a bbolt transaction of the node's store")
+	bt, isBolt := tx.(boltTx)
+	pt, isPG := tx.(pgTx)
+	switch {
+	case isBolt && in.outbox != nil:
+	case isPG && in.outbox == nil:
+	default:
+		return errors.New("issuance transaction is not a transaction of the node's store")
 	}
 	if c.ECO == nil {
 		return fmt.Errorf("certificate %s has no e-CO", c.Number)
@@ -85,11 +103,17 @@ func (in *IssuanceNode) RegisterAndQueue(ctx context.Context, tx issuance.Tx, c 
 			return err
 		}
 	}
-	if err := in.outbox.EnqueueRegisteredTx(bt.Bolt(), register, entries, msgs...); err != nil {
+	onCommit := func(f func()) { pt.OnCommit(f) }
+	if isBolt {
+		if err := in.outbox.EnqueueRegisteredTx(bt.Bolt(), register, entries, msgs...); err != nil {
+			return err
+		}
+		onCommit = bt.Bolt().OnCommit
+	} else if err := pt.EnqueueRegistered(register, entries, msgs...); err != nil {
 		return err
 	}
 	if len(msgs) > 0 {
-		bt.Bolt().OnCommit(func() {
+		onCommit(func() {
 			for _, m := range msgs {
 				in.n.m.enqueued.WithLabelValues(m.Partner).Inc()
 			}

@@ -1,19 +1,21 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/ecogate/ecogate/certs"
 	"github.com/ecogate/ecogate/internal/ids"
 	"github.com/ecogate/ecogate/issuance"
 	issapi "github.com/ecogate/ecogate/issuance/api"
-	"github.com/ecogate/ecogate/store"
 )
 
 // IssuanceConfig is the "issuance:" section: the domestic issuance
@@ -50,9 +52,18 @@ type IssuanceConfig struct {
 	// SMS queues text messages to the exporter's mobile, sent through the
 	// SMS hook (logged until a provider is plugged in).
 	SMS bool `yaml:"sms"`
+	// OfficerAnchors are the issuing authority's anchor certificates and
+	// CRLs (PEM or DER files) that officers' document-signing
+	// certificates must chain to. When set, an officer needs a valid
+	// registered DSC to approve and issue, and external signing is on.
+	OfficerAnchors []string `yaml:"officerAnchors"`
+	// HeldKeys is the directory of the officers' keys the node holds
+	// (issuance.DirKeys: PERSON-ID.pem): the held-key signing path of
+	// approve-and-issue. Empty: officers sign externally.
+	HeldKeys string `yaml:"heldKeys"`
 	// NodeSigning signs issued certificates with the node's
-	// document-signing key (signing.key) when an officer approves and
-	// signs (the held-key path; portalwire.go).
+	// document-signing key (signing.key) when no held keys are configured
+	// (the portal's "approve and sign"; portalwire.go).
 	NodeSigning bool `yaml:"nodeSigning"`
 }
 
@@ -61,6 +72,10 @@ func checkIssuance(c *Config, abs func(string) string, bad func(key, format stri
 	ic := &c.Issuance
 	ic.Registry = abs(ic.Registry)
 	ic.Mail.Dir = abs(ic.Mail.Dir)
+	ic.HeldKeys = abs(ic.HeldKeys)
+	for i, f := range ic.OfficerAnchors {
+		ic.OfficerAnchors[i] = abs(f)
+	}
 	if !ic.Enabled {
 		return
 	}
@@ -73,21 +88,22 @@ func checkIssuance(c *Config, abs func(string) string, bad func(key, format stri
 	if (ic.Mail.SMTP != "" || ic.Mail.Dir != "") && !strings.Contains(ic.Mail.From, "@") {
 		bad("issuance.mail.from", "give the sender address of the notifications")
 	}
+	if ic.HeldKeys != "" && len(ic.OfficerAnchors) == 0 {
+		bad("issuance.heldKeys", "held keys sign under the officers' registered DSCs: give issuance.officerAnchors too")
+	}
 }
 
 // openIssuance builds the issuance service and its API and hooks them on
 // the node's options: routes on the local API, the outbox kinds delivered
-// in-process.
-func openIssuance(o *Options, c *Config, db *store.DB, log *slog.Logger) (*issuance.Service, *lateNode, error) {
+// in-process. The returned bind hands the node (once built) to the
+// service, which registers and queues what it issues through it.
+func openIssuance(o *Options, c *Config, st issuance.Store, log *slog.Logger) (*issuance.Service, func(*Node) error, error) {
 	ic := c.Issuance
 	log = log.With("component", "issuance")
-	cfg := issuance.Config{Country: c.Node.Country, Store: db.Issuance(), Operators: ic.Operators,
+	cfg := issuance.Config{Country: c.Node.Country, Store: st, Operators: ic.Operators,
 		Events: &issapi.Sink{IDs: ids.New(nil), SMS: ic.SMS}}
-	late := &lateNode{}
+	late := &lateIssuanceNode{}
 	cfg.Node = late
-	if ic.NodeSigning && o.Signer != nil {
-		cfg.Signer = nodeKeySigner{o.Signer}
-	}
 	if ic.Registry != "" {
 		r, err := issuance.NewFileRegistry(ic.Registry)
 		if err != nil {
@@ -95,10 +111,30 @@ func openIssuance(o *Options, c *Config, db *store.DB, log *slog.Logger) (*issua
 		}
 		cfg.Registry = r
 	}
+	if len(ic.OfficerAnchors) > 0 {
+		ts := &certs.TrustSet{}
+		for _, f := range ic.OfficerAnchors {
+			if err := ts.AddFile(f); err != nil {
+				return nil, nil, fmt.Errorf("issuance.officerAnchors: %w", err)
+			}
+		}
+		if len(ts.AnchorCerts) == 0 {
+			return nil, nil, fmt.Errorf("issuance.officerAnchors: no certificate among %v", ic.OfficerAnchors)
+		}
+		cfg.OfficerTrust = ts
+	}
+	if ic.HeldKeys != "" {
+		if st, err := os.Stat(ic.HeldKeys); err != nil || !st.IsDir() {
+			return nil, nil, fmt.Errorf("issuance.heldKeys: %s is not a directory", ic.HeldKeys)
+		}
+		cfg.HeldKeys = &issuance.DirKeys{Dir: ic.HeldKeys}
+	} else if ic.NodeSigning && o.Signer != nil {
+		cfg.Signer = nodeKeySigner{o.Signer}
+	}
 	base := strings.TrimRight(o.LocalURL, "/") + issapi.Prefix
 	var dev *issapi.DevGateway
 	if ic.DevGateway {
-		dev = &issapi.DevGateway{BaseURL: base, CallbackURL: base + "/payments/callback", Store: db.Issuance(),
+		dev = &issapi.DevGateway{BaseURL: base, CallbackURL: base + "/payments/callback", Store: st,
 			HTTP: &http.Client{Timeout: 30 * time.Second}}
 		cfg.Payments = dev
 		log.Warn("the development payment gateway is on (issuance.devGateway): never on a production node")
@@ -137,5 +173,37 @@ func openIssuance(o *Options, c *Config, db *store.DB, log *slog.Logger) (*issua
 		api.Mount("/issuance", h.Routes())
 	}
 	o.SelfAuthPrefixes = append(o.SelfAuthPrefixes, issapi.Prefix+"/")
-	return svc, late, nil
+	bind := func(n *Node) error {
+		in, err := n.Issuance()
+		if err != nil {
+			return err
+		}
+		late.set(in)
+		return nil
+	}
+	return svc, bind, nil
+}
+
+// lateIssuanceNode is the service's issuance.Node before the node exists
+// (the service's routes are among the node's options): bound once built.
+type lateIssuanceNode struct {
+	mu sync.RWMutex
+	in *IssuanceNode
+}
+
+func (l *lateIssuanceNode) set(in *IssuanceNode) {
+	l.mu.Lock()
+	l.in = in
+	l.mu.Unlock()
+}
+
+// RegisterAndQueue implements issuance.Node.
+func (l *lateIssuanceNode) RegisterAndQueue(ctx context.Context, tx issuance.Tx, c *issuance.Certificate, signed []byte) error {
+	l.mu.RLock()
+	in := l.in
+	l.mu.RUnlock()
+	if in == nil {
+		return fmt.Errorf("%w: the node is not started yet", issuance.ErrNotAvailable)
+	}
+	return in.RegisterAndQueue(ctx, tx, c, signed)
 }

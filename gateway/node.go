@@ -20,6 +20,7 @@ import (
 
 	"github.com/ecogate/ecogate/certs"
 	"github.com/ecogate/ecogate/internal/ids"
+	"github.com/ecogate/ecogate/partners"
 	"github.com/ecogate/ecogate/schema"
 	"github.com/ecogate/ecogate/store"
 )
@@ -142,9 +143,9 @@ type Options struct {
 	// nil error settles the message as delivered, an error retries it by
 	// LocalRetry (suspended when spent), like a partner delivery.
 	LocalKinds map[string]LocalDeliverer
-	// LocalRetry is the retry policy of LocalKinds; DefaultRetryPolicy's
+	// LocalRetry is the retry policy of LocalKinds; partners.DefaultRetryPolicy's
 	// fields where zero.
-	LocalRetry RetryPolicy
+	LocalRetry partners.RetryPolicy
 }
 
 // InboundHandler handles an inbound message of a kind given in

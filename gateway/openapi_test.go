@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/ecogate/ecogate/internal/devsite"
 	"github.com/ecogate/ecogate/openapi"
 )
 
@@ -33,9 +34,9 @@ func routesOf(t *testing.T, h http.Handler, prefix string) []openapi.Operation {
 // document, and every operation of the document is served.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
 	dir := t.TempDir()
-	sites := []DevSite{{Country: "IN", Name: "India", PartnerAddr: "127.0.0.1:1", LocalAddr: "127.0.0.1:2", Dir: filepath.Join(dir, "in")},
+	sites := []devsite.Site{{Country: "IN", Name: "India", PartnerAddr: "127.0.0.1:1", LocalAddr: "127.0.0.1:2", Dir: filepath.Join(dir, "in")},
 		{Country: "VN", Name: "Viet Nam", PartnerAddr: "127.0.0.1:3", LocalAddr: "127.0.0.1:4", Dir: filepath.Join(dir, "vn")}}
-	if err := WriteDevSites(sites, DevRetry{Attempts: 1, InitialInterval: 1e9, MaxInterval: 1e9, MaxAge: 3600e9}); err != nil {
+	if err := devsite.Write(sites, devsite.Retry{Attempts: 1, InitialInterval: 1e9, MaxInterval: 1e9, MaxAge: 3600e9}); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := LoadConfig(sites[0].ConfigPath())

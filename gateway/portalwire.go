@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"math"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/ecogate/ecogate/certs"
@@ -56,26 +55,6 @@ func checkPortal(c *Config, abs func(string) string, bad func(key, format string
 	}
 }
 
-// lateNode is the issuance service's node, set once the node exists (the
-// service is built before it, to hook its routes on the node's options).
-type lateNode struct {
-	mu sync.Mutex
-	in *IssuanceNode
-}
-
-func (l *lateNode) set(in *IssuanceNode) { l.mu.Lock(); l.in = in; l.mu.Unlock() }
-
-// RegisterAndQueue implements issuance.Node.
-func (l *lateNode) RegisterAndQueue(ctx context.Context, tx issuance.Tx, c *issuance.Certificate, signed []byte) error {
-	l.mu.Lock()
-	in := l.in
-	l.mu.Unlock()
-	if in == nil {
-		return fmt.Errorf("%w: the node is not started", issuance.ErrNotAvailable)
-	}
-	return in.RegisterAndQueue(ctx, tx, c, signed)
-}
-
 // nodeKeySigner is the held-key path with the node's document-signing key
 // (signing.key): every officer of the node signs with it
 // (issuance.nodeSigning: true). The officer's own DSC path, when the
@@ -93,9 +72,9 @@ func (k nodeKeySigner) Sign(ctx context.Context, _ *issuance.Person, c *issuance
 // openPortal builds the portal on the node's store, the issuance service
 // and the node (the operator's console).
 func openPortal(c *Config, db *store.DB, svc *issuance.Service, n *Node, w *partners.Watcher, client *tls.Certificate, log *slog.Logger) (*portal.Server, error) {
-	opt := portal.Options{Name: c.Node.Name, Store: db.Portal(), Service: svc, HeldSigning: c.Issuance.NodeSigning && n.opt.Signer != nil,
+	opt := portal.Options{Name: c.Node.Name, Store: db.Portal(), Service: svc, HeldSigning: c.Issuance.HeldKeys != "" || c.Issuance.NodeSigning && n.opt.Signer != nil, ExternalSigning: len(c.Issuance.OfficerAnchors) > 0,
 		SessionTTL: time.Duration(c.Portal.SessionTTL), LoginRate: c.Portal.LoginRate, LoginBurst: c.Portal.LoginBurst, Logger: log.With("component", "portal"),
-		Console: &nodeConsole{n: n, db: db, w: w, client: client}}
+		Console: &nodeConsole{n: n, db: db, w: w, client: client}, Images: certImages{svc}}
 	vo := verify.Options{Country: c.Node.Country, Issuer: c.Node.Name, Register: db.Issued(), BaseURL: c.Verify.PublicURL,
 		Rate: c.Verify.Rate, Burst: c.Verify.Burst, MissesBeforeChallenge: c.Verify.MissesBeforeChallenge, MissWindow: time.Duration(c.Verify.MissWindow)}
 	if vo.BaseURL == "" {
@@ -198,4 +177,18 @@ func (nc *nodeConsole) CustomsClients(ctx context.Context) ([]store.CustomsClien
 
 func (nc *nodeConsole) VerifyAudit(ctx context.Context) (int, error) {
 	return nc.db.Audit().Verify(ctx)
+}
+
+// certImages gives the certificate PDF the office's stamp and the
+// officer's signature images registered in the issuance workflow.
+type certImages struct{ svc *issuance.Service }
+
+func (c certImages) Stamp(ctx context.Context, office string) ([]byte, error) {
+	_, stamp, err := c.svc.CertificateImages(ctx, "", office)
+	return stamp, err
+}
+
+func (c certImages) Signature(ctx context.Context, officer string) ([]byte, error) {
+	sig, _, err := c.svc.CertificateImages(ctx, officer, "")
+	return sig, err
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/ecogate/ecogate/certs"
+	"github.com/ecogate/ecogate/internal/samplecert"
 	"github.com/ecogate/ecogate/schema"
 	"github.com/ecogate/ecogate/store"
 )
@@ -239,7 +240,7 @@ func TestRefusals(t *testing.T) {
 			t.Fatalf("got %d %s", resp.StatusCode, body)
 		}
 		// The same certificate number and version with other content under a new id: refused as well.
-		c, err := SampleCertificate(sampleNumber(6), 1, "IN", "VN")
+		c, err := samplecert.Certificate(sampleNumber(6), 1, "IN", "VN")
 		if err != nil {
 			t.Fatal(err)
 		}

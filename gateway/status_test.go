@@ -5,13 +5,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecogate/ecogate/internal/samplecert"
 	"github.com/ecogate/ecogate/schema"
 	"github.com/ecogate/ecogate/store"
 )
 
 func certXML(t *testing.T, number string, version int, edit func(c *schema.Certificate)) []byte {
 	t.Helper()
-	c, err := SampleCertificate(number, version, "IN", "VN")
+	c, err := samplecert.Certificate(number, version, "IN", "VN")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +178,7 @@ func TestPullMode(t *testing.T) {
 func TestDeliveredWithWarnings(t *testing.T) {
 	in, vn, _ := identities(t)
 	p := newPair(t, fastRetry, nil, nil)
-	c, err := SampleCertificate("IN-WARN-1", 1, "IN", "VN")
+	c, err := samplecert.Certificate("IN-WARN-1", 1, "IN", "VN")
 	if err != nil {
 		t.Fatal(err)
 	}

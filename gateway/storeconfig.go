@@ -27,12 +27,6 @@ var (
 	_ AuditLog = (*store.PGAudit)(nil)
 )
 
-// errServePG: the faces built by Config.Open (customs, public page,
-// issuance) still use the bbolt engine's customs store.
-var errServePG = errors.New("store.engine: postgres: this version runs the partner API, delivery and the audit chain on PostgreSQL (gateway.Node with store.PG), " +
-	"but `ecogate serve` still needs the bbolt engine for the customs and public faces; use store.engine: bbolt for serve, " +
-	"and `ecogate store migrate` / `ecogate audit verify` against PostgreSQL")
-
 // StoreConfig is the store section of the configuration.
 type StoreConfig struct {
 	// Engine is bbolt (default; the data key names the file) or postgres.

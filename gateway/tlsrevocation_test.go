@@ -14,12 +14,13 @@ import (
 	"time"
 
 	"github.com/ecogate/ecogate/certs"
+	"github.com/ecogate/ecogate/internal/devsite"
 	"github.com/ecogate/ecogate/store"
 )
 
 // revokeInSite revokes a certificate of a dev site's PKI (its CA's CRL
 // file, which the other site's registry lists) and returns the file.
-func revokeInSite(t *testing.T, s DevSite, certFile string) string {
+func revokeInSite(t *testing.T, s devsite.Site, certFile string) string {
 	t.Helper()
 	pki := filepath.Join(s.Dir, "pki")
 	cs, err := readCertFile(filepath.Join(pki, certFile))

@@ -3,6 +3,7 @@ package issuance
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -35,6 +36,9 @@ func (k *KeySigner) Sign(ctx context.Context, officer *Person, c *Certificate) (
 	key, err := k.Keys.Key(ctx, officer.ID)
 	if err != nil {
 		return nil, fmt.Errorf("the node holds no key for %s: %w", officer.ID, err)
+	}
+	if pk, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pk.Equal(c.SignerChain[0].PublicKey) {
+		return nil, fmt.Errorf("%w: the key the node holds for %s is not the key of the registered DSC %q; register the DSC of that key", ErrForbidden, officer.ID, c.SignerChain[0].Subject.CommonName)
 	}
 	s := certs.Signer{Key: key, Chain: c.SignerChain}
 	return s.Sign(c.Document)

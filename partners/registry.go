@@ -3,7 +3,6 @@ package partners
 import (
 	"bytes"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -356,12 +355,12 @@ func parse(data []byte, dir string, cfg loadConfig) (*Registry, error) {
 		for _, f := range fp.TLS.ClientCAs {
 			path := resolve(dir, f)
 			p.ClientCAFiles = append(p.ClientCAFiles, path)
-			certs, err := readCerts(cfg.readFile, path)
+			cs, err := certs.LoadWith(cfg.readFile, path, certs.ParseCertificates)
 			if err != nil {
 				ps.add(who, "tls.clientCAs", "%v", err)
 				continue
 			}
-			for _, c := range certs {
+			for _, c := range cs {
 				if !c.IsCA {
 					ps.add(who, "tls.clientCAs", "%s: %q is not a CA certificate", path, c.Subject)
 					continue
@@ -377,7 +376,7 @@ func parse(data []byte, dir string, cfg loadConfig) (*Registry, error) {
 		for _, f := range fp.TLS.CRLs {
 			path := resolve(dir, f)
 			p.TLSCRLFiles = append(p.TLSCRLFiles, path)
-			crls, err := readCRLs(cfg.readFile, path)
+			crls, err := certs.LoadWith(cfg.readFile, path, certs.ParseCRLs)
 			if err != nil {
 				ps.add(who, "tls.crls", "%v", err)
 				continue
@@ -390,17 +389,17 @@ func parse(data []byte, dir string, cfg loadConfig) (*Registry, error) {
 		for _, f := range fp.DocumentSigning.Anchors {
 			path := resolve(dir, f)
 			p.AnchorFiles = append(p.AnchorFiles, path)
-			certs, err := readCerts(cfg.readFile, path)
+			cs, err := certs.LoadWith(cfg.readFile, path, certs.ParseCertificates)
 			if err != nil {
 				ps.add(who, "documentSigning.anchors", "%v", err)
 				continue
 			}
-			p.Anchors = append(p.Anchors, certs...)
+			p.Anchors = append(p.Anchors, cs...)
 		}
 		for _, f := range fp.DocumentSigning.CRLs {
 			path := resolve(dir, f)
 			p.CRLFiles = append(p.CRLFiles, path)
-			crls, err := readCRLs(cfg.readFile, path)
+			crls, err := certs.LoadWith(cfg.readFile, path, certs.ParseCRLs)
 			if err != nil {
 				ps.add(who, "documentSigning.crls", "%v", err)
 				continue
@@ -431,66 +430,6 @@ func resolve(dir, p string) string {
 		return filepath.Clean(p)
 	}
 	return filepath.Join(dir, p)
-}
-
-// readCerts reads one or more PEM CERTIFICATE blocks from path.
-func readCerts(readFile func(string) ([]byte, error), path string) ([]*x509.Certificate, error) {
-	data, err := readFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var certs []*x509.Certificate
-	for rest := data; ; {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("%s: PEM block %q where a CERTIFICATE was expected", path, b.Type)
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		certs = append(certs, c)
-	}
-	if len(certs) == 0 {
-		return nil, fmt.Errorf("%s: no PEM CERTIFICATE found", path)
-	}
-	return certs, nil
-}
-
-// readCRLs reads PEM "X509 CRL" blocks, or one DER CRL, from path.
-func readCRLs(readFile func(string) ([]byte, error), path string) ([]*x509.RevocationList, error) {
-	data, err := readFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var crls []*x509.RevocationList
-	for rest := data; ; {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type != "X509 CRL" {
-			return nil, fmt.Errorf("%s: PEM block %q where an X509 CRL was expected", path, b.Type)
-		}
-		c, err := x509.ParseRevocationList(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		crls = append(crls, c)
-	}
-	if len(crls) == 0 {
-		c, err := x509.ParseRevocationList(data)
-		if err != nil {
-			return nil, fmt.Errorf("%s: neither PEM nor DER CRL: %w", path, err)
-		}
-		crls = append(crls, c)
-	}
-	return crls, nil
 }
 
 // Problem is one finding of Registry.Check.

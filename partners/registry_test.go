@@ -111,7 +111,7 @@ func TestLoadRefusesBadFiles(t *testing.T) {
 		{"bad agreement code", "partners:" + strings.Replace(good, "[RCEP]", "['RCEP; drop']", 1), []string{"agreements", "not an agreement code"}},
 		{"no client CA", "partners:" + strings.Replace(good, "[ca.pem]", "[]", 1), []string{"tls.clientCAs", "at least one"}},
 		{"missing CA file", "partners:" + strings.Replace(good, "[ca.pem]", "[nope.pem]", 1), []string{"tls.clientCAs", "nope.pem", "no such file"}},
-		{"CA file not PEM", "partners:" + strings.Replace(good, "[ca.pem]", "[notpem.pem]", 1), []string{"tls.clientCAs", "no PEM CERTIFICATE"}},
+		{"CA file not PEM", "partners:" + strings.Replace(good, "[ca.pem]", "[notpem.pem]", 1), []string{"tls.clientCAs", "neither PEM nor DER: expected a CERTIFICATE"}},
 		{"key in CA file", "partners:" + strings.Replace(good, "[ca.pem]", "[key.pem]", 1), []string{"tls.clientCAs", "PRIVATE KEY"}},
 		{"leaf as client CA", "partners:" + strings.Replace(good, "[ca.pem]", "[leaf.pem]", 1), []string{"tls.clientCAs", "not a CA"}},
 		{"no anchors", "partners:" + strings.Replace(good, "anchors: [anchor.pem], ", "", 1), []string{"documentSigning.anchors", "at least one"}},

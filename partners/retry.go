@@ -3,7 +3,6 @@ package partners
 import (
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -13,8 +12,12 @@ import (
 )
 
 // RetryPolicy is a partner's delivery retry policy: exponential backoff with
-// jitter, capped by a number of attempts and a maximum age. When either is
-// spent, the message is suspended.
+// jitter (github.com/cenkalti/backoff/v5's ExponentialBackOff), capped by a
+// number of attempts and a maximum age. When either is spent, the message
+// is suspended. It is the one retry policy of the node: the registry reads
+// it per partner and the gateway's delivery loop applies it. The schedule
+// itself (attempts made, next try, last error) is stored with each message
+// in the outbox, so it survives restarts.
 type RetryPolicy struct {
 	// Attempts is the number of delivery attempts before suspension.
 	Attempts int
@@ -28,7 +31,8 @@ type RetryPolicy struct {
 	// interval × [1-Jitter, 1+Jitter].
 	Jitter float64
 	// MaxAge is how long after the first attempt of a round (see
-	// store.OutRecord.RetryFrom) retries go on.
+	// store.OutRecord.RetryFrom) retries go on; a negative value means no
+	// age limit (only in code: the registry requires a positive one).
 	MaxAge time.Duration
 }
 
@@ -37,6 +41,35 @@ type RetryPolicy struct {
 func DefaultRetryPolicy() RetryPolicy {
 	return RetryPolicy{Attempts: 10, InitialInterval: 30 * time.Second, MaxInterval: time.Hour,
 		Multiplier: 2, Jitter: 0.2, MaxAge: 72 * time.Hour}
+}
+
+// WithDefaults fills the fields left at zero (or out of range) from
+// DefaultRetryPolicy, so that a zero RetryPolicy is the default one; a zero
+// Jitter is kept (no jitter), and so is a negative MaxAge (no age limit).
+func (p RetryPolicy) WithDefaults() RetryPolicy {
+	d := DefaultRetryPolicy()
+	if p.Attempts <= 0 {
+		p.Attempts = d.Attempts
+	}
+	if p.InitialInterval <= 0 {
+		p.InitialInterval = d.InitialInterval
+	}
+	if p.MaxInterval <= 0 {
+		p.MaxInterval = d.MaxInterval
+	}
+	if p.MaxInterval < p.InitialInterval {
+		p.MaxInterval = p.InitialInterval
+	}
+	if !(p.Multiplier >= 1) {
+		p.Multiplier = d.Multiplier
+	}
+	if !(p.Jitter >= 0 && p.Jitter <= 1) {
+		p.Jitter = d.Jitter
+	}
+	if p.MaxAge == 0 {
+		p.MaxAge = d.MaxAge
+	}
+	return p
 }
 
 // Validate reports an unusable policy.
@@ -66,54 +99,53 @@ func (p RetryPolicy) Validate() error {
 // Backoff returns a backoff/v5 ExponentialBackOff configured from the
 // policy, for in-process retries with backoff.Retry (pair it with
 // backoff.WithMaxTries(uint(p.Attempts)) and
-// backoff.WithMaxElapsedTime(p.MaxAge)). Durable retries use NextTry, which
-// follows the same formula from a stored attempt count.
+// backoff.WithMaxElapsedTime(p.MaxAge)). Durable retries use Next, which
+// follows the same schedule from a stored attempt count.
 func (p RetryPolicy) Backoff() *backoff.ExponentialBackOff {
-	return &backoff.ExponentialBackOff{
+	b := &backoff.ExponentialBackOff{
 		InitialInterval:     p.InitialInterval,
 		RandomizationFactor: p.Jitter,
 		Multiplier:          p.Multiplier,
 		MaxInterval:         p.MaxInterval,
 	}
+	b.Reset()
+	return b
 }
 
 // Interval returns the wait after the given number of failed attempts
 // (1 for the first), before jitter: InitialInterval × Multiplier^(n-1),
-// capped at MaxInterval.
+// capped at MaxInterval, as backoff/v5's ExponentialBackOff grows it.
 func (p RetryPolicy) Interval(attempts int) time.Duration {
-	if attempts < 1 {
-		attempts = 1
+	q := p
+	q.Jitter = 0 // the schedule; Next draws the jitter from its own source
+	b := q.Backoff()
+	attempts = min(max(attempts, 1), 64) // the interval is capped long before
+	var d time.Duration
+	for range attempts {
+		d = b.NextBackOff()
 	}
-	d := float64(p.InitialInterval) * math.Pow(p.Multiplier, float64(attempts-1))
-	if d > float64(p.MaxInterval) || math.IsInf(d, 0) || math.IsNaN(d) {
-		return p.MaxInterval
-	}
-	return time.Duration(d)
+	return d
 }
 
-// NextTry computes when to try again after attempts failed attempts,
-// counting from now, with jitter drawn from rnd (a value in [0,1); nil uses
-// math/rand/v2). It reports spent when the attempts are used up or the
-// next try would fall after retryFrom+MaxAge: then suspend the message.
-func (p RetryPolicy) NextTry(attempts int, retryFrom, now time.Time, rnd func() float64) (next time.Time, spent bool) {
+// Next decides what follows failed attempt number attempts (1 for the
+// first): the time of the next try, counted from now with jitter drawn from
+// rnd (a value in [0,1); nil uses math/rand/v2), or suspend with the reason
+// when the attempts are spent or the next try would fall after
+// retryFrom+MaxAge. Zero fields take DefaultRetryPolicy's values.
+func (p RetryPolicy) Next(attempts int, retryFrom, now time.Time, rnd func() float64) (next time.Time, suspend bool, reason string) {
+	p = p.WithDefaults()
 	if attempts >= p.Attempts {
-		return time.Time{}, true
+		return time.Time{}, true, "retry policy spent: " + strconv.Itoa(attempts) + " of " + strconv.Itoa(p.Attempts) + " attempts made"
 	}
 	if rnd == nil {
 		rnd = rand.Float64
 	}
 	iv := float64(p.Interval(attempts))
-	d := time.Duration(iv - p.Jitter*iv + rnd()*(2*p.Jitter*iv))
-	next = now.Add(d)
-	if next.After(retryFrom.Add(p.MaxAge)) {
-		return time.Time{}, true
+	next = now.Add(time.Duration(iv - p.Jitter*iv + rnd()*(2*p.Jitter*iv)))
+	if p.MaxAge > 0 && next.Sub(retryFrom) > p.MaxAge {
+		return time.Time{}, true, "retry policy spent: next try would pass the maximum age of " + p.MaxAge.String()
 	}
-	return next, false
-}
-
-// Spent reports whether the policy allows no further attempt.
-func (p RetryPolicy) Spent(attempts int, retryFrom, now time.Time) bool {
-	return attempts >= p.Attempts || now.After(retryFrom.Add(p.MaxAge))
+	return next, false, ""
 }
 
 // String renders the policy for humans.

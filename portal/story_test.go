@@ -22,6 +22,7 @@ import (
 
 	"github.com/ecogate/ecogate/certs"
 	"github.com/ecogate/ecogate/gateway"
+	"github.com/ecogate/ecogate/internal/devsite"
 	"github.com/ecogate/ecogate/internal/testenv"
 	"github.com/ecogate/ecogate/issuance"
 	"github.com/ecogate/ecogate/portal"
@@ -64,12 +65,12 @@ func newStory(t *testing.T) *story {
 		lns = append(lns, ln)
 		return ln.Addr().String()
 	}
-	sites := []gateway.DevSite{
+	sites := []devsite.Site{
 		{Country: "IN", Name: "India (dev)", PartnerAddr: addr(), LocalAddr: addr(), CustomsAddr: addr(), PublicAddr: addr(), Dir: filepath.Join(dir, "in")},
 		{Country: "VN", Name: "Viet Nam (dev)", PartnerAddr: addr(), LocalAddr: addr(), CustomsAddr: addr(), PublicAddr: addr(), Dir: filepath.Join(dir, "vn")},
 	}
 	portalAddr := addr()
-	if err := gateway.WriteDevSites(sites, gateway.DevRetry{Attempts: 20, InitialInterval: time.Second, MaxInterval: 2 * time.Second, MaxAge: time.Hour}); err != nil {
+	if err := devsite.Write(sites, devsite.Retry{Attempts: 20, InitialInterval: time.Second, MaxInterval: 2 * time.Second, MaxAge: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	s := &story{t: t, inDir: sites[0].Dir, portal: "http://localhost:" + strconv.Itoa(lns[8].Addr().(*net.TCPAddr).Port),

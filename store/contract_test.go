@@ -343,9 +343,9 @@ func TestContractInbox(t *testing.T) {
 		if fmt.Sprint(inIDs(pending)) != "[i1 u1 u2]" {
 			t.Fatalf("pending = %v", inIDs(pending))
 		}
-		got, err := e.inbox.SetReceipt(ctx, "i1", StateDelivered, []byte("first"))
+		_, err = e.inbox.SetReceipt(ctx, "i1", StateDelivered, []byte("first"))
 		mustNil(t, "receipt", err)
-		got, err = e.inbox.SetReceipt(ctx, "i1", StateFailed, []byte("second"))
+		got, err := e.inbox.SetReceipt(ctx, "i1", StateFailed, []byte("second"))
 		mustNil(t, "receipt again", err)
 		if string(got.Receipt) != "first" {
 			t.Fatalf("second receipt replaced the first: %q", got.Receipt)
@@ -481,7 +481,7 @@ func TestContractIssued(t *testing.T) {
 		if _, err := e.issued.Get(ctx, "N0"); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("unknown number: %v", err)
 		}
-		r, err = e.issued.SetStatus(ctx, "N1", CertWithdrawn, "")
+		_, err = e.issued.SetStatus(ctx, "N1", CertWithdrawn, "")
 		mustNil(t, "withdraw", err)
 		r, err = e.issued.Register(ctx, IssuedCert{Number: "N1", Status: CertIssued})
 		mustNil(t, "register issued again", err)

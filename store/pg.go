@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -297,12 +296,6 @@ func (pg *PG) listen(ctx context.Context, wake func()) error {
 func notifyOutbox(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, "SELECT pg_notify($1, '')", OutboxChannel)
 	return err
-}
-
-// isUnique reports a unique-constraint violation.
-func isUnique(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
 // checkEntries checks audit entries as Audit.Append does and sets their time.

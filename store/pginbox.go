@@ -261,22 +261,33 @@ func pgApplyStatus(ctx context.Context, tx pgx.Tx, c StatusChange, now time.Time
 		c.At = now
 	}
 	c.At = c.At.UTC()
-	// Make sure the row exists so that it can be locked, then lock it.
+	// The first status change of a version: the primary key decides
+	// between replicas applying it at the same moment (no read before the
+	// write, so two of them cannot both see "no row" and both record it).
+	fresh := CertStatus{Country: c.Country, Number: c.Number, Version: c.Version, Status: c.Status, ReplacedBy: c.ReplacedBy, Updated: c.At, History: []StatusChange{c}}
+	fv, err := json.Marshal(&fresh)
+	if err != nil {
+		return nil, false, err
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO cert_status (country, number, version, rec) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (country, number, version) DO NOTHING`, c.Country, c.Number, c.Version, fv)
+	if err != nil {
+		return nil, false, err
+	}
+	if tag.RowsAffected() == 1 {
+		return &fresh, true, nil
+	}
+	// A record exists: lock it and apply the change to it.
 	var cur CertStatus
 	var v []byte
-	err := tx.QueryRow(ctx, "SELECT rec FROM cert_status WHERE country = $1 AND number = $2 AND version = $3 FOR UPDATE", c.Country, c.Number, c.Version).Scan(&v)
-	switch {
-	case err == nil:
-		if err := json.Unmarshal(v, &cur); err != nil {
-			return nil, false, fmt.Errorf("decode status of %s/%s v%d: %w", c.Country, c.Number, c.Version, err)
-		}
-		if cur.Status != CertIssued || c.Status == CertIssued {
-			return &cur, false, nil
-		}
-	case errors.Is(err, pgx.ErrNoRows):
-		cur = CertStatus{Country: c.Country, Number: c.Number, Version: c.Version}
-	default:
+	if err := tx.QueryRow(ctx, "SELECT rec FROM cert_status WHERE country = $1 AND number = $2 AND version = $3 FOR UPDATE", c.Country, c.Number, c.Version).Scan(&v); err != nil {
 		return nil, false, err
+	}
+	if err := json.Unmarshal(v, &cur); err != nil {
+		return nil, false, fmt.Errorf("decode status of %s/%s v%d: %w", c.Country, c.Number, c.Version, err)
+	}
+	if cur.Status != CertIssued || c.Status == CertIssued {
+		return &cur, false, nil
 	}
 	cur.Status, cur.ReplacedBy, cur.Updated = c.Status, c.ReplacedBy, c.At
 	cur.History = append(cur.History, c)
@@ -284,8 +295,7 @@ func pgApplyStatus(ctx context.Context, tx pgx.Tx, c StatusChange, now time.Time
 	if err != nil {
 		return nil, false, err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO cert_status (country, number, version, rec) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (country, number, version) DO UPDATE SET rec = EXCLUDED.rec`, c.Country, c.Number, c.Version, nv)
+	_, err = tx.Exec(ctx, "UPDATE cert_status SET rec = $4 WHERE country = $1 AND number = $2 AND version = $3", c.Country, c.Number, c.Version, nv)
 	return &cur, true, err
 }
 

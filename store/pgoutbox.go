@@ -21,8 +21,6 @@ func (pg *PG) Outbox() *PGOutbox { return &PGOutbox{pg: pg} }
 // PG returns the engine.
 func (o *PGOutbox) PG() *PG { return o.pg }
 
-const outCols = "rec"
-
 func pgPutBlob(ctx context.Context, tx pgx.Tx, hash string, content []byte) error {
 	_, err := tx.Exec(ctx, "INSERT INTO blobs (hash, content) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING", hash, content)
 	return err

@@ -29,7 +29,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ecogate/ecogate/gateway"
+	"github.com/ecogate/ecogate/internal/devsite"
 )
 
 const fixture = "mapping/testdata/india-ecoo/aifta-issued.json"
@@ -56,8 +56,8 @@ func main() {
 	if !*keep {
 		defer os.RemoveAll(*dir)
 	}
-	site := gateway.DevSite{Country: "IN", Name: "India (import load)", PartnerAddr: "127.0.0.1:1", LocalAddr: "127.0.0.1:2", Dir: filepath.Join(*dir, "site")}
-	if err := gateway.WriteDevSites([]gateway.DevSite{site}, gateway.DevRetry{Attempts: 1, InitialInterval: time.Second, MaxInterval: time.Second, MaxAge: time.Hour}); err != nil {
+	site := devsite.Site{Country: "IN", Name: "India (import load)", PartnerAddr: "127.0.0.1:1", LocalAddr: "127.0.0.1:2", Dir: filepath.Join(*dir, "site")}
+	if err := devsite.Write([]devsite.Site{site}, devsite.Retry{Attempts: 1, InitialInterval: time.Second, MaxInterval: time.Second, MaxAge: time.Hour}); err != nil {
 		log.Fatal(err)
 	}
 	src := filepath.Join(*dir, "legacy.ndjson")

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/ecogate/ecogate/internal/pgtest"
 )
 
 // The binary the end-to-end tests run as child processes, built once per
@@ -20,7 +22,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := pgtest.Main(m) // stops the throwaway PostgreSQL cluster, if a test started one
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ecogate/ecogate/gateway"
 	"github.com/ecogate/ecogate/gateway/customs"
+	"github.com/ecogate/ecogate/internal/devsite"
 	"github.com/ecogate/ecogate/store"
 )
 
@@ -75,11 +75,11 @@ func TestCustomsClientsCommand(t *testing.T) {
 // revoked one does not.
 func TestCustomsClientWithServe(t *testing.T) {
 	dir := t.TempDir()
-	sites := []gateway.DevSite{
+	sites := []devsite.Site{
 		{Country: "VN", Name: "Viet Nam (test)", PartnerAddr: freeAddr(t), LocalAddr: freeAddr(t), Dir: filepath.Join(dir, "vn")},
 		{Country: "IN", Name: "India (test)", PartnerAddr: freeAddr(t), LocalAddr: freeAddr(t), Dir: filepath.Join(dir, "in")},
 	}
-	if err := gateway.WriteDevSites(sites, gateway.DevRetry{Attempts: 3, InitialInterval: time.Second, MaxInterval: time.Second, MaxAge: time.Hour}); err != nil {
+	if err := devsite.Write(sites, devsite.Retry{Attempts: 3, InitialInterval: time.Second, MaxInterval: time.Second, MaxAge: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	vn := sites[0]

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/ecogate/ecogate/gateway"
+	"github.com/ecogate/ecogate/internal/devsite"
+	"github.com/ecogate/ecogate/internal/samplecert"
 	"github.com/ecogate/ecogate/schema"
 	"github.com/ecogate/ecogate/store"
 )
@@ -35,7 +37,14 @@ token over HTTPS, checks a received certificate (AUTHENTIC), a declaration
 that asks too much (MISMATCH) and a certificate VN never received (asked of
 IN by a verification query), and records a decision; the decision travels
 back to IN, whose local API shows it and whose public page answers for the
-certificate's QR link. Without --keep the nodes
+certificate's QR link. Then IN's issuance workflow, through its issuance
+API only: an exporter registers by IEC (confirmed by the trade registry),
+an agency with an office and an officer (DSC from the dev PKI, key held by
+the node) is set up, the e-wallet credited; the exporter files two
+applications (goods lines, cost sheet), one is returned with a query and
+answered, both are approved, signed and issued, reach VN, and VN's customs
+checks one (AUTHENTIC); notifications are written to in/mail. Without
+--keep the nodes
 stop and the temporary directory is removed; with --keep they run until
 Ctrl-C, and the commands to try are printed.
 
@@ -84,7 +93,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 type demoNode struct {
-	site  gateway.DevSite
+	site  devsite.Site
 	inst  *gateway.Instance
 	stop  context.CancelFunc
 	done  chan error
@@ -105,29 +114,14 @@ func demo(ctx context.Context, n int, dir string, keep bool, out io.Writer) (err
 			defer os.RemoveAll(dir)
 		}
 	}
-	nodes := []*demoNode{{site: gateway.DevSite{Country: "IN", Name: "India (demo)"}}, {site: gateway.DevSite{Country: "VN", Name: "Viet Nam (demo)"}}}
-	for _, d := range nodes {
-		if d.lnP, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			return err
-		}
-		if d.lnL, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			return err
-		}
-		if d.lnC, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			return err
-		}
-		if d.lnV, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			return err
-		}
-		d.site.PartnerAddr, d.site.LocalAddr = d.lnP.Addr().String(), d.lnL.Addr().String()
-		d.site.CustomsAddr, d.site.PublicAddr = d.lnC.Addr().String(), d.lnV.Addr().String()
-		d.site.Dir = filepath.Join(dir, strings.ToLower(d.site.Country))
-	}
-	sites := []gateway.DevSite{nodes[0].site, nodes[1].site}
-	if err := gateway.WriteDevSites(sites, gateway.DevRetry{Attempts: 10, InitialInterval: time.Second, MaxInterval: 10 * time.Second, MaxAge: time.Hour}); err != nil {
+	nodes, err := demoLayout(dir)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "ecogate demo: two nodes on loopback with development PKIs; files in %s\n", dir)
+	if err := demoEnableIssuance(nodes[0].site); err != nil {
+		return fmt.Errorf("issuance: %w", err)
+	}
 	for _, d := range nodes {
 		cfg, err := gateway.LoadConfig(d.site.ConfigPath())
 		if err != nil {
@@ -163,62 +157,150 @@ func demo(ctx context.Context, n int, dir string, keep bool, out io.Writer) (err
 	// The documents: n issues, then a withdrawal of the first and a
 	// replacement of the second.
 	number := func(i int) string { return fmt.Sprintf("IN-AI-2026-DEMO-%04d", i) }
-	type doc struct {
-		xml  []byte
-		what string
-	}
-	var docs []doc
-	for i := 1; i <= n; i++ {
-		b, err := gateway.SampleXML(number(i), 1, "IN", "VN")
-		if err != nil {
-			return err
-		}
-		docs = append(docs, doc{b, "issue"})
-	}
-	w, err := gateway.SampleCertificate(number(1), 1, "IN", "VN")
+	docs, err := demoDocuments(n, number)
 	if err != nil {
 		return err
+	}
+	fmt.Fprintf(out, "\nIN sends %d sample AIFTA e-COs to VN, then withdraws %s and replaces %s with version 2\n", n, number(1), number(2))
+	hc := &http.Client{Timeout: 60 * time.Second}
+	sent, err := demoSubmit(hc, local, docs)
+	if err != nil {
+		return err
+	}
+	delivered, err := demoTrack(ctx, hc, sent, vn, out)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\n%d of %d messages delivered and receipted\n", delivered, len(sent))
+
+	if err := demoStatusAtVN(hc, vn, n, number, out); err != nil {
+		return err
+	}
+	cs, err := demoCustoms(ctx, in, vn, n, number, out)
+	if err != nil {
+		return fmt.Errorf("customs: %w", err)
+	}
+	if err := demoIssuance(ctx, in, vn, cs, out); err != nil {
+		return fmt.Errorf("issuance: %w", err)
+	}
+	fmt.Fprintln(out)
+	for _, d := range nodes {
+		k, err := d.inst.DB.Audit().Verify(ctx)
+		state := "intact"
+		if err != nil {
+			state = err.Error()
+		}
+		fmt.Fprintf(out, "audit log of %s: %d entries, hash chain %s\n", d.site.Country, k, state)
+	}
+	fmt.Fprintf(out, "done in %s\n", time.Since(start).Round(10*time.Millisecond))
+	if delivered != len(sent) {
+		return fmt.Errorf("%d of %d messages were not delivered; see %s", len(sent)-delivered, len(sent), filepath.Join(in.site.Dir, "node.log"))
+	}
+	if keep {
+		demoKeepHint(in, vn, cs, local, number(n+1), out)
+		<-ctx.Done()
+	}
+	return nil
+}
+
+// demoLayout lays out the two demo sites (IN and VN) under dir, on
+// loopback listeners opened now so that their ports are known.
+func demoLayout(dir string) (nodes []*demoNode, err error) {
+	nodes = []*demoNode{{site: devsite.Site{Country: "IN", Name: "India (demo)"}}, {site: devsite.Site{Country: "VN", Name: "Viet Nam (demo)"}}}
+	for _, d := range nodes {
+		if d.lnP, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return nil, err
+		}
+		if d.lnL, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return nil, err
+		}
+		if d.lnC, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return nil, err
+		}
+		if d.lnV, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return nil, err
+		}
+		d.site.PartnerAddr, d.site.LocalAddr = d.lnP.Addr().String(), d.lnL.Addr().String()
+		d.site.CustomsAddr, d.site.PublicAddr = d.lnC.Addr().String(), d.lnV.Addr().String()
+		d.site.Dir = filepath.Join(dir, strings.ToLower(d.site.Country))
+	}
+	sites := []devsite.Site{nodes[0].site, nodes[1].site}
+	if err := devsite.Write(sites, devsite.Retry{Attempts: 10, InitialInterval: time.Second, MaxInterval: 10 * time.Second, MaxAge: time.Hour}); err != nil {
+		return nil, err
+	}
+	return nodes, nil
+}
+
+// demoDoc is one document the demo submits, and what it is.
+type demoDoc struct {
+	xml  []byte
+	what string
+}
+
+// demoDocuments makes the demo's documents: n issues, then a withdrawal of
+// the first and a replacement of the second.
+func demoDocuments(n int, number func(int) string) ([]demoDoc, error) {
+	var docs []demoDoc
+	for i := 1; i <= n; i++ {
+		b, err := samplecert.XML(number(i), 1, "IN", "VN")
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, demoDoc{b, "issue"})
+	}
+	w, err := samplecert.Certificate(number(1), 1, "IN", "VN")
+	if err != nil {
+		return nil, err
 	}
 	w.Header.Status, w.Header.FunctionCode = "40", "1"
-	r, err := gateway.SampleCertificate(number(2), 2, "IN", "VN")
+	r, err := samplecert.Certificate(number(2), 2, "IN", "VN")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	r.Header.FunctionCode = "5"
 	r.Replaces = &schema.Replacement{CertificateNumber: number(2), IssueDate: r.Header.IssueDateTime.Date(), Version: 1, Reason: "corrected gross weight"}
 	for _, c := range []*schema.Certificate{w, r} {
 		b, err := schema.EncodeXML(c)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		docs = append(docs, doc{b, gateway.KindOf(c)})
+		docs = append(docs, demoDoc{b, gateway.KindOf(c)})
 	}
-	fmt.Fprintf(out, "\nIN sends %d sample AIFTA e-COs to VN, then withdraws %s and replaces %s with version 2\n", n, number(1), number(2))
-	hc := &http.Client{Timeout: 60 * time.Second}
+	return docs, nil
+}
+
+// demoSubmit submits the documents to IN's local API.
+func demoSubmit(hc *http.Client, local string, docs []demoDoc) ([]gateway.SubmitResult, error) {
 	var sent []gateway.SubmitResult
 	for _, d := range docs {
 		resp, err := hc.Post(local+"/api/v1/outbound?to=VN", "application/xml", bytes.NewReader(d.xml))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusAccepted {
-			return fmt.Errorf("IN refused a sample: HTTP %d: %s", resp.StatusCode, body)
+			return nil, fmt.Errorf("IN refused a sample: HTTP %d: %s", resp.StatusCode, body)
 		}
 		var res gateway.SubmitResult
 		if err := json.Unmarshal(body, &res); err != nil {
-			return err
+			return nil, err
 		}
 		sent = append(sent, res)
 	}
+	return sent, nil
+}
+
+// demoTrack waits for each message's outcome at IN and prints the first
+// twelve and the last two; it returns how many were delivered.
+func demoTrack(ctx context.Context, hc *http.Client, sent []gateway.SubmitResult, vn *demoNode, out io.Writer) (int, error) {
 	deadline := time.Now().Add(2 * time.Minute)
 	delivered := 0
 	for i, res := range sent {
 		m := res.Messages[0]
 		tr, err := sendWaitFor(ctx, hc, m.Tracking, "", deadline)
 		if err != nil {
-			return fmt.Errorf("%s: %w", m.ID, err)
+			return 0, fmt.Errorf("%s: %w", m.ID, err)
 		}
 		if tr.TrackingInfo.Accepted() {
 			delivered++
@@ -235,8 +317,11 @@ func demo(ctx context.Context, n int, dir string, keep bool, out io.Writer) (err
 			fmt.Fprintf(out, "\n  ... (%d more)\n", len(sent)-14)
 		}
 	}
-	fmt.Fprintf(out, "\n%d of %d messages delivered and receipted\n", delivered, len(sent))
+	return delivered, nil
+}
 
+// demoStatusAtVN prints what VN knows of the first certificates IN issued.
+func demoStatusAtVN(hc *http.Client, vn *demoNode, n int, number func(int) string, out io.Writer) error {
 	fmt.Fprintln(out, "\nat VN, the status of what IN issued:")
 	for i := 1; i <= min(n, 3); i++ {
 		resp, err := hc.Get("http://" + vn.site.LocalAddr + "/api/v1/certificates/IN/" + number(i))
@@ -258,25 +343,13 @@ func demo(ctx context.Context, n int, dir string, keep bool, out io.Writer) (err
 			fmt.Fprintln(out, line)
 		}
 	}
-	cs, err := demoCustoms(ctx, in, vn, n, number, out)
-	if err != nil {
-		return fmt.Errorf("customs: %w", err)
-	}
-	fmt.Fprintln(out)
-	for _, d := range nodes {
-		k, err := d.inst.DB.Audit().Verify(ctx)
-		state := "intact"
-		if err != nil {
-			state = err.Error()
-		}
-		fmt.Fprintf(out, "audit log of %s: %d entries, hash chain %s\n", d.site.Country, k, state)
-	}
-	fmt.Fprintf(out, "done in %s\n", time.Since(start).Round(10*time.Millisecond))
-	if delivered != len(sent) {
-		return fmt.Errorf("%d of %d messages were not delivered; see %s", len(sent)-delivered, len(sent), filepath.Join(in.site.Dir, "node.log"))
-	}
-	if keep {
-		fmt.Fprintf(out, `
+	return nil
+}
+
+// demoKeepHint prints what to try while the kept nodes run, and writes a
+// fresh sample for the send command it suggests.
+func demoKeepHint(in, vn *demoNode, cs *demoCustomsResult, local, nextNumber string, out io.Writer) {
+	fmt.Fprintf(out, `
 The nodes keep running (Ctrl-C stops them). Try:
   go run ./cmd/ecogate send %s --to VN --node %s --wait 30s
   curl -s %s/api/v1/outbound | head -40
@@ -288,14 +361,11 @@ VN's customs API (client %s, secret %s):
 IN's public page: %s
 Logs: %s and %s
 `, filepath.Join(in.site.Dir, "sample.xml"), local, local, local, in.site.ConfigPath(),
-			cs.clientID, cs.secret, cs.caFile, cs.clientID, cs.secret, vn.site.CustomsAddr, cs.caFile, cs.number, vn.site.CustomsAddr, cs.qrLink,
-			filepath.Join(in.site.Dir, "node.log"), filepath.Join(vn.site.Dir, "node.log"))
-		if b, err := gateway.SampleXML(number(n+1), 1, "IN", "VN"); err == nil {
-			_ = os.WriteFile(filepath.Join(in.site.Dir, "sample.xml"), b, 0o644)
-		}
-		<-ctx.Done()
+		cs.clientID, cs.secret, cs.caFile, cs.clientID, cs.secret, vn.site.CustomsAddr, cs.caFile, cs.number, vn.site.CustomsAddr, cs.qrLink,
+		filepath.Join(in.site.Dir, "node.log"), filepath.Join(vn.site.Dir, "node.log"))
+	if b, err := samplecert.XML(nextNumber, 1, "IN", "VN"); err == nil {
+		_ = os.WriteFile(filepath.Join(in.site.Dir, "sample.xml"), b, 0o644)
 	}
-	return nil
 }
 
 // demoSites are the folders a demo lays out in its directory.

@@ -10,13 +10,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/ecogate/ecogate/gateway"
+	"github.com/ecogate/ecogate/certs"
 	"github.com/ecogate/ecogate/gateway/customs"
+	"github.com/ecogate/ecogate/internal/samplecert"
 )
 
 // demoCustomsResult is what the demo's customs part leaves for the
@@ -34,12 +34,14 @@ func demoCustoms(ctx context.Context, in, vn *demoNode, n int, number func(int) 
 	res := &demoCustomsResult{caFile: filepath.Join(vn.site.Dir, "pki", "root-cert.pem")}
 	cert := number(n) // neither withdrawn nor replaced when n >= 3
 	res.number = cert
-	root, err := os.ReadFile(res.caFile)
+	roots, err := certs.LoadCertificates(res.caFile)
 	if err != nil {
 		return nil, err
 	}
 	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(root)
+	for _, c := range roots {
+		pool.AddCert(c)
+	}
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
 	base := "https://" + vn.site.CustomsAddr
 
@@ -86,7 +88,7 @@ func demoCustoms(ctx context.Context, in, vn *demoNode, n int, number func(int) 
 	// An unknown number for VN: issued by IN for VN but not sent
 	// (registered at IN only), so VN asks IN.
 	queried := "IN-AI-2026-DEMO-Q001"
-	qc, err := gateway.SampleCertificate(queried, 1, "IN", "VN")
+	qc, err := samplecert.Certificate(queried, 1, "IN", "VN")
 	if err != nil {
 		return nil, err
 	}

@@ -5,8 +5,10 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ecogate/ecogate/store"
 )
@@ -22,6 +24,7 @@ func TestDemo(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
 	}
+	year := strconv.Itoa(time.Now().UTC().Year())
 	for _, want := range []string{
 		"5 of 5 messages delivered and receipted",
 		"IN-AI-2026-DEMO-0001 v1  withdrawn",
@@ -41,10 +44,28 @@ func TestDemo(t *testing.T) {
 		"/api/v1/issued/IN-AI-2026-DEMO-0003",
 		"/verify/q/",
 		`{"found":true,"certificate":{"number":"IN-AI-2026-DEMO-0003"`,
+		// the issuance story, through IN's issuance API
+		"account active (confirmed by the registry)",
+		"DSC \"CN=ecogate dev IN document signer ECDSA",
+		"e-wallet  AABCB5678M at KOL credited INR 1000.00",
+		"apply     APP000000001: AIFTA, to VN",
+		"apply     APP000000002: AIFTA, to VN",
+		"e-wallet  balance INR 500.00 after 3 movements",
+		"claims \"RVC 35% + CTSH\": consistent, RVC build-down 75.00%",
+		"query     APP000000001 returned by the officer",
+		"a PEM upload was refused: 400",
+		"issue     APP000000001 approved and signed by officer@icc.example: certificate ICC-KOL-" + year + "-000001",
+		"issue     APP000000002 approved and signed by officer@icc.example: certificate ICC-KOL-" + year + "-000002",
+		"deliver   ICC-KOL-" + year + "-000001 -> VN: delivered",
+		"deliver   ICC-KOL-" + year + "-000002 -> VN: delivered",
+		"at VN     customs checks ICC-KOL-" + year + "-000001 (HS 0904.21, 2000 KGM) -> AUTHENTIC",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}
+	}
+	if mails, _ := filepath.Glob(filepath.Join(dir, "in", "mail", "*")); len(mails) < 2 {
+		t.Errorf("the demo wrote %d notification mails to in/mail", len(mails))
 	}
 }
 

@@ -62,29 +62,7 @@ func runImport(ctx context.Context, args []string, _ io.Writer, stderr io.Writer
 	every := fs.Int("checkpoint-every", 2000, "write the checkpoint after every `N` finished records (and at the end); a resumed import redoes at most about this many")
 	quiet := fs.Bool("quiet", false, "no progress bar; only errors and the final summary")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, `usage: ecogate import --config FILE --profile NAME|FILE --source FILE|DIR [options]
-
-Migrates a legacy platform's certificates into this node's store: each
-record is read, mapped with the profile, validated, encoded as canonical
-e-CO XML (signed with --sign) and stored with its entry in the register of
-issued certificates (QR token, status, core data), so the public
-verification page and verification queries know it. Each record is stored
-whole or not at all. A record that does not fit is reported in the failure
-report (source, record number, position, reasons) and skipped; the batch
-goes on. Stop the node first: the import writes the data file directly.
-
-Interrupted (Ctrl-C, or a crash), the same command again resumes from the
-checkpoint; records already stored are not stored twice. Running it again
-after it finished does nothing (delete the checkpoint to import again:
-identical records are then skipped, a different content under an already
-stored number and version is reported as a conflict).
-
-Exit status: 0 when every record was imported (or already stored), 1 when
-some records failed (see the report), 2 on a usage or configuration error,
-an unreadable source or an interruption.
-
-options:
-`)
+		fmt.Fprint(stderr, importUsage)
 		fs.PrintDefaults()
 	}
 	pos, err := parseArgs(fs, args)
@@ -134,27 +112,8 @@ options:
 
 	var accept func(*schema.Certificate) error
 	if *level == "severe" {
-		vopts := schema.ValidateOptions{CodeLists: schema.DefaultCodeLists()}
-		dir := *codeLists
-		if dir == "" {
-			dir = cfg.CodeLists
-		}
-		if dir == "" {
-			dir = os.Getenv(codeListsEnv)
-		}
-		if dir != "" {
-			cl, err := schema.LoadCodeLists(dir)
-			if err != nil {
-				return fail("%v", err)
-			}
-			vopts.CodeLists = cl
-		}
-		accept = func(c *schema.Certificate) error {
-			fds := schema.Validate(c, vopts)
-			if !fds.HasSevere() {
-				return nil
-			}
-			return fmt.Errorf("validation: %s", severeSummary(fds))
+		if accept, err = importValidator(*codeLists, cfg.CodeLists); err != nil {
+			return fail("%v", err)
 		}
 	}
 	sink := &gateway.ImportSink{Origin: "import " + p.Name}
@@ -177,16 +136,8 @@ options:
 	if _, err := os.Stat(cpPath); err == nil {
 		resuming = true
 	}
-	if err := os.MkdirAll(filepath.Dir(cfg.Data), 0o700); err != nil {
-		return fail("data: %v", err)
-	}
-	so := cfg.StoreOptions(nil)
-	so.LockTimeout = time.Second
-	db, err := store.Open(cfg.Data, so)
+	db, err := openImportStore(cfg)
 	if err != nil {
-		if errors.Is(err, store.ErrLocked) {
-			return fail("the data file %s is locked: the node is running (or another import is); stop it and run the import again, it writes the data file directly", cfg.Data)
-		}
 		return fail("%v", err)
 	}
 	defer db.Close()
@@ -225,30 +176,116 @@ options:
 	bar.stop()
 	rerr := rep.Close()
 	st := db.Stats()
-	// One audit entry per run: who imported what, and the outcome (the
-	// records themselves are in the register; the failures in the report).
+	auditImport(ctx, db, p.Name, sources, total, *sign, ierr, stderr)
+	cerr := db.Close()
+	fmt.Fprintf(stderr, "ecogate import: %s (profile %s, data %s)\n", importSummary(total, bar, st), p.Name, cfg.Data)
+	if cerr != nil {
+		return fail("closing the data file: %v", cerr)
+	}
+	return importOutcome(ctx, stderr, total, ierr, rerr, rep, cpPath)
+}
+
+// importUsage is the help of ecogate import.
+const importUsage = `usage: ecogate import --config FILE --profile NAME|FILE --source FILE|DIR [options]
+
+Migrates a legacy platform's certificates into this node's store: each
+record is read, mapped with the profile, validated, encoded as canonical
+e-CO XML (signed with --sign) and stored with its entry in the register of
+issued certificates (QR token, status, core data), so the public
+verification page and verification queries know it. Each record is stored
+whole or not at all. A record that does not fit is reported in the failure
+report (source, record number, position, reasons) and skipped; the batch
+goes on. Stop the node first: the import writes the data file directly.
+
+Interrupted (Ctrl-C, or a crash), the same command again resumes from the
+checkpoint; records already stored are not stored twice. Running it again
+after it finished does nothing (delete the checkpoint to import again:
+identical records are then skipped, a different content under an already
+stored number and version is reported as a conflict).
+
+Exit status: 0 when every record was imported (or already stored), 1 when
+some records failed (see the report), 2 on a usage or configuration error,
+an unreadable source or an interruption.
+
+options:
+`
+
+// importValidator returns the check that refuses records with SEVERE
+// validation findings, against the full code lists of flagDir, else
+// configDir, else $ECOGATE_CODELISTS, else the built-in subsets.
+func importValidator(flagDir, configDir string) (func(*schema.Certificate) error, error) {
+	vopts := schema.ValidateOptions{CodeLists: schema.DefaultCodeLists()}
+	dir := flagDir
+	if dir == "" {
+		dir = configDir
+	}
+	if dir == "" {
+		dir = os.Getenv(codeListsEnv)
+	}
+	if dir != "" {
+		cl, err := schema.LoadCodeLists(dir)
+		if err != nil {
+			return nil, err
+		}
+		vopts.CodeLists = cl
+	}
+	return func(c *schema.Certificate) error {
+		fds := schema.Validate(c, vopts)
+		if !fds.HasSevere() {
+			return nil
+		}
+		return fmt.Errorf("validation: %s", severeSummary(fds))
+	}, nil
+}
+
+// openImportStore opens the node's data file for the import, refusing
+// quickly (and saying why) when the node holds it.
+func openImportStore(cfg *gateway.Config) (*store.DB, error) {
+	if err := os.MkdirAll(filepath.Dir(cfg.Data), 0o700); err != nil {
+		return nil, fmt.Errorf("data: %w", err)
+	}
+	so := cfg.StoreOptions(nil)
+	so.LockTimeout = time.Second
+	db, err := store.Open(cfg.Data, so)
+	if err != nil {
+		if errors.Is(err, store.ErrLocked) {
+			return nil, fmt.Errorf("the data file %s is locked: the node is running (or another import is); stop it and run the import again, it writes the data file directly", cfg.Data)
+		}
+		return nil, err
+	}
+	return db, nil
+}
+
+// auditImport writes the one audit entry of a run: who imported what, and
+// the outcome (the records themselves are in the register; the failures
+// in the report).
+func auditImport(ctx context.Context, db *store.DB, profile string, sources []string, total mapping.ImportProgress, signed bool, ierr error, stderr io.Writer) {
 	outcome := "finished"
 	if ierr != nil {
 		outcome = "stopped: " + oneLine(ierr.Error(), 200)
 	}
-	_, aerr := db.Audit().Append(context.WithoutCancel(ctx), store.Entry{Actor: operator(), Action: "import", Subject: p.Name,
+	_, aerr := db.Audit().Append(context.WithoutCancel(ctx), store.Entry{Actor: operator(), Action: "import", Subject: profile,
 		Details: map[string]string{"sources": strings.Join(sources, " "), "read": strconv.Itoa(total.Read), "stored": strconv.Itoa(total.Stored),
-			"skipped": strconv.Itoa(total.Skipped), "failed": strconv.Itoa(total.Failed), "signed": strconv.FormatBool(*sign), "outcome": outcome}})
-	cerr := db.Close()
+			"skipped": strconv.Itoa(total.Skipped), "failed": strconv.Itoa(total.Failed), "signed": strconv.FormatBool(signed), "outcome": outcome}})
 	if aerr != nil {
 		fmt.Fprintf(stderr, "ecogate import: the audit entry of this run could not be written: %v\n", aerr)
 	}
+}
 
+// importSummary is the final counts line, with this run's rate.
+func importSummary(total mapping.ImportProgress, bar *importBar, st store.Stats) string {
 	summary := fmt.Sprintf("%s records read: %s stored, %s already stored (skipped), %s failed",
 		commas(total.Read), commas(total.Stored), commas(total.Skipped), commas(total.Failed))
 	if secs := bar.elapsed().Seconds(); secs > 0 && bar.doneThisRun() > 0 {
 		summary += fmt.Sprintf("; this run %s records in %s (%s records/s, %s commits)",
 			commas(bar.doneThisRun()), bar.elapsed().Round(100*time.Millisecond), commas(int(float64(bar.doneThisRun())/secs)), commas(int(st.Commits)))
 	}
-	fmt.Fprintf(stderr, "ecogate import: %s (profile %s, data %s)\n", summary, p.Name, cfg.Data)
-	if cerr != nil {
-		return fail("closing the data file: %v", cerr)
-	}
+	return summary
+}
+
+// importOutcome tells the operator what to do next and returns the exit
+// status.
+func importOutcome(ctx context.Context, stderr io.Writer, total mapping.ImportProgress, ierr, rerr error, rep *failureReport, cpPath string) int {
 	if ierr != nil {
 		if ctx.Err() != nil && errors.Is(ierr, context.Canceled) {
 			fmt.Fprintf(stderr, "ecogate import: interrupted; progress is saved in %s: run the same command again to resume\n", cpPath)
@@ -262,7 +299,8 @@ options:
 		return exitUsage
 	}
 	if rerr != nil {
-		return fail("report %s: %v", rep.path, rerr)
+		fmt.Fprintf(stderr, "ecogate import: report %s: %v\n", rep.path, rerr)
+		return exitUsage
 	}
 	fmt.Fprintf(stderr, "ecogate import: finished; %s records this import as done (delete it to import these sources again)\n", cpPath)
 	if total.Failed > 0 {

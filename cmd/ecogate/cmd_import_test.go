@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ecogate/ecogate/gateway"
 	"github.com/ecogate/ecogate/gateway/customs"
 	"github.com/ecogate/ecogate/gateway/verify"
+	"github.com/ecogate/ecogate/internal/devsite"
 	"github.com/ecogate/ecogate/mapping"
 	"github.com/ecogate/ecogate/schema"
 	"github.com/ecogate/ecogate/store"
@@ -26,8 +26,8 @@ import (
 func importSite(t testing.TB) (config, data string) {
 	t.Helper()
 	dir := t.TempDir()
-	site := gateway.DevSite{Country: "IN", Name: "India (import test)", PartnerAddr: "127.0.0.1:1", LocalAddr: "127.0.0.1:2", Dir: dir}
-	if err := gateway.WriteDevSites([]gateway.DevSite{site}, gateway.DevRetry{Attempts: 1, InitialInterval: time.Second, MaxInterval: time.Second, MaxAge: time.Hour}); err != nil {
+	site := devsite.Site{Country: "IN", Name: "India (import test)", PartnerAddr: "127.0.0.1:1", LocalAddr: "127.0.0.1:2", Dir: dir}
+	if err := devsite.Write([]devsite.Site{site}, devsite.Retry{Attempts: 1, InitialInterval: time.Second, MaxInterval: time.Second, MaxAge: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	return site.ConfigPath(), filepath.Join(dir, "data", "ecogate.db")

@@ -32,6 +32,7 @@ Agency administrator (--token):
   approve-officer EMAIL                          approve an officer of the agency
   map-officer EMAIL OFFICE[,OFFICE...]           set the offices an officer works at
   credit IEC OFFICE AMOUNT REASON                credit an exporter's e-wallet (minor units)
+  import-wallets FILE                            migrate legacy e-wallet balances (CSV or JSON lines; import-wallets -h)
 Any:
   call METHOD PATH [JSON]                        any other endpoint, e.g. call GET /applications/APP000000001
 `
@@ -141,6 +142,8 @@ func runIssue(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		method, path = "POST", "/wallets/"+url.PathEscape(a[0])+"/"+url.PathEscape(a[1])+"/credit"
 		body = map[string]any{"amount": amt, "reason": strings.Join(a[3:], " ")}
+	case "import-wallets":
+		return runImportWallets(ctx, tg, a, stdout, stderr)
 	case "call":
 		if !need(2) {
 			return exitUsage

@@ -38,23 +38,7 @@ func runMap(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Var(&agreementFiles, "agreements", "agreement profile `FILE` (YAML, see docs/agreements/chafta.yaml) to add to the built-in ones; may be repeated")
 	showProfile := fs.Bool("show-profile", false, "print the YAML of the built-in profile named by --profile and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, `usage: ecogate map --profile NAME|FILE [--to xml|json|edi3|ubl] [--out DIR] [--agreements FILE] IN
-
-Maps the records of IN (a domestic or partner file: JSON, NDJSON, CSV or
-XML, as the profile says; - reads standard input) onto the canonical e-CO
-dataset and prints each certificate in the chosen format. Mapping errors
-(record, source field, rule) and the validation findings go to standard
-error as
-  IN: record N (key K): LEVEL CODE PATH: MESSAGE
-A WARNING or INFO finding that recurs (same code, path and message) is
-printed once at the end with the number of records it was found in.
-A record that does not fit its profile is reported and skipped; the others
-are still written. Exit status: 0 when every record mapped without a SEVERE
-finding, 1 when a record failed to map or has a SEVERE finding, 2 on a
-usage error, an unloadable profile or an unreadable input.
-
-options:
-`)
+		fmt.Fprint(stderr, mapUsage)
 		fs.PrintDefaults()
 	}
 	files, err := parseArgs(fs, args)
@@ -93,34 +77,10 @@ options:
 		fmt.Fprintf(stderr, "ecogate map: %v\n", err)
 		return exitUsage
 	}
-	opts := schema.ValidateOptions{CodeLists: schema.DefaultCodeLists()}
-	if len(agreementFiles) > 0 {
-		extra, err := schema.LoadAgreementFiles(agreementFiles)
-		if err != nil {
-			fmt.Fprintf(stderr, "ecogate map: --agreements: %v\n", err)
-			return exitUsage
-		}
-		opts.Agreements = extra
-	}
-	dir := *codeLists
-	if dir == "" {
-		dir = os.Getenv(codeListsEnv)
-	}
-	if dir != "" && !*noValidate {
-		cl, err := schema.LoadCodeLists(dir)
-		if err != nil {
-			fmt.Fprintf(stderr, "ecogate map: %v\n", err)
-			return exitUsage
-		}
-		opts.CodeLists = cl
-	}
-	if *at != "" {
-		t, err := parseAt(*at)
-		if err != nil {
-			fmt.Fprintf(stderr, "ecogate map: %v\n", err)
-			return exitUsage
-		}
-		opts.Now = func() time.Time { return t }
+	opts, err := mapValidateOptions(agreementFiles, *codeLists, *noValidate, *at)
+	if err != nil {
+		fmt.Fprintf(stderr, "ecogate map: %v\n", err)
+		return exitUsage
 	}
 	if *outDir != "" {
 		if err := os.MkdirAll(*outDir, 0o755); err != nil {
@@ -147,7 +107,7 @@ options:
 	status := exitOK
 	repeated := newFindingCounter()
 	mapped, failed, severe := 0, 0, 0
-	written := map[string]int{}
+	names := mapFileNames{}
 	for n := 0; ; n++ {
 		if ctx.Err() != nil {
 			fmt.Fprintln(stderr, "ecogate map: interrupted")
@@ -185,38 +145,14 @@ options:
 				status = max(status, exitFail)
 			}
 		}
-		var out []byte
-		switch *to {
-		case "xml":
-			out, err = schema.EncodeXML(c)
-		case "json":
-			out, err = schema.EncodeJSON(c)
-		case "edi3":
-			out, err = mapping.ToEdi3(c)
-		case "ubl":
-			out, err = mapping.ToUBL(c)
-		}
+		out, err := encodeMapped(c, *to)
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: %s: cannot write %s: %v\n", in, rec.Name(), *to, err)
 			status = max(status, exitFail)
 			continue
 		}
-		if !bytes.HasSuffix(out, []byte("\n")) {
-			out = append(out, '\n')
-		}
 		if *outDir != "" {
-			name := fileSafe(c.Header.ID)
-			if name == "" {
-				name = fmt.Sprintf("record-%d", n+1)
-			}
-			if k := written[name]; k > 0 {
-				written[name]++
-				name = fmt.Sprintf("%s-%d", name, k+1)
-			} else {
-				written[name] = 1
-			}
-			path := filepath.Join(*outDir, name+ext)
-			if err := os.WriteFile(path, out, 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(*outDir, names.next(c.Header.ID, n)+ext), out, 0o644); err != nil {
 				fmt.Fprintf(stderr, "ecogate map: %v\n", err)
 				return exitUsage
 			}
@@ -230,6 +166,99 @@ options:
 	repeated.flush(stderr, in)
 	fmt.Fprintf(stderr, "%s: %d mapped, %d failed to map, %d with SEVERE findings (profile %s)\n", in, mapped, failed, severe, p.Name)
 	return status
+}
+
+// mapUsage is the help of ecogate map.
+const mapUsage = `usage: ecogate map --profile NAME|FILE [--to xml|json|edi3|ubl] [--out DIR] [--agreements FILE] IN
+
+Maps the records of IN (a domestic or partner file: JSON, NDJSON, CSV or
+XML, as the profile says; - reads standard input) onto the canonical e-CO
+dataset and prints each certificate in the chosen format. Mapping errors
+(record, source field, rule) and the validation findings go to standard
+error as
+  IN: record N (key K): LEVEL CODE PATH: MESSAGE
+A WARNING or INFO finding that recurs (same code, path and message) is
+printed once at the end with the number of records it was found in.
+A record that does not fit its profile is reported and skipped; the others
+are still written. Exit status: 0 when every record mapped without a SEVERE
+finding, 1 when a record failed to map or has a SEVERE finding, 2 on a
+usage error, an unloadable profile or an unreadable input.
+
+options:
+`
+
+// mapValidateOptions builds the validation options of ecogate map: the
+// extra agreement files, the full code lists (flag, else
+// $ECOGATE_CODELISTS, unless validation is off) and the --at time.
+func mapValidateOptions(agreementFiles []string, codeLists string, noValidate bool, at string) (schema.ValidateOptions, error) {
+	opts := schema.ValidateOptions{CodeLists: schema.DefaultCodeLists()}
+	if len(agreementFiles) > 0 {
+		extra, err := schema.LoadAgreementFiles(agreementFiles)
+		if err != nil {
+			return opts, fmt.Errorf("--agreements: %w", err)
+		}
+		opts.Agreements = extra
+	}
+	dir := codeLists
+	if dir == "" {
+		dir = os.Getenv(codeListsEnv)
+	}
+	if dir != "" && !noValidate {
+		cl, err := schema.LoadCodeLists(dir)
+		if err != nil {
+			return opts, err
+		}
+		opts.CodeLists = cl
+	}
+	if at != "" {
+		t, err := parseAt(at)
+		if err != nil {
+			return opts, err
+		}
+		opts.Now = func() time.Time { return t }
+	}
+	return opts, nil
+}
+
+// encodeMapped writes a mapped certificate in the --to format, ending in
+// a newline.
+func encodeMapped(c *schema.Certificate, to string) ([]byte, error) {
+	var out []byte
+	var err error
+	switch to {
+	case "xml":
+		out, err = schema.EncodeXML(c)
+	case "json":
+		out, err = schema.EncodeJSON(c)
+	case "edi3":
+		out, err = mapping.ToEdi3(c)
+	case "ubl":
+		out, err = mapping.ToUBL(c)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.HasSuffix(out, []byte("\n")) {
+		out = append(out, '\n')
+	}
+	return out, nil
+}
+
+// mapFileNames names the --out files: the certificate number made safe
+// for a file name (record-N without one), with -2, -3... for repeats.
+type mapFileNames map[string]int
+
+func (w mapFileNames) next(number string, n int) string {
+	name := fileSafe(number)
+	if name == "" {
+		name = fmt.Sprintf("record-%d", n+1)
+	}
+	if k := w[name]; k > 0 {
+		w[name]++
+		return fmt.Sprintf("%s-%d", name, k+1)
+	}
+	w[name] = 1
+	return name
 }
 
 // findingCounter prints SEVERE findings at once, with their record, and

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ecogate/ecogate/gateway"
+	"github.com/ecogate/ecogate/internal/samplecert"
 )
 
 // TestOutboxRunningNode: outbox list and retry through a running node's
@@ -14,7 +14,7 @@ import (
 // certificate refused with the earlier message named.
 func TestOutboxRunningNode(t *testing.T) {
 	sites := serveSites(t)
-	doc, err := gateway.SampleXML("IN-AI-OUTBOX-1", 1, "IN", "VN")
+	doc, err := samplecert.XML("IN-AI-OUTBOX-1", 1, "IN", "VN")
 	if err != nil {
 		t.Fatal(err)
 	}

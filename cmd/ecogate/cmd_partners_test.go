@@ -17,6 +17,7 @@ import (
 
 	"github.com/ecogate/ecogate/certs"
 	"github.com/ecogate/ecogate/gateway"
+	"github.com/ecogate/ecogate/internal/devsite"
 )
 
 // TestPartnersCheckConnects: `partners check --config` reaches each partner
@@ -149,7 +150,7 @@ func TestPartnersCheckConnects(t *testing.T) {
 func TestPartnersInit(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "ecogate.yaml")
-	if err := os.WriteFile(cfg, []byte(gateway.ExampleConfig()), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(devsite.ExampleConfig()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var out, errb bytes.Buffer

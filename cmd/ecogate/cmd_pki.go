@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -65,14 +64,9 @@ func runPKIRevoke(args []string, stdout, stderr io.Writer) int {
 	}
 	dir := pos[0]
 	for _, certFile := range pos[1:] {
-		b, err := os.ReadFile(certFile)
+		cs, err := certs.LoadCertificates(certFile)
 		if err != nil {
 			fmt.Fprintf(stderr, "ecogate pki revoke: %v\n", err)
-			return exitUsage
-		}
-		cs, err := certs.ParseCertificates(b)
-		if err != nil {
-			fmt.Fprintf(stderr, "ecogate pki revoke: %s: %v\n", certFile, err)
 			return exitUsage
 		}
 		crlFile, err := certs.RevokeInDevPKI(dir, cs[0], time.Now(), *next)

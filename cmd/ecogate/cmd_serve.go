@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/ecogate/ecogate/gateway"
+	"github.com/ecogate/ecogate/internal/devsite"
 )
 
 const serveUsage = `usage: ecogate serve --config FILE
@@ -37,7 +38,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitUsage
 	}
 	if *example {
-		fmt.Fprint(stdout, gateway.ExampleConfig())
+		fmt.Fprint(stdout, devsite.ExampleConfig())
 		return exitOK
 	}
 	if *config == "" || fs.NArg() > 0 {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/ecogate/ecogate/gateway"
+	"github.com/ecogate/ecogate/internal/devsite"
+	"github.com/ecogate/ecogate/internal/samplecert"
 )
 
 // freeAddr returns a loopback address that is free now.
@@ -26,14 +28,14 @@ func freeAddr(t *testing.T) string {
 }
 
 // serveSites lays out IN and VN and runs `ecogate serve` for each.
-func serveSites(t *testing.T) []gateway.DevSite {
+func serveSites(t *testing.T) []devsite.Site {
 	t.Helper()
 	dir := t.TempDir()
-	sites := []gateway.DevSite{
+	sites := []devsite.Site{
 		{Country: "IN", Name: "India (test)", PartnerAddr: freeAddr(t), LocalAddr: freeAddr(t), Dir: filepath.Join(dir, "in")},
 		{Country: "VN", Name: "Viet Nam (test)", PartnerAddr: freeAddr(t), LocalAddr: freeAddr(t), Dir: filepath.Join(dir, "vn")},
 	}
-	if err := gateway.WriteDevSites(sites, gateway.DevRetry{Attempts: 5, InitialInterval: time.Second, MaxInterval: 2 * time.Second, MaxAge: time.Hour}); err != nil {
+	if err := devsite.Write(sites, devsite.Retry{Attempts: 5, InitialInterval: time.Second, MaxInterval: 2 * time.Second, MaxAge: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range sites {
@@ -69,7 +71,7 @@ func serveSites(t *testing.T) []gateway.DevSite {
 // with `ecogate send --wait`.
 func TestServeAndSend(t *testing.T) {
 	sites := serveSites(t)
-	doc, err := gateway.SampleXML("IN-AI-SEND-1", 1, "IN", "VN")
+	doc, err := samplecert.XML("IN-AI-SEND-1", 1, "IN", "VN")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +100,7 @@ func TestServeAndSend(t *testing.T) {
 	}
 	// A refusal: the e-CO claims another country's export; the node neither
 	// signs nor queues it, and says why.
-	sg, err := gateway.SampleXML("SG-AI-SEND-1", 1, "SG", "VN")
+	sg, err := samplecert.XML("SG-AI-SEND-1", 1, "SG", "VN")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,9 +134,9 @@ func TestServeRefusals(t *testing.T) {
 	if code := runServe(context.Background(), []string{"--config", bad}, &bytes.Buffer{}, &errb); code != exitUsage || !strings.Contains(errb.String(), "tls.cert: required") {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	site := gateway.DevSite{Country: "IN", Name: "India", PartnerAddr: freeAddr(t), LocalAddr: freeAddr(t), Dir: filepath.Join(dir, "in")}
-	other := gateway.DevSite{Country: "VN", Name: "Viet Nam", PartnerAddr: freeAddr(t), LocalAddr: freeAddr(t), Dir: filepath.Join(dir, "vn")}
-	if err := gateway.WriteDevSites([]gateway.DevSite{site, other}, gateway.DevRetry{Attempts: 3, InitialInterval: time.Second, MaxInterval: time.Second, MaxAge: time.Hour}); err != nil {
+	site := devsite.Site{Country: "IN", Name: "India", PartnerAddr: freeAddr(t), LocalAddr: freeAddr(t), Dir: filepath.Join(dir, "in")}
+	other := devsite.Site{Country: "VN", Name: "Viet Nam", PartnerAddr: freeAddr(t), LocalAddr: freeAddr(t), Dir: filepath.Join(dir, "vn")}
+	if err := devsite.Write([]devsite.Site{site, other}, devsite.Retry{Attempts: 3, InitialInterval: time.Second, MaxInterval: time.Second, MaxAge: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	os.MkdirAll(filepath.Join(site.Dir, "data"), 0o700)

@@ -13,6 +13,7 @@ import (
 )
 
 const storeUsage = `usage: ecogate store migrate --config FILE
+       ecogate store copy|backup|restore|check ... (ecogate store check -h)
 
 migrate  apply the pending PostgreSQL schema migrations embedded in this
          binary (store.engine: postgres). Safe while replicas run and when
@@ -24,6 +25,12 @@ never from the connection string.
 `
 
 func runStore(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "copy", "backup", "restore", "check":
+			return storeOps(ctx, args[0], args[1:], stdout, stderr)
+		}
+	}
 	fs := flag.NewFlagSet("ecogate store", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, storeUsage) }

@@ -86,6 +86,19 @@ func readDoc(name string, limit int64) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(r, limit+1))
 }
 
+// validateUsage is the help of ecogate validate.
+const validateUsage = `usage: ecogate validate [--profile NAME] [--codelists DIR] [--agreements FILE] [--json] FILE...
+
+Checks e-CO documents (XML, or JSON for files ending in .json or starting
+with '{'; - reads standard input) against the dataset, the code lists and
+the agreement profile, and prints every finding as
+  FILE: LEVEL CODE PATH: MESSAGE
+then one summary line per file. Exit status: 0 when no document has a
+SEVERE finding, 1 when one has, 2 on a usage or read error.
+
+options:
+`
+
 func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ecogate validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -97,17 +110,7 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int
 	var agreementFiles stringList
 	fs.Var(&agreementFiles, "agreements", "agreement profile `FILE` (YAML, see docs/agreements/chafta.yaml) to add to the built-in ones; may be repeated")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, `usage: ecogate validate [--profile NAME] [--codelists DIR] [--agreements FILE] [--json] FILE...
-
-Checks e-CO documents (XML, or JSON for files ending in .json or starting
-with '{'; - reads standard input) against the dataset, the code lists and
-the agreement profile, and prints every finding as
-  FILE: LEVEL CODE PATH: MESSAGE
-then one summary line per file. Exit status: 0 when no document has a
-SEVERE finding, 1 when one has, 2 on a usage or read error.
-
-options:
-`)
+		fmt.Fprint(stderr, validateUsage)
 		fs.PrintDefaults()
 	}
 	files, err := parseArgs(fs, args)

@@ -70,14 +70,18 @@ func certsLoadPartnerTrust(file, from string) (*certs.TrustSet, string, error) {
 		return filepath.Join(base, s)
 	}
 	for _, a := range p.DocumentSigning.Anchors {
-		if err := ts.AddFile(abs(a)); err != nil {
+		cs, err := certs.LoadCertificates(abs(a))
+		if err != nil {
 			return nil, "", fmt.Errorf("partner %s anchors: %w", p.Country, err)
 		}
+		ts.AnchorCerts = append(ts.AnchorCerts, cs...)
 	}
 	for _, c := range p.DocumentSigning.CRLs {
-		if err := ts.AddFile(abs(c)); err != nil {
+		ls, err := certs.LoadCRLs(abs(c))
+		if err != nil {
 			return nil, "", fmt.Errorf("partner %s CRLs: %w", p.Country, err)
 		}
+		ts.RevocationLists = append(ts.RevocationLists, ls...)
 	}
 	if len(ts.AnchorCerts) == 0 {
 		return nil, "", fmt.Errorf("partner %s has no document-signing anchors in %s", p.Country, file)

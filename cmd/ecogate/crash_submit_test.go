@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/ecogate/ecogate/gateway"
+	"github.com/ecogate/ecogate/internal/devsite"
+	"github.com/ecogate/ecogate/internal/samplecert"
 	"github.com/ecogate/ecogate/store"
 )
 
@@ -161,11 +163,11 @@ func TestSubmitCrashKill9(t *testing.T) {
 	}
 	bin := buildEcogate(t)
 	dir := t.TempDir()
-	sites := []gateway.DevSite{
+	sites := []devsite.Site{
 		{Country: "IN", Name: "India (test)", PartnerAddr: freeAddr(t), LocalAddr: freeAddr(t), Dir: filepath.Join(dir, "in")},
 		{Country: "VN", Name: "Viet Nam (test)", PartnerAddr: freeAddr(t), LocalAddr: freeAddr(t), Dir: filepath.Join(dir, "vn")},
 	}
-	if err := gateway.WriteDevSites(sites, gateway.DevRetry{Attempts: 1000, InitialInterval: time.Second, MaxInterval: 2 * time.Second, MaxAge: 24 * time.Hour}); err != nil {
+	if err := devsite.Write(sites, devsite.Retry{Attempts: 1000, InitialInterval: time.Second, MaxInterval: 2 * time.Second, MaxAge: 24 * time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	in := &nodeProcess{bin: bin, config: sites[0].ConfigPath(), local: sites[0].LocalAddr}
@@ -197,7 +199,7 @@ func TestSubmitCrashKill9(t *testing.T) {
 				next++
 				number := fmt.Sprintf("IN-E2E-%06d", next)
 				mu.Unlock()
-				doc, err := gateway.SampleXML(number, 1, "IN", "VN")
+				doc, err := samplecert.XML(number, 1, "IN", "VN")
 				if err != nil {
 					t.Error(err)
 					return

@@ -21,6 +21,8 @@ import (
 	"github.com/ecogate/ecogate/certs"
 	"github.com/ecogate/ecogate/gateway"
 	"github.com/ecogate/ecogate/gateway/customs"
+	"github.com/ecogate/ecogate/internal/devsite"
+	"github.com/ecogate/ecogate/internal/samplecert"
 	"github.com/ecogate/ecogate/schema"
 )
 
@@ -54,7 +56,7 @@ func errorsAs(err error, ee **exec.ExitError) bool {
 // startServe starts `ecogate serve --config` for a site as a child process
 // and waits until its local API is ready; the process is interrupted (and
 // must exit 0) when the test ends.
-func startServe(t *testing.T, bin string, s gateway.DevSite) {
+func startServe(t *testing.T, bin string, s devsite.Site) {
 	t.Helper()
 	logf, err := os.Create(filepath.Join(s.Dir, "serve.log"))
 	if err != nil {
@@ -135,11 +137,11 @@ func TestHostilePartnerEndToEnd(t *testing.T) {
 	}
 	bin := buildEcogate(t)
 	dir := t.TempDir()
-	sites := []gateway.DevSite{
+	sites := []devsite.Site{
 		{Country: "IN", Name: "India (test)", PartnerAddr: freeAddr(t), LocalAddr: freeAddr(t), Dir: filepath.Join(dir, "in")},
 		{Country: "VN", Name: "Viet Nam (test)", PartnerAddr: freeAddr(t), LocalAddr: freeAddr(t), Dir: filepath.Join(dir, "vn")},
 	}
-	if err := gateway.WriteDevSites(sites, gateway.DevRetry{Attempts: 3, InitialInterval: time.Second, MaxInterval: time.Second, MaxAge: time.Hour}); err != nil {
+	if err := devsite.Write(sites, devsite.Retry{Attempts: 3, InitialInterval: time.Second, MaxInterval: time.Second, MaxAge: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	in, vn := sites[0], sites[1]
@@ -155,7 +157,7 @@ func TestHostilePartnerEndToEnd(t *testing.T) {
 	// The e-CO: IN's sample, but claiming Singapore as export country and
 	// issuing body.
 	const number = "SG-FAKE-2026-0001"
-	c, err := gateway.SampleCertificate(number, 1, "SG", "VN")
+	c, err := samplecert.Certificate(number, 1, "SG", "VN")
 	if err != nil {
 		t.Fatal(err)
 	}

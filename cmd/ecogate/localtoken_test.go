@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ecogate/ecogate/gateway"
+	"github.com/ecogate/ecogate/internal/devsite"
 )
 
 // TestLocalTokenCommands: a node whose local API needs a token is reached
@@ -20,11 +20,11 @@ import (
 // does not start (issue 10, item 8).
 func TestLocalTokenCommands(t *testing.T) {
 	dir := t.TempDir()
-	sites := []gateway.DevSite{
+	sites := []devsite.Site{
 		{Country: "VN", Name: "Viet Nam (test)", PartnerAddr: freeAddr(t), LocalAddr: freeAddr(t), Dir: filepath.Join(dir, "vn")},
 		{Country: "IN", Name: "India (test)", PartnerAddr: freeAddr(t), LocalAddr: freeAddr(t), Dir: filepath.Join(dir, "in")},
 	}
-	if err := gateway.WriteDevSites(sites, gateway.DevRetry{Attempts: 3, InitialInterval: time.Second, MaxInterval: time.Second, MaxAge: time.Hour}); err != nil {
+	if err := devsite.Write(sites, devsite.Retry{Attempts: 3, InitialInterval: time.Second, MaxInterval: time.Second, MaxAge: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	vn := sites[0]

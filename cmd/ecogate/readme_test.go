@@ -75,7 +75,7 @@ func TestREADMEDocumentsNoDynamicBuildOrIssueNumbers(t *testing.T) {
 }
 
 // TestREADMEWalkthrough runs the README's command blocks of "Start here",
-// "One node for real" and "Customs checks" with bash, as a new user would,
+// "One node for real", "Conformance kit" and "Customs checks" with bash, as a new user would,
 // against the binary built as the README says, in a fresh temporary
 // folder. The only changes: the build line is replaced by a copy of the
 // binary built once, `go run ./cmd/ecogate` by that binary, /tmp/eco by a
@@ -184,6 +184,24 @@ func TestREADMEWalkthrough(t *testing.T) {
 		}
 	}
 
+	out = run("Conformance kit", filepath.Join(work, "conformance"), script(readmeSection(t, string(readme), "Conformance kit")))
+	for _, w := range []string{"conformance kit for partner AQ written to kit", "ECO-TRANS-01", "ECO-DEL-06", "ECO-PRO-03",
+		"0 failed", "report: report.xml", "2 passed, 0 failed, 0 not applicable", "report: report.html"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("Conformance kit: output lacks %q:\n%s", w, out)
+		}
+	}
+	for _, f := range []string{"report.xml", "report.html"} {
+		if b, err := os.ReadFile(filepath.Join(work, "conformance", f)); err != nil || !strings.Contains(string(b), "ECO-SIG-03") {
+			t.Errorf("Conformance kit: %s not written with the results (%v)", f, err)
+		}
+	}
+	for _, f := range []string{"kit/file", "node/file", "report.xml", "report.html"} {
+		if !ignored(t, repo, f) {
+			t.Errorf(".gitignore does not keep the conformance walk-through's %s out of git", f)
+		}
+	}
+
 	out = run("Customs checks", filepath.Join(work, "customs"), script(readmeSection(t, string(readme), "Customs checks")))
 	for _, w := range []string{
 		"client_secret:",
@@ -194,6 +212,85 @@ func TestREADMEWalkthrough(t *testing.T) {
 	} {
 		if !strings.Contains(out, w) {
 			t.Errorf("Customs checks: output lacks %q:\n%s", w, out)
+		}
+	}
+}
+
+// TestREADMEIssuance runs the README's "Issuance API" block with bash as
+// written, in a folder that stands for the clone's root (its testdata/ is
+// the repository's), against the binary built once: the demo lays IN out
+// with issuance on, the node serves, and every curl answers.
+func TestREADMEIssuance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the README block builds the binary and runs a node")
+	}
+	for _, tool := range []string{"bash", "curl", "sed", "sha256sum", "cut"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			testenv.Missing(t, "%s not installed: %v", tool, err)
+		}
+	}
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(repo, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	bin := filepath.Join(work, "bin", "ecogate")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/ecogate")
+	build.Dir, build.Env = repo, append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	var blocks []string
+	for _, b := range readmeSection(t, string(readme), "Issuance API") {
+		if strings.Contains(b, "curl") {
+			blocks = append(blocks, b)
+		}
+	}
+	if len(blocks) != 1 {
+		t.Fatalf("the Issuance API section has %d curl blocks, want 1", len(blocks))
+	}
+	s := blocks[0]
+	s = strings.ReplaceAll(s, "CGO_ENABLED=0 go build -o ecogate ./cmd/ecogate", `cp "$BIN" ecogate`)
+	s = strings.ReplaceAll(s, "/tmp/eco-isu", "$WORK/eco-isu")
+	s = "set -euo pipefail\ntrap 'for j in $(jobs -p); do kill $j 2>/dev/null || true; done; wait' EXIT\n" + s + "\n"
+	clone := filepath.Join(work, "clone")
+	if err := os.MkdirAll(clone, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(repo, "testdata"), filepath.Join(clone, "testdata")); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, "bash", "-c", s)
+	cmd.Dir = clone
+	cmd.Env = append(os.Environ(), "BIN="+bin, "WORK="+work, "ECOGATE_LOCAL_TOKEN=")
+	outb, err := cmd.CombinedOutput()
+	out := string(outb)
+	if err != nil {
+		t.Fatalf("README Issuance API block failed: %v\nscript:\n%s\noutput:\n%s", err, s, out)
+	}
+	for _, w := range []string{
+		`"iec": "AAACE1234F"`, `"name": "Alpha Exports Pvt Ltd"`, // registered from the registry
+		`"status": "pending"`,                  // the agency's registration
+		`"status": "active"`,                   // approved
+		`"merchantId": "EICMUM"`,               // the office (its checksum key never echoed)
+		`"access_token": "`, `"token_type": "Bearer"`,
+		`"kind": "invoice"`, `"contentType": "application/pdf"`,
+		`"paymentUrl": "http://127.0.0.1:`,
+		`"support": "consistent"`,
+	} {
+		if !strings.Contains(out, w) {
+			t.Errorf("README Issuance API: output lacks %s:\n%s", w, out)
+		}
+	}
+	for _, bad := range []string{`"status": 4`, `"status": 5`, "k3y-MUM"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("README Issuance API: output has %s (a refusal or a secret):\n%s", bad, out)
 		}
 	}
 }

@@ -34,6 +34,11 @@
 //	xml.bad-name           a malformed name or namespace (un)declaration
 //	xml.undeclared-prefix  a prefix used but not declared
 //
+// With Strict, Check and ParseTree run this package's own tokenizer (see
+// ParseTree), which also builds the etree tree in the same pass; without
+// it, Check reads the tokens of encoding/xml (the schema codec and the
+// mapping readers, which parse again afterwards).
+//
 // A leading UTF-8 byte-order mark is allowed by XML; TrimBOM removes it
 // before the parse (the encoding/xml tokenizer would see it as text).
 package xmlguard
@@ -128,6 +133,11 @@ func check(b []byte, lim Limits) (ops int, err error) {
 	lim = lim.Resolved()
 	if len(b) > lim.MaxBytes {
 		return 0, &Error{Reason: "xml.too-large", Detail: fmt.Sprintf("the document is %d bytes, more than the limit of %d bytes", len(b), lim.MaxBytes)}
+	}
+	if lim.Strict {
+		sp := newStrict(b, lim, false)
+		err := sp.run()
+		return sp.ops, err
 	}
 	dec := xml.NewDecoder(bytes.NewReader(b))
 	dec.Strict = true

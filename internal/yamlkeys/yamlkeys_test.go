@@ -34,6 +34,7 @@ type sample struct {
 	Wait   dur               `yaml:"wait"`
 	Labels map[string]string `yaml:"labels"`
 	Plain  int
+	//lint:ignore U1000 an unexported field, which the key listing must skip
 	hidden int
 	Skip   string `yaml:"-"`
 }

@@ -34,7 +34,7 @@ const (
 )
 
 type world struct {
-	t      *testing.T
+	t      testing.TB
 	db     *store.DB
 	svc    *issuance.Service
 	srv    *httptest.Server
@@ -48,7 +48,7 @@ func (w *world) now() time.Time { w.mu.Lock(); defer w.mu.Unlock(); return w.clo
 
 func (w *world) advance(d time.Duration) { w.mu.Lock(); w.clock = w.clock.Add(d); w.mu.Unlock() }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	dir := t.TempDir()
 	w := &world{t: t, clock: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC), tokens: map[string]string{}}

@@ -37,7 +37,9 @@ type TokenAuth struct {
 func (t *TokenAuth) Authenticate(r *http.Request) (issuance.Actor, error) {
 	tok, ok := bearer(r)
 	if !ok {
-		if t.OpenOperator && t.Operator != "" && r.Header.Get("Authorization") == "" {
+		// Without a local token (loopback only), no credential, or an empty
+		// "Bearer" (a script's unset $ECOGATE_LOCAL_TOKEN), is the operator.
+		if h := strings.TrimSpace(r.Header.Get("Authorization")); t.OpenOperator && t.Operator != "" && (h == "" || strings.EqualFold(h, "bearer")) {
 			return issuance.Actor{ID: t.Operator, Role: issuance.RoleOperator}, nil
 		}
 		return issuance.Actor{}, fmt.Errorf("%w: send Authorization: Bearer TOKEN (an API token, or an access token from POST /api/v1/issuance/oauth/token)", issuance.ErrUnauthenticated)

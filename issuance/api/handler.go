@@ -63,6 +63,7 @@ func (h *Handler) Routes() chi.Router {
 	r.Post("/officers/register", h.registerOfficer)
 	r.Post("/oauth/token", h.token)
 	r.Post("/payments/callback", h.paymentCallback)
+	h.publicRoutes(r)
 	if h.opt.DevGateway != nil {
 		r.Get("/dev-gateway/pay", h.opt.DevGateway.page)
 		r.Post("/dev-gateway/pay", h.opt.DevGateway.pay)
@@ -106,6 +107,7 @@ func (h *Handler) Routes() chi.Router {
 
 		r.Get("/wallets/{iec}/{office}", h.wallet)
 		r.Post("/wallets/{iec}/{office}/credit", h.topUp)
+		h.moreRoutes(r)
 	})
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		writeProblem(w, http.StatusNotFound, "not-found", "no such issuance endpoint (see the README's Issuance API section)", "")

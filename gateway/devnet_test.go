@@ -1,5 +1,8 @@
 package gateway
 
+// In-process development nodes for the tests and benchmarks of this
+// package (test-only: no production code and no command uses them).
+
 import (
 	"context"
 	"crypto/tls"
@@ -10,11 +13,12 @@ import (
 	"time"
 
 	"github.com/ecogate/ecogate/certs"
+	"github.com/ecogate/ecogate/partners"
 	"github.com/ecogate/ecogate/store"
 )
 
 // DevIdentity is one node's development PKI (certs.NewDevPKI): what the
-// demo and the tests give each node. Not for production.
+// tests give each node. Not for production.
 type DevIdentity struct {
 	Country string
 	Name    string
@@ -40,7 +44,7 @@ func tlsCert(kc certs.KeyCert, chain ...*x509.Certificate) *tls.Certificate {
 
 // AsPartner is the registry entry other nodes keep for this identity: its
 // root anchors TLS client certificates, document signing and receipts.
-func (d *DevIdentity) AsPartner(endpoint string, retry RetryPolicy, agreements ...string) *Partner {
+func (d *DevIdentity) AsPartner(endpoint string, retry partners.RetryPolicy, agreements ...string) *Partner {
 	return &Partner{
 		Country:       d.Country,
 		Name:          d.Name,

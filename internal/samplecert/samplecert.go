@@ -1,7 +1,13 @@
-package gateway
+// Package samplecert holds the sample AIFTA certificate of origin (India to
+// Viet Nam) that the demo, the tests and the benchmarks submit: one valid,
+// unsigned e-CO whose number, version and countries a caller sets. It is
+// not part of the node: production packages do not import it.
+package samplecert
 
 import (
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 
@@ -11,14 +17,14 @@ import (
 // sampleAIFTA is an unsigned AIFTA certificate of origin from India to
 // Viet Nam (a copy of schema/testdata/valid/aifta.xml).
 //
-//go:embed testdata/sample-aifta.xml
+//go:embed aifta.xml
 var sampleAIFTA []byte
 
-// SampleCertificate returns the sample AIFTA e-CO (India to Viet Nam),
+// Certificate returns the sample AIFTA e-CO (India to Viet Nam),
 // unsigned, with the given number and version; number "" keeps the
 // sample's. from and to, when not empty, replace the export (and issuing
 // body's) and import countries. For demos, tests and benchmarks.
-func SampleCertificate(number string, version int, from, to string) (*schema.Certificate, error) {
+func Certificate(number string, version int, from, to string) (*schema.Certificate, error) {
 	c, fs := schema.DecodeXML(sampleAIFTA, schema.DecodeOptions{})
 	if fs != nil {
 		return nil, fmt.Errorf("decode the embedded sample: %v", fs)
@@ -42,9 +48,9 @@ func SampleCertificate(number string, version int, from, to string) (*schema.Cer
 	return c, nil
 }
 
-// SampleXML is SampleCertificate encoded as XML.
-func SampleXML(number string, version int, from, to string) ([]byte, error) {
-	c, err := SampleCertificate(number, version, from, to)
+// XML is Certificate encoded as XML.
+func XML(number string, version int, from, to string) ([]byte, error) {
+	c, err := Certificate(number, version, from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -54,6 +60,7 @@ func SampleXML(number string, version int, from, to string) ([]byte, error) {
 // uuidFor makes a stable, well-formed UUID (version 8, name-based) from a
 // certificate number and version.
 func uuidFor(number string, version int) string {
-	h := ContentHash([]byte(number + "/" + strconv.Itoa(version)))
+	sum := sha256.Sum256([]byte(number + "/" + strconv.Itoa(version)))
+	h := hex.EncodeToString(sum[:])
 	return h[0:8] + "-" + h[8:12] + "-8" + h[13:16] + "-a" + h[17:20] + "-" + h[20:32]
 }

@@ -1,18 +1,28 @@
-package gateway
+// Package devsite lays out development nodes on disk: for each site a
+// development PKI, a partner registry naming the other sites and a node
+// configuration, so that `ecogate serve --config DIR/ecogate.yaml` runs it.
+// The demo (`ecogate demo`), the tests and the load tools use it. It also
+// owns the commented configuration template, which `ecogate serve
+// --example-config` prints filled for a real node (ExampleConfig): one
+// template serves both, so the example and the sites the demo runs cannot
+// drift apart. Production packages do not import it.
+package devsite
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ecogate/ecogate/certs"
 )
 
-// DevSite is one development node laid out on disk by WriteDevSites.
-type DevSite struct {
+// Site is one development node laid out on disk by Write.
+type Site struct {
 	// Country and Name identify the node.
 	Country string
 	Name    string
@@ -20,7 +30,7 @@ type DevSite struct {
 	PartnerAddr string
 	LocalAddr   string
 	// CustomsAddr and PublicAddr are the customs API's and the public
-	// page's listen addresses; WriteDevSites picks free loopback ports for
+	// page's listen addresses; Write picks free loopback ports for
 	// the empty ones (and sets them in the slice it is given).
 	CustomsAddr string
 	PublicAddr  string
@@ -29,16 +39,16 @@ type DevSite struct {
 }
 
 // ConfigPath is the site's ecogate.yaml.
-func (s DevSite) ConfigPath() string { return filepath.Join(s.Dir, "ecogate.yaml") }
+func (s Site) ConfigPath() string { return filepath.Join(s.Dir, "ecogate.yaml") }
 
-// DevRetry is the retry policy written into the development partner files.
-type DevRetry struct {
+// Retry is the retry policy written into the development partner files.
+type Retry struct {
 	Attempts                     int
 	InitialInterval, MaxInterval time.Duration
 	MaxAge                       time.Duration
 }
 
-// WriteDevSites lays out development nodes that know each other: for each
+// Write lays out development nodes that know each other: for each
 // site, a development PKI in Dir/pki (certs.InitDevPKI, the `ecogate pki
 // init` layout), a partner registry Dir/partners.yaml naming every other
 // site (push mode, its root as TLS client CA and document-signing anchor,
@@ -47,17 +57,27 @@ type DevRetry struct {
 // on loopback (CustomsAddr, PublicAddr). Every file is what a real deployment
 // would write by hand, so `ecogate serve --config Dir/ecogate.yaml` runs a
 // site. Not for production: the keys are unencrypted.
-func WriteDevSites(sites []DevSite, retry DevRetry) error {
+func Write(sites []Site, retry Retry) error {
+	// A port picked free may be one the caller picked free a moment ago for
+	// another listener (the kernel hands closed ports out again): never
+	// give one address twice.
+	taken := map[string]bool{}
+	for _, s := range sites {
+		for _, a := range []string{s.PartnerAddr, s.LocalAddr, s.CustomsAddr, s.PublicAddr} {
+			taken[a] = a != ""
+		}
+	}
 	for i := range sites {
 		for _, a := range []*string{&sites[i].CustomsAddr, &sites[i].PublicAddr} {
 			if *a != "" {
 				continue
 			}
-			free, err := freeLoopbackAddr()
+			free, err := freeLoopbackAddr(taken)
 			if err != nil {
 				return err
 			}
 			*a = free
+			taken[free] = true
 		}
 	}
 	for _, s := range sites {
@@ -103,7 +123,7 @@ func WriteDevSites(sites []DevSite, retry DevRetry) error {
 		if err := os.WriteFile(filepath.Join(s.Dir, "partners.yaml"), []byte(b.String()), 0o644); err != nil {
 			return err
 		}
-		cfg := fmt.Sprintf(DevConfigTemplate, s.Country, s.Name, s.PartnerAddr, s.PartnerAddr, s.LocalAddr,
+		cfg := fmt.Sprintf(ConfigTemplate, s.Country, s.Name, s.PartnerAddr, s.PartnerAddr, s.LocalAddr,
 			s.CustomsAddr, s.PublicAddr, "http://"+s.PublicAddr)
 		if err := os.WriteFile(s.ConfigPath(), []byte(cfg), 0o644); err != nil {
 			return err
@@ -112,11 +132,11 @@ func WriteDevSites(sites []DevSite, retry DevRetry) error {
 	return nil
 }
 
-// DevConfigTemplate is the node configuration WriteDevSites writes (country,
+// ConfigTemplate is the node configuration Write writes (country,
 // name, partner address twice, local address, customs address, public
 // address, public page URL). It doubles as the documented example: every
 // key is explained.
-const DevConfigTemplate = `# ecogate node configuration (ecogate serve --config FILE).
+const ConfigTemplate = `# ecogate node configuration (ecogate serve --config FILE).
 # Relative paths resolve against this file's directory. Unknown keys are refused.
 node:
   # this node's ISO 3166-1 alpha-2 code (required)
@@ -257,16 +277,29 @@ log:
 // verify.publicURL is left empty (the node then warns at start and links
 // to http://listen.public) rather than naming a host that does not exist.
 func ExampleConfig() string {
-	return fmt.Sprintf(DevConfigTemplate, "IN", "India e-CO node", "eco.example.in:8443", ":8443", "127.0.0.1:8080",
+	return fmt.Sprintf(ConfigTemplate, "IN", "India e-CO node", "eco.example.in:8443", ":8443", "127.0.0.1:8080",
 		":8444", "127.0.0.1:8081", `""`)
 }
 
-// freeLoopbackAddr returns a loopback address whose port is free now.
-func freeLoopbackAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+// freeLoopbackAddr returns a loopback address whose port is free now and
+// not among taken. The port is taken below Linux's ephemeral range
+// (32768-60999), from which outgoing connections draw their local ports: a
+// node restarted on its configured port (crash tests, the demo with --keep)
+// then never finds it taken by some client connection made meanwhile.
+func freeLoopbackAddr(taken map[string]bool) (string, error) {
+	var last error
+	for range 500 {
+		port := 20000 + rand.IntN(12000)
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			last = err
+			continue
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		if !taken[addr] {
+			return addr, nil
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return "", fmt.Errorf("no free loopback port found between 20000 and 32000 that is not already taken: %v", last)
 }

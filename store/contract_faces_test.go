@@ -1,0 +1,486 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ecogate/ecogate/issuance"
+)
+
+// The contract suite, continued: the stores `ecogate serve` needs beside
+// the exchange (customs views and decisions, imported documents, the
+// issuance records), the same assertions on both engines.
+
+type cCustoms interface {
+	AddClient(ctx context.Context, cl CustomsClient) error
+	Client(ctx context.Context, id string) (*CustomsClient, error)
+	Clients(ctx context.Context) ([]CustomsClient, error)
+	RevokeClient(ctx context.Context, id string) error
+	PutView(ctx context.Context, country, number string, basedOn uint64, view []byte) error
+	Snapshot(country, number string, versionOf func(view []byte) int, dst *Snapshot) (bool, error)
+	Decide(ctx context.Context, d Decision, msg *OutMessage) (*Decision, error)
+	Decisions(ctx context.Context, country, number string) ([]Decision, error)
+	PutQueryAnswer(ctx context.Context, country, number string, fetched time.Time, answer []byte) error
+	QueryAnswer(ctx context.Context, country, number string) ([]byte, time.Time, error)
+}
+
+type cImports interface {
+	Import(ctx context.Context, c ImportedCert) (bool, error)
+	Document(ctx context.Context, number string, version int) ([]byte, *IssuedDoc, error)
+	Get(ctx context.Context, number string) (*IssuedCert, error)
+}
+
+type facesEngine struct {
+	engine
+	customs  cCustoms
+	imports  cImports
+	issuance issuance.Store
+	// enqueueRegistered is the issue path's register+outbox+audit inside
+	// an issuance transaction.
+	enqueueRegistered func(tx issuance.Tx, reg []IssuedCert, audit []Entry, msgs ...OutMessage) error
+}
+
+func eachFacesEngine(t *testing.T, fn func(t *testing.T, e facesEngine)) {
+	t.Run("bbolt", func(t *testing.T) {
+		c := newFakeClock()
+		db, _ := openTest(t, c)
+		fn(t, facesEngine{engine{db.Outbox(), db.Inbox(), db.Audit(), db.Issued(), c}, db.Customs(), db.Issued(), db.Issuance(),
+			func(tx issuance.Tx, reg []IssuedCert, audit []Entry, msgs ...OutMessage) error {
+				return db.Outbox().EnqueueRegisteredTx(tx.(*IssuanceTx).Bolt(), reg, audit, msgs...)
+			}})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		c := newFakeClock()
+		pg := openPGTest(t, c)
+		fn(t, facesEngine{engine{pg.Outbox(), pg.Inbox(), pg.Audit(), pg.Issued(), c}, pg.Customs(), pg.Issued(), pg.Issuance(),
+			func(tx issuance.Tx, reg []IssuedCert, audit []Entry, msgs ...OutMessage) error {
+				return tx.(*PGIssuanceTx).EnqueueRegistered(reg, audit, msgs...)
+			}})
+	})
+}
+
+func TestContractCustomsClients(t *testing.T) {
+	eachFacesEngine(t, func(t *testing.T, e facesEngine) {
+		ctx := context.Background()
+		h := fmt.Sprintf("%064x", 1)
+		mustNil(t, "add b", e.customs.AddClient(ctx, CustomsClient{ID: "b", Name: "B", SecretHash: h}))
+		mustNil(t, "add a", e.customs.AddClient(ctx, CustomsClient{ID: "a", Name: "A", SecretHash: h}))
+		if err := e.customs.AddClient(ctx, CustomsClient{ID: "a", SecretHash: h}); !errors.Is(err, ErrConflict) {
+			t.Fatalf("add a again: %v, want ErrConflict", err)
+		}
+		if err := e.customs.AddClient(ctx, CustomsClient{ID: "c", SecretHash: "short"}); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("bad hash: %v, want ErrInvalid", err)
+		}
+		if _, err := e.customs.Client(ctx, "zz"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("missing client: %v", err)
+		}
+		mustNil(t, "revoke", e.customs.RevokeClient(ctx, "a"))
+		mustNil(t, "revoke twice", e.customs.RevokeClient(ctx, "a"))
+		if err := e.customs.RevokeClient(ctx, "zz"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("revoke missing: %v", err)
+		}
+		cl, err := e.customs.Client(ctx, "a")
+		mustNil(t, "get a", err)
+		if cl.Revoked.IsZero() || cl.Name != "A" || !cl.Created.Equal(e.clock.Now()) {
+			t.Fatalf("client a = %+v", cl)
+		}
+		all, err := e.customs.Clients(ctx)
+		mustNil(t, "list", err)
+		if len(all) != 2 || all[0].ID != "a" || all[1].ID != "b" {
+			t.Fatalf("clients = %+v", all)
+		}
+	})
+}
+
+func TestContractCustomsViewsAndDecisions(t *testing.T) {
+	eachFacesEngine(t, func(t *testing.T, e facesEngine) {
+		ctx := context.Background()
+		var s Snapshot
+		found, err := e.customs.Snapshot("VN", "C1", nil, &s)
+		if err != nil || found || s.LatestSeq != 0 {
+			t.Fatalf("empty snapshot: %v %v %+v", found, err, s)
+		}
+		// A view stored from the latest message; a newer message makes it stale.
+		_, err = e.inbox.Accept(ctx, InRecord{ID: "in1", From: "VN", CertNumber: "C1", Version: 1, Kind: "issue", Content: []byte("x1")})
+		mustNil(t, "accept", err)
+		mustNil(t, "put view", e.customs.PutView(ctx, "VN", "C1", 0, []byte("view-v1")))
+		if err := e.customs.PutView(ctx, "", "C1", 0, []byte("v")); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("empty country: %v", err)
+		}
+		ver := func([]byte) int { return 1 }
+		found, err = e.customs.Snapshot("VN", "C1", ver, &s)
+		if err != nil || !found || s.Stale || string(s.View) != "view-v1" || s.HasStatus {
+			t.Fatalf("snapshot: %v %v %+v", found, err, s)
+		}
+		_, _, err = e.inbox.ApplyStatus(ctx, StatusChange{Country: "VN", Number: "C1", Version: 1, Status: CertWithdrawn, MessageID: "w"})
+		mustNil(t, "status", err)
+		_, err = e.inbox.Accept(ctx, InRecord{ID: "in2", From: "VN", CertNumber: "C1", Version: 2, Kind: "issue", Content: []byte("x2")})
+		mustNil(t, "accept 2", err)
+		found, err = e.customs.Snapshot("VN", "C1", ver, &s)
+		if err != nil || !found || !s.Stale || !s.HasStatus || s.Status != CertWithdrawn || s.LatestSeq == 0 {
+			t.Fatalf("snapshot after a newer message: %v %v %+v", found, err, s)
+		}
+		// A view from a query answer is fresh while no message arrived.
+		mustNil(t, "put query view", e.customs.PutView(ctx, "TH", "Q1", ViewFromQuery, []byte("q")))
+		if found, err = e.customs.Snapshot("TH", "Q1", nil, &s); err != nil || !found || s.Stale {
+			t.Fatalf("query view: %v %v %+v", found, err, s)
+		}
+
+		// Decisions: quantities, duplicates, conflicts, the message queued with it.
+		d := Decision{Country: "VN", Number: "C1", Version: 1, DeclarationRef: "D1", Fingerprint: "f1",
+			Items: []DecisionItem{{Seq: 1, PreferenceGiven: true, Use: 60, Limit: 100}, {Seq: 2, Use: 5, Limit: 5}}}
+		m := msg("dec1", "VN", "C1", 1, "decision", "signed decision")
+		res, err := e.customs.Decide(ctx, d, &m)
+		mustNil(t, "decide", err)
+		if res.Remaining[1] != 40 || res.Remaining[2] != 0 || res.MessageID != "dec1" {
+			t.Fatalf("decision = %+v", res)
+		}
+		if _, err := e.outbox.Get(ctx, "dec1"); err != nil {
+			t.Fatalf("decision message not queued: %v", err)
+		}
+		if res, err := e.customs.Decide(ctx, d, &m); !errors.Is(err, ErrDuplicate) || res == nil || res.DeclarationRef != "D1" {
+			t.Fatalf("same decision again: %v %+v", err, res)
+		}
+		d2 := d
+		d2.Fingerprint = "other"
+		if _, err := e.customs.Decide(ctx, d2, nil); !errors.Is(err, ErrConflict) {
+			t.Fatalf("other decision under D1: %v", err)
+		}
+		d3 := Decision{Country: "VN", Number: "C1", Version: 1, DeclarationRef: "D0", Fingerprint: "f3",
+			Items: []DecisionItem{{Seq: 1, Use: 50, Limit: 100}}}
+		var qe *QuantityError
+		if _, err := e.customs.Decide(ctx, d3, nil); !errors.As(err, &qe) || qe.Items[0].Remaining != 40 {
+			t.Fatalf("over the limit: %v", err)
+		}
+		d3.Items[0].Use = 40
+		_, err = e.customs.Decide(ctx, d3, nil)
+		mustNil(t, "decide the rest", err)
+		ds, err := e.customs.Decisions(ctx, "VN", "C1")
+		mustNil(t, "decisions", err)
+		if len(ds) != 2 || ds[0].DeclarationRef != "D0" || ds[1].DeclarationRef != "D1" {
+			t.Fatalf("decisions = %+v", ds)
+		}
+		if _, err = e.customs.Snapshot("VN", "C1", ver, &s); err != nil || len(s.Used) != 2 || s.Used[0] != (Used{1, 100}) || s.Used[1] != (Used{2, 5}) {
+			t.Fatalf("used = %+v, %v", s.Used, err)
+		}
+
+		// The query cache.
+		if _, _, err := e.customs.QueryAnswer(ctx, "TH", "Q1"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("no answer: %v", err)
+		}
+		at := e.clock.Now().Add(-time.Minute)
+		mustNil(t, "put answer", e.customs.PutQueryAnswer(ctx, "TH", "Q1", at, []byte("jws")))
+		ans, got, err := e.customs.QueryAnswer(ctx, "TH", "Q1")
+		if err != nil || string(ans) != "jws" || !got.Equal(at) {
+			t.Fatalf("answer = %q %v %v", ans, got, err)
+		}
+	})
+}
+
+// TestContractCustomsConcurrentDecisions: decisions racing on one item
+// never use more than its limit.
+func TestContractCustomsConcurrentDecisions(t *testing.T) {
+	eachFacesEngine(t, func(t *testing.T, e facesEngine) {
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		ok := 0
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				d := Decision{Country: "VN", Number: "C9", Version: 1, DeclarationRef: fmt.Sprintf("D%d", i), Fingerprint: "f",
+					Items: []DecisionItem{{Seq: 1, Use: 30, Limit: 100}}}
+				if _, err := e.customs.Decide(ctx, d, nil); err == nil {
+					mu.Lock()
+					ok++
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if ok != 3 {
+			t.Fatalf("%d decisions of 30 within a limit of 100, want 3", ok)
+		}
+	})
+}
+
+func TestContractImport(t *testing.T) {
+	eachFacesEngine(t, func(t *testing.T, e facesEngine) {
+		ctx := context.Background()
+		c := ImportedCert{Country: "IN", Number: "N1", Version: 0, Doc: []byte("<eco>1</eco>"), Data: []byte(`{"a":1}`), Origin: "legacy"}
+		dup, err := e.imports.Import(ctx, c)
+		if err != nil || dup {
+			t.Fatalf("import: %v %v", dup, err)
+		}
+		if dup, err = e.imports.Import(ctx, c); err != nil || !dup {
+			t.Fatalf("import again: %v %v", dup, err)
+		}
+		c2 := c
+		c2.Doc = []byte("<eco>other</eco>")
+		if _, err := e.imports.Import(ctx, c2); !errors.Is(err, ErrConflict) {
+			t.Fatalf("other content: %v", err)
+		}
+		for _, bad := range []ImportedCert{{Number: "", Doc: []byte("x")}, {Number: "N", Version: -1, Doc: []byte("x")}, {Number: "N"},
+			{Number: "N", Doc: []byte("x"), Status: CertReplaced}} {
+			if _, err := e.imports.Import(ctx, bad); !errors.Is(err, ErrInvalid) {
+				t.Errorf("import %+v: %v, want ErrInvalid", bad, err)
+			}
+		}
+		doc, info, err := e.imports.Document(ctx, "N1", 0)
+		if err != nil || string(doc) != "<eco>1</eco>" || info.Size != len(doc) || info.Origin != "legacy" {
+			t.Fatalf("document: %q %+v %v", doc, info, err)
+		}
+		if _, _, err := e.imports.Document(ctx, "N1", 1); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("missing version: %v", err)
+		}
+		// A replacement marks the replaced certificate in the register.
+		r := ImportedCert{Country: "IN", Number: "N2", Version: 0, Doc: []byte("<eco>2</eco>"), ReplacesNumber: "N1"}
+		_, err = e.imports.Import(ctx, r)
+		mustNil(t, "import replacement", err)
+		old, err := e.imports.Get(ctx, "N1")
+		if err != nil || old.Status != CertReplaced || old.ReplacedBy != "N2" || old.Token == "" {
+			t.Fatalf("replaced = %+v, %v", old, err)
+		}
+	})
+}
+
+func TestContractIssuance(t *testing.T) {
+	eachFacesEngine(t, func(t *testing.T, e facesEngine) {
+		ctx := context.Background()
+		err := e.issuance.Update(ctx, func(tx issuance.Tx) error {
+			for _, p := range []*issuance.Person{{ID: "p2", Org: "IEC1"}, {ID: "p1", Org: "IEC1"}, {ID: "p3", Org: "AG"}} {
+				if err := tx.PutPerson(p); err != nil {
+					return err
+				}
+			}
+			if err := tx.PutOffice(&issuance.Office{ID: "o1", Agency: "AG"}); err != nil {
+				return err
+			}
+			a := &issuance.Application{ID: "A1", IEC: "IEC1", State: "draft"}
+			a.Content.Office = "o1"
+			if err := tx.PutApplication(a); err != nil {
+				return err
+			}
+			if err := tx.AddMovement(&issuance.Movement{IEC: "IEC1", Office: "o1", Amount: 100, Reason: "credit"}); err != nil {
+				return err
+			}
+			if err := tx.AddMovement(&issuance.Movement{IEC: "IEC1", Office: "o1", Amount: -30, Reason: "fee"}); err != nil {
+				return err
+			}
+			ext := tx.(issuance.ExtTx)
+			if err := ext.PutAttachment(&issuance.Attachment{Application: "A1", SHA256: "ab", Name: "inv.pdf"}, []byte("pdf")); err != nil {
+				return err
+			}
+			return tx.Audit(issuance.AuditEntry{Actor: "t", Action: "create", Subject: "A1"})
+		})
+		mustNil(t, "update", err)
+		// A failing transaction leaves nothing.
+		boom := errors.New("boom")
+		err = e.issuance.Update(ctx, func(tx issuance.Tx) error {
+			if err := tx.PutExporter(&issuance.Exporter{IEC: "IEC9"}); err != nil {
+				return err
+			}
+			if _, err := tx.NextSeq("S"); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("failing update: %v", err)
+		}
+		err = e.issuance.View(ctx, func(tx issuance.Tx) error {
+			if _, err := tx.Exporter("IEC9"); !errors.Is(err, issuance.ErrNotFound) || !errors.Is(err, ErrNotFound) {
+				t.Errorf("rolled-back exporter: %v", err)
+			}
+			ps, err := tx.People("IEC1")
+			if err != nil || len(ps) != 2 || ps[0].ID != "p1" || ps[1].ID != "p2" {
+				t.Errorf("people = %v, %v", ps, err)
+			}
+			as, err := tx.Applications(issuance.Query{Office: "o1"})
+			if err != nil || len(as) != 1 {
+				t.Errorf("applications by office = %v, %v", as, err)
+			}
+			if _, err := tx.Applications(issuance.Query{}); !errors.Is(err, issuance.ErrInvalid) {
+				t.Errorf("no query: %v", err)
+			}
+			if bal, _ := tx.Balance("IEC1", "o1"); bal != 70 {
+				t.Errorf("balance %d, want 70", bal)
+			}
+			mv, err := tx.Movements("IEC1", "o1")
+			if err != nil || len(mv) != 2 || mv[1].Seq != 2 || mv[1].Balance != 70 {
+				t.Errorf("movements = %+v, %v", mv, err)
+			}
+			a, data, err := tx.(issuance.ExtTx).Attachment("A1", "ab")
+			if err != nil || string(data) != "pdf" || a.Name != "inv.pdf" {
+				t.Errorf("attachment = %+v %q %v", a, data, err)
+			}
+			if err := tx.PutExporter(&issuance.Exporter{IEC: "X"}); err == nil {
+				t.Errorf("a write in View succeeded")
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, ErrInvalid) {
+			t.Logf("view: %v", err)
+		}
+		// Overdraft refused; certificate numbers given once.
+		err = e.issuance.Update(ctx, func(tx issuance.Tx) error {
+			return tx.AddMovement(&issuance.Movement{IEC: "IEC1", Office: "o1", Amount: -71, Reason: "fee"})
+		})
+		if !errors.Is(err, issuance.ErrInsufficientFunds) {
+			t.Fatalf("overdraft: %v", err)
+		}
+		err = e.issuance.Update(ctx, func(tx issuance.Tx) error {
+			a, err := tx.Application("A1")
+			if err != nil {
+				return err
+			}
+			a.Certificate = "CERT1"
+			if err := tx.PutApplication(a); err != nil {
+				return err
+			}
+			return tx.PutApplication(&issuance.Application{ID: "A2", IEC: "IEC1", Certificate: "CERT1"})
+		})
+		if !errors.Is(err, issuance.ErrConflict) {
+			t.Fatalf("a number given twice: %v", err)
+		}
+		if n, err := e.audit.Verify(ctx); err != nil || n != 1 {
+			t.Fatalf("audit: %d %v", n, err)
+		}
+	})
+}
+
+// TestContractIssuanceNextSeqConcurrent: numbers from concurrent issuance
+// transactions are unique and without gaps.
+func TestContractIssuanceNextSeqConcurrent(t *testing.T) {
+	eachFacesEngine(t, func(t *testing.T, e facesEngine) {
+		ctx := context.Background()
+		var mu sync.Mutex
+		seen := map[uint64]bool{}
+		var wg sync.WaitGroup
+		for range 10 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var n uint64
+				err := e.issuance.Update(ctx, func(tx issuance.Tx) error {
+					var err error
+					n, err = tx.NextSeq("IN-2026")
+					return err
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				seen[n] = true
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		for i := uint64(1); i <= 10; i++ {
+			if !seen[i] {
+				t.Fatalf("numbers %v: %d missing", seen, i)
+			}
+		}
+	})
+}
+
+// TestContractIssueTransaction: the issue path's register entries,
+// messages and audit entries commit with the issuance transaction, or
+// not at all.
+func TestContractIssueTransaction(t *testing.T) {
+	eachFacesEngine(t, func(t *testing.T, e facesEngine) {
+		ctx := context.Background()
+		audit := []Entry{{Actor: "issuance:o", Action: "send", Subject: "m1"}}
+		m := msg("m1", "VN", "IN-1", 0, "issue", "signed")
+		m.Exclusive = true
+		boom := errors.New("boom")
+		err := e.issuance.Update(ctx, func(tx issuance.Tx) error {
+			if err := e.enqueueRegistered(tx, []IssuedCert{{Country: "IN", Number: "IN-1"}}, audit, m); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("failed issue: %v", err)
+		}
+		if _, err := e.outbox.Get(ctx, "m1"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("message of a rolled-back issue: %v", err)
+		}
+		if _, err := e.issued.Get(ctx, "IN-1"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("register entry of a rolled-back issue: %v", err)
+		}
+		err = e.issuance.Update(ctx, func(tx issuance.Tx) error {
+			if err := e.enqueueRegistered(tx, []IssuedCert{{Country: "IN", Number: "IN-1"}}, audit, m); err != nil {
+				return err
+			}
+			// Not a partner: register and audit only.
+			return e.enqueueRegistered(tx, []IssuedCert{{Country: "IN", Number: "IN-2"}}, []Entry{{Actor: "issuance:o", Action: "register", Subject: "IN-2"}})
+		})
+		mustNil(t, "issue", err)
+		for _, n := range []string{"IN-1", "IN-2"} {
+			if r, err := e.issued.Get(ctx, n); err != nil || r.Token == "" {
+				t.Fatalf("register %s: %+v %v", n, r, err)
+			}
+		}
+		if r, err := e.outbox.Get(ctx, "m1"); err != nil || r.State != StateQueued {
+			t.Fatalf("message: %+v %v", r, err)
+		}
+		// The same certificate again to the same partner is refused.
+		m2 := m
+		m2.ID = "m2"
+		err = e.issuance.Update(ctx, func(tx issuance.Tx) error { return e.enqueueRegistered(tx, nil, nil, m2) })
+		var ase *AlreadySentError
+		if !errors.As(err, &ase) {
+			t.Fatalf("second exclusive send: %v", err)
+		}
+		if n, err := e.audit.Verify(ctx); err != nil || n != 2 {
+			t.Fatalf("audit: %d %v", n, err)
+		}
+	})
+}
+
+// TestContractFirstStatusRace: replicas applying the first status change
+// of a certificate version at the same moment record it once.
+func TestContractFirstStatusRace(t *testing.T) {
+	eachFacesEngine(t, func(t *testing.T, e facesEngine) {
+		ctx := context.Background()
+		for round := range 5 {
+			num := fmt.Sprintf("R%d", round)
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			changed := 0
+			for i := range 6 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					st := CertWithdrawn
+					if i%2 == 1 {
+						st = CertReplaced
+					}
+					_, ch, err := e.inbox.ApplyStatus(ctx, StatusChange{Country: "VN", Number: num, Version: 1, Status: st, ReplacedBy: "X", MessageID: fmt.Sprintf("s%d", i)})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if ch {
+						mu.Lock()
+						changed++
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			ss, err := e.inbox.CertStatuses(ctx, "VN", num)
+			mustNil(t, "statuses", err)
+			if changed != 1 || len(ss) != 1 || len(ss[0].History) != 1 {
+				t.Fatalf("round %d: %d changes reported, history %+v; want exactly one", round, changed, ss)
+			}
+		}
+	})
+}

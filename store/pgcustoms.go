@@ -1,0 +1,402 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// PGCustoms is the customs face's state on PostgreSQL (tables cu_*),
+// shared by every replica. Get it from PG.Customs. Its methods follow
+// Customs's documentation.
+type PGCustoms struct{ pg *PG }
+
+// Customs returns the customs face's state.
+func (pg *PG) Customs() *PGCustoms { return &PGCustoms{pg: pg} }
+
+// AddClient is Customs.AddClient.
+func (c *PGCustoms) AddClient(ctx context.Context, cl CustomsClient) error {
+	if err := checkID("client id", cl.ID); err != nil {
+		return fmt.Errorf("add customs client: %w", err)
+	}
+	if len(cl.SecretHash) != 64 {
+		return fmt.Errorf("add customs client %s: %w: secret hash must be 64 hex digits", cl.ID, ErrInvalid)
+	}
+	if cl.Created.IsZero() {
+		cl.Created = c.pg.clock()
+	}
+	cl.Created = cl.Created.UTC()
+	v, err := json.Marshal(&cl)
+	if err != nil {
+		return err
+	}
+	tag, err := c.pg.pool.Exec(ctx, "INSERT INTO cu_client (id, rec) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING", cl.ID, v)
+	if err != nil {
+		return fmt.Errorf("add customs client %s: %w", cl.ID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("add customs client %s: %w: client %s exists", cl.ID, ErrConflict, cl.ID)
+	}
+	return nil
+}
+
+// Client is Customs.Client.
+func (c *PGCustoms) Client(ctx context.Context, id string) (*CustomsClient, error) {
+	var v []byte
+	if err := c.pg.pool.QueryRow(ctx, "SELECT rec FROM cu_client WHERE id = $1", id).Scan(&v); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = ErrNotFound
+		}
+		return nil, fmt.Errorf("customs client %s: %w", id, err)
+	}
+	cl := new(CustomsClient)
+	if err := json.Unmarshal(v, cl); err != nil {
+		return nil, fmt.Errorf("customs client %s: %w", id, err)
+	}
+	return cl, nil
+}
+
+// Clients is Customs.Clients.
+func (c *PGCustoms) Clients(ctx context.Context) ([]CustomsClient, error) {
+	rows, err := c.pg.pool.Query(ctx, "SELECT rec FROM cu_client ORDER BY id COLLATE \"C\"")
+	if err != nil {
+		return nil, fmt.Errorf("list customs clients: %w", err)
+	}
+	res, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (CustomsClient, error) {
+		var v []byte
+		var cl CustomsClient
+		if err := r.Scan(&v); err != nil {
+			return cl, err
+		}
+		return cl, json.Unmarshal(v, &cl)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list customs clients: %w", err)
+	}
+	return res, nil
+}
+
+// RevokeClient is Customs.RevokeClient.
+func (c *PGCustoms) RevokeClient(ctx context.Context, id string) error {
+	now := c.pg.now()
+	err := c.pg.inTx(ctx, func(tx pgx.Tx) error {
+		var v []byte
+		if err := tx.QueryRow(ctx, "SELECT rec FROM cu_client WHERE id = $1 FOR UPDATE", id).Scan(&v); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return ErrNotFound
+			}
+			return err
+		}
+		var cl CustomsClient
+		if err := json.Unmarshal(v, &cl); err != nil {
+			return err
+		}
+		if !cl.Revoked.IsZero() {
+			return nil
+		}
+		cl.Revoked = now
+		nv, err := json.Marshal(&cl)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, "UPDATE cu_client SET rec = $2 WHERE id = $1", id, nv)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("revoke customs client %s: %w", id, err)
+	}
+	return nil
+}
+
+// pgLatestInSeq is latestInSeq on PostgreSQL.
+func pgLatestInSeq(ctx context.Context, q pgx.Tx, country, number string) (uint64, error) {
+	var seq *int64
+	if err := q.QueryRow(ctx, "SELECT max(seq) FROM inbox WHERE sender = $1 AND cert_number = $2", country, number).Scan(&seq); err != nil {
+		return 0, err
+	}
+	if seq == nil {
+		return 0, nil
+	}
+	return uint64(*seq), nil
+}
+
+// PutView is Customs.PutView.
+func (c *PGCustoms) PutView(ctx context.Context, country, number string, basedOn uint64, view []byte) error {
+	if err := checkID("country", country); err != nil {
+		return fmt.Errorf("put check view: %w", err)
+	}
+	if err := checkID("certificate number", number); err != nil {
+		return fmt.Errorf("put check view: %w", err)
+	}
+	err := c.pg.inTx(ctx, func(tx pgx.Tx) error {
+		seq := basedOn
+		if seq == 0 {
+			var err error
+			if seq, err = pgLatestInSeq(ctx, tx, country, number); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO cu_view (country, number, based_on, view) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (country, number) DO UPDATE SET based_on = EXCLUDED.based_on, view = EXCLUDED.view`,
+			country, number, int64(seq), view)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("put check view of %s/%s: %w", country, number, err)
+	}
+	return nil
+}
+
+// Snapshot is Customs.Snapshot, in one REPEATABLE READ read-only
+// transaction.
+func (c *PGCustoms) Snapshot(country, number string, versionOf func(view []byte) int, dst *Snapshot) (bool, error) {
+	ctx := context.Background()
+	dst.Reset()
+	found := false
+	err := pgRead(ctx, c.pg, func(tx pgx.Tx) error {
+		var err error
+		if dst.LatestSeq, err = pgLatestInSeq(ctx, tx, country, number); err != nil {
+			return err
+		}
+		var basedOn int64
+		var view []byte
+		err = tx.QueryRow(ctx, "SELECT based_on, view FROM cu_view WHERE country = $1 AND number = $2", country, number).Scan(&basedOn, &view)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		found = true
+		dst.View = append(dst.View, view...)
+		b := uint64(basedOn)
+		dst.Stale = b != dst.LatestSeq && !(b == ViewFromQuery && dst.LatestSeq == 0)
+		if versionOf != nil {
+			ver := versionOf(dst.View)
+			var sv []byte
+			err := tx.QueryRow(ctx, "SELECT rec FROM cert_status WHERE country = $1 AND number = $2 AND version = $3", country, number, ver).Scan(&sv)
+			switch {
+			case err == nil:
+				var st statusOnly
+				if err := json.Unmarshal(sv, &st); err != nil {
+					return fmt.Errorf("decode status: %w", err)
+				}
+				dst.HasStatus, dst.Status, dst.ReplacedBy = true, st.Status, st.ReplacedBy
+			case !errors.Is(err, pgx.ErrNoRows):
+				return err
+			}
+		}
+		rows, err := tx.Query(ctx, "SELECT item, used FROM cu_util WHERE country = $1 AND number = $2 ORDER BY item", country, number)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var u Used
+			var used int64
+			if err := rows.Scan(&u.Seq, &used); err != nil {
+				return err
+			}
+			u.Used = used
+			dst.Used = append(dst.Used, u)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return false, fmt.Errorf("check snapshot of %s/%s: %w", country, number, err)
+	}
+	return found, nil
+}
+
+// pgRead runs fn in a REPEATABLE READ, READ ONLY transaction (one
+// consistent snapshot).
+func pgRead(ctx context.Context, pg *PG, fn func(tx pgx.Tx) error) error {
+	tx, err := pg.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// Decide is Customs.Decide. Decisions on one certificate are serialised
+// across replicas by a transaction-scoped advisory lock on it.
+func (c *PGCustoms) Decide(ctx context.Context, d Decision, msg *OutMessage) (*Decision, error) {
+	for _, f := range []struct{ n, v string }{{"country", d.Country}, {"certificate number", d.Number}, {"declaration reference", d.DeclarationRef}} {
+		if err := checkID(f.n, f.v); err != nil {
+			return nil, fmt.Errorf("decide: %w", err)
+		}
+	}
+	if msg != nil {
+		if err := checkEnqueue(nil, []OutMessage{*msg}); err != nil {
+			return nil, fmt.Errorf("decide: %w", err)
+		}
+		d.MessageID = msg.ID
+	}
+	if d.Decided.IsZero() {
+		d.Decided = c.pg.clock()
+	}
+	d.Decided = d.Decided.UTC()
+	var res *Decision
+	var dup, short bool
+	var shortItems []ShortItem
+	now := c.pg.now()
+	err := c.pg.inTx(ctx, func(tx pgx.Tx) error {
+		res, dup, short, shortItems = nil, false, false, nil
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", "cu\x01"+d.Country+"\x01"+d.Number); err != nil {
+			return err
+		}
+		var old []byte
+		err := tx.QueryRow(ctx, "SELECT rec FROM cu_decl WHERE country = $1 AND number = $2 AND declaration_ref = $3", d.Country, d.Number, d.DeclarationRef).Scan(&old)
+		if err == nil {
+			var od Decision
+			if err := json.Unmarshal(old, &od); err != nil {
+				return err
+			}
+			res, dup = &od, true
+			if od.Fingerprint != d.Fingerprint {
+				return fmt.Errorf("%w: declaration %s already has another decision on %s/%s", ErrConflict, d.DeclarationRef, d.Country, d.Number)
+			}
+			return nil
+		} else if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		used := map[int]int64{}
+		rows, err := tx.Query(ctx, "SELECT item, used FROM cu_util WHERE country = $1 AND number = $2", d.Country, d.Number)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var it int
+			var u int64
+			if err := rows.Scan(&it, &u); err != nil {
+				rows.Close()
+				return err
+			}
+			used[it] = u
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		ups := map[int]int64{}
+		var order []int
+		rem := map[int]int64{}
+		for _, it := range d.Items {
+			u := used[it.Seq]
+			if v, ok := ups[it.Seq]; ok { // an item named twice
+				u = v
+			}
+			if it.Use < 0 || u+it.Use > it.Limit {
+				shortItems = append(shortItems, ShortItem{Seq: it.Seq, Requested: it.Use, Remaining: max(it.Limit-u, 0)})
+				continue
+			}
+			if _, ok := ups[it.Seq]; !ok {
+				order = append(order, it.Seq)
+			}
+			ups[it.Seq] = u + it.Use
+			rem[it.Seq] = it.Limit - u - it.Use
+		}
+		if len(shortItems) > 0 {
+			short = true
+			return nil
+		}
+		for _, seq := range order {
+			if _, err := tx.Exec(ctx, `INSERT INTO cu_util (country, number, item, used) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (country, number, item) DO UPDATE SET used = EXCLUDED.used`, d.Country, d.Number, seq, ups[seq]); err != nil {
+				return err
+			}
+		}
+		dd := d
+		dd.Remaining = rem
+		v, err := json.Marshal(&dd)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO cu_decl (country, number, declaration_ref, rec) VALUES ($1, $2, $3, $4)",
+			d.Country, d.Number, d.DeclarationRef, v); err != nil {
+			return err
+		}
+		if msg != nil {
+			m := *msg
+			if _, err := pgEnqueueTx(ctx, tx, now, &m); err != nil {
+				return err
+			}
+			if err := notifyOutbox(ctx, tx); err != nil {
+				return err
+			}
+		}
+		res = &dd
+		return nil
+	})
+	if err != nil {
+		if res != nil && errors.Is(err, ErrConflict) {
+			return res, fmt.Errorf("decide %s/%s %s: %w", d.Country, d.Number, d.DeclarationRef, err)
+		}
+		return nil, fmt.Errorf("decide %s/%s %s: %w", d.Country, d.Number, d.DeclarationRef, err)
+	}
+	if short {
+		return nil, &QuantityError{Items: shortItems}
+	}
+	if dup {
+		return res, fmt.Errorf("decide %s/%s %s: %w", d.Country, d.Number, d.DeclarationRef, ErrDuplicate)
+	}
+	return res, nil
+}
+
+// Decisions is Customs.Decisions.
+func (c *PGCustoms) Decisions(ctx context.Context, country, number string) ([]Decision, error) {
+	rows, err := c.pg.pool.Query(ctx, "SELECT rec FROM cu_decl WHERE country = $1 AND number = $2 ORDER BY convert_to(declaration_ref, 'UTF8')", country, number)
+	if err != nil {
+		return nil, fmt.Errorf("decisions on %s/%s: %w", country, number, err)
+	}
+	res, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Decision, error) {
+		var v []byte
+		var d Decision
+		if err := r.Scan(&v); err != nil {
+			return d, err
+		}
+		return d, json.Unmarshal(v, &d)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("decisions on %s/%s: %w", country, number, err)
+	}
+	return res, nil
+}
+
+// PutQueryAnswer is Customs.PutQueryAnswer.
+func (c *PGCustoms) PutQueryAnswer(ctx context.Context, country, number string, fetched time.Time, answer []byte) error {
+	if err := checkID("country", country); err != nil {
+		return fmt.Errorf("cache query answer: %w", err)
+	}
+	if err := checkID("certificate number", number); err != nil {
+		return fmt.Errorf("cache query answer: %w", err)
+	}
+	_, err := c.pg.pool.Exec(ctx, `INSERT INTO cu_query (country, number, fetched, answer) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (country, number) DO UPDATE SET fetched = EXCLUDED.fetched, answer = EXCLUDED.answer`,
+		country, number, fetched.UTC(), answer)
+	if err != nil {
+		return fmt.Errorf("cache query answer for %s/%s: %w", country, number, err)
+	}
+	return nil
+}
+
+// QueryAnswer is Customs.QueryAnswer.
+func (c *PGCustoms) QueryAnswer(ctx context.Context, country, number string) ([]byte, time.Time, error) {
+	var ans []byte
+	var at time.Time
+	err := c.pg.pool.QueryRow(ctx, "SELECT fetched, answer FROM cu_query WHERE country = $1 AND number = $2", country, number).Scan(&at, &ans)
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("cached query answer for %s/%s: %w", country, number, err)
+	}
+	return ans, at.UTC(), nil
+}
