@@ -112,7 +112,7 @@ func TestOpenRefusesDamagedFiles(t *testing.T) {
 		{"leaf page type damaged", func(t *testing.T, path string) {
 			ps, id := pageSize(t, path), reachableLeaf(t, path)
 			writeAt(t, path, int64(id)*ps+8, []byte{0, 0}) // page flags: no valid type
-		}, "structural check failed"},
+		}, "neither branch nor leaf"},
 		{"truncated to half", func(t *testing.T, path string) {
 			st, _ := os.Stat(path)
 			if err := os.Truncate(path, st.Size()/2); err != nil {
