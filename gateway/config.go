@@ -603,6 +603,9 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 		PullInterval:      time.Duration(c.Pull.Interval),
 	}
 	f.hooks(&nopt, fc)
+	if db != nil {
+		addStoreBackupRoute(&nopt, db, log.With("component", "store"))
+	}
 	var bindIssuance func(*Node) error
 	if c.Issuance.Enabled {
 		if _, bindIssuance, err = openIssuance(&nopt, c, eng.Issuance, log); err != nil {
