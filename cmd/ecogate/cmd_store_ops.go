@@ -16,6 +16,7 @@ import (
 )
 
 const storeOpsUsage = `usage: ecogate store copy --from bbolt:FILE --to postgres:URL [--password-env NAME]
+       ecogate store copy --from postgres:URL --to bbolt:FILE [--password-env NAME]
        ecogate store backup --config FILE OUT
        ecogate store restore --config FILE BACKUP
        ecogate store check --config FILE | --data FILE
@@ -25,6 +26,8 @@ copy     copy a stopped node's bbolt data file into a PostgreSQL database
          compare the counts table by table and verify the copied chain.
          Resumable: run it again after an interruption and it continues.
          The URL carries no password: --password-env names the variable.
+         Back: from one snapshot of the database (replicas may run) into a
+         new bbolt file (indexes rebuilt), then the same comparisons.
 backup   a consistent copy while the node runs. bbolt: one read transaction
          written to OUT (by the running node, through its local API, or
          from the file when the node is stopped), then opened and checked. PostgreSQL: pg_dump -Fc
@@ -190,20 +193,14 @@ func storeCopy(ctx context.Context, from, to, pwEnv string, stdout, stderr io.Wr
 	}
 	if !okFrom || !okTo || src == "" || dsn == "" {
 		if strings.HasPrefix(from, "postgres:") && strings.HasPrefix(to, "bbolt:") {
-			fmt.Fprintln(stderr, "ecogate store copy: from PostgreSQL to bbolt is not in this version; keep the PostgreSQL backups (ecogate store backup)")
-			return exitUsage
+			return storeCopyBack(ctx, from, to, pwEnv, stdout, stderr)
 		}
 		fmt.Fprint(stderr, storeOpsUsage)
 		return exitUsage
 	}
-	pw := ""
-	if pwEnv != "" {
-		v, ok := os.LookupEnv(pwEnv)
-		if !ok {
-			fmt.Fprintf(stderr, "ecogate store copy: --password-env: the environment variable %s is not set\n", pwEnv)
-			return exitUsage
-		}
-		pw = v
+	pw, ok := copyPassword(pwEnv, stderr)
+	if !ok {
+		return exitUsage
 	}
 	db, err := store.Open(src, store.Options{})
 	if err != nil {
