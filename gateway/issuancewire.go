@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -35,8 +36,15 @@ type IssuanceConfig struct {
 	// Operators are the node operators' ids (the first is the one the
 	// local token stands for).
 	Operators []string `yaml:"operators"`
-	// Registry is the trade registry file (issuance.FileRegistry).
+	// Registry is the trade registry file (issuance.FileRegistry), for
+	// the demo and tests.
 	Registry string `yaml:"registry"`
+	// RegistryURL is a real trade registry's lookup endpoint
+	// (issuance.HTTPRegistry: GET RegistryURL/{IEC} answers the record
+	// as JSON); RegistryTokenEnv names the environment variable holding
+	// its bearer token, if it needs one. Not with registry.
+	RegistryURL      string `yaml:"registryURL"`
+	RegistryTokenEnv string `yaml:"registryTokenEnv"`
 	// DevGateway serves the development payment gateway (never in
 	// production: it signs with the offices' keys).
 	DevGateway bool `yaml:"devGateway"`
@@ -61,6 +69,10 @@ type IssuanceConfig struct {
 	// (issuance.DirKeys: PERSON-ID.pem): the held-key signing path of
 	// approve-and-issue. Empty: officers sign externally.
 	HeldKeys string `yaml:"heldKeys"`
+	// NodeSigning signs issued certificates with the node's
+	// document-signing key (signing.key) when no held keys are configured
+	// (the portal's "approve and sign"; portalwire.go).
+	NodeSigning bool `yaml:"nodeSigning"`
 }
 
 // checkIssuance validates the section and resolves its paths.
@@ -83,6 +95,17 @@ func checkIssuance(c *Config, abs func(string) string, bad func(key, format stri
 	}
 	if (ic.Mail.SMTP != "" || ic.Mail.Dir != "") && !strings.Contains(ic.Mail.From, "@") {
 		bad("issuance.mail.from", "give the sender address of the notifications")
+	}
+	if ic.Registry != "" && ic.RegistryURL != "" {
+		bad("issuance.registryURL", "give either registry (a file) or registryURL (the trade registry's endpoint), not both")
+	}
+	if ic.RegistryURL != "" {
+		if u, err := url.Parse(ic.RegistryURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("issuance.registryURL", "must be an http(s) URL such as https://registry.example/iec")
+		}
+	}
+	if ic.RegistryTokenEnv != "" && os.Getenv(ic.RegistryTokenEnv) == "" {
+		bad("issuance.registryTokenEnv", "the environment variable %s is empty or unset", ic.RegistryTokenEnv)
 	}
 	if ic.HeldKeys != "" && len(ic.OfficerAnchors) == 0 {
 		bad("issuance.heldKeys", "held keys sign under the officers' registered DSCs: give issuance.officerAnchors too")
@@ -107,6 +130,9 @@ func openIssuance(o *Options, c *Config, st issuance.Store, log *slog.Logger) (*
 		}
 		cfg.Registry = r
 	}
+	if ic.RegistryURL != "" {
+		cfg.Registry = &issuance.HTTPRegistry{BaseURL: ic.RegistryURL, Token: os.Getenv(ic.RegistryTokenEnv)}
+	}
 	if len(ic.OfficerAnchors) > 0 {
 		ts := &certs.TrustSet{}
 		for _, f := range ic.OfficerAnchors {
@@ -124,6 +150,8 @@ func openIssuance(o *Options, c *Config, st issuance.Store, log *slog.Logger) (*
 			return nil, nil, fmt.Errorf("issuance.heldKeys: %s is not a directory", ic.HeldKeys)
 		}
 		cfg.HeldKeys = &issuance.DirKeys{Dir: ic.HeldKeys}
+	} else if ic.NodeSigning && o.Signer != nil {
+		cfg.Signer = nodeKeySigner{o.Signer}
 	}
 	base := strings.TrimRight(o.LocalURL, "/") + issapi.Prefix
 	var dev *issapi.DevGateway

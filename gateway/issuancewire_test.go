@@ -101,6 +101,9 @@ func TestIssuanceConfigErrors(t *testing.T) {
 		{"issuance: {enabled: true, operators: [op], mail: {smtp: 'x:25', dir: m, from: a@b}}", "issuance.mail.dir"},
 		{"issuance: {enabled: true, operators: [op], mail: {smtp: 'x:25'}}", "issuance.mail.from"},
 		{"issuance: {enabled: true, operators: [op], smtp: x}", `unknown key "smtp" in issuance`},
+		{"issuance: {enabled: true, operators: [op], registry: r.yaml, registryURL: 'https://registry.example/iec'}", "not both"},
+		{"issuance: {enabled: true, operators: [op], registryURL: 'ftp://registry.example/iec'}", "issuance.registryURL: must be an http(s) URL"},
+		{"issuance: {enabled: true, operators: [op], registryURL: 'https://registry.example/iec', registryTokenEnv: ECOGATE_TEST_UNSET_REGISTRY_TOKEN}", "ECOGATE_TEST_UNSET_REGISTRY_TOKEN is empty or unset"},
 	} {
 		if _, err := ParseConfig([]byte(base+tc.yaml), t.TempDir()); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: %v, want %q", tc.yaml, err, tc.want)

@@ -11,8 +11,10 @@
 //
 // Security profile:
 //
-//   - Pages work without JavaScript; no script is served at all, and the
-//     Content-Security-Policy is "default-src 'none'; style-src 'self';
+//   - Pages work without JavaScript; the only script is the embedded
+//     static/rvc.js (the cost sheet's RVC updated as the exporter types;
+//     the server computes it too on "recalculate"), and the
+//     Content-Security-Policy is "default-src 'none'; script-src 'self'; style-src 'self';
 //     img-src 'self' data:; form-action 'self'; frame-ancestors 'none';
 //     base-uri 'none'".
 //   - Sessions: a 256-bit random id in the cookie __Host-ecogate-session

@@ -34,6 +34,8 @@ const (
 	demoOffice   = "KOL"
 	demoAgAdmin  = "admin@icc.example"
 	demoOfficer  = "officer@icc.example"
+	// demoFee is the office's fee for an original (paise).
+	demoFee = 25_000
 )
 
 // demoRegistry is the development trade registry of IN (the DGFT records
@@ -124,6 +126,99 @@ func demoApplication(invoice string, qty string) issuance.Content {
 	}
 }
 
+// demoParties are the API clients of the issuance parties demoIssuanceParties
+// sets up: the operator (the local API without token), the agency's
+// administrator, the officer and the exporter's administrator.
+type demoParties struct {
+	operator, agency, officer, exporter *issapi.Client
+}
+
+// demoIssuanceParties sets up the issuance parties at IN through the API
+// (op is the operator's client; pki the dev PKI, whose ECDSA document
+// signer is the officer's DSC): the exporter registered by IEC, the agency
+// registered and approved with its office (fee, e-wallet), the officer
+// registered and approved with the DSC, the e-wallet credited. It tells
+// each step on out. The node's issuance crash test reuses it.
+func demoIssuanceParties(ctx context.Context, op *issapi.Client, pki string, out io.Writer) (*demoParties, error) {
+	token := func(person string) (*issapi.Client, error) {
+		var tr struct{ Token string }
+		if err := op.Do(ctx, "POST", "/tokens", map[string]string{"person": person}, &tr); err != nil {
+			return nil, err
+		}
+		return op.As(tr.Token), nil
+	}
+	// The exporter's administrator registers by IEC; the registry holds
+	// the same e-mail, so it confirms the account at once.
+	var reg issuance.ExporterRegistration
+	if err := op.As("").Do(ctx, "POST", "/exporters/register", map[string]any{"iec": demoIEC,
+		"admin": issuance.NewPerson{ID: demoExporter, Name: "R. Sen", Email: demoExporter}}, &reg); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "  exporter  %s registers IEC %s: %s, %s (GSTIN %s, from the trade registry); account %s (confirmed by the %s)\n",
+		demoExporter, demoIEC, reg.Exporter.Name, reg.Exporter.Address, reg.Exporter.GSTIN, reg.Status, reg.ConfirmedBy)
+
+	// The agency: registration with its authorisation letter, approved by
+	// the operator; an office with its fee and e-wallet.
+	if err := op.Do(ctx, "POST", "/agencies/register", issuance.AgencyRegistration{Agency: demoAgency, Name: "Indian Chamber of Commerce", Series: demoAgency,
+		Admin: issuance.NewPerson{ID: demoAgAdmin, Name: "S. Bose", Email: demoAgAdmin}, AuthorisationLetterSHA256: strings.Repeat("5e", 32)}, nil); err != nil {
+		return nil, err
+	}
+	if err := op.Do(ctx, "POST", "/agencies/"+demoAgency+"/approve", nil, nil); err != nil {
+		return nil, err
+	}
+	ag, err := token(demoAgAdmin)
+	if err != nil {
+		return nil, err
+	}
+	if err := ag.Do(ctx, "PUT", "/agencies/"+demoAgency+"/offices/"+demoOffice, map[string]any{"code": demoOffice, "name": "ICC Kolkata",
+		"address": "4 India Exchange Place, Kolkata", "currency": "INR", "fees": map[string]int64{"original": demoFee}, "eWallet": true,
+		"merchantId": "ICCKOL", "checksumKey": "dev-only-" + demoOffice}, nil); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "  agency    %s (Indian Chamber of Commerce) registered with its authorisation letter, approved by the operator; office %s: fee %s, e-wallet on\n",
+		demoAgency, demoOffice, rupees(demoFee))
+
+	// The officer: registration, approval, the DSC from the dev PKI (the
+	// node holds its key).
+	if err := op.As("").Do(ctx, "POST", "/officers/register", issuance.OfficerRegistration{Agency: demoAgency, Office: demoOffice,
+		Officer: issuance.NewPerson{ID: demoOfficer, Name: "P. Ghosh", Email: demoOfficer}}, nil); err != nil {
+		return nil, err
+	}
+	if err := ag.Do(ctx, "POST", "/officers/"+demoOfficer+"/approve", nil, nil); err != nil {
+		return nil, err
+	}
+	of, err := token(demoOfficer)
+	if err != nil {
+		return nil, err
+	}
+	leaf, err := os.ReadFile(filepath.Join(pki, certs.FileSignerECDSACert))
+	if err != nil {
+		return nil, err
+	}
+	inter, err := os.ReadFile(filepath.Join(pki, certs.FileIntermediateCert))
+	if err != nil {
+		return nil, err
+	}
+	var dsc issuance.DSC
+	if err := of.Do(ctx, "POST", "/me/dsc", append(leaf, inter...), &dsc); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "  officer   %s registered, approved by %s; DSC %q (serial %s...) registered, key held by the node\n",
+		demoOfficer, demoAgAdmin, dsc.Subject, dsc.Serial[:min(8, len(dsc.Serial))])
+
+	// The e-wallet: credited by the agency against a receipt.
+	if err := ag.Do(ctx, "POST", "/wallets/"+demoIEC+"/"+demoOffice+"/credit", map[string]any{"amount": 100_000, "reason": "receipt ICC/KOL/R-0091"}, nil); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "  e-wallet  %s at %s credited %s (receipt ICC/KOL/R-0091)\n", demoIEC, demoOffice, rupees(100_000))
+
+	ex, err := token(demoExporter)
+	if err != nil {
+		return nil, err
+	}
+	return &demoParties{operator: op, agency: ag, officer: of, exporter: ex}, nil
+}
+
 // rupees formats minor units (paise) as INR.
 func rupees(p int64) string { return fmt.Sprintf("INR %d.%02d", p/100, p%100) }
 
@@ -137,86 +232,14 @@ func demoIssuance(ctx context.Context, in, vn *demoNode, cs *demoCustomsResult, 
 	base := "http://" + in.site.LocalAddr + issapi.Prefix
 	op := &issapi.Client{Base: base, HTTP: &http.Client{Timeout: 30 * time.Second}}
 	fmt.Fprintf(out, "\nat IN, the domestic issuance workflow (issuance API %s):\n", base)
-	token := func(person string) (*issapi.Client, error) {
-		var tr struct{ Token string }
-		if err := op.Do(ctx, "POST", "/tokens", map[string]string{"person": person}, &tr); err != nil {
-			return nil, err
-		}
-		return op.As(tr.Token), nil
-	}
-
-	// The exporter's administrator registers by IEC; the registry holds
-	// the same e-mail, so it confirms the account at once.
-	var reg issuance.ExporterRegistration
-	if err := op.As("").Do(ctx, "POST", "/exporters/register", map[string]any{"iec": demoIEC,
-		"admin": issuance.NewPerson{ID: demoExporter, Name: "R. Sen", Email: demoExporter}}, &reg); err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "  exporter  %s registers IEC %s: %s, %s (GSTIN %s, from the trade registry); account %s (confirmed by the %s)\n",
-		demoExporter, demoIEC, reg.Exporter.Name, reg.Exporter.Address, reg.Exporter.GSTIN, reg.Status, reg.ConfirmedBy)
-
-	// The agency: registration with its authorisation letter, approved by
-	// the operator; an office with its fee and e-wallet.
-	if err := op.Do(ctx, "POST", "/agencies/register", issuance.AgencyRegistration{Agency: demoAgency, Name: "Indian Chamber of Commerce", Series: demoAgency,
-		Admin: issuance.NewPerson{ID: demoAgAdmin, Name: "S. Bose", Email: demoAgAdmin}, AuthorisationLetterSHA256: strings.Repeat("5e", 32)}, nil); err != nil {
-		return err
-	}
-	if err := op.Do(ctx, "POST", "/agencies/"+demoAgency+"/approve", nil, nil); err != nil {
-		return err
-	}
-	ag, err := token(demoAgAdmin)
-	if err != nil {
-		return err
-	}
-	const fee = 25_000
-	if err := ag.Do(ctx, "PUT", "/agencies/"+demoAgency+"/offices/"+demoOffice, map[string]any{"code": demoOffice, "name": "ICC Kolkata",
-		"address": "4 India Exchange Place, Kolkata", "currency": "INR", "fees": map[string]int64{"original": fee}, "eWallet": true,
-		"merchantId": "ICCKOL", "checksumKey": "dev-only-" + demoOffice}, nil); err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "  agency    %s (Indian Chamber of Commerce) registered with its authorisation letter, approved by the operator; office %s: fee %s, e-wallet on\n",
-		demoAgency, demoOffice, rupees(fee))
-
-	// The officer: registration, approval, the DSC from the dev PKI (the
-	// node holds its key).
-	if err := op.As("").Do(ctx, "POST", "/officers/register", issuance.OfficerRegistration{Agency: demoAgency, Office: demoOffice,
-		Officer: issuance.NewPerson{ID: demoOfficer, Name: "P. Ghosh", Email: demoOfficer}}, nil); err != nil {
-		return err
-	}
-	if err := ag.Do(ctx, "POST", "/officers/"+demoOfficer+"/approve", nil, nil); err != nil {
-		return err
-	}
-	of, err := token(demoOfficer)
-	if err != nil {
-		return err
-	}
 	pki := filepath.Join(in.site.Dir, "pki")
-	leaf, err := os.ReadFile(filepath.Join(pki, certs.FileSignerECDSACert))
+	parties, err := demoIssuanceParties(ctx, op, pki, out)
 	if err != nil {
 		return err
 	}
-	inter, err := os.ReadFile(filepath.Join(pki, certs.FileIntermediateCert))
-	if err != nil {
-		return err
-	}
-	var dsc issuance.DSC
-	if err := of.Do(ctx, "POST", "/me/dsc", append(leaf, inter...), &dsc); err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "  officer   %s registered, approved by %s; DSC %q (serial %s...) registered, key held by the node\n",
-		demoOfficer, demoAgAdmin, dsc.Subject, dsc.Serial[:min(8, len(dsc.Serial))])
-
-	// The e-wallet: credited by the agency against a receipt.
-	if err := ag.Do(ctx, "POST", "/wallets/"+demoIEC+"/"+demoOffice+"/credit", map[string]any{"amount": 100_000, "reason": "receipt ICC/KOL/R-0091"}, nil); err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "  e-wallet  %s at %s credited %s (receipt ICC/KOL/R-0091)\n", demoIEC, demoOffice, rupees(100_000))
+	of, ex := parties.officer, parties.exporter
 
 	// The exporter files two applications.
-	ex, err := token(demoExporter)
-	if err != nil {
-		return err
-	}
 	var ids []string
 	for i, qty := range []string{"2000", "1500"} {
 		var app issuance.Application
