@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"os"
@@ -29,8 +30,9 @@ const (
 // and that its elements lie inside the page. bbolt, on open, scans the same
 // pages through its memory map in a goroutine of its own, where a damaged
 // page is a crash no recover can catch: this walk turns such a file into an
-// error before bbolt sees it. It checks bounds, not key order (bbolt's
-// structural check, on the calling goroutine, does that).
+// error before bbolt sees it. Like that scan it also checks key order:
+// sorted within a page, and a child's keys between its separator and the
+// next one.
 func walkBolt(f *os.File, size int64, m *metaInfo, root uint64, visit func(uint64, uint16)) error {
 	w := &boltWalker{f: f, ps: int64(m.pageSize), hwm: m.pgid, seen: make([]byte, (m.pgid+7)/8), visit: visit}
 	if int64(w.hwm)*w.ps > size {
@@ -41,7 +43,7 @@ func walkBolt(f *os.File, size int64, m *metaInfo, root uint64, visit func(uint6
 			return err
 		}
 	}
-	return w.tree(root, 0, "root bucket")
+	return w.tree(root, 0, "root bucket", nil, nil)
 }
 
 type boltWalker struct {
@@ -112,7 +114,7 @@ func (w *boltWalker) freelist(id uint64) error {
 }
 
 // tree walks the b+tree whose root is page id.
-func (w *boltWalker) tree(id uint64, depth int, what string) error {
+func (w *boltWalker) tree(id uint64, depth int, what string, lo, hi []byte) error {
 	if depth > maxTreeDepth {
 		return fmt.Errorf("%s: the tree is deeper than %d levels (a cycle?)", what, maxTreeDepth)
 	}
@@ -120,26 +122,52 @@ func (w *boltWalker) tree(id uint64, depth int, what string) error {
 	if err != nil {
 		return err
 	}
-	return w.node(buf, id, depth, what)
+	return w.node(buf, id, depth, what, lo, hi)
 }
 
 // node checks one page image (a file page or an inline bucket's page) and
 // descends into its children and sub-buckets.
-func (w *boltWalker) node(buf []byte, id uint64, depth int, what string) error {
+// Its keys must lie in [lo, hi) (nil: unbounded).
+func (w *boltWalker) node(buf []byte, id uint64, depth int, what string, lo, hi []byte) error {
 	le := binary.LittleEndian
 	flags, count := le.Uint16(buf[8:]), int(le.Uint16(buf[10:]))
 	if pageHeaderSize+count*elemSize > len(buf) {
 		return fmt.Errorf("%s: page %d claims %d elements, more than it can hold", what, id, count)
 	}
+	var prev []byte
+	order := func(i int, k []byte) error {
+		if (prev != nil && bytes.Compare(k, prev) <= 0) || (lo != nil && bytes.Compare(k, lo) < 0) || (hi != nil && bytes.Compare(k, hi) >= 0) {
+			return fmt.Errorf("%s: page %d element %d: its key is out of order", what, id, i)
+		}
+		prev = k
+		return nil
+	}
+	branchKey := func(i int) []byte {
+		e := pageHeaderSize + i*elemSize
+		pos, ksize := uint64(le.Uint32(buf[e:])), uint64(le.Uint32(buf[e+4:]))
+		if end := uint64(e) + pos + ksize; end > uint64(len(buf)) {
+			return nil
+		}
+		return buf[uint64(e)+pos : uint64(e)+pos+ksize]
+	}
 	for i := range count {
 		e := pageHeaderSize + i*elemSize
 		switch flags {
 		case pgBranch:
-			pos, ksize := int(le.Uint32(buf[e:])), int(le.Uint32(buf[e+4:]))
-			if end := e + pos + ksize; pos < 0 || ksize < 0 || end > len(buf) || end < e {
+			k := branchKey(i)
+			if k == nil {
 				return fmt.Errorf("%s: page %d element %d points outside the page", what, id, i)
 			}
-			if err := w.tree(le.Uint64(buf[e+8:]), depth+1, what); err != nil {
+			if err := order(i, k); err != nil {
+				return err
+			}
+			next := hi
+			if i+1 < count {
+				if next = branchKey(i + 1); next == nil {
+					return fmt.Errorf("%s: page %d element %d points outside the page", what, id, i+1)
+				}
+			}
+			if err := w.tree(le.Uint64(buf[e+8:]), depth+1, what, k, next); err != nil {
 				return err
 			}
 		case pgLeaf:
@@ -147,6 +175,9 @@ func (w *boltWalker) node(buf []byte, id uint64, depth int, what string) error {
 			start := uint64(e) + pos
 			if start+ksize+vsize > uint64(len(buf)) {
 				return fmt.Errorf("%s: page %d element %d points outside the page", what, id, i)
+			}
+			if err := order(i, buf[start:start+ksize]); err != nil {
+				return err
 			}
 			if ef&leafBucketFlag == 0 {
 				continue
@@ -157,7 +188,7 @@ func (w *boltWalker) node(buf []byte, id uint64, depth int, what string) error {
 				return fmt.Errorf("%s: page %d: %s has a %d-byte header", what, id, name, len(v))
 			}
 			if root := le.Uint64(v); root != 0 {
-				if err := w.tree(root, depth+1, name); err != nil {
+				if err := w.tree(root, depth+1, name, nil, nil); err != nil {
 					return err
 				}
 				continue
@@ -166,7 +197,7 @@ func (w *boltWalker) node(buf []byte, id uint64, depth int, what string) error {
 			if len(inline) < pageHeaderSize {
 				return fmt.Errorf("%s: page %d: inline %s is too short", what, id, name)
 			}
-			if err := w.node(inline, id, depth+1, name); err != nil {
+			if err := w.node(inline, id, depth+1, name, nil, nil); err != nil {
 				return err
 			}
 		default:

@@ -93,6 +93,19 @@ func TestOpenDamagedPagesNoPanic(t *testing.T) {
 		{"leaf element points outside the page", false, func(t *testing.T, path string, ps int64, pages map[string][]int) {
 			writeAt(t, path, int64(pages["leaf"][0])*ps+16+4, binary.LittleEndian.AppendUint32(nil, 1<<30))
 		}, "points outside the page"},
+		{"leaf keys out of order", false, func(t *testing.T, path string, ps int64, pages map[string][]int) {
+			b, _ := os.ReadFile(path)
+			for _, id := range pages["leaf"] {
+				p := b[int64(id)*ps:]
+				if binary.LittleEndian.Uint16(p[10:]) < 2 {
+					continue
+				}
+				pos := binary.LittleEndian.Uint32(p[16+4:])
+				writeAt(t, path, int64(id)*ps+16+int64(pos), []byte{0xFF})
+				return
+			}
+			t.Fatal("no leaf with two keys")
+		}, "out of order"},
 		{"page header id overwritten", false, func(t *testing.T, path string, ps int64, pages map[string][]int) {
 			writeAt(t, path, int64(pages["branch"][0])*ps, u64(0xdeadbeef))
 		}, "carries id"},
