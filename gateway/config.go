@@ -615,6 +615,9 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 		PullInterval:      time.Duration(c.Pull.Interval),
 	}
 	f.hooks(&nopt, fc)
+	if db != nil {
+		addStoreBackupRoute(&nopt, db, log.With("component", "store"))
+	}
 	var bindIssuance func(*Node) error
 	var isvc *issuance.Service
 	if c.Issuance.Enabled {
