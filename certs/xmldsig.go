@@ -136,7 +136,7 @@ func (s *Signer) sign(doc []byte, d *etree.Document) ([]byte, error) {
 		return nil, errors.New("sign: the document already carries a ds:Signature; sign the unsigned document")
 	}
 	h := crypto.SHA256.New()
-	h.Write(ExcC14N(root, nil, nil))
+	hashExcC14N(h, root, nil, nil)
 	digest := h.Sum(nil)
 
 	sig := etree.NewElement("ds:Signature")
