@@ -317,6 +317,14 @@ func (p *strictParser) name() string {
 	s := p.s
 	start := p.pos
 	i := start
+	// ASCII fast path: a name-start byte, then name bytes through the
+	// table; the general loop below takes over at the first other byte.
+	if i < len(s) && s[i] < utf8.RuneSelf && nameASCII[s[i]]&1 != 0 {
+		i++
+		for i < len(s) && s[i] < utf8.RuneSelf && nameASCII[s[i]]&2 != 0 {
+			i++
+		}
+	}
 	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf { // ASCII through the table
@@ -516,6 +524,19 @@ func isWS(t string) bool {
 
 func (p *strictParser) addText(t string) { p.add(p.newCharData(t)) }
 
+// valueSpecial marks the bytes that scanValue must look at in text or an
+// attribute value: markup, references, quotes, white space that an
+// attribute value normalises, control characters and non-ASCII bytes.
+var valueSpecial = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c < 0x20 || c >= utf8.RuneSelf
+	}
+	for _, c := range `<&]"'` {
+		t[c] = true
+	}
+	return t
+}()
+
 // scanValue scans character data from p.pos to the next '<' (quote == 0)
 // or to the closing quote, checking characters, and reports whether it
 // needs decoding (references, CRs, and in attribute values literal tabs
@@ -524,6 +545,13 @@ func (p *strictParser) scanValue(quote byte) (end int, decode bool, err error) {
 	s := p.s
 	i := p.pos
 	for i < len(s) {
+		// Skip the bytes that need no look (most of them) in a tight loop.
+		for i < len(s) && !valueSpecial[s[i]] {
+			i++
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c >= utf8.RuneSelf {
 			r, n := utf8.DecodeRuneInString(s[i:])
@@ -681,16 +709,17 @@ func (p *strictParser) text() error {
 
 func (p *strictParser) endTag() error {
 	p.pos += 2
-	name := p.name()
-	p.skipSpace()
-	if p.pos >= len(p.s) {
-		return p.eof()
-	}
-	if p.s[p.pos] != '>' {
-		return p.syntax("expected > to end </%s", name)
-	}
-	if len(p.stack) == 0 || p.stack[len(p.stack)-1].name != name {
-		return p.syntax("unexpected end element </%s>", name)
+	// Fast path: the open element's name followed directly by '>' is what
+	// the general path below would read and accept.
+	if n := len(p.stack); n > 0 {
+		open := p.stack[n-1].name
+		if end := p.pos + len(open); end < len(p.s) && p.s[end] == '>' && p.s[p.pos:end] == open {
+			p.pos = end
+		} else if err := p.endName(); err != nil {
+			return err
+		}
+	} else if err := p.endName(); err != nil {
+		return err
 	}
 	p.pos++
 	f := p.stack[len(p.stack)-1]
@@ -704,6 +733,23 @@ func (p *strictParser) endTag() error {
 		}
 		clear(kids)
 		p.kids = p.kids[:f.kids]
+	}
+	return nil
+}
+
+// endName reads the name of an end tag up to its '>' (left at p.pos)
+// and checks that it closes the open element.
+func (p *strictParser) endName() error {
+	name := p.name()
+	p.skipSpace()
+	if p.pos >= len(p.s) {
+		return p.eof()
+	}
+	if p.s[p.pos] != '>' {
+		return p.syntax("expected > to end </%s", name)
+	}
+	if len(p.stack) == 0 || p.stack[len(p.stack)-1].name != name {
+		return p.syntax("unexpected end element </%s>", name)
 	}
 	return nil
 }
