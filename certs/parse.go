@@ -87,6 +87,13 @@ func parseErr(reason, format string, a ...any) *ParseError {
 // a bounded number of allocations per element, refusing at the first
 // limit crossed. It never fetches anything.
 func ParseStrict(b []byte, lim Limits) (*etree.Document, error) {
+	return parseStrict(b, lim, false)
+}
+
+// parseStrict is ParseStrict; with shared, the tree's strings are
+// substrings of b itself instead of a copy (xmlguard.ParseTreeShared), for
+// a caller that drops the tree before b can change.
+func parseStrict(b []byte, lim Limits, shared bool) (*etree.Document, error) {
 	gl := lim.guard()
 	if len(b) > gl.MaxBytes {
 		return nil, parseErr("xml.too-large", "document is %d bytes, the limit is %d", len(b), gl.MaxBytes)
@@ -97,7 +104,11 @@ func ParseStrict(b []byte, lim Limits) (*etree.Document, error) {
 	if hasDoctype(b) {
 		return nil, parseErr("xml.doctype", "DOCTYPE declarations are not accepted; remove the DTD")
 	}
-	doc, err := xmlguard.ParseTree(b, gl)
+	parse := xmlguard.ParseTree
+	if shared {
+		parse = xmlguard.ParseTreeShared
+	}
+	doc, err := parse(b, gl)
 	if err != nil {
 		if ge, ok := xmlguard.IsError(err); ok {
 			return nil, &ParseError{Reason: ge.Reason, Detail: ge.Detail}

@@ -74,7 +74,8 @@ func (s *Signer) Sign(doc []byte) ([]byte, error) {
 	if s.Key == nil || len(s.Chain) == 0 {
 		return nil, errors.New("sign: a key and its certificate are required")
 	}
-	d, err := ParseStrict(doc, s.Limits)
+	// The tree is dropped before Sign returns, so it may read doc in place.
+	d, err := parseStrict(doc, s.Limits, true)
 	if err != nil {
 		return nil, fmt.Errorf("sign: %w", err)
 	}

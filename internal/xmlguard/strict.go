@@ -39,6 +39,29 @@ func ParseTree(b []byte, lim Limits) (*etree.Document, error) {
 		return nil, tooLarge(len(b), lim)
 	}
 	p := newStrict(b, lim, true)
+	// The tree's names and texts are substrings of this one copy.
+	p.s = string(b)
+	p.doc = etree.NewDocument()
+	if err := p.run(); err != nil {
+		return nil, err
+	}
+	return p.doc, nil
+}
+
+// ParseTreeShared is ParseTree without the copy of the input: the tree's
+// names and texts are substrings of b itself, so b must not change while
+// the tree or any string taken from it is in use. It is meant for a tree
+// that does not outlive its caller's use of b (such as signing, which
+// drops the tree before returning); the cost saved is one copy and one
+// allocation of the input's size.
+func ParseTreeShared(b []byte, lim Limits) (*etree.Document, error) {
+	lim.Strict = true
+	lim = lim.Resolved()
+	if len(b) > lim.MaxBytes {
+		return nil, tooLarge(len(b), lim)
+	}
+	p := newStrict(b, lim, true)
+	p.doc = etree.NewDocument()
 	if err := p.run(); err != nil {
 		return nil, err
 	}
@@ -145,15 +168,11 @@ func (p *strictParser) add(t etree.Token) {
 	p.kids = append(p.kids, t)
 }
 
+// newStrict prepares a pass over b that reads b in place; a pass that
+// builds a tree outliving b's use (ParseTree) replaces p.s with a copy.
 func newStrict(b []byte, lim Limits, build bool) *strictParser {
 	p := &strictParser{lim: lim, build: build, scope: NewScope()}
-	if build {
-		// The tree's names and texts are substrings of this one copy.
-		p.s = string(b)
-		p.doc = etree.NewDocument()
-	} else if len(b) > 0 {
-		// Check keeps nothing of b after it returns (error details are
-		// formatted copies), so it reads b in place.
+	if len(b) > 0 {
 		p.s = unsafe.String(&b[0], len(b))
 	}
 	return p
