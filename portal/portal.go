@@ -222,7 +222,10 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/agency/offices", s.need(s.handleOffices, issuance.RoleAgencyAdmin))
 	r.Get("/applications/{id}/certificate.pdf", s.need(s.handlePDF, issuance.RoleExporterAdmin, issuance.RoleApplicant, issuance.RoleOfficer, issuance.RoleAgencyAdmin))
 	if s.opt.Service != nil {
+		r.Get("/register", s.handleRegisterForm)
+		r.Post("/register", s.handleRegister)
 		s.workflowRoutes(r)
+		s.imageRoutes(r)
 		s.adminRoutes(r)
 	}
 	s.consoleRoutes(r)
