@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ecogate/ecogate/portal"
 )
@@ -214,5 +215,39 @@ func TestRegisterPage(t *testing.T) {
 	f.Set("csrf", csrfOf(t, page))
 	if resp, body := cl.do("POST", "/register", f, nil); resp.StatusCode != 200 || !strings.Contains(body, "waits for the node operator") {
 		t.Errorf("pending registration: %d\n%s", resp.StatusCode, body)
+	}
+}
+
+// TestDashboardNotifications: the exporter's dashboard lists the moves of
+// its applications, newest first, a query marked for attention.
+func TestDashboardNotifications(t *testing.T) {
+	l := newLive(t)
+	c := l.login("alpha")
+	if _, page := c.do("GET", "/dashboard", nil, nil); strings.Contains(page, "Notifications") {
+		t.Errorf("notifications without applications:\n%s", page)
+	}
+	id := l.underReview()
+	l.clock.add(time.Minute)
+	if _, err := l.svc.Return(t.Context(), lvOfficerA, id, "Attach the packing list"); err != nil {
+		t.Fatal(err)
+	}
+	_, page := c.do("GET", "/dashboard", nil, nil)
+	i := strings.Index(page, `id="notice-list"`)
+	if i < 0 {
+		t.Fatalf("no notifications:\n%s", page)
+	}
+	list := page[i:]
+	ret := strings.Index(list, "returned with a query by "+lvOfficer+`: “Attach the packing list”`)
+	rev := strings.Index(list, "taken up for review by "+lvOfficer)
+	sub := strings.Index(list, "submitted by "+lvAdmin)
+	if ret < 0 || rev < 0 || sub < 0 || !(ret < rev && rev < sub) {
+		t.Errorf("notifications not all there or not newest first (%d %d %d):\n%s", ret, rev, sub, list)
+	}
+	if !strings.Contains(list, `<li class="warning">`) || !strings.Contains(list, `href="/exporter/applications/`+id+`"`) {
+		t.Errorf("the query is not marked or not linked:\n%s", list)
+	}
+	// the officer's dashboard has none
+	if _, page := l.login("officer").do("GET", "/dashboard", nil, nil); strings.Contains(page, "notice-list") {
+		t.Error("an officer's dashboard lists notifications")
 	}
 }

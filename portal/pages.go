@@ -192,7 +192,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 	if d, ok := s.dashboard(w, r); ok {
-		s.render(w, r, http.StatusOK, "dashboard", "Dashboard", d, "")
+		s.render(w, r, http.StatusOK, "dashboard", "Dashboard", &dashboardView{Dashboard: d, Notices: noticesOf(d.Recent)}, "")
 	}
 }
 
