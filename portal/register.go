@@ -104,4 +104,3 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	d.Done, d.DoneUser = reg, d.User
 	s.render(w, r, http.StatusOK, "register", "Registered", d, "")
 }
-
