@@ -165,7 +165,9 @@ func (s *Server) handleImageUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	msg := "Image uploaded for " + owner + "."
-	if bg := CheckBackground(data); !bg.Transparent {
+	if bg := CheckBackground(data); bg.Transparent {
+		msg += " Its background is removed (transparent corners)."
+	} else {
 		msg += " Warning: " + bg.Note + "."
 	}
 	s.imagesPage(w, r, http.StatusOK, msg)

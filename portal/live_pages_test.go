@@ -124,7 +124,7 @@ func TestImagesPage(t *testing.T) {
 		status     int
 		want, not  string
 	}{
-		{"transparent stamp", "/agency/images/stamp/MUM", pngOf(t, true), csrf, 200, "Image uploaded for MUM.", "Warning"},
+		{"transparent stamp", "/agency/images/stamp/MUM", pngOf(t, true), csrf, 200, "Image uploaded for MUM. Its background is removed", "Warning"},
 		{"page says removed", "", nil, "", 200, "background removed", ""},
 		{"opaque stamp: warned, kept", "/agency/images/stamp/MUM", pngOf(t, false), csrf, 200, "Warning: the background is not removed", ""},
 		{"JPEG signature: warned", "/agency/images/signature/" + url.PathEscape(lvOfficer), jpegOf(t), csrf, 200, "has no transparency", ""},
