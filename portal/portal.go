@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -101,6 +102,9 @@ type Server struct {
 	pages  map[string]*template.Template
 	verify *verify.Service
 	logins *limiter
+	// registering serialises self-registrations, so that two cannot both
+	// find a user name free and one overwrite the other's login.
+	registering sync.Mutex
 }
 
 const (

@@ -65,6 +65,8 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	case pw != pw2:
 		problem = "The two passwords differ; type the same password twice."
 	}
+	s.registering.Lock()
+	defer s.registering.Unlock()
 	if problem == "" {
 		if _, err := s.opt.Store.User(r.Context(), d.User); err == nil {
 			problem = "The user name " + d.User + " is taken; choose another."
