@@ -23,7 +23,9 @@ import (
 	"github.com/ecogate/ecogate/gateway/customs"
 	"github.com/ecogate/ecogate/gateway/verify"
 	"github.com/ecogate/ecogate/internal/yamlkeys"
+	"github.com/ecogate/ecogate/issuance"
 	"github.com/ecogate/ecogate/partners"
+	"github.com/ecogate/ecogate/portal"
 	"github.com/ecogate/ecogate/schema"
 	"github.com/ecogate/ecogate/store"
 )
@@ -56,6 +58,9 @@ type Config struct {
 		// /verify/q/{token}); plain HTTP unless verify.tlsCert is set;
 		// empty disables it.
 		Public string `yaml:"public"`
+		// Portal is the address of the web portal (portalwire.go); plain
+		// HTTP, for a TLS-terminating reverse proxy; empty disables it.
+		Portal string `yaml:"portal"`
 	} `yaml:"listen"`
 	// Local configures the local API's authentication. It is required
 	// whenever listen.local is not a loopback address.
@@ -134,6 +139,8 @@ type Config struct {
 	Store StoreConfig `yaml:"store"`
 	// Issuance is the domestic issuance workflow's API (issuancewire.go).
 	Issuance IssuanceConfig `yaml:"issuance"`
+	// Portal is the web portal on listen.portal (portalwire.go).
+	Portal PortalConfig `yaml:"portal"`
 	// Data is the bbolt data file (required with store.engine bbolt, the
 	// default).
 	Data string `yaml:"data"`
@@ -261,6 +268,7 @@ func ParseConfig(b []byte, dir string) (*Config, error) {
 	opt(&c.Signing.Chain)
 	checkLocalAuth(&c, abs, bad)
 	checkIssuance(&c, abs, bad)
+	checkPortal(&c, abs, bad)
 	if c.Signing.Key == "" && (c.Signing.Cert != "" || c.Signing.Chain != "") {
 		bad("signing.key", "required when signing.cert or signing.chain is given")
 	}
@@ -313,7 +321,7 @@ func checkListen(c *Config, bad problemFunc) {
 	}
 	seenAddr := map[string]string{}
 	for _, a := range []struct{ key, v string }{{"listen.partner", c.Listen.Partner}, {"listen.local", c.Listen.Local},
-		{"listen.customs", c.Listen.Customs}, {"listen.public", c.Listen.Public}} {
+		{"listen.customs", c.Listen.Customs}, {"listen.public", c.Listen.Public}, {"listen.portal", c.Listen.Portal}} {
 		if a.v == "" {
 			continue
 		}
@@ -507,6 +515,10 @@ type Instance struct {
 	Customs *customs.Service
 	// Verify is the public verification page, served on listen.public.
 	Verify *verify.Service
+	// Issuance is the issuance workflow (issuance.enabled), Portal the
+	// web portal served on listen.portal; nil when off.
+	Issuance *issuance.Service
+	Portal   *portal.Server
 
 	faces *faces
 }
@@ -603,9 +615,13 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 		PullInterval:      time.Duration(c.Pull.Interval),
 	}
 	f.hooks(&nopt, fc)
+	if db != nil {
+		addStoreBackupRoute(&nopt, db, log.With("component", "store"))
+	}
 	var bindIssuance func(*Node) error
+	var isvc *issuance.Service
 	if c.Issuance.Enabled {
-		if _, bindIssuance, err = openIssuance(&nopt, c, eng.Issuance, log); err != nil {
+		if isvc, bindIssuance, err = openIssuance(&nopt, c, eng.Issuance, log); err != nil {
 			eng.Close()
 			return nil, err
 		}
@@ -625,7 +641,18 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 		eng.Close()
 		return nil, err
 	}
-	return &Instance{Config: c, Node: n, DB: db, PG: eng.PG, Engine: eng, Watcher: w, Log: log, Customs: f.customs, Verify: f.verify, faces: f}, nil
+	inst := &Instance{Config: c, Node: n, DB: db, PG: eng.PG, Engine: eng, Watcher: w, Log: log, Customs: f.customs, Verify: f.verify, Issuance: isvc, faces: f}
+	if c.Listen.Portal != "" && isvc != nil {
+		if db == nil {
+			eng.Close()
+			return nil, errors.New("listen.portal: the portal keeps its logins in the bbolt data file; it is not available with store.engine postgres yet")
+		}
+		if inst.Portal, err = openPortal(c, db, isvc, n, w, client, log); err != nil {
+			eng.Close()
+			return nil, err
+		}
+	}
+	return inst, nil
 }
 
 // Listeners are the listeners an Instance serves on; a nil one is off.
@@ -635,11 +662,13 @@ type Listeners struct {
 	// Customs serves the customs API over TLS, Public the public
 	// verification page.
 	Customs, Public net.Listener
+	// Portal serves the web portal.
+	Portal net.Listener
 }
 
 // Close closes every listener that is set.
 func (ls Listeners) Close() {
-	for _, l := range []net.Listener{ls.Partner, ls.Local, ls.Customs, ls.Public} {
+	for _, l := range []net.Listener{ls.Partner, ls.Local, ls.Customs, ls.Public, ls.Portal} {
 		if l != nil {
 			l.Close()
 		}
@@ -656,6 +685,7 @@ func (c *Config) OpenListeners() (Listeners, error) {
 	}{
 		{"listen.partner", c.Listen.Partner, &ls.Partner}, {"listen.local", c.Listen.Local, &ls.Local},
 		{"listen.customs", c.Listen.Customs, &ls.Customs}, {"listen.public", c.Listen.Public, &ls.Public},
+		{"listen.portal", c.Listen.Portal, &ls.Portal},
 	} {
 		if a.addr == "" {
 			continue
@@ -688,7 +718,8 @@ func (in *Instance) Serve(ctx context.Context, partnerLn, localLn net.Listener) 
 	for _, a := range []struct {
 		key, addr string
 		ln        *net.Listener
-	}{{"listen.customs", in.Config.Listen.Customs, &ls.Customs}, {"listen.public", in.Config.Listen.Public, &ls.Public}} {
+	}{{"listen.customs", in.Config.Listen.Customs, &ls.Customs}, {"listen.public", in.Config.Listen.Public, &ls.Public},
+		{"listen.portal", in.Config.Listen.Portal, &ls.Portal}} {
 		if a.addr == "" {
 			continue
 		}
@@ -761,6 +792,10 @@ func (in *Instance) ServeListeners(ctx context.Context, ls Listeners) error {
 		}
 		start("public page", ls.Public, in.Verify.Routes(), tc)
 		in.Log.Info("public verification page listening", "addr", ls.Public.Addr().String(), "tls", tc != nil)
+	}
+	if ls.Portal != nil && in.Portal != nil {
+		start("portal", ls.Portal, in.Portal.Handler(), nil)
+		in.Log.Info("web portal listening", "addr", ls.Portal.Addr().String())
 	}
 	err := in.Node.Serve(wctx, ls.Partner, ls.Local)
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)

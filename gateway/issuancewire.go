@@ -69,6 +69,10 @@ type IssuanceConfig struct {
 	// (issuance.DirKeys: PERSON-ID.pem): the held-key signing path of
 	// approve-and-issue. Empty: officers sign externally.
 	HeldKeys string `yaml:"heldKeys"`
+	// NodeSigning signs issued certificates with the node's
+	// document-signing key (signing.key) when no held keys are configured
+	// (the portal's "approve and sign"; portalwire.go).
+	NodeSigning bool `yaml:"nodeSigning"`
 }
 
 // checkIssuance validates the section and resolves its paths.
@@ -146,6 +150,8 @@ func openIssuance(o *Options, c *Config, st issuance.Store, log *slog.Logger) (*
 			return nil, nil, fmt.Errorf("issuance.heldKeys: %s is not a directory", ic.HeldKeys)
 		}
 		cfg.HeldKeys = &issuance.DirKeys{Dir: ic.HeldKeys}
+	} else if ic.NodeSigning && o.Signer != nil {
+		cfg.Signer = nodeKeySigner{o.Signer}
 	}
 	base := strings.TrimRight(o.LocalURL, "/") + issapi.Prefix
 	var dev *issapi.DevGateway

@@ -236,6 +236,7 @@ func (n *Node) trackingURL(id string) string {
 //	GET  /api/v1/inbound?outcome=&limit=  list received messages
 //	GET  /api/v1/inbound/{id}             one received message with its receipt
 //	GET  /api/v1/certificates/{country}/{number}  status of a received certificate's versions
+//	GET  /api/v1/store/backup             a consistent copy of the bbolt data file (bbolt engine)
 //	GET  /metrics, /healthz, /readyz
 func (n *Node) LocalHandler() http.Handler {
 	r := chi.NewRouter()

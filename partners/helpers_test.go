@@ -100,7 +100,14 @@ func writeFile(t testing.TB, dir, name string, data []byte) string {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(p, data, 0o644); err != nil {
+	// Written beside and renamed into place, as an operator's deployment
+	// tool would: the watcher tests poll every few milliseconds and must
+	// never read a half-written file (os.WriteFile truncates first).
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
 		t.Fatal(err)
 	}
 	return p

@@ -74,7 +74,7 @@ func TestWatcherReloads(t *testing.T) {
 	before := w.Registry()
 	writeFile(t, dir, "partners.yaml", []byte("partners:\n  - country: nope\n"))
 	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(logs.String(), "not reloaded") {
+	for !strings.Contains(logs.String(), "not reloaded") || !strings.Contains(logs.String(), "country") {
 		if time.Now().After(deadline) {
 			t.Fatalf("invalid file not reported; logs: %s", logs.String())
 		}

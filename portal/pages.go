@@ -32,11 +32,11 @@ func navFor(role string) []NavLink {
 	home := []NavLink{{"/dashboard", "Dashboard"}}
 	switch issuance.Role(role) {
 	case issuance.RoleExporterAdmin, issuance.RoleApplicant:
-		return append(home, NavLink{"/exporter/applications", "Applications"}, NavLink{"/verify", "Verify a certificate"})
+		return append(home, NavLink{"/exporter/applications", "Applications"}, NavLink{"/exporter/applications/new", "New application"}, NavLink{"/verify", "Verify a certificate"})
 	case issuance.RoleOfficer:
 		return append(home, NavLink{"/officer/queue", "Review queue"}, NavLink{"/verify", "Verify a certificate"})
 	case issuance.RoleAgencyAdmin:
-		return append(home, NavLink{"/agency/offices", "Offices"}, NavLink{"/verify", "Verify a certificate"})
+		return append(home, NavLink{"/agency/offices", "Offices"}, NavLink{"/agency/people", "People"}, NavLink{"/agency/images", "Stamps and signatures"}, NavLink{"/verify", "Verify a certificate"})
 	case issuance.RoleOperator:
 		return append(home, NavLink{"/operator", "Node"}, NavLink{"/verify", "Verify a certificate"})
 	}
@@ -84,7 +84,7 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
 		return
 	}
-	s.render(w, r, http.StatusOK, "home", "Certificates of origin", nil, "")
+	s.render(w, r, http.StatusOK, "home", "Certificates of origin", struct{ Register bool }{s.opt.Service != nil}, "")
 }
 
 type loginData struct {
@@ -192,7 +192,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 	if d, ok := s.dashboard(w, r); ok {
-		s.render(w, r, http.StatusOK, "dashboard", "Dashboard", d, "")
+		s.render(w, r, http.StatusOK, "dashboard", "Dashboard", &dashboardView{Dashboard: d, Notices: noticesOf(d.Recent)}, "")
 	}
 }
 
@@ -205,18 +205,6 @@ func (s *Server) handleApplications(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleQueue(w http.ResponseWriter, r *http.Request) {
 	if d, ok := s.dashboard(w, r); ok {
 		s.render(w, r, http.StatusOK, "queue", "Review queue", d, "")
-	}
-}
-
-func (s *Server) handleOffices(w http.ResponseWriter, r *http.Request) {
-	if d, ok := s.dashboard(w, r); ok {
-		s.render(w, r, http.StatusOK, "offices", "Offices", d, "")
-	}
-}
-
-func (s *Server) handleOperator(w http.ResponseWriter, r *http.Request) {
-	if d, ok := s.dashboard(w, r); ok {
-		s.render(w, r, http.StatusOK, "operator", "Node", d, "")
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -69,6 +70,16 @@ type Options struct {
 	// the verification link only.
 	QR     *qrsign.Signer
 	Images Images
+	// Service, when set, drives the workflow pages (filing, paying,
+	// reviewing, signing, administering); without it only the
+	// dashboards, the PDF and /verify are served.
+	Service *issuance.Service
+	// HeldSigning offers "approve and sign" with the node-held key;
+	// ExternalSigning the download / upload path for a USB token.
+	HeldSigning, ExternalSigning bool
+	// Console is the node operator's console (partners, outbox, inbox,
+	// audit chain); nil: the operator page says it is not wired.
+	Console Console
 	// SessionTTL is a session's lifetime (default 8h).
 	SessionTTL time.Duration
 	// LoginRate is the sustained login attempts per second per client
@@ -91,6 +102,9 @@ type Server struct {
 	pages  map[string]*template.Template
 	verify *verify.Service
 	logins *limiter
+	// registering serialises self-registrations, so that two cannot both
+	// find a user name free and one overwrite the other's login.
+	registering sync.Mutex
 }
 
 const (
@@ -100,6 +114,9 @@ const (
 
 // New returns the portal.
 func New(opt Options) (*Server, error) {
+	if opt.Issuance == nil && opt.Service != nil {
+		opt.Issuance = opt.Service
+	}
 	if opt.Store == nil || opt.Issuance == nil {
 		return nil, errors.New("portal: Options.Store and Options.Issuance are required")
 	}
@@ -207,8 +224,15 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/exporter/applications", s.need(s.handleApplications, issuance.RoleExporterAdmin, issuance.RoleApplicant))
 	r.Get("/officer/queue", s.need(s.handleQueue, issuance.RoleOfficer))
 	r.Get("/agency/offices", s.need(s.handleOffices, issuance.RoleAgencyAdmin))
-	r.Get("/operator", s.need(s.handleOperator, issuance.RoleOperator))
 	r.Get("/applications/{id}/certificate.pdf", s.need(s.handlePDF, issuance.RoleExporterAdmin, issuance.RoleApplicant, issuance.RoleOfficer, issuance.RoleAgencyAdmin))
+	if s.opt.Service != nil {
+		r.Get("/register", s.handleRegisterForm)
+		r.Post("/register", s.handleRegister)
+		s.workflowRoutes(r)
+		s.imageRoutes(r)
+		s.adminRoutes(r)
+	}
+	s.consoleRoutes(r)
 	if s.verify != nil {
 		vr := s.verify.Routes()
 		r.Handle("/verify", vr)
@@ -225,7 +249,7 @@ var roleAny = []issuance.Role{issuance.RoleExporterAdmin, issuance.RoleApplicant
 func (s *Server) headers(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")

@@ -220,7 +220,7 @@ func Open(path string, opts Options) (*DB, error) {
 
 	if existed {
 		if err := preflight(path); err != nil {
-			return nil, &CorruptError{Path: path, Detail: "its header is inconsistent", Err: err}
+			return nil, &CorruptError{Path: path, Detail: "its pages are inconsistent (checked before bbolt maps them)", Err: err}
 		}
 	}
 	bdb, err := openBolt(path, opts.LockTimeout)

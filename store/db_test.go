@@ -112,7 +112,7 @@ func TestOpenRefusesDamagedFiles(t *testing.T) {
 		{"leaf page type damaged", func(t *testing.T, path string) {
 			ps, id := pageSize(t, path), reachableLeaf(t, path)
 			writeAt(t, path, int64(id)*ps+8, []byte{0, 0}) // page flags: no valid type
-		}, "structural check failed"},
+		}, "neither branch nor leaf"},
 		{"truncated to half", func(t *testing.T, path string) {
 			st, _ := os.Stat(path)
 			if err := os.Truncate(path, st.Size()/2); err != nil {
@@ -344,7 +344,7 @@ func TestCanceledContext(t *testing.T) {
 }
 
 // TestCheckPolicy: which opens run the full structural check. The damage
-// (a leaf page's type) is one only that check finds, so an open that
+// (a page neither reachable nor free) is one only that check finds, so an open that
 // checks refuses the file and one that does not opens it.
 func TestCheckPolicy(t *testing.T) {
 	for _, tt := range []struct {
@@ -369,17 +369,27 @@ func TestCheckPolicy(t *testing.T) {
 			if err := db.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if tt.unclean {
-				// What a killed process leaves: the open mark still set.
-				bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
-				if err != nil {
-					t.Fatal(err)
-				}
-				_ = bdb.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte(bktMeta)).Put([]byte(openKey), []byte("1")) })
-				bdb.Close()
+			// Rewritten by a bbolt that syncs its freelist; unclean: what a
+			// killed process leaves, the open mark still set.
+			bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+			if err != nil {
+				t.Fatal(err)
 			}
-			ps, id := pageSize(t, path), reachableLeaf(t, path)
-			writeAt(t, path, int64(id)*ps+8, []byte{0, 0})
+			mark := map[bool]string{true: "1", false: "0"}[tt.unclean]
+			_ = bdb.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte(bktMeta)).Put([]byte(openKey), []byte(mark)) })
+			bdb.Close()
+			// The damage only the full check finds (the page walk before
+			// every open does not): a free page dropped from the freelist,
+			// so it is neither reachable nor free.
+			ps := pageSize(t, path)
+			_, m := currentMeta(t, path)
+			fl := int64(binary.LittleEndian.Uint64(m[32:]))
+			b, _ := os.ReadFile(path)
+			n := binary.LittleEndian.Uint16(b[fl*ps+10:])
+			if n == 0 || n == 0xFFFF {
+				t.Fatalf("freelist page %d holds %d ids", fl, n)
+			}
+			writeAt(t, path, fl*ps+10, binary.LittleEndian.AppendUint16(nil, n-1))
 			opts := tt.opts
 			opts.LockTimeout = time.Second
 			db, err = Open(path, opts)

@@ -25,6 +25,7 @@ type metaInfo struct {
 	freelist uint64
 	pgid     uint64
 	txid     uint64
+	root     uint64
 }
 
 // readMeta decodes and validates the meta page at off.
@@ -46,14 +47,16 @@ func readMeta(f *os.File, off int64) (*metaInfo, error) {
 	if h.Sum64() != le.Uint64(m[56:]) {
 		return nil, errors.New("checksum mismatch")
 	}
-	return &metaInfo{pageSize: le.Uint32(m[8:]), freelist: le.Uint64(m[32:]), pgid: le.Uint64(m[40:]), txid: le.Uint64(m[48:])}, nil
+	return &metaInfo{pageSize: le.Uint32(m[8:]), freelist: le.Uint64(m[32:]), pgid: le.Uint64(m[40:]), txid: le.Uint64(m[48:]), root: le.Uint64(m[16:])}, nil
 }
 
 // preflight checks, before bbolt maps the file, that the meta page bbolt
 // will use describes a file no longer than the real one. bbolt itself
 // would read past the end of a truncated file and crash the process.
 // Files whose meta pages are both unreadable are left to bbolt, which
-// reports them as invalid.
+// reports them as invalid. It then walks every page reachable from that
+// meta page (walkBolt), since bbolt's own scan at open crashes the process
+// on a damaged page.
 func preflight(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -89,5 +92,11 @@ func preflight(path string) error {
 	if best.freelist != ^uint64(0) && best.freelist >= best.pgid {
 		return fmt.Errorf("freelist page %d is beyond the last page %d", best.freelist, best.pgid)
 	}
-	return nil
+	// Walk the pages only while no other process writes the file (a
+	// running node reuses pages under the walk); a held lock is reported
+	// by bolt.Open as ErrLocked.
+	if !tryShareLock(f) {
+		return nil
+	}
+	return walkBolt(f, st.Size(), best, best.root, nil)
 }

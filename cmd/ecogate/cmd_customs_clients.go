@@ -75,6 +75,11 @@ func runCustomsClients(ctx context.Context, args []string, stdout, stderr io.Wri
 	if tg.api != "" {
 		return customsClientsAPI(ctx, tg, pos, scopeList, stdout, stderr)
 	}
+	if *config != "" {
+		if code, ok := customsClientsPG(ctx, *config, pos, scopeList, stdout, stderr); ok {
+			return code
+		}
+	}
 	*data = tg.data
 	var db *store.DB
 	if pos[0] == "add" && *data != "" {
@@ -97,10 +102,14 @@ func runCustomsClients(ctx context.Context, args []string, stdout, stderr io.Wri
 		}
 	}
 	defer db.Close()
-	cs := db.Customs()
+	return customsClientsStore(ctx, db.Customs(), db.Audit(), pos, scopeList, stdout, stderr)
+}
+
+// customsClientsStore runs add, list or revoke on a stopped node's store.
+func customsClientsStore(ctx context.Context, cs customs.ClientAdmin, audit customs.AuditLog, pos, scopeList []string, stdout, stderr io.Writer) int {
 	switch pos[0] {
 	case "add":
-		nc, err := customs.AddClient(ctx, cs, db.Audit(), operator(), pos[1], scopeList, time.Now())
+		nc, err := customs.AddClient(ctx, cs, audit, operator(), pos[1], scopeList, time.Now())
 		if nc != nil {
 			printNewClient(stdout, nc)
 		}
@@ -123,7 +132,7 @@ func runCustomsClients(ctx context.Context, args []string, stdout, stderr io.Wri
 		printClients(stdout, infos)
 	case "revoke":
 		id := pos[1]
-		if err := customs.RevokeClient(ctx, cs, db.Audit(), operator(), id); err != nil {
+		if err := customs.RevokeClient(ctx, cs, audit, operator(), id); err != nil {
 			fmt.Fprintf(stderr, "ecogate customs-clients revoke: %v\n", err)
 			if errors.Is(err, store.ErrNotFound) {
 				return exitFail

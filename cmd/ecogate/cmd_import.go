@@ -128,20 +128,20 @@ func runImport(ctx context.Context, args []string, _ io.Writer, stderr io.Writer
 		sink.Signer = &gateway.CertsSigner{Key: key, Certs: chain}
 	}
 
+	db, err := openImportTarget(ctx, *config, cfg)
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer db.close()
+	sink.Store = db.store
 	cpPath := *checkpoint
 	if cpPath == "" {
-		cpPath = defaultCheckpoint(cfg.Data, p.Name, sources)
+		cpPath = defaultCheckpoint(db.base, p.Name, sources)
 	}
 	resuming := false
 	if _, err := os.Stat(cpPath); err == nil {
 		resuming = true
 	}
-	db, err := openImportStore(cfg)
-	if err != nil {
-		return fail("%v", err)
-	}
-	defer db.Close()
-	sink.Store = db.Issued()
 
 	rep, err := openReport(*report, resuming)
 	if err != nil {
@@ -175,10 +175,10 @@ func runImport(ctx context.Context, args []string, _ io.Writer, stderr io.Writer
 	total, ierr := mapping.ImportFiles(ctx, p, sources, &countingSink{Sink: sink, bar: bar}, opts)
 	bar.stop()
 	rerr := rep.Close()
-	st := db.Stats()
-	auditImport(ctx, db, p.Name, sources, total, *sign, ierr, stderr)
-	cerr := db.Close()
-	fmt.Fprintf(stderr, "ecogate import: %s (profile %s, data %s)\n", importSummary(total, bar, st), p.Name, cfg.Data)
+	st := db.stats()
+	auditImport(ctx, db.audit, p.Name, sources, total, *sign, ierr, stderr)
+	cerr := db.close()
+	fmt.Fprintf(stderr, "ecogate import: %s (profile %s, data %s)\n", importSummary(total, bar, st), p.Name, db.where)
 	if cerr != nil {
 		return fail("closing the data file: %v", cerr)
 	}
@@ -195,7 +195,9 @@ issued certificates (QR token, status, core data), so the public
 verification page and verification queries know it. Each record is stored
 whole or not at all. A record that does not fit is reported in the failure
 report (source, record number, position, reasons) and skipped; the batch
-goes on. Stop the node first: the import writes the data file directly.
+goes on. On bbolt stop the node first: the import writes the data file
+directly; on PostgreSQL (store.engine: postgres) it writes the database in
+COPY batches while the replicas run.
 
 Interrupted (Ctrl-C, or a crash), the same command again resumes from the
 checkpoint; records already stored are not stored twice. Running it again
@@ -259,12 +261,12 @@ func openImportStore(cfg *gateway.Config) (*store.DB, error) {
 // auditImport writes the one audit entry of a run: who imported what, and
 // the outcome (the records themselves are in the register; the failures
 // in the report).
-func auditImport(ctx context.Context, db *store.DB, profile string, sources []string, total mapping.ImportProgress, signed bool, ierr error, stderr io.Writer) {
+func auditImport(ctx context.Context, audit auditAppender, profile string, sources []string, total mapping.ImportProgress, signed bool, ierr error, stderr io.Writer) {
 	outcome := "finished"
 	if ierr != nil {
 		outcome = "stopped: " + oneLine(ierr.Error(), 200)
 	}
-	_, aerr := db.Audit().Append(context.WithoutCancel(ctx), store.Entry{Actor: operator(), Action: "import", Subject: profile,
+	_, aerr := audit.Append(context.WithoutCancel(ctx), store.Entry{Actor: operator(), Action: "import", Subject: profile,
 		Details: map[string]string{"sources": strings.Join(sources, " "), "read": strconv.Itoa(total.Read), "stored": strconv.Itoa(total.Stored),
 			"skipped": strconv.Itoa(total.Skipped), "failed": strconv.Itoa(total.Failed), "signed": strconv.FormatBool(signed), "outcome": outcome}})
 	if aerr != nil {

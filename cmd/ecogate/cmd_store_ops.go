@@ -16,6 +16,7 @@ import (
 )
 
 const storeOpsUsage = `usage: ecogate store copy --from bbolt:FILE --to postgres:URL [--password-env NAME]
+       ecogate store copy --from postgres:URL --to bbolt:FILE [--password-env NAME]
        ecogate store backup --config FILE OUT
        ecogate store restore --config FILE BACKUP
        ecogate store check --config FILE | --data FILE
@@ -25,8 +26,11 @@ copy     copy a stopped node's bbolt data file into a PostgreSQL database
          compare the counts table by table and verify the copied chain.
          Resumable: run it again after an interruption and it continues.
          The URL carries no password: --password-env names the variable.
+         Back: from one snapshot of the database (replicas may run) into a
+         new bbolt file (indexes rebuilt), then the same comparisons.
 backup   a consistent copy while the node runs. bbolt: one read transaction
-         written to OUT, then opened and checked. PostgreSQL: pg_dump -Fc
+         written to OUT (by the running node, through its local API, or
+         from the file when the node is stopped), then opened and checked. PostgreSQL: pg_dump -Fc
          (one snapshot), then read back with pg_restore --list.
 restore  put a backup back on a STOPPED node: bbolt: BACKUP is checked, then
          replaces the data file; PostgreSQL: pg_restore --clean into the
@@ -108,10 +112,18 @@ func storeOps(ctx context.Context, sub string, args []string, stdout, stderr io.
 	file := pos[0]
 	switch {
 	case sub == "backup" && !pg:
+		// bbolt lets one process open the file: a running node makes the copy.
+		if tg, err := resolveTarget(ctx, "", *cfgPath, ""); err == nil && tg.api != "" {
+			n, err := backupFromNode(ctx, tg, file)
+			if err != nil {
+				return fail("%v", err)
+			}
+			fmt.Fprintf(stdout, "ok: %s written by the running node (%d bytes) and checked\n", file, n)
+			return exitOK
+		}
 		db, err := store.Open(cfg.Data, store.Options{Check: store.CheckNever})
 		if errors.Is(err, store.ErrLocked) {
-			// bbolt lets one process open the file.
-			return fail("%s is held by a running node: bbolt lets one process open the file; in this version back it up with the node stopped (or use store.engine: postgres)", cfg.Data)
+			return fail("%s is held by a process whose local API (%s) does not answer: start the node and run the backup again, or stop the process holding the file", cfg.Data, cfg.LocalURL())
 		}
 		if err != nil {
 			return fail("%v", err)
@@ -181,20 +193,14 @@ func storeCopy(ctx context.Context, from, to, pwEnv string, stdout, stderr io.Wr
 	}
 	if !okFrom || !okTo || src == "" || dsn == "" {
 		if strings.HasPrefix(from, "postgres:") && strings.HasPrefix(to, "bbolt:") {
-			fmt.Fprintln(stderr, "ecogate store copy: from PostgreSQL to bbolt is not in this version; keep the PostgreSQL backups (ecogate store backup)")
-			return exitUsage
+			return storeCopyBack(ctx, from, to, pwEnv, stdout, stderr)
 		}
 		fmt.Fprint(stderr, storeOpsUsage)
 		return exitUsage
 	}
-	pw := ""
-	if pwEnv != "" {
-		v, ok := os.LookupEnv(pwEnv)
-		if !ok {
-			fmt.Fprintf(stderr, "ecogate store copy: --password-env: the environment variable %s is not set\n", pwEnv)
-			return exitUsage
-		}
-		pw = v
+	pw, ok := copyPassword(pwEnv, stderr)
+	if !ok {
+		return exitUsage
 	}
 	db, err := store.Open(src, store.Options{})
 	if err != nil {

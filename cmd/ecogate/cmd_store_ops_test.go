@@ -47,8 +47,18 @@ func TestStoreCopyBackupRestoreCheck(t *testing.T) {
 			t.Fatalf("copy #%d: %d\n%s%s", i+1, code, out, errs)
 		}
 	}
-	if code, _, errs := run("copy", "--from", "postgres:"+dsn, "--to", "bbolt:"+data); code != exitUsage || !strings.Contains(errs, "not in this version") {
-		t.Fatalf("copy back: %d %s", code, errs)
+	if code, _, errs := run("copy", "--from", "postgres:"+dsn, "--to", "bbolt:"+filepath.Join(dir, "x.db"), "--password-env", "ECOGATE_TEST_UNSET_VAR"); code != exitUsage || !strings.Contains(errs, "is not set") {
+		t.Fatalf("copy back with an unset password variable: %d %s", code, errs)
+	}
+	back := filepath.Join(dir, "back.db")
+	for i := range 2 {
+		code, out, errs := run("copy", "--from", "postgres:"+dsn, "--to", "bbolt:"+back)
+		if code != exitOK || !strings.Contains(out, "audit chain of 3 entries is intact") {
+			t.Fatalf("copy back #%d: %d\n%s%s", i+1, code, out, errs)
+		}
+	}
+	if code, out, errs := run("check", "--data", back); code != exitOK {
+		t.Fatalf("check the copy back: %d %s%s", code, out, errs)
 	}
 	if code, _, errs := run("copy", "--from", "bbolt:"+data, "--to", "postgres://u:secret@h/db"); code != exitFail || !strings.Contains(errs, "must not contain a password") {
 		t.Fatalf("a password in --to: %d %s", code, errs)
