@@ -43,8 +43,12 @@ func hashExcC14N(h hash.Hash, e, exclude *etree.Element, prefixList []string) {
 	c.w = h
 	c.run(e)
 	c.flush()
-	*bp = c.buf[:0]
-	c14nBufs.Put(bp)
+	// A long text node can grow the buffer past the chunk size; such a
+	// buffer is left to the GC rather than kept in the pool.
+	if cap(c.buf) <= 4*c14nChunk {
+		*bp = c.buf[:0]
+		c14nBufs.Put(bp)
+	}
 }
 
 func newC14N(dst []byte, exclude *etree.Element, prefixList []string) *c14n {
