@@ -31,6 +31,15 @@ type chainCache struct {
 	mu   sync.Mutex
 	m    map[[32]byte]*chainEntry
 	hits uint64 // for tests
+
+	// The digest of the trust store's certificates last seen (trustSum)
+	// and those certificates (trustCerts, anchors then intermediates):
+	// while a verification sees the very same certificates (pointer
+	// equality, no hashing), the digest is reused instead of hashing the
+	// whole trust store again.
+	trustCerts []*x509.Certificate
+	trustSum   [32]byte
+	trustHits  uint64 // for tests
 }
 
 type chainEntry struct {
@@ -53,28 +62,66 @@ func writeDER(h hash.Hash, tag byte, der []byte) {
 	h.Write(der)
 }
 
-// chainCacheKey hashes the trust store's anchors and intermediates and the
-// document's certificates (leaf first, then the others as sent), each
-// tagged and length-prefixed so that no two inputs share a key.
-func chainCacheKey(trust TrustStore, leaf *x509.Certificate, sent []*x509.Certificate) [32]byte {
+// key is the cache key of a chain: the digest of the trust store's
+// anchors and intermediates (trustDigest) and the document's certificates
+// (leaf first, then the others as sent), each tagged and length-prefixed
+// so that no two inputs share a key.
+func (c *chainCache) key(trust TrustStore, leaf *x509.Certificate, sent []*x509.Certificate) [32]byte {
+	ts := c.trustDigest(trust)
 	h := sha256.New()
-	for _, a := range trust.Anchors() {
-		writeDER(h, 'A', a.Raw)
-	}
-	if is, ok := trust.(IntermediateSource); ok {
-		for _, c := range is.Intermediates() {
-			writeDER(h, 'I', c.Raw)
-		}
-	}
+	h.Write(ts[:])
 	writeDER(h, 'L', leaf.Raw)
-	for _, c := range sent {
-		if c != leaf {
-			writeDER(h, 'S', c.Raw)
+	for _, x := range sent {
+		if x != leaf {
+			writeDER(h, 'S', x.Raw)
 		}
 	}
 	var k [32]byte
 	h.Sum(k[:0])
 	return k
+}
+
+// trustDigest hashes the trust store's anchors and intermediates, or
+// returns the digest of the previous call when the store returned the
+// same certificates (the same pointers, in the same order).
+func (c *chainCache) trustDigest(trust TrustStore) [32]byte {
+	anchors := trust.Anchors()
+	var inter []*x509.Certificate
+	if is, ok := trust.(IntermediateSource); ok {
+		inter = is.Intermediates()
+	}
+	c.mu.Lock()
+	if len(c.trustCerts) == len(anchors)+len(inter) && len(c.trustCerts) > 0 {
+		same := true
+		for i, a := range anchors {
+			same = same && c.trustCerts[i] == a
+		}
+		for i, x := range inter {
+			same = same && c.trustCerts[len(anchors)+i] == x
+		}
+		if same {
+			c.trustHits++
+			sum := c.trustSum
+			c.mu.Unlock()
+			return sum
+		}
+	}
+	c.mu.Unlock()
+	h := sha256.New()
+	for _, a := range anchors {
+		writeDER(h, 'A', a.Raw)
+	}
+	for _, x := range inter {
+		writeDER(h, 'I', x.Raw)
+	}
+	var sum [32]byte
+	h.Sum(sum[:0])
+	certs := make([]*x509.Certificate, 0, len(anchors)+len(inter))
+	certs = append(append(certs, anchors...), inter...)
+	c.mu.Lock()
+	c.trustCerts, c.trustSum = certs, sum
+	c.mu.Unlock()
+	return sum
 }
 
 func (c *chainCache) get(k [32]byte, times []time.Time) []*x509.Certificate {

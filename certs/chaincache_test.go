@@ -233,3 +233,62 @@ func TestChainCacheBounded(t *testing.T) {
 		t.Fatalf("%d entries, bound %d", n, chainCacheMax)
 	}
 }
+
+// TestChainCacheTrustDigestReused: the trust store's digest is computed
+// once while the store returns the same certificates, computed again when
+// they are other objects (same content: the same key, a hit), and another
+// anchor makes another cache entry, never a hit on the old one.
+func TestChainCacheTrustDigestReused(t *testing.T) {
+	p := testPKI(t)
+	ts := &TrustSet{AnchorCerts: []*x509.Certificate{p.Root.Cert}}
+	v := &Verifier{Trust: ts, At: testNow}
+	doc := mustSign(t, p.SignerECDSA, p, ecoDoc(1))
+	verifyOK(t, v, doc)
+	verifyOK(t, v, doc)
+	if v.chains.trustHits != 1 || v.chains.hits != 1 {
+		t.Fatalf("trust digest reused %d times, chain hits %d; want 1, 1", v.chains.trustHits, v.chains.hits)
+	}
+	same, err := x509.ParseCertificate(p.Root.Cert.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.AnchorCerts = []*x509.Certificate{same}
+	verifyOK(t, v, doc)
+	if v.chains.trustHits != 1 || v.chains.hits != 2 || v.chains.len() != 1 {
+		t.Fatalf("same anchors as new objects: digest reused %d, hits %d, entries %d; want 1, 2, 1", v.chains.trustHits, v.chains.hits, v.chains.len())
+	}
+	ts.AnchorCerts = append(ts.AnchorCerts, p.Intermediate.Cert)
+	verifyOK(t, v, doc)
+	if v.chains.trustHits != 1 || v.chains.hits != 2 || v.chains.len() != 2 {
+		t.Fatalf("after another anchor: digest reused %d, hits %d, entries %d; want 1, 2, 2", v.chains.trustHits, v.chains.hits, v.chains.len())
+	}
+}
+
+// BenchmarkChainCacheKey: the cache key of a verification under a trust
+// store of 20 anchors (ten partners with two roots each): "rehash" hashes
+// the store every time (as before the digest was reused), "reuse" is the
+// cache's key.
+func BenchmarkChainCacheKey(b *testing.B) {
+	p := testPKI(b)
+	var anchors []*x509.Certificate
+	for range 20 {
+		c, _ := x509.ParseCertificate(p.Root.Cert.Raw)
+		anchors = append(anchors, c)
+	}
+	ts := &TrustSet{AnchorCerts: anchors}
+	sent := []*x509.Certificate{p.SignerECDSA.Cert, p.Intermediate.Cert}
+	b.Run("rehash", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var c chainCache
+			c.key(ts, p.SignerECDSA.Cert, sent)
+		}
+	})
+	b.Run("reuse", func(b *testing.B) {
+		b.ReportAllocs()
+		var c chainCache
+		for b.Loop() {
+			c.key(ts, p.SignerECDSA.Cert, sent)
+		}
+	})
+}

@@ -762,7 +762,7 @@ func (v *Verifier) checkChain(leaf *x509.Certificate, sent []*x509.Certificate, 
 	// A chain accepted before, for the same trust store content and the
 	// same certificates, needs no new chain building while every
 	// certificate in it is still within its validity at each time.
-	key := chainCacheKey(v.Trust, leaf, sent)
+	key := v.chains.key(v.Trust, leaf, sent)
 	best := v.chains.get(key, times)
 	cached := best != nil
 	if !cached {

@@ -2,6 +2,10 @@ package gateway
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -9,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecogate/ecogate/certs"
+	"github.com/ecogate/ecogate/gateway/customs"
+	"github.com/ecogate/ecogate/schema"
 	"github.com/ecogate/ecogate/store"
 )
 
@@ -28,9 +35,49 @@ func BenchmarkEndToEndPresigned(b *testing.B) {
 	benchEndToEnd(b, true)
 }
 
-func benchEndToEnd(b *testing.B, presigned bool) {
+// BenchmarkEndToEndCustomsView is BenchmarkEndToEnd with the receiving
+// node storing each accepted e-CO's customs check view, as a node built
+// from a configuration does: "afterCommit" in its own transaction after
+// the message's (OnAccepted → customs.Service.StoreView, the earlier
+// wiring), "inAcceptTx" in the transaction that accepts the message
+// (Options.CheckView).
+func BenchmarkEndToEndCustomsView(b *testing.B) {
+	for _, mode := range []string{"afterCommit", "inAcceptTx"} {
+		b.Run(mode, func(b *testing.B) { benchEndToEndWith(b, false, mode) })
+	}
+}
+
+func benchEndToEnd(b *testing.B, presigned bool) { benchEndToEndWith(b, presigned, "") }
+
+func benchEndToEndWith(b *testing.B, presigned bool, viewMode string) {
 	in, _, _ := identities(b)
-	p := newPair(b, fastRetry, func(o *Options) { o.Workers = 64 }, nil)
+	var svc *customs.Service
+	tweakVN := func(o *Options) {
+		switch viewMode {
+		case "afterCommit":
+			o.OnAccepted = func(ctx context.Context, from, _ string, c *schema.Certificate, rep certs.Report, chain []*x509.Certificate) {
+				if err := svc.StoreView(ctx, from, c, rep, chain...); err != nil {
+					b.Error(err)
+				}
+			}
+		case "inAcceptTx":
+			o.CheckView = func(from string, c *schema.Certificate, rep certs.Report, chain []*x509.Certificate) ([]byte, error) {
+				return svc.EncodeView(from, c, rep, chain...)
+			}
+		}
+	}
+	p := newPair(b, fastRetry, func(o *Options) { o.Workers = 64 }, tweakVN)
+	if viewMode != "" {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			b.Fatal(err)
+		}
+		svc, err = customs.New(customs.Options{Country: "VN", Store: p.vn.DB.Customs(), Inbox: p.vn.DB.Inbox(),
+			TokenVerifier: &certs.TokenVerifier{Key: &key.PublicKey, Issuer: "bench", Audience: TokenAudience}})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
 	docs := make([][]byte, b.N)
 	for i := range docs {
 		if presigned {
@@ -78,6 +125,12 @@ func benchEndToEnd(b *testing.B, presigned bool) {
 	b.ReportMetric(float64(b.N)/el.Seconds(), "eCOs/s")
 	b.ReportMetric(float64(b.N)/submitted.Seconds(), "submits/s")
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/eCO")
+	if viewMode != "" {
+		snap := new(store.Snapshot)
+		if ok, err := p.vn.DB.Customs().Snapshot("IN", sampleNumber(b.N), nil, snap); err != nil || !ok || snap.Stale {
+			b.Fatalf("no check view stored for %s: %v", sampleNumber(b.N), err)
+		}
+	}
 	for _, d := range []*DevNode{p.in, p.vn} {
 		st := d.DB.Stats()
 		b.Logf("%s: %d commits, %.1f ops per commit, %.0f commits/s", d.Node.Country(), st.Commits, float64(st.Ops)/float64(max(st.Commits, 1)), float64(st.Commits)/el.Seconds())

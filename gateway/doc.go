@@ -81,9 +81,10 @@
 //     verification-query answers, the public page); Submit writes them
 //     in the transaction that queues the messages and their audit
 //     entries (store.Outbox.EnqueueRegistered), so submitting is one act;
-//   - OnAccepted stores the customs check view of an accepted e-CO, keyed
-//     by the verified sending partner (never by the document's export
-//     country);
+//   - CheckView (bbolt: in the transaction that accepts the message) or
+//     else OnAccepted (after it) stores the customs check view of an
+//     accepted e-CO, keyed by the verified sending partner (never by the
+//     document's export country);
 //   - Handlers["decision"] (DecisionHandler) verifies an importing
 //     customs' signed decision against the partner's document trust and
 //     records it with the certificate it concerns;

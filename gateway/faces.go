@@ -149,6 +149,13 @@ func (f *faces) hooks(o *Options, fc facesConfig) {
 			log.Warn("customs check view not stored", "certificate", c.Ref().String(), "message", messageID, "err", err)
 		}
 	}
+	if in, ok := o.Inbox.(*store.Inbox); ok && fc.st.DB != nil && in.DB() == fc.st.DB {
+		// The views live in the inbox's file: stored in the transaction
+		// that accepts the message.
+		o.CheckView = func(from string, c *schema.Certificate, report certs.Report, chain []*x509.Certificate) ([]byte, error) {
+			return f.customs.EncodeView(from, c, report, chain...)
+		}
+	}
 	o.RegisterEntries = func(_ string, c *schema.Certificate) ([]store.IssuedCert, error) {
 		return customs.IssuedRecords(c)
 	}

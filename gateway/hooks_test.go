@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"crypto/x509"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"sync/atomic"
@@ -94,5 +96,53 @@ func TestHooks(t *testing.T) {
 		if string(b) != want {
 			t.Fatalf("%s: %d %s", path, resp.StatusCode, b)
 		}
+	}
+}
+
+// TestCheckViewInAcceptTx: with a CheckView hook and the bbolt inbox, the
+// view of an accepted e-CO is stored in the transaction that accepts it
+// (store.TestAcceptStoresCheckView: one commit), based on that message,
+// and OnAccepted is not called for it; a view that cannot be built only
+// loses the eager view (OnAccepted is called instead).
+func TestCheckViewInAcceptTx(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		view     func() ([]byte, error)
+		wantView string
+		accepted int64
+	}{
+		{"no hook", nil, "", 1},
+		{"view in the accepting transaction", func() ([]byte, error) { return []byte("the view"), nil }, "the view", 0},
+		{"view cannot be built", func() ([]byte, error) { return nil, errors.New("no view") }, "", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var accepted atomic.Int64
+			p := newPair(t, fastRetry, nil, func(o *Options) {
+				o.OnAccepted = func(context.Context, string, string, *schema.Certificate, certs.Report, []*x509.Certificate) {
+					accepted.Add(1)
+				}
+				if tc.view != nil {
+					o.CheckView = func(from string, c *schema.Certificate, _ certs.Report, _ []*x509.Certificate) ([]byte, error) {
+						if from != "IN" || c.Header.ID != sampleNumber(1) {
+							return nil, fmt.Errorf("hook called with %s %s", from, c.Header.ID)
+						}
+						return tc.view()
+					}
+				}
+			})
+			ctx := context.Background()
+			if _, err := p.in.Node.Submit(ctx, sample(t, 1), nil); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 20*time.Second, "delivered", func() bool { return countState(t, p.in, store.StateDelivered) == 1 })
+			if accepted.Load() != tc.accepted {
+				t.Errorf("OnAccepted called %d times, want %d", accepted.Load(), tc.accepted)
+			}
+			snap := new(store.Snapshot)
+			ok, err := p.vn.DB.Customs().Snapshot("IN", sampleNumber(1), nil, snap)
+			if err != nil || ok != (tc.wantView != "") || string(snap.View) != tc.wantView || snap.Stale {
+				t.Fatalf("stored view: ok=%v %v %q stale=%v", ok, err, snap.View, snap.Stale)
+			}
+		})
 	}
 }

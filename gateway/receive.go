@@ -240,6 +240,13 @@ func (n *Node) Receive(ctx context.Context, p *Partner, env *Envelope) (*Receive
 			return nil, err
 		}
 		rec.StatusChanges = changes
+		if _, isBolt := n.opt.Inbox.(*store.Inbox); isBolt && n.opt.CheckView != nil {
+			if b, err := n.opt.CheckView(p.Country, ev.cert, ev.report, ev.chain); err == nil {
+				rec.CheckView = b
+			} else {
+				n.log.Warn("customs check view not built; the first check builds it", "certificate", ev.cert.Ref().String(), "message", env.MessageID, "err", err)
+			}
+		}
 	}
 	payload, err := json.Marshal(rc)
 	if err != nil {
@@ -277,7 +284,7 @@ func (n *Node) Receive(ctx context.Context, p *Partner, env *Envelope) (*Receive
 		return n.duplicate(ctx, p, existing)
 	}
 	n.m.receive.WithLabelValues(p.Country, string(ev.outcome)).Inc()
-	if ev.cert != nil && ev.outcome.Accepted() && n.opt.OnAccepted != nil {
+	if ev.cert != nil && ev.outcome.Accepted() && n.opt.OnAccepted != nil && rec.CheckView == nil {
 		n.opt.OnAccepted(ctx, p.Country, env.MessageID, ev.cert, ev.report, ev.chain)
 	}
 	lvl := n.log.Info

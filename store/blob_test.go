@@ -125,16 +125,20 @@ func TestBlobsRawReadable(t *testing.T) {
 	}
 }
 
-// FuzzBlobRoundTrip: encodeBlob then decodeBlob gives the input back, and
+// FuzzBlobRoundTrip: encodeBlob or encodeDocBlob then decodeBlob gives the input back, and
 // decodeBlob of any stored value for any key gives either the value or
 // bytes whose hash is the key.
 func FuzzBlobRoundTrip(f *testing.F) {
 	f.Add(xmlContent(1, 2000))
 	f.Add(append(append([]byte{}, blobMagic...), s2.Encode(nil, xmlContent(2, 1000))...))
+	f.Add(encodeDocBlob(xmlContent(3, 3000)))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h := hashHex(b)
 		if got := decodeBlob(h, encodeBlob(b)); !bytes.Equal(got, b) {
 			t.Fatalf("round trip changed %d bytes", len(b))
+		}
+		if got := decodeBlob(h, encodeDocBlob(b)); !bytes.Equal(got, b) {
+			t.Fatalf("dictionary round trip changed %d bytes", len(b))
 		}
 		other := hashHex(append([]byte("k"), b...))
 		if got := decodeBlob(other, b); !bytes.Equal(got, b) && hashHex(got) != other {

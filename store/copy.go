@@ -253,9 +253,9 @@ func copyIssuedDocs(tx *bolt.Tx, w *pgCopier) (CopyCount, error) {
 				return err
 			}
 			c.Source++
-			doc, err := issuedDocIn(tx, d.Number, d.Version)
+			doc, err := issuedDocBytes(tx, docKey(d.Number, d.Version), &d)
 			if err != nil {
-				return err
+				return fmt.Errorf("document %s version %d: %w", d.Number, d.Version, err)
 			}
 			return w.add(c.Table, "INSERT INTO issued_docs (number, version, info, doc) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
 				d.Number, d.Version, v, doc)
@@ -393,19 +393,6 @@ func copyAudit(tx *bolt.Tx, w *pgCopier) (CopyCount, error) {
 		_, err = w.pg.pool.Exec(w.ctx, "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", int64(last.Seq), last.Hash)
 	}
 	return c, err
-}
-
-// issuedDocIn returns the stored bytes of an imported document in tx.
-func issuedDocIn(tx *bolt.Tx, number string, version int) ([]byte, error) {
-	b := tx.Bucket([]byte(bktIssDoc))
-	if b == nil {
-		return nil, fmt.Errorf("document %s version %d: %w", number, version, ErrNotFound)
-	}
-	d := b.Get(docKey(number, version))
-	if d == nil {
-		return nil, fmt.Errorf("document %s version %d: its bytes are missing: %w", number, version, ErrCorrupt)
-	}
-	return d, nil
 }
 
 // pgTables are the tables CopyToPG fills, in its order.

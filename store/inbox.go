@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -38,6 +39,14 @@ type InRecord struct {
 	// StatusChanges are applied to the certificate status records in the
 	// same transaction that stores the message, and only when it is new.
 	StatusChanges []StatusChange `json:"statusChanges,omitempty"`
+	// CheckView, when set with CertNumber, is the customs check view of
+	// the certificate (stored form, opaque to the store): Accept stores it
+	// as Customs.PutView would (under From and CertNumber, built from this
+	// message) in the same transaction, only when the message is new, so
+	// that receiving an e-CO takes one commit, not two. Not kept in the
+	// record; the PostgreSQL engine ignores it (the first check builds the
+	// view).
+	CheckView []byte `json:"-"`
 }
 
 // CertState is the lifecycle status of a received certificate version.
@@ -218,6 +227,19 @@ func (in *Inbox) accept(ctx context.Context, rec InRecord, audit []Entry) (*InRe
 		if err := tx.Bucket([]byte(bktInState)).Put(inStateKey(&r), []byte(r.ID)); err != nil {
 			return err
 		}
+		if len(rec.CheckView) > 0 && r.CertNumber != "" {
+			vb, err := bucketRW(tx, bktCuView)
+			if err != nil {
+				return err
+			}
+			v := make([]byte, 8+len(rec.CheckView))
+			binary.BigEndian.PutUint64(v, r.Seq)
+			copy(v[8:], rec.CheckView)
+			if err := vb.Put(key([]byte(r.From), []byte(r.CertNumber)), v); err != nil {
+				return err
+			}
+		}
+		r.CheckView = nil
 		if err := putIn(tx, &r); err != nil {
 			return err
 		}

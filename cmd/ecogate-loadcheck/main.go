@@ -11,6 +11,17 @@
 //
 //	go run ./cmd/ecogate-loadcheck -n 10000 -c 64 -d 10s
 //	go run ./cmd/ecogate-loadcheck -n 1000000 -c 64 -d 10s
+//
+// With -tls the server speaks TLS 1.3 (HTTP/1.1 keep-alive, a fresh
+// self-signed ECDSA P-256 certificate the driver trusts). With -trivial
+// the server is the reference instead: the same listener, TLS and
+// net/http server answering every check with the bytes the real handler
+// answers for a sample check (same status, headers and length), after
+// reading the request body. -compare K runs the real server and the
+// trivial one alternately, K times each, under the same client, and prints
+// the throughput ratio and the server CPU per request of each:
+//
+//	go run ./cmd/ecogate-loadcheck -n 1000000 -tls -compare 3 -c 64 -d 10s
 package main
 
 import (
@@ -20,13 +31,19 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log"
 	"math"
+	"math/big"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
@@ -34,6 +51,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -43,6 +61,7 @@ import (
 	"time"
 
 	"github.com/ecogate/ecogate/certs"
+	"github.com/ecogate/ecogate/gateway"
 	"github.com/ecogate/ecogate/gateway/customs"
 	"github.com/ecogate/ecogate/store"
 )
@@ -56,6 +75,9 @@ func main() {
 	warm := flag.Duration("warmup", 2*time.Second, "warm-up before measuring")
 	items := flag.Int("items", 2, "declared lines per check")
 	cpuProfile := flag.String("cpuprofile", "", "write the server's CPU profile to `FILE`")
+	useTLS := flag.Bool("tls", false, "serve over TLS 1.3 (HTTP/1.1 keep-alive)")
+	trivial := flag.Bool("trivial", false, "serve the trivial reference handler (the same answer bytes, no check)")
+	compare := flag.Int("compare", 0, "run the real and the trivial server alternately `K` times each and print the ratio")
 	flag.Parse()
 	if *data == "" {
 		*data = filepath.Join(os.TempDir(), "ecogate-loadcheck-"+strconv.Itoa(*n)+".db")
@@ -71,13 +93,42 @@ func main() {
 			}
 			defer pprof.StopCPUProfile()
 		}
-		if err := runServer(*data, *n); err != nil {
+		if err := runServer(*data, *n, *useTLS, *trivial); err != nil {
 			log.Fatal(err)
 		}
 		return
 	}
-	if err := runDriver(*data, *n, *conc, *dur, *warm, *items, *cpuProfile); err != nil {
-		log.Fatal(err)
+	cfg := driverConfig{path: *data, n: *n, conc: *conc, dur: *dur, warm: *warm, items: *items, cpuProfile: *cpuProfile, tls: *useTLS}
+	if *compare <= 0 {
+		cfg.trivial = *trivial
+		if _, err := runDriver(cfg); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
+	var real, triv []*runResult
+	for i := range *compare {
+		for _, t := range []bool{false, true} {
+			c := cfg
+			c.trivial = t
+			if c.cpuProfile != "" {
+				c.cpuProfile = fmt.Sprintf("%s.%d.%v", cfg.cpuProfile, i, map[bool]string{false: "real", true: "trivial"}[t])
+			}
+			r, err := runDriver(c)
+			if err != nil {
+				log.Fatal(err)
+			}
+			if t {
+				triv = append(triv, r)
+			} else {
+				real = append(real, r)
+			}
+		}
+	}
+	fmt.Printf("\n| run | real checks/s | trivial/s | ratio | real CPU µs/req | trivial CPU µs/req | real p99 | trivial p99 | load |\n|---|---|---|---|---|---|---|---|---|\n")
+	for i := range real {
+		r, t := real[i], triv[i]
+		fmt.Printf("| %d | %.0f | %.0f | %.2f | %.1f | %.1f | %s | %s | %s |\n", i+1, r.rps, t.rps, r.rps/t.rps, r.cpuPerReq*1e6, t.cpuPerReq*1e6, ms(r.p99), ms(t.p99), r.load)
 	}
 }
 
@@ -126,7 +177,12 @@ func seed(db *store.DB, path string, n int) error {
 	return os.WriteFile(marker, []byte(strconv.Itoa(n)), 0o644)
 }
 
-func runServer(path string, n int) error {
+func runServer(path string, n int, useTLS, trivial bool) error {
+	// The GC target of `ecogate serve` (both the real and the trivial
+	// server, so that they compare), unless GOGC is set.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gateway.ServeGCPercent)
+	}
 	db, err := store.Open(path, store.Options{Check: store.CheckNever})
 	if err != nil {
 		return err
@@ -155,7 +211,15 @@ func runServer(path string, n int) error {
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/", svc.Routes())
+	if trivial {
+		h, err := trivialHandler(svc.Routes(), string(tok), n)
+		if err != nil {
+			return err
+		}
+		mux.Handle("/", h)
+	} else {
+		mux.Handle("/", svc.Routes())
+	}
 	mux.HandleFunc("GET /debug/mem", func(w http.ResponseWriter, _ *http.Request) {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
@@ -167,8 +231,18 @@ func runServer(path string, n int) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("READY %s %s\n", ln.Addr(), tok)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
+	certPEM := "-"
+	if useTLS {
+		cert, pemBytes, err := selfSigned()
+		if err != nil {
+			return err
+		}
+		certPEM = base64.StdEncoding.EncodeToString(pemBytes)
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13, NextProtos: []string{"http/1.1"}}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
+	fmt.Printf("READY %s %s %s\n", ln.Addr(), tok, certPEM)
 	go func() {
 		_, _ = io.Copy(io.Discard, os.Stdin) // the driver closes stdin to stop us
 		_ = srv.Close()
@@ -199,34 +273,136 @@ func procMem(pid int) (rss, hwm uint64) {
 	return rss, hwm
 }
 
-func runDriver(path string, n, conc int, dur, warm time.Duration, items int, cpuProfile string) error {
+// trivialHandler is the reference server's handler: it answers every
+// check with the bytes (status, content type, body) the real handler
+// answers for a sample check, after reading the request body, and serves
+// /debug/mem like the real server.
+func trivialHandler(real http.Handler, tok string, n int) (http.Handler, error) {
+	req, err := http.NewRequest("POST", "/customs/v1/checks", bytes.NewReader(checkBody(nil, number(n/2), 2)))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	rec := &recorder{h: http.Header{}}
+	real.ServeHTTP(rec, req)
+	if rec.code != http.StatusOK || !bytes.Contains(rec.body.Bytes(), []byte(`"verdict":"AUTHENTIC"`)) {
+		return nil, fmt.Errorf("the sample check answered %d: %s", rec.code, rec.body.Bytes())
+	}
+	body, ctype := rec.body.Bytes(), rec.h.Get("Content-Type")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", ctype)
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(body)
+	}), nil
+}
+
+// recorder is a minimal http.ResponseWriter.
+type recorder struct {
+	h    http.Header
+	code int
+	body bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.h }
+func (r *recorder) WriteHeader(c int) {
+	if r.code == 0 {
+		r.code = c
+	}
+}
+func (r *recorder) Write(b []byte) (int, error) {
+	r.WriteHeader(http.StatusOK)
+	return r.body.Write(b)
+}
+
+// selfSigned makes the TLS server's certificate for 127.0.0.1.
+func selfSigned() (tls.Certificate, []byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ecogate-loadcheck"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pemBytes, nil
+}
+
+// driverConfig is one measured run.
+type driverConfig struct {
+	path           string
+	n, conc, items int
+	dur, warm      time.Duration
+	cpuProfile     string
+	tls, trivial   bool
+}
+
+// runResult is what a run measured.
+type runResult struct {
+	rps, cpuPerReq float64
+	p99            time.Duration
+	load           string
+}
+
+func runDriver(cfg driverConfig) (*runResult, error) {
+	path, n, conc, dur, warm, items, cpuProfile := cfg.path, cfg.n, cfg.conc, cfg.dur, cfg.warm, cfg.items, cfg.cpuProfile
 	self, err := os.Executable()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	cmd := exec.Command(self, "-serve", "-n", strconv.Itoa(n), "-data", path, "-cpuprofile", cpuProfile)
+	args := []string{"-serve", "-n", strconv.Itoa(n), "-data", path, "-cpuprofile", cpuProfile}
+	if cfg.tls {
+		args = append(args, "-tls")
+	}
+	if cfg.trivial {
+		args = append(args, "-trivial")
+	}
+	cmd := exec.Command(self, args...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return err
+		return nil, err
 	}
 	defer func() { stdin.Close(); _ = cmd.Wait() }()
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
-		return fmt.Errorf("server did not start: %w", err)
+		return nil, fmt.Errorf("server did not start: %w", err)
 	}
 	f := strings.Fields(line)
-	if len(f) != 3 || f[0] != "READY" {
-		return fmt.Errorf("server said %q", line)
+	if len(f) != 4 || f[0] != "READY" {
+		return nil, fmt.Errorf("server said %q", line)
 	}
 	addr, tok := f[1], f[2]
+	dial := func() (net.Conn, error) { return net.Dial("tcp", addr) }
+	httpc := http.DefaultClient
+	scheme := "http://"
+	if cfg.tls {
+		pemBytes, err := base64.StdEncoding.DecodeString(f[3])
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pemBytes) {
+			return nil, errors.New("the server's certificate does not parse")
+		}
+		tc := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS13, NextProtos: []string{"http/1.1"}}
+		dial = func() (net.Conn, error) { return tls.Dial("tcp", addr, tc) }
+		httpc = &http.Client{Transport: &http.Transport{TLSClientConfig: tc}}
+		scheme = "https://"
+	}
 	var measuring atomic.Bool
 	var stop atomic.Bool
 	var errs, bad atomic.Int64
@@ -242,7 +418,7 @@ func runDriver(path string, n, conc int, dur, warm time.Duration, items int, cpu
 			own := make([]time.Duration, 0, 1<<16)
 			for !stop.Load() {
 				if c == nil {
-					nc, err := net.Dial("tcp", addr)
+					nc, err := dial()
 					if err != nil {
 						errs.Add(1)
 						time.Sleep(10 * time.Millisecond)
@@ -283,7 +459,7 @@ func runDriver(path string, n, conc int, dur, warm time.Duration, items int, cpu
 	measuring.Store(false)
 	elapsed := time.Since(t0)
 	cpu1 := procCPU(cmd.Process.Pid)
-	mem := fetchMem("http://" + addr + "/debug/mem")
+	mem := fetchMem(httpc, scheme+addr+"/debug/mem")
 	stop.Store(true)
 	wg.Wait()
 
@@ -300,13 +476,32 @@ func runDriver(path string, n, conc int, dur, warm time.Duration, items int, cpu
 		return all[max(i, 0)]
 	}
 	rps := float64(len(all)) / elapsed.Seconds()
-	fmt.Printf("views=%d clients=%d duration=%s lines/check=%d GOMAXPROCS=%d\n", n, conc, elapsed.Round(time.Millisecond), items, runtime.GOMAXPROCS(0))
+	mode := "real handler"
+	if cfg.trivial {
+		mode = "trivial reference"
+	}
+	if cfg.tls {
+		mode += " over TLS"
+	}
+	fmt.Printf("%s: views=%d clients=%d duration=%s lines/check=%d GOMAXPROCS=%d\n", mode, n, conc, elapsed.Round(time.Millisecond), items, runtime.GOMAXPROCS(0))
 	fmt.Printf("checks=%d throughput=%.0f/s p50=%s p90=%s p99=%s p99.9=%s max=%s errors=%d unexpected=%d\n",
 		len(all), rps, pct(0.50), pct(0.90), pct(0.99), pct(0.999), pct(1), errs.Load(), bad.Load())
 	fmt.Printf("server: cpu=%.2f cores, rss=%s hwm=%s heapInuse=%s heapAlloc=%s sys=%s gc=%d; data file %s (%s)\n",
 		(cpu1-cpu0)/elapsed.Seconds(), mib(mem["rss"]), mib(mem["hwm"]), mib(mem["heapInuse"]), mib(mem["heapAlloc"]), mib(mem["sys"]), mem["numGC"], path, mib(fileSize(path)))
 	fmt.Printf("| %d | %d | %.0f | %s | %s | %s | %s | %s |\n", n, conc, rps, ms(pct(0.5)), ms(pct(0.99)), ms(pct(0.999)), mib(mem["rss"]), mib(mem["heapInuse"]))
-	return nil
+	res := &runResult{rps: rps, p99: pct(0.99), load: loadavg()}
+	if len(all) > 0 {
+		res.cpuPerReq = (cpu1 - cpu0) / float64(len(all))
+	}
+	return res, nil
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Join(strings.Fields(string(b))[:1], " ")
 }
 
 // rawConn is a minimal HTTP/1.1 keep-alive client connection: it writes a
@@ -391,9 +586,9 @@ func checkBody(b []byte, num string, items int) []byte {
 	return append(b, "]}"...)
 }
 
-func fetchMem(url string) map[string]uint64 {
+func fetchMem(c *http.Client, url string) map[string]uint64 {
 	m := map[string]uint64{}
-	resp, err := http.Get(url)
+	resp, err := c.Get(url)
 	if err != nil {
 		return m
 	}

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"runtime/debug"
 
 	"github.com/ecogate/ecogate/gateway"
 	"github.com/ecogate/ecogate/internal/devsite"
@@ -23,6 +25,9 @@ stops the node gracefully.
 
 The configuration is YAML; relative paths resolve against its directory.
 Print a complete, commented example with: ecogate serve --example-config
+
+The garbage collector's target is GOGC=400 (gateway.ServeGCPercent) unless
+the environment sets GOGC.
 `
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -51,6 +56,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitUsage
 	}
 	log := cfg.Logger(stderr)
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gateway.ServeGCPercent)
+	}
 	inst, err := cfg.Open(log)
 	if err != nil {
 		fmt.Fprintln(stderr, "ecogate serve:", err)

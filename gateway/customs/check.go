@@ -448,7 +448,14 @@ func (s *Service) Check(ctx context.Context, req *CheckRequest) (*CheckResult, i
 		return nil, http.StatusBadRequest, fe
 	}
 	now := s.now().UTC()
-	res := &CheckResult{CheckedAt: now}
+	// One allocation for the answer and its fixed parts.
+	parts := new(struct {
+		res  CheckResult
+		cert CertSummary
+		ver  VerificationInfo
+	})
+	res := &parts.res
+	res.CheckedAt = now
 	snap := snapPool.Get().(*store.Snapshot)
 	res.snap = snap
 	f, err := s.lookup(ctx, req.ExportCountry, req.CertificateNumber, req.IssueDate, snap)
@@ -476,10 +483,12 @@ func (s *Service) Check(ctx context.Context, req *CheckRequest) (*CheckResult, i
 		return res, http.StatusOK, nil
 	}
 	v := f.view
-	res.Certificate = &CertSummary{ExportCountry: v.Country, Number: v.Number, Version: v.Version, IssueDate: v.IssueDate,
+	parts.cert = CertSummary{ExportCountry: v.Country, Number: v.Number, Version: v.Version, IssueDate: v.IssueDate,
 		ValidUntil: v.ValidUntil, Agreement: v.Agreement, Exporter: v.Exporter, Importer: v.Importer, Issuer: v.Issuer,
 		Status: f.status, ReplacedBy: f.replacedBy}
-	res.Verification = &VerificationInfo{Source: v.Source, Valid: v.Valid, Report: v.Report}
+	res.Certificate = &parts.cert
+	parts.ver = VerificationInfo{Source: v.Source, Valid: v.Valid, Report: v.Report}
+	res.Verification = &parts.ver
 	if f.frag != nil {
 		res.Verification.raw = f.frag.verification
 	}
@@ -580,6 +589,7 @@ func (s *Service) compare(res *CheckResult, f *found, req *CheckRequest, decl []
 	// asked sums what the declaration's lines take from each item.
 	asked := map[int]int64{}
 	res.Items = make([]ItemResult, len(decl))
+	qs := make([]Quantity, 3*len(decl)) // certified, remaining, declared of each line
 	for i, d := range decl {
 		ir := ItemResult{Line: i}
 		var it *ViewItem
@@ -624,9 +634,11 @@ func (s *Service) compare(res *CheckResult, f *found, req *CheckRequest, decl []
 		f2 := mustUnit(it.Unit, s.opt.CodeLists).factor
 		remaining := it.Qty - f.used[it.Seq] - asked[it.Seq]
 		asked[it.Seq] += q
-		ir.Certified = &Quantity{Value: it.Value, UnitCode: it.Unit}
-		ir.Remaining = &Quantity{Value: fromNano(max(remaining, 0), f2), UnitCode: it.Unit}
-		ir.Declared = &Quantity{Value: fromNano(q, f2), UnitCode: it.Unit}
+		q3 := qs[3*i : 3*i+3 : 3*i+3]
+		q3[0] = Quantity{Value: it.Value, UnitCode: it.Unit}
+		q3[1] = Quantity{Value: fromNano(max(remaining, 0), f2), UnitCode: it.Unit}
+		q3[2] = Quantity{Value: fromNano(q, f2), UnitCode: it.Unit}
+		ir.Certified, ir.Remaining, ir.Declared = &q3[0], &q3[1], &q3[2]
 		if it.HS != d.hs6 {
 			ir.Differences = append(ir.Differences, Difference{Field: fmt.Sprintf("items[%d].hsCode", i), Code: DiffHS, Declared: d.hs6, Certified: it.HS,
 				Message: "the declared HS subheading is not the certificate item's"})

@@ -87,12 +87,7 @@ func TestViewStoredForm(t *testing.T) {
 	v.Status, v.ReplacedBy = "replaced", "X-2"
 	// Format 2 (before the signer chain was kept) is still read, and
 	// marked legacy so that a check rebuilds it once.
-	b2, err := v.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b2 = b2[:len(b2)-1] // the empty chain
-	b2[4] = 2
+	b2 := v.encode(2)
 	if got, f, err := parseView(b2); err != nil || !f.legacy || got.Chain != nil || got.Number != v.Number {
 		t.Fatalf("format 2: %v %+v", err, f)
 	}
@@ -108,6 +103,18 @@ func TestViewStoredForm(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, v) {
 		t.Fatalf("round trip:\n got %+v\nwant %+v", got, v)
+	}
+	// Format 3 (the summary head stored) reads as the same view with
+	// the same fragments, and is about 300 bytes larger.
+	b3 := v.encode(3)
+	if got3, f3, err := parseView(b3); err != nil || f3.legacy || !reflect.DeepEqual(got3.Chain, v.Chain) {
+		t.Fatalf("format 3: %v", err)
+	} else if _, f4, _ := parseView(b); f4.certHead != nil || !bytes.Equal(f3.verification, f4.verification) ||
+		!bytes.Equal(f3.certHead, fragmentsOf(v).certHead) {
+		t.Fatalf("format 3 and 4 fragments: %s / %s", f3.certHead, f4.certHead)
+	}
+	if len(b3)-len(b) < 200 {
+		t.Errorf("format 4 is %d bytes, format 3 %d: the summary head is still stored", len(b), len(b3))
 	}
 	j, _ := json.Marshal(v)
 	old := append([]byte{0, 0, 0, 1}, j...)

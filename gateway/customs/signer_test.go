@@ -165,9 +165,7 @@ func TestCheckLegacyViewRebuilt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := v.Encode()
-	b = b[:len(b)-1]
-	b[4] = 2 // the format before the chain
+	b := v.encode(2) // the format before the chain
 	if err := e.db.Customs().PutView(context.Background(), "IN", certNo, 0, b); err != nil {
 		t.Fatal(err)
 	}

@@ -129,12 +129,15 @@ func idString(scheme, value string) string {
 //	byte valid; varint built (Unix ns);
 //	uvarint count + items: uvarint seq, strings hs, description, value,
 //	  unit, base, varint qty;
-//	strings: certificate summary JSON head, verification JSON;
-//	format 3: string: the signer chain (concatenated DER).
+//	format 2 and 3: string: certificate summary JSON head (format 4
+//	  builds it from the fields above when the view is read: it repeated
+//	  them, 300 bytes a view);
+//	string: verification JSON;
+//	format 3 and 4: string: the signer chain (concatenated DER).
 //
-// Format 2 (no chain) and a stored value whose fifth byte is '{' (the
-// earlier JSON form) are still read.
-const viewFormat = 3
+// Formats 2 (no chain) and 3 (with the summary head) and a stored value
+// whose fifth byte is '{' (the earlier JSON form) are still read.
+const viewFormat = 4
 
 func appendStr(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
@@ -142,11 +145,15 @@ func appendStr(b []byte, s string) []byte {
 }
 
 // Encode returns the stored form of the view.
-func (v *View) Encode() ([]byte, error) {
+func (v *View) Encode() ([]byte, error) { return v.encode(viewFormat), nil }
+
+// encode writes the stored form in format 2, 3 or 4 (the earlier ones for
+// the tests that prove they are still read).
+func (v *View) encode(format byte) []byte {
 	f := fragmentsOf(v)
-	b := make([]byte, 0, 512)
+	b := make([]byte, 0, 512+len(v.Chain))
 	b = binary.BigEndian.AppendUint32(b, uint32(v.Version))
-	b = append(b, viewFormat)
+	b = append(b, format)
 	for _, s := range []string{v.Country, v.Number, v.IssueDate, v.ValidUntil, v.Agreement, v.Exporter, v.Importer,
 		v.Issuer, v.Status, v.ReplacedBy, v.Source, f.importerNorm} {
 		b = appendStr(b, s)
@@ -169,10 +176,14 @@ func (v *View) Encode() ([]byte, error) {
 		}
 		b = binary.AppendVarint(b, it.Qty)
 	}
-	b = appendStr(b, string(f.certHead))
+	if format <= 3 {
+		b = appendStr(b, string(f.certHead))
+	}
 	b = appendStr(b, string(f.verification))
-	b = appendStr(b, string(v.Chain))
-	return b, nil
+	if format >= 3 {
+		b = appendStr(b, string(v.Chain))
+	}
+	return b
 }
 
 // viewVersion reads the version of a stored view.
@@ -259,7 +270,7 @@ func parseView(b []byte) (*View, *fragments, error) {
 		return v, f, nil
 	}
 	format := b[4]
-	if format != 2 && format != viewFormat {
+	if format < 2 || format > viewFormat {
 		return nil, nil, fmt.Errorf("check view has unknown format %d", b[4])
 	}
 	r := &viewReader{b: b[5:]}
@@ -288,7 +299,10 @@ func parseView(b []byte) (*View, *fragments, error) {
 	} else {
 		r.bad = true
 	}
-	f.certHead, f.verification = r.raw(), r.raw()
+	if format <= 3 {
+		f.certHead = r.raw()
+	}
+	f.verification = r.raw()
 	if format >= 3 {
 		if c := r.raw(); len(c) > 0 {
 			v.Chain = c
@@ -332,6 +346,7 @@ func (v *View) item(seq int) *ViewItem {
 // repeated spaces do not count.
 func normName(s string) string {
 	var b strings.Builder
+	b.Grow(len(s))
 	space := false
 	for _, r := range strings.ToUpper(s) {
 		switch {
@@ -359,19 +374,27 @@ func normName(s string) string {
 // checks that name that partner's country. A failure only means the first
 // check builds it lazily.
 func (s *Service) StoreView(ctx context.Context, from string, c *schema.Certificate, report certs.Report, chain ...*x509.Certificate) error {
+	b, err := s.EncodeView(from, c, report, chain...)
+	if err != nil {
+		return err
+	}
+	return s.opt.Store.PutView(ctx, strings.ToUpper(strings.TrimSpace(from)), c.Header.ID, 0, b)
+}
+
+// EncodeView builds the stored form of the check view StoreView stores,
+// for a caller that stores it itself (the receive pipeline of a bbolt
+// node: in the transaction that accepts the message, store.InRecord's
+// CheckView, under from and the certificate's number).
+func (s *Service) EncodeView(from string, c *schema.Certificate, report certs.Report, chain ...*x509.Certificate) ([]byte, error) {
 	from = strings.ToUpper(strings.TrimSpace(from))
 	if from == "" {
-		return fmt.Errorf("check view of %s: the verified sending partner is unknown", c.Header.ID)
+		return nil, fmt.Errorf("check view of %s: the verified sending partner is unknown", c.Header.ID)
 	}
 	v, err := ViewOf(c, report, s.opt.CodeLists, s.now())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	v.Country = from
 	v.Chain = chainDER(chain)
-	b, err := v.Encode()
-	if err != nil {
-		return err
-	}
-	return s.opt.Store.PutView(ctx, v.Country, v.Number, 0, b)
+	return v.Encode()
 }
