@@ -249,6 +249,9 @@ func (s *Service) decodeBody(w http.ResponseWriter, r *http.Request, v any) *fie
 		}
 		return badField("body", "cannot be read: %v", err)
 	}
+	if cr, ok := v.(*CheckRequest); ok && decodeCheckFast(bp.Bytes(), cr) {
+		return nil // the common shape, decoded without reflection
+	}
 	if err := strictjson.Unmarshal(bp.Bytes(), v); err != nil {
 		return strictError(err)
 	}
