@@ -2,6 +2,7 @@ package customs
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/ecogate/ecogate/internal/strictjson"
@@ -113,6 +114,19 @@ func BenchmarkDecodeCheck(b *testing.B) {
 			if err := strictjson.Unmarshal(body, &r); err != nil {
 				b.Fatal(err)
 			}
+		}
+	})
+}
+
+// FuzzNormName: the ASCII fast path of normName gives what the rune loop
+// gives.
+func FuzzNormName(f *testing.F) {
+	for _, s := range []string{"", "Acme Imports GmbH", "ACME  IMPORTS-GMBH.", " a\tb ", "Äcme é", "ss ß", strings.Repeat("x", 200), "a\x00b", "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := normName(s), normNameRunes(s); got != want {
+			t.Fatalf("normName(%q) = %q, want %q", s, got, want)
 		}
 	})
 }
