@@ -8,7 +8,9 @@
 //     all in one streaming pass of linear cost that also builds the tree
 //     (internal/xmlguard.ParseTree); a leading byte-order mark is allowed.
 //   - ExcC14N: exclusive XML canonicalization written over etree in place
-//     (no tree copy), with the enveloped-signature exclusion built in.
+//     (no tree copy), with the enveloped-signature exclusion built in;
+//     signing streams it into SHA-256 through one pooled 64 KB buffer
+//     instead of building the whole canonical form.
 //   - Signer: enveloped XML Signatures in the ecogate profile (Reference
 //     URI="", enveloped + exclusive C14N, SHA-256, RSA-SHA256 or
 //     ECDSA-SHA256 with raw r||s), signing through crypto.Signer so that an

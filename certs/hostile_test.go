@@ -139,7 +139,7 @@ func TestHostileSignatureContent(t *testing.T) {
 // c14nOps canonicalizes root and returns the scope operations done.
 func c14nOps(root *etree.Element) (int, int) {
 	c := newC14N(nil, nil, nil)
-	c.element(root)
+	c.element(root, nil)
 	return c.scope.Ops + c.rendered.Ops, len(c.buf)
 }
 

@@ -58,16 +58,20 @@ type sigScanner struct {
 func (s *sigScanner) walk(e *etree.Element, inSig bool) {
 	mark := s.scope.Mark()
 	pushDecls(s.scope, e)
-	uri, _ := s.scope.Lookup(e.Space)
-	if e.Space == "xml" {
-		uri = nsXML
-	}
-	if e.Tag == "Signature" && uri == NSDSig {
-		s.sigs = append(s.sigs, e)
-		inSig = true
-	}
-	if inSig {
-		s.ix[e] = uri
+	// The namespace is looked up only where it matters: for elements named
+	// Signature and inside a signature.
+	if inSig || e.Tag == "Signature" {
+		uri, _ := s.scope.Lookup(e.Space)
+		if e.Space == "xml" {
+			uri = nsXML
+		}
+		if e.Tag == "Signature" && uri == NSDSig {
+			s.sigs = append(s.sigs, e)
+			inSig = true
+		}
+		if inSig {
+			s.ix[e] = uri
+		}
 	}
 	for _, t := range e.Child {
 		if c, ok := t.(*etree.Element); ok {

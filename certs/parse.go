@@ -87,6 +87,13 @@ func parseErr(reason, format string, a ...any) *ParseError {
 // a bounded number of allocations per element, refusing at the first
 // limit crossed. It never fetches anything.
 func ParseStrict(b []byte, lim Limits) (*etree.Document, error) {
+	return parseStrict(b, lim, false)
+}
+
+// parseStrict is ParseStrict; with shared, the tree's strings are
+// substrings of b itself instead of a copy (xmlguard.ParseTreeShared), for
+// a caller that drops the tree before b can change.
+func parseStrict(b []byte, lim Limits, shared bool) (*etree.Document, error) {
 	gl := lim.guard()
 	if len(b) > gl.MaxBytes {
 		return nil, parseErr("xml.too-large", "document is %d bytes, the limit is %d", len(b), gl.MaxBytes)
@@ -94,10 +101,14 @@ func ParseStrict(b []byte, lim Limits) (*etree.Document, error) {
 	b = xmlguard.TrimBOM(b)
 	// Cheap pre-check so that a DOCTYPE is named as such even when the
 	// tokenizer would fail earlier on an undefined entity.
-	if bytes.Contains(b, []byte("<!DOCTYPE")) || bytes.Contains(b, []byte("<!doctype")) {
+	if hasDoctype(b) {
 		return nil, parseErr("xml.doctype", "DOCTYPE declarations are not accepted; remove the DTD")
 	}
-	doc, err := xmlguard.ParseTree(b, gl)
+	parse := xmlguard.ParseTree
+	if shared {
+		parse = xmlguard.ParseTreeShared
+	}
+	doc, err := parse(b, gl)
 	if err != nil {
 		if ge, ok := xmlguard.IsError(err); ok {
 			return nil, &ParseError{Reason: ge.Reason, Detail: ge.Detail}
@@ -108,6 +119,24 @@ func ParseStrict(b []byte, lim Limits) (*etree.Document, error) {
 		return nil, parseErr("xml.syntax", "no root element")
 	}
 	return doc, nil
+}
+
+// hasDoctype reports whether b contains "<!DOCTYPE" or "<!doctype". It
+// looks for the rare '!' (one vectorised IndexByte pass) instead of
+// searching for both strings, each a pass over the input.
+func hasDoctype(b []byte) bool {
+	for i := 1; i < len(b); {
+		j := bytes.IndexByte(b[i:], '!')
+		if j < 0 {
+			return false
+		}
+		i += j
+		if b[i-1] == '<' && (bytes.HasPrefix(b[i+1:], []byte("DOCTYPE")) || bytes.HasPrefix(b[i+1:], []byte("doctype"))) {
+			return true
+		}
+		i++
+	}
+	return false
 }
 
 const nsXML = "http://www.w3.org/XML/1998/namespace"

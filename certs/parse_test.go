@@ -100,3 +100,15 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestHasDoctype: the '!'-driven search finds exactly what searching for
+// both spellings finds.
+func TestHasDoctype(t *testing.T) {
+	for _, s := range []string{"", "!", "<!", "<!DOCTYPE", "<!doctype", "<!DocType r>", "a!b<!DOCTYP", "x!<!DOCTYPE r>",
+		"<r>!!<!-- <!doctype --></r>", "<!<!DOCTYPE", "<r>Hello!</r>", "<!-- c --><r/>", "!DOCTYPE", "<<!doctype"} {
+		want := strings.Contains(s, "<!DOCTYPE") || strings.Contains(s, "<!doctype")
+		if got := hasDoctype([]byte(s)); got != want {
+			t.Errorf("hasDoctype(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

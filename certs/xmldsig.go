@@ -74,7 +74,8 @@ func (s *Signer) Sign(doc []byte) ([]byte, error) {
 	if s.Key == nil || len(s.Chain) == 0 {
 		return nil, errors.New("sign: a key and its certificate are required")
 	}
-	d, err := ParseStrict(doc, s.Limits)
+	// The tree is dropped before Sign returns, so it may read doc in place.
+	d, err := parseStrict(doc, s.Limits, true)
 	if err != nil {
 		return nil, fmt.Errorf("sign: %w", err)
 	}
@@ -136,7 +137,7 @@ func (s *Signer) sign(doc []byte, d *etree.Document) ([]byte, error) {
 		return nil, errors.New("sign: the document already carries a ds:Signature; sign the unsigned document")
 	}
 	h := crypto.SHA256.New()
-	h.Write(ExcC14N(root, nil, nil))
+	hashExcC14N(h, root, nil, nil)
 	digest := h.Sum(nil)
 
 	sig := etree.NewElement("ds:Signature")

@@ -30,8 +30,9 @@
 //   - CSRF: two layers. Go's net/http CrossOriginProtection refuses
 //     cross-origin unsafe requests (Sec-Fetch-Site, Origin); and every
 //     form carries a synchronizer token: the session's random token for
-//     signed-in forms, and for the login form an HMAC of a pre-session
-//     cookie (__Host-ecogate-pre). A missing or wrong token is 403.
+//     signed-in forms, and for the login and the exporter's registration
+//     forms an HMAC of a pre-session cookie (__Host-ecogate-pre). A
+//     missing or wrong token is 403.
 //     (A library such as gorilla/csrf was not taken: the two layers are a
 //     few lines over the standard library and the session store.)
 //   - Login is rate-limited per client address and per user name: a token
@@ -39,6 +40,10 @@
 //     gateway/verify does; time comes from Options.Clock.
 //   - Roles: each page names the roles that may see it; any other role is
 //     refused with 403 (and the issuance service refuses again, audited).
+//
+// Public pages besides /verify: the exporter's self-registration
+// (register.go; the issuance service's SelfRegisterExporter, then the
+// login), rate-limited per client address like the login.
 //
 // The certificate PDF (pdf.go) is laid out as the agreement's form, with
 // codeberg.org/go-pdf/fpdf; its QR code carries the verification link and

@@ -108,10 +108,15 @@ func ParseContent(f url.Values) (issuance.Content, map[string][]string) {
 			if _, ok := f[mp+"hs"]; !ok {
 				break
 			}
-			m := issuance.Material{HS: g(mp + "hs"), Description: g(mp + "description"), OriginCountry: strings.ToUpper(g(mp + "originCountry")),
-				Value: money(mp+"value", fmt.Sprintf("%s.materials[%d].value", field, j))}
-			if m == (issuance.Material{}) {
+			v, verr := ParseAmount(f.Get(mp + "value"))
+			m := issuance.Material{HS: g(mp + "hs"), Description: g(mp + "description"), OriginCountry: strings.ToUpper(g(mp + "originCountry")), Value: v}
+			if m == (issuance.Material{}) && verr == nil {
 				continue // an empty row of the form
+			}
+			if verr != nil {
+				// keyed by the row's place once empty rows are dropped: the
+				// form is shown again from the parsed content
+				probs.add(fmt.Sprintf("%s.materials[%d].value", field, len(line.Materials)), verr.Error())
 			}
 			line.Materials = append(line.Materials, m)
 		}

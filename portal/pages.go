@@ -36,7 +36,7 @@ func navFor(role string) []NavLink {
 	case issuance.RoleOfficer:
 		return append(home, NavLink{"/officer/queue", "Review queue"}, NavLink{"/verify", "Verify a certificate"})
 	case issuance.RoleAgencyAdmin:
-		return append(home, NavLink{"/agency/offices", "Offices"}, NavLink{"/agency/people", "People"}, NavLink{"/verify", "Verify a certificate"})
+		return append(home, NavLink{"/agency/offices", "Offices"}, NavLink{"/agency/people", "People"}, NavLink{"/agency/images", "Stamps and signatures"}, NavLink{"/verify", "Verify a certificate"})
 	case issuance.RoleOperator:
 		return append(home, NavLink{"/operator", "Node"}, NavLink{"/verify", "Verify a certificate"})
 	}
@@ -84,7 +84,7 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
 		return
 	}
-	s.render(w, r, http.StatusOK, "home", "Certificates of origin", nil, "")
+	s.render(w, r, http.StatusOK, "home", "Certificates of origin", struct{ Register bool }{s.opt.Service != nil}, "")
 }
 
 type loginData struct {
@@ -192,7 +192,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 	if d, ok := s.dashboard(w, r); ok {
-		s.render(w, r, http.StatusOK, "dashboard", "Dashboard", d, "")
+		s.render(w, r, http.StatusOK, "dashboard", "Dashboard", &dashboardView{Dashboard: d, Notices: noticesOf(d.Recent)}, "")
 	}
 }
 

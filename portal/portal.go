@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -101,6 +102,9 @@ type Server struct {
 	pages  map[string]*template.Template
 	verify *verify.Service
 	logins *limiter
+	// registering serialises self-registrations, so that two cannot both
+	// find a user name free and one overwrite the other's login.
+	registering sync.Mutex
 }
 
 const (
@@ -222,7 +226,10 @@ func (s *Server) Handler() http.Handler {
 	r.Get("/agency/offices", s.need(s.handleOffices, issuance.RoleAgencyAdmin))
 	r.Get("/applications/{id}/certificate.pdf", s.need(s.handlePDF, issuance.RoleExporterAdmin, issuance.RoleApplicant, issuance.RoleOfficer, issuance.RoleAgencyAdmin))
 	if s.opt.Service != nil {
+		r.Get("/register", s.handleRegisterForm)
+		r.Post("/register", s.handleRegister)
 		s.workflowRoutes(r)
+		s.imageRoutes(r)
 		s.adminRoutes(r)
 	}
 	s.consoleRoutes(r)

@@ -39,6 +39,29 @@ func ParseTree(b []byte, lim Limits) (*etree.Document, error) {
 		return nil, tooLarge(len(b), lim)
 	}
 	p := newStrict(b, lim, true)
+	// The tree's names and texts are substrings of this one copy.
+	p.s = string(b)
+	p.doc = etree.NewDocument()
+	if err := p.run(); err != nil {
+		return nil, err
+	}
+	return p.doc, nil
+}
+
+// ParseTreeShared is ParseTree without the copy of the input: the tree's
+// names and texts are substrings of b itself, so b must not change while
+// the tree or any string taken from it is in use. It is meant for a tree
+// that does not outlive its caller's use of b (such as signing, which
+// drops the tree before returning); the cost saved is one copy and one
+// allocation of the input's size.
+func ParseTreeShared(b []byte, lim Limits) (*etree.Document, error) {
+	lim.Strict = true
+	lim = lim.Resolved()
+	if len(b) > lim.MaxBytes {
+		return nil, tooLarge(len(b), lim)
+	}
+	p := newStrict(b, lim, true)
+	p.doc = etree.NewDocument()
 	if err := p.run(); err != nil {
 		return nil, err
 	}
@@ -145,15 +168,11 @@ func (p *strictParser) add(t etree.Token) {
 	p.kids = append(p.kids, t)
 }
 
+// newStrict prepares a pass over b that reads b in place; a pass that
+// builds a tree outliving b's use (ParseTree) replaces p.s with a copy.
 func newStrict(b []byte, lim Limits, build bool) *strictParser {
 	p := &strictParser{lim: lim, build: build, scope: NewScope()}
-	if build {
-		// The tree's names and texts are substrings of this one copy.
-		p.s = string(b)
-		p.doc = etree.NewDocument()
-	} else if len(b) > 0 {
-		// Check keeps nothing of b after it returns (error details are
-		// formatted copies), so it reads b in place.
+	if len(b) > 0 {
 		p.s = unsafe.String(&b[0], len(b))
 	}
 	return p
@@ -317,6 +336,14 @@ func (p *strictParser) name() string {
 	s := p.s
 	start := p.pos
 	i := start
+	// ASCII fast path: a name-start byte, then name bytes through the
+	// table; the general loop below takes over at the first other byte.
+	if i < len(s) && s[i] < utf8.RuneSelf && nameASCII[s[i]]&1 != 0 {
+		i++
+		for i < len(s) && s[i] < utf8.RuneSelf && nameASCII[s[i]]&2 != 0 {
+			i++
+		}
+	}
 	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf { // ASCII through the table
@@ -516,6 +543,19 @@ func isWS(t string) bool {
 
 func (p *strictParser) addText(t string) { p.add(p.newCharData(t)) }
 
+// valueSpecial marks the bytes that scanValue must look at in text or an
+// attribute value: markup, references, quotes, white space that an
+// attribute value normalises, control characters and non-ASCII bytes.
+var valueSpecial = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c < 0x20 || c >= utf8.RuneSelf
+	}
+	for _, c := range `<&]"'` {
+		t[c] = true
+	}
+	return t
+}()
+
 // scanValue scans character data from p.pos to the next '<' (quote == 0)
 // or to the closing quote, checking characters, and reports whether it
 // needs decoding (references, CRs, and in attribute values literal tabs
@@ -524,6 +564,13 @@ func (p *strictParser) scanValue(quote byte) (end int, decode bool, err error) {
 	s := p.s
 	i := p.pos
 	for i < len(s) {
+		// Skip the bytes that need no look (most of them) in a tight loop.
+		for i < len(s) && !valueSpecial[s[i]] {
+			i++
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c >= utf8.RuneSelf {
 			r, n := utf8.DecodeRuneInString(s[i:])
@@ -681,16 +728,17 @@ func (p *strictParser) text() error {
 
 func (p *strictParser) endTag() error {
 	p.pos += 2
-	name := p.name()
-	p.skipSpace()
-	if p.pos >= len(p.s) {
-		return p.eof()
-	}
-	if p.s[p.pos] != '>' {
-		return p.syntax("expected > to end </%s", name)
-	}
-	if len(p.stack) == 0 || p.stack[len(p.stack)-1].name != name {
-		return p.syntax("unexpected end element </%s>", name)
+	// Fast path: the open element's name followed directly by '>' is what
+	// the general path below would read and accept.
+	if n := len(p.stack); n > 0 {
+		open := p.stack[n-1].name
+		if end := p.pos + len(open); end < len(p.s) && p.s[end] == '>' && p.s[p.pos:end] == open {
+			p.pos = end
+		} else if err := p.endName(); err != nil {
+			return err
+		}
+	} else if err := p.endName(); err != nil {
+		return err
 	}
 	p.pos++
 	f := p.stack[len(p.stack)-1]
@@ -704,6 +752,23 @@ func (p *strictParser) endTag() error {
 		}
 		clear(kids)
 		p.kids = p.kids[:f.kids]
+	}
+	return nil
+}
+
+// endName reads the name of an end tag up to its '>' (left at p.pos)
+// and checks that it closes the open element.
+func (p *strictParser) endName() error {
+	name := p.name()
+	p.skipSpace()
+	if p.pos >= len(p.s) {
+		return p.eof()
+	}
+	if p.s[p.pos] != '>' {
+		return p.syntax("expected > to end </%s", name)
+	}
+	if len(p.stack) == 0 || p.stack[len(p.stack)-1].name != name {
+		return p.syntax("unexpected end element </%s>", name)
 	}
 	return nil
 }

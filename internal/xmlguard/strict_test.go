@@ -1,6 +1,7 @@
 package xmlguard
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
@@ -190,6 +191,11 @@ func FuzzParseTree(f *testing.F) {
 	f.Add([]byte(`<r a="1"/>`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		doc, err := ParseTree(b, Limits{})
+		if sd, serr := ParseTreeShared(b, Limits{}); (serr == nil) != (err == nil) {
+			t.Fatalf("ParseTreeShared %v, ParseTree %v", serr, err)
+		} else if err == nil {
+			sameTree(t, &sd.Element, &doc.Element)
+		}
 		if cerr := Check(b, Limits{Strict: true}); (cerr == nil) != (err == nil) {
 			t.Fatalf("Check %v, ParseTree %v", cerr, err)
 		}
@@ -234,5 +240,31 @@ func TestParseTreeAllocsBounded(t *testing.T) {
 	p1, p4 := per(500), per(2000)
 	if p1 > 0.6 || p4 > 0.6 {
 		t.Errorf("allocations per element: %.2f (n=500), %.2f (n=2000); want at most 0.6", p1, p4)
+	}
+}
+
+// TestParseTreeCopies: ParseTree's tree does not change when the input
+// bytes are overwritten afterwards (it parses a copy); ParseTreeShared's
+// is the same tree as ParseTree's while the input stays as it was.
+func TestParseTreeCopies(t *testing.T) {
+	for i := range 4 {
+		b := []byte(genDoc(i))
+		ref, err := ParseTree(bytes.Clone(b), Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		shared, err := ParseTreeShared(b, Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameTree(t, &shared.Element, &ref.Element)
+		d, err := ParseTree(b, Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range b {
+			b[j] = 'x'
+		}
+		sameTree(t, &d.Element, &ref.Element)
 	}
 }
