@@ -643,11 +643,7 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 	}
 	inst := &Instance{Config: c, Node: n, DB: db, PG: eng.PG, Engine: eng, Watcher: w, Log: log, Customs: f.customs, Verify: f.verify, Issuance: isvc, faces: f}
 	if c.Listen.Portal != "" && isvc != nil {
-		if db == nil {
-			eng.Close()
-			return nil, errors.New("listen.portal: the portal keeps its logins in the bbolt data file; it is not available with store.engine postgres yet")
-		}
-		if inst.Portal, err = openPortal(c, db, isvc, n, w, client, log); err != nil {
+		if inst.Portal, err = openPortal(c, eng, isvc, n, w, client, log); err != nil {
 			eng.Close()
 			return nil, err
 		}

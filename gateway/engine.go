@@ -10,6 +10,7 @@ import (
 	"github.com/ecogate/ecogate/gateway/customs"
 	"github.com/ecogate/ecogate/gateway/verify"
 	"github.com/ecogate/ecogate/issuance"
+	"github.com/ecogate/ecogate/portal"
 	"github.com/ecogate/ecogate/store"
 )
 
@@ -49,18 +50,20 @@ type Engine struct {
 	// CustomsInbox lets the customs face build a view from a stored
 	// message.
 	CustomsInbox customs.Inbox
+	// Portal keeps the web portal's logins and sessions.
+	Portal portal.Store
 }
 
 // BboltEngine returns the stores of a bbolt data file.
 func BboltEngine(db *store.DB) *Engine {
 	return &Engine{DB: db, Outbox: db.Outbox(), Inbox: db.Inbox(), Audit: db.Audit(), Issued: db.Issued(),
-		Customs: db.Customs(), Issuance: db.Issuance(), CustomsInbox: db.Inbox()}
+		Customs: db.Customs(), Issuance: db.Issuance(), CustomsInbox: db.Inbox(), Portal: db.Portal()}
 }
 
 // PGEngine returns the stores of a PostgreSQL database.
 func PGEngine(pg *store.PG) *Engine {
 	return &Engine{PG: pg, Outbox: pg.Outbox(), Inbox: pg.Inbox(), Audit: pg.Audit(), Issued: pg.Issued(),
-		Customs: pg.Customs(), Issuance: pg.Issuance(), CustomsInbox: pg.Inbox()}
+		Customs: pg.Customs(), Issuance: pg.Issuance(), CustomsInbox: pg.Inbox(), Portal: pg.Portal()}
 }
 
 // Close closes the data file or the connection pool.

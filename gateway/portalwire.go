@@ -69,13 +69,14 @@ func (k nodeKeySigner) Sign(ctx context.Context, _ *issuance.Person, c *issuance
 	return k.s.Sign(ctx, c.Document)
 }
 
-// openPortal builds the portal on the node's store, the issuance service
-// and the node (the operator's console).
-func openPortal(c *Config, db *store.DB, svc *issuance.Service, n *Node, w *partners.Watcher, client *tls.Certificate, log *slog.Logger) (*portal.Server, error) {
-	opt := portal.Options{Name: c.Node.Name, Store: db.Portal(), Service: svc, HeldSigning: c.Issuance.HeldKeys != "" || c.Issuance.NodeSigning && n.opt.Signer != nil, ExternalSigning: len(c.Issuance.OfficerAnchors) > 0,
+// openPortal builds the portal on the node's storage engine (bbolt or
+// PostgreSQL: logins and sessions shared by the replicas), the issuance
+// service and the node (the operator's console).
+func openPortal(c *Config, eng *Engine, svc *issuance.Service, n *Node, w *partners.Watcher, client *tls.Certificate, log *slog.Logger) (*portal.Server, error) {
+	opt := portal.Options{Name: c.Node.Name, Store: eng.Portal, Service: svc, HeldSigning: c.Issuance.HeldKeys != "" || c.Issuance.NodeSigning && n.opt.Signer != nil, ExternalSigning: len(c.Issuance.OfficerAnchors) > 0,
 		SessionTTL: time.Duration(c.Portal.SessionTTL), LoginRate: c.Portal.LoginRate, LoginBurst: c.Portal.LoginBurst, Logger: log.With("component", "portal"),
-		Console: &nodeConsole{n: n, db: db, w: w, client: client}, Images: certImages{svc}}
-	vo := verify.Options{Country: c.Node.Country, Issuer: c.Node.Name, Register: db.Issued(), BaseURL: c.Verify.PublicURL,
+		Console: &nodeConsole{n: n, eng: eng, w: w, client: client}, Images: certImages{svc}}
+	vo := verify.Options{Country: c.Node.Country, Issuer: c.Node.Name, Register: eng.Issued, BaseURL: c.Verify.PublicURL,
 		Rate: c.Verify.Rate, Burst: c.Verify.Burst, MissesBeforeChallenge: c.Verify.MissesBeforeChallenge, MissWindow: time.Duration(c.Verify.MissWindow)}
 	if vo.BaseURL == "" {
 		vo.BaseURL = "http://" + loopbackIfWildcard(c.Listen.Portal)
@@ -110,7 +111,7 @@ func openPortal(c *Config, db *store.DB, svc *issuance.Service, n *Node, w *part
 // nodeConsole is the operator's console over the node (portal.Console).
 type nodeConsole struct {
 	n      *Node
-	db     *store.DB
+	eng    *Engine
 	w      *partners.Watcher
 	client *tls.Certificate
 }
@@ -156,11 +157,11 @@ func (nc *nodeConsole) Probe(ctx context.Context, country string) (portal.ProbeI
 }
 
 func (nc *nodeConsole) Outbox(ctx context.Context, f store.Filter) ([]store.OutRecord, error) {
-	return nc.db.Outbox().List(ctx, f)
+	return nc.eng.Outbox.List(ctx, f)
 }
 
 func (nc *nodeConsole) Resend(ctx context.Context, id, who string) error {
-	if err := nc.db.Outbox().Retry(ctx, id); err != nil {
+	if err := nc.eng.Outbox.Retry(ctx, id); err != nil {
 		return err
 	}
 	nc.n.audit(ctx, "operator:"+who, "outbox.retry", id, map[string]string{"via": "portal"})
@@ -168,15 +169,21 @@ func (nc *nodeConsole) Resend(ctx context.Context, id, who string) error {
 }
 
 func (nc *nodeConsole) Inbox(ctx context.Context, limit int) ([]store.InRecord, error) {
-	return nc.db.Inbox().List(ctx, "", limit)
+	return nc.eng.Inbox.List(ctx, "", limit)
 }
 
 func (nc *nodeConsole) CustomsClients(ctx context.Context) ([]store.CustomsClient, error) {
-	return nc.db.Customs().Clients(ctx)
+	return nc.eng.Customs.Clients(ctx)
 }
 
 func (nc *nodeConsole) VerifyAudit(ctx context.Context) (int, error) {
-	return nc.db.Audit().Verify(ctx)
+	v, ok := nc.eng.Audit.(interface {
+		Verify(ctx context.Context) (int, error)
+	})
+	if !ok {
+		return 0, errors.New("this storage engine's audit log cannot be verified here: run ecogate audit verify")
+	}
+	return v.Verify(ctx)
 }
 
 // certImages gives the certificate PDF the office's stamp and the

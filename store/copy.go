@@ -35,7 +35,8 @@ const copyBatch = 1000
 // database pg (migrated), as one consistent snapshot of db (one read
 // transaction): blobs, outbox, inbox, certificate statuses, issued
 // register and received decisions, imported documents, the customs face's
-// state, the issuance records (byte for byte, isu_kv), and the audit chain
+// state, the issuance records (byte for byte, isu_kv, with the signature
+// and stamp images), the portal's logins and sessions, and the audit chain
 // with its hashes unchanged. Rows go in batches of copyBatch, each in its
 // own transaction, with INSERT ... ON CONFLICT DO NOTHING: a copy that
 // stopped half way is resumed by running it again. At the end the counts
@@ -50,7 +51,7 @@ func CopyToPG(ctx context.Context, db *DB, pg *PG, progress func(table string, n
 		w := &pgCopier{ctx: ctx, pg: pg, progress: progress}
 		for _, step := range []func(*bolt.Tx, *pgCopier) (CopyCount, error){
 			copyBlobs, copyOutbox, copyInbox, copyCertStatus, copyIssued, copyIssuedDecisions, copyIssuedDocs,
-			copyCuClients, copyCuViews, copyCuUtil, copyCuDecl, copyCuQuery, copyIssuance, copyAudit,
+			copyCuClients, copyCuViews, copyCuUtil, copyCuDecl, copyCuQuery, copyIssuance, copyPortalUsers, copyPortalSessions, copyAudit,
 		} {
 			c, err := step(tx, w)
 			if err != nil {
@@ -355,7 +356,8 @@ func copyCuQuery(tx *bolt.Tx, w *pgCopier) (CopyCount, error) {
 // issuanceBuckets are the bbolt buckets the issuance workflow keeps (isu_kv).
 var issuanceBuckets = []string{bktIsuPerson, bktIsuPersonOrg, bktIsuExporter, bktIsuAgency, bktIsuOffice, bktIsuOfficeAg,
 	bktIsuApp, bktIsuAppIEC, bktIsuAppOffice, bktIsuAppCert, bktIsuWallet, bktIsuWalletMv, bktIsuSeq,
-	bktIsuAttach, bktIsuAttachData, bktIsuPayment, bktIsuCred, bktIsuClient, bktIsuClientIEC, bktIsuDSC, bktIsuPending, bktIsuDecl}
+	bktIsuAttach, bktIsuAttachData, bktIsuPayment, bktIsuCred, bktIsuClient, bktIsuClientIEC, bktIsuDSC, bktIsuPending, bktIsuDecl,
+	bktIsuImage, bktIsuImageData}
 
 func copyIssuance(tx *bolt.Tx, w *pgCopier) (CopyCount, error) {
 	c := CopyCount{Table: "isu_kv"}
@@ -372,6 +374,36 @@ func copyIssuance(tx *bolt.Tx, w *pgCopier) (CopyCount, error) {
 		}
 	}
 	return c, w.flush()
+}
+
+func copyPortalUsers(tx *bolt.Tx, w *pgCopier) (CopyCount, error) {
+	c := CopyCount{Table: "portal_user"}
+	err := forEach(tx, bktPortalUser, func(k, v []byte) error {
+		c.Source++
+		return w.add(c.Table, "INSERT INTO portal_user (name, rec) VALUES ($1, $2) ON CONFLICT DO NOTHING", string(k), v)
+	})
+	if err == nil {
+		err = w.flush()
+	}
+	return c, err
+}
+
+// copyPortalSessions copies the sessions under their hashed ids (the ids
+// themselves are never stored), so that logged-in users stay logged in.
+func copyPortalSessions(tx *bolt.Tx, w *pgCopier) (CopyCount, error) {
+	c := CopyCount{Table: "portal_session"}
+	err := forEach(tx, bktPortalSession, func(k, v []byte) error {
+		var s PortalSession
+		if err := json.Unmarshal(v, &s); err != nil {
+			return fmt.Errorf("portal session %x: %w (the node drops such a session at its next expiry sweep; start it once, or delete the session)", k[:4], err)
+		}
+		c.Source++
+		return w.add(c.Table, "INSERT INTO portal_session (k, expires, rec) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", k, s.Expires.UTC(), v)
+	})
+	if err == nil {
+		err = w.flush()
+	}
+	return c, err
 }
 
 func copyAudit(tx *bolt.Tx, w *pgCopier) (CopyCount, error) {
@@ -397,7 +429,7 @@ func copyAudit(tx *bolt.Tx, w *pgCopier) (CopyCount, error) {
 
 // pgTables are the tables CopyToPG fills, in its order.
 var pgTables = []string{"blobs", "outbox", "inbox", "cert_status", "issued", "issued_decisions", "issued_docs",
-	"cu_client", "cu_view", "cu_util", "cu_decl", "cu_query", "isu_kv", "audit"}
+	"cu_client", "cu_view", "cu_util", "cu_decl", "cu_query", "isu_kv", "portal_user", "portal_session", "audit"}
 
 // Counts returns the number of rows of each table, as "table n, ...".
 func (pg *PG) Counts(ctx context.Context) (string, error) {

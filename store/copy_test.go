@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/ecogate/ecogate/issuance"
 )
@@ -37,8 +38,16 @@ func fillStore(t *testing.T, db *DB) {
 		if err := tx.PutPerson(&issuance.Person{ID: "p", Org: "IEC"}); err != nil {
 			return err
 		}
+		if err := tx.(issuance.ImageTx).PutImage(&issuance.Image{Kind: issuance.ImageStamp, Owner: "o", ContentType: "image/png", Size: 3}, []byte("png")); err != nil {
+			return err
+		}
 		return tx.AddMovement(&issuance.Movement{IEC: "IEC", Office: "o", Amount: 5, Reason: "r"})
 	}))
+	now := newFakeClock().Now()
+	for _, u := range []string{"alice", "bob"} {
+		mustNil(t, "portal user", db.Portal().PutUser(ctx, &PortalUser{Name: u, Hash: "$argon2id$x", Person: "p", Role: "applicant", Created: now}))
+	}
+	mustNil(t, "portal session", db.Portal().PutSession(ctx, "sid-1", &PortalSession{User: "alice", CSRF: "c", Created: now, Expires: now.Add(time.Hour)}))
 }
 
 // TestCopyToPG copies a bbolt store into PostgreSQL, checks what the
@@ -54,7 +63,7 @@ func TestCopyToPG(t *testing.T) {
 		t.Fatalf("copy: %v (%+v)", err, rep)
 	}
 	want := map[string]int{"outbox": 30, "inbox": 30, "issued": 31, "cert_status": 30, "audit": 60, "cu_client": 1, "cu_view": 1,
-		"cu_util": 1, "cu_decl": 1, "cu_query": 1, "issued_decisions": 1, "issued_docs": 1}
+		"cu_util": 1, "cu_decl": 1, "cu_query": 1, "issued_decisions": 1, "issued_docs": 1, "portal_user": 2, "portal_session": 1}
 	for _, c := range rep.Counts {
 		if w, ok := want[c.Table]; ok && (c.Source != w || c.Destination != w) {
 			t.Errorf("%s: %+v, want %d", c.Table, c, w)
@@ -87,9 +96,21 @@ func TestCopyToPG(t *testing.T) {
 		if bal, _ := tx.Balance("IEC", "o"); bal != 5 {
 			return fmt.Errorf("balance %d", bal)
 		}
-		_, err := tx.Person("p")
-		return err
+		if _, err := tx.Person("p"); err != nil {
+			return err
+		}
+		img, data, err := tx.(issuance.ImageTx).Image(issuance.ImageStamp, "o")
+		if err != nil || img.ContentType != "image/png" || string(data) != "png" {
+			return fmt.Errorf("stamp image: %+v %q %v", img, data, err)
+		}
+		return nil
 	}))
+	if u, err := pg.Portal().User(ctx, "bob"); err != nil || u.Role != "applicant" {
+		t.Fatalf("portal user: %+v %v", u, err)
+	}
+	if s, err := pg.Portal().Session(ctx, "sid-1"); err != nil || s.User != "alice" {
+		t.Fatalf("portal session: %+v %v", s, err)
+	}
 	// New work continues the sequences and the chain.
 	mustNil(t, "enqueue after copy", pg.Outbox().Enqueue(ctx, msg("new", "VN", "N", 1, "issue", "x")))
 	if _, err := pg.Audit().Append(ctx, Entry{Actor: "t", Action: "a", Subject: "s"}); err != nil {
@@ -115,7 +136,7 @@ func TestCopyToPGResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, q := range []string{"DELETE FROM audit WHERE seq > 20", "UPDATE audit_head SET seq = 20, hash = (SELECT hash FROM audit WHERE seq = 20)",
-		"DELETE FROM outbox WHERE seq > 10", "DELETE FROM isu_kv"} {
+		"DELETE FROM outbox WHERE seq > 10", "DELETE FROM isu_kv", "DELETE FROM portal_user WHERE name = 'bob'"} {
 		if _, err := pg.Pool().Exec(ctx, q); err != nil {
 			t.Fatal(err)
 		}

@@ -286,6 +286,14 @@ var backSteps = []backStep{
 		_, err := putNew(tx, bkt, asBytes(v[1]), asBytes(v[2]))
 		return err
 	}},
+	{"portal_user", "SELECT name, rec FROM portal_user", func(tx *bolt.Tx, v []any) error {
+		_, err := putNew(tx, bktPortalUser, asBytes(v[0]), asBytes(v[1]))
+		return err
+	}},
+	{"portal_session", "SELECT k, rec FROM portal_session", func(tx *bolt.Tx, v []any) error {
+		_, err := putNew(tx, bktPortalSession, asBytes(v[0]), asBytes(v[1]))
+		return err
+	}},
 	{"audit", "SELECT seq, entry FROM audit ORDER BY seq", func(tx *bolt.Tx, v []any) error {
 		_, err := putNew(tx, bktAudit, be64(uint64(asInt(v[0]))), asBytes(v[1]))
 		return err
@@ -337,7 +345,8 @@ func (db *DB) boltCounts() (map[string]int, error) {
 		}
 		for table, bkt := range map[string]string{"blobs": bktBlobs, "outbox": bktOut, "inbox": bktIn, "cert_status": bktCertState,
 			"issued": bktIssCert, "issued_decisions": bktIssDec, "issued_docs": bktIssDocInfo, "cu_client": bktCuClient,
-			"cu_view": bktCuView, "cu_util": bktCuUtil, "cu_decl": bktCuDecl, "cu_query": bktCuQuery, "audit": bktAudit} {
+			"cu_view": bktCuView, "cu_util": bktCuUtil, "cu_decl": bktCuDecl, "cu_query": bktCuQuery, "audit": bktAudit,
+			"portal_user": bktPortalUser, "portal_session": bktPortalSession} {
 			out[table] = count(bkt)
 		}
 		for _, b := range issuanceBuckets {

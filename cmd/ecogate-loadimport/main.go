@@ -11,6 +11,13 @@
 //	go build -o /tmp/ecogate ./cmd/ecogate
 //	go run ./cmd/ecogate-loadimport -ecogate /tmp/ecogate -n 1000000
 //
+// With -postgres DSN the node's configuration gets store.engine: postgres
+// on that database (empty, no password in the DSN; the schema is migrated
+// by the import): the import then writes through COPY batches, and the
+// tool reports the database's size instead of the data file's.
+//
+//	go run ./cmd/ecogate-loadimport -ecogate /tmp/ecogate -n 100000 -postgres 'postgres://ecogate@127.0.0.1:5432/imp?sslmode=disable'
+//
 // Run it from the repository root (it reads the fixture). It needs about
 // 3 KB of disk per record for the source and 4.5 KB for the data file.
 // It ends with the pages each bucket of the data file occupies.
@@ -19,6 +26,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -30,7 +38,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/ecogate/ecogate/internal/devsite"
+	"github.com/ecogate/ecogate/store"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -43,6 +54,7 @@ func main() {
 	keep := flag.Bool("keep", false, "keep the work directory")
 	workers := flag.Int("workers", 0, "import --workers (0: the command's default)")
 	sign := flag.Bool("sign", false, "import --sign")
+	pgDSN := flag.String("postgres", "", "import into this PostgreSQL database (`DSN`, without password) instead of a bbolt data file")
 	flag.Parse()
 	if *bin == "" || *n <= 0 {
 		flag.Usage()
@@ -61,6 +73,23 @@ func main() {
 	site := devsite.Site{Country: "IN", Name: "India (import load)", PartnerAddr: "127.0.0.1:1", LocalAddr: "127.0.0.1:2", Dir: filepath.Join(*dir, "site")}
 	if err := devsite.Write([]devsite.Site{site}, devsite.Retry{Attempts: 1, InitialInterval: time.Second, MaxInterval: time.Second, MaxAge: time.Hour}); err != nil {
 		log.Fatal(err)
+	}
+	if *pgDSN != "" {
+		if err := store.CheckDSN(*pgDSN); err != nil {
+			log.Fatalf("-postgres: %v", err)
+		}
+		f, err := os.OpenFile(site.ConfigPath(), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			log.Fatal(err)
+		}
+		q, _ := json.Marshal(*pgDSN) // a YAML double-quoted string
+		_, err = fmt.Fprintf(f, "\nstore:\n  engine: postgres\n  dsn: %s\n  migrate: true\n", q)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			log.Fatal(err)
+		}
 	}
 	src := filepath.Join(*dir, "legacy.ndjson")
 	t0 := time.Now()
@@ -90,18 +119,23 @@ func main() {
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	user := time.Duration(ru.Utime.Nano())
 	sys := time.Duration(ru.Stime.Nano())
-	data := filepath.Join(site.Dir, "data", "ecogate.db")
-	ds, _ := os.Stat(data)
+	size := dataSize(filepath.Join(site.Dir, "data", "ecogate.db"), *pgDSN)
 	fmt.Printf("records        %d\n", *n)
 	fmt.Printf("wall time      %s\n", wall.Round(100*time.Millisecond))
 	fmt.Printf("records/s      %.0f\n", float64(*n)/wall.Seconds())
 	fmt.Printf("CPU            user %s + sys %s (%.3f ms per record, %.2f cores)\n", user.Round(100*time.Millisecond), sys.Round(100*time.Millisecond),
 		float64((user+sys).Microseconds())/1000/float64(*n), (user+sys).Seconds()/wall.Seconds())
 	fmt.Printf("max RSS        %d MiB\n", ru.Maxrss/1024)
-	fmt.Printf("data file      %.2f GB (%.1f KB per record)\n", float64(ds.Size())/1e9, float64(ds.Size())/1e3/float64(*n))
+	what := "data file     "
+	if *pgDSN != "" {
+		what = "database      "
+	}
+	fmt.Printf("%s %.2f GB (%.1f KB per record)\n", what, float64(size)/1e9, float64(size)/1e3/float64(*n))
 	fmt.Printf("load average   %s at the start, %s at the end\n", load0, loadavg())
-	if err := bucketSizes(data, *n); err != nil {
-		log.Fatal(err)
+	if *pgDSN == "" {
+		if err := bucketSizes(filepath.Join(site.Dir, "data", "ecogate.db"), *n); err != nil {
+			log.Fatal(err)
+		}
 	}
 }
 
@@ -125,6 +159,30 @@ func bucketSizes(path string, n int) error {
 			return nil
 		})
 	})
+}
+
+// dataSize is the bbolt data file's size, or the PostgreSQL database's
+// (pg_database_size) when dsn is set.
+func dataSize(file, dsn string) int64 {
+	if dsn == "" {
+		st, err := os.Stat(file)
+		if err != nil {
+			return 0
+		}
+		return st.Size()
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		log.Printf("database size: %v", err)
+		return 0
+	}
+	defer conn.Close(ctx)
+	var n int64
+	if err := conn.QueryRow(ctx, "SELECT pg_database_size(current_database())").Scan(&n); err != nil {
+		log.Printf("database size: %v", err)
+	}
+	return n
 }
 
 // writeRecords writes n NDJSON records made from the fixture.

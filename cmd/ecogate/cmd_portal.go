@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -20,7 +21,9 @@ import (
 const portalUsage = `usage: ecogate portal add-user (--config FILE | --data FILE) --role ROLE --person ID NAME
        ecogate portal disable-user (--config FILE | --data FILE) NAME
 
-Manage the web portal's logins (listen.portal) on a STOPPED node's data file.
+Manage the web portal's logins (listen.portal) on a STOPPED node's data file,
+or, with a configuration of store.engine: postgres, in its database (the
+replicas may run: they read the logins from it).
 
 add-user      create (or reset the password of) login NAME acting as the
               issuance person ID in ROLE: exporter-admin, applicant,
@@ -62,9 +65,9 @@ func runPortalIn(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	}
 	name := strings.TrimSpace(pos[1])
 	var operators []string
+	var cfg *gateway.Config
 	if *config != "" {
-		cfg, err := gateway.LoadConfig(*config)
-		if err != nil {
+		if cfg, err = gateway.LoadConfig(*config); err != nil {
 			return fail("%v", err)
 		}
 		*data, operators = cfg.Data, cfg.Issuance.Operators
@@ -86,12 +89,23 @@ func runPortalIn(ctx context.Context, args []string, stdin io.Reader, stdout, st
 			return fail("the password must have at least 12 characters (give it in $ECOGATE_PORTAL_PASSWORD or on stdin)")
 		}
 	}
-	db, err := store.Open(*data, store.Options{LockTimeout: time.Second})
-	if err != nil {
-		return fail("%v (stop the node first: the portal's logins are written to its data file)", err)
+	var ps portalLogins
+	var is issuance.Store
+	if cfg != nil && cfg.Store.Engine == gateway.EnginePostgres {
+		pg, err := cfg.OpenPG(ctx, slog.New(slog.DiscardHandler), false)
+		if err != nil {
+			return fail("%v", err)
+		}
+		defer pg.Close()
+		ps, is = pg.Portal(), pg.Issuance()
+	} else {
+		db, err := store.Open(*data, store.Options{LockTimeout: time.Second})
+		if err != nil {
+			return fail("%v (stop the node first: the portal's logins are written to its data file)", err)
+		}
+		defer db.Close()
+		ps, is = db.Portal(), db.Issuance()
 	}
-	defer db.Close()
-	ps := db.Portal()
 	if pos[0] == "disable-user" {
 		u, err := ps.User(ctx, name)
 		if err != nil {
@@ -116,7 +130,7 @@ func runPortalIn(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		}
 	} else {
 		var p *issuance.Person
-		err := db.Issuance().View(ctx, func(tx issuance.Tx) error {
+		err := is.View(ctx, func(tx issuance.Tx) error {
 			var err error
 			p, err = tx.Person(id)
 			return err
@@ -142,6 +156,12 @@ func runPortalIn(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	}
 	fmt.Fprintf(stdout, "login %s acts as %s (%s)\n", name, id, r)
 	return exitOK
+}
+
+// portalLogins is the portal's login storage of either engine.
+type portalLogins interface {
+	User(ctx context.Context, name string) (*store.PortalUser, error)
+	PutUser(ctx context.Context, u *store.PortalUser) error
 }
 
 func roleKnown(r issuance.Role) bool {

@@ -221,3 +221,41 @@ func Main(m *testing.M) int {
 	Stop()
 	return code
 }
+
+// Durable makes the test cluster commit as a production server does
+// (fsync, synchronous_commit and full_page_writes on), for benchmarks that
+// compare durable commits with bbolt's fsynced ones. It applies to the
+// whole cluster until Stop, and returns once a new session sees it.
+func Durable(t testing.TB) {
+	t.Helper()
+	c := Need(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, c.URL("postgres"))
+	if err != nil {
+		t.Fatalf("connect to the test cluster: %v", err)
+	}
+	defer conn.Close(ctx)
+	for _, q := range []string{"ALTER SYSTEM SET fsync = on", "ALTER SYSTEM SET synchronous_commit = on",
+		"ALTER SYSTEM SET full_page_writes = on", "SELECT pg_reload_conf()"} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("pgtest: %s: %v", q, err)
+		}
+	}
+	// The reload is asynchronous: new sessions see it once the postmaster
+	// has read the file.
+	for try := 0; ; try++ {
+		c2, err := pgx.Connect(ctx, c.URL("postgres"))
+		if err != nil {
+			t.Fatalf("connect to the test cluster: %v", err)
+		}
+		var fsync, sync string
+		err = c2.QueryRow(ctx, "SELECT current_setting('fsync'), current_setting('synchronous_commit')").Scan(&fsync, &sync)
+		c2.Close(ctx)
+		if err == nil && fsync == "on" && sync == "on" {
+			return
+		}
+		if try == 200 {
+			t.Fatalf("pgtest: the cluster still runs with fsync=%s synchronous_commit=%s after reload (%v)", fsync, sync, err)
+		}
+	}
+}
