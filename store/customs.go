@@ -169,10 +169,11 @@ func (c *Customs) RevokeClient(ctx context.Context, id string) error {
 // latestInSeq is the sequence of the last inbound message about the
 // certificate (0 when none).
 func latestInSeq(tx *bolt.Tx, country, number string) uint64 {
-	p := prefix([]byte(country), []byte(number))
+	var buf [2*maxIDLen + 3]byte // prefix(country, number) and 0xff, on the stack
+	end := append(append(append(append(append(buf[:0], country...), 0), number...), 0), 0xff)
+	p := end[:len(end)-1]
 	c := tx.Bucket([]byte(bktInCert)).Cursor()
 	// Seek just past the prefix range and step back.
-	end := append(bytes.Clone(p), 0xff)
 	k, _ := c.Seek(end)
 	if k == nil {
 		k, _ = c.Last()

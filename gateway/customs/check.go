@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -193,23 +194,23 @@ func (s *Service) validateCheck(req *CheckRequest) ([]declared, *fieldError) {
 	}
 	out := make([]declared, len(req.Items))
 	for i, it := range req.Items {
-		f := fmt.Sprintf("items[%d]", i)
+		f := func() string { return "items[" + strconv.Itoa(i) + "]" } // only on a refusal
 		if it.SequenceNumber < 0 {
-			return nil, badField(f+".sequenceNumber", "must be 1 or more (or left out)")
+			return nil, badField(f()+".sequenceNumber", "must be 1 or more (or left out)")
 		}
 		hs := stripHS(it.HSCode)
 		if len(hs) < 6 || len(hs) > 12 || !isDigits(hs) {
-			return nil, badField(f+".hsCode", "must be an HS code of 6 to 12 digits (the first 6 are compared), got %q", it.HSCode)
+			return nil, badField(f()+".hsCode", "must be an HS code of 6 to 12 digits (the first 6 are compared), got %q", it.HSCode)
 		}
 		if it.Quantity == nil {
-			return nil, badField(f+".quantity", "is required: {\"value\": \"1000\", \"unitCode\": \"KGM\"}")
+			return nil, badField(f()+".quantity", "is required: {\"value\": \"1000\", \"unitCode\": \"KGM\"}")
 		}
 		d, err := unitBase(it.Quantity.UnitCode, s.opt.CodeLists)
 		if err != nil {
-			return nil, badField(f+".quantity.unitCode", "%v", err)
+			return nil, badField(f()+".quantity.unitCode", "%v", err)
 		}
 		if _, err := toNano(it.Quantity.Value, d.factor); err != nil {
-			return nil, badField(f+".quantity.value", "%v", err)
+			return nil, badField(f()+".quantity.value", "%v", err)
 		}
 		out[i] = declared{seq: it.SequenceNumber, hs6: hs[:6], qty: *it.Quantity, unit: d}
 	}

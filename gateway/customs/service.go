@@ -213,10 +213,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	writeRaw(w, status, b)
 }
 
+// hdrJSON and hdrNoStore are shared, never modified header values (Set
+// replaces a value, Add appends to a full slice and so copies it).
+var (
+	hdrJSON    = []string{"application/json"}
+	hdrNoStore = []string{"no-store"}
+)
+
 func writeRaw(w http.ResponseWriter, status int, b []byte) {
 	h := w.Header()
-	h["Content-Type"] = []string{"application/json"}
-	h["Cache-Control"] = []string{"no-store"}
+	h["Content-Type"] = hdrJSON
+	h["Cache-Control"] = hdrNoStore
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }
@@ -248,6 +255,9 @@ func (s *Service) decodeBody(w http.ResponseWriter, r *http.Request, v any) *fie
 			return badField("body", "larger than %d bytes", mbe.Limit)
 		}
 		return badField("body", "cannot be read: %v", err)
+	}
+	if cr, ok := v.(*CheckRequest); ok && decodeCheckFast(bp.Bytes(), cr) {
+		return nil // the common shape, decoded without reflection
 	}
 	if err := strictjson.Unmarshal(bp.Bytes(), v); err != nil {
 		return strictError(err)

@@ -345,6 +345,14 @@ func (v *View) item(seq int) *ViewItem {
 // normName folds a party name for comparison: case, punctuation and
 // repeated spaces do not count.
 func normName(s string) string {
+	if n, ok := normNameASCII(s); ok {
+		return n
+	}
+	return normNameRunes(s)
+}
+
+// normNameRunes is normName for any text.
+func normNameRunes(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	space := false
@@ -397,4 +405,38 @@ func (s *Service) EncodeView(from string, c *schema.Certificate, report certs.Re
 	v.Country = from
 	v.Chain = chainDER(chain)
 	return v.Encode()
+}
+
+// normNameASCII is normName for an ASCII name, without allocating when the
+// name is already normal (upper case, single spaces); ok is false for a
+// name with other characters.
+func normNameASCII(s string) (string, bool) {
+	var buf [128]byte
+	if len(s) > len(buf) {
+		return "", false
+	}
+	b := buf[:0]
+	space := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 0x80:
+			return "", false
+		case c >= 'a' && c <= 'z':
+			c -= 'a' - 'A'
+		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		default:
+			space = true
+			continue
+		}
+		if space && len(b) > 0 {
+			b = append(b, ' ')
+		}
+		space = false
+		b = append(b, c)
+	}
+	if string(b) == s {
+		return s, true
+	}
+	return string(b), true
 }
