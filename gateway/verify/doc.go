@@ -1,9 +1,11 @@
 // Package verify is the node's public face: anyone can check a certificate
 // this node issued, by issuing country and number on the page /verify or by
 // the QR link printed on the certificate (/verify/q/{token}, a 128-bit
-// random token that cannot be derived from the number). It shows minimal
-// data only (number, issue date, exporter, goods descriptions and HS codes,
-// status, issuer), as HTML (html/template, no external assets, a strict
+// random token that cannot be derived from the number). It shows the
+// details printed on the certificate, as the DGFT verification page does
+// (number, version, issue date, validity, agreement, issuer, exporter,
+// importer and importing country, goods with HS codes and quantities,
+// status and replacement), never the parties' identifiers, as HTML (html/template, no external assets, a strict
 // Content-Security-Policy, no referrer) or as JSON with
 // Accept: application/json.
 //

@@ -141,13 +141,21 @@ func (s *Service) Routes() http.Handler {
 	return r
 }
 
-// Public is the minimal data the public may see about a certificate.
+// Public is what anyone who holds the certificate number (or its QR
+// code) sees about it: the details printed on the certificate, as the
+// DGFT verification page shows them. Identifiers of the parties (tax and
+// registration numbers) are not shown.
 type Public struct {
 	Number         string `json:"number"`
+	Version        int    `json:"version,omitempty"`
 	IssueDate      string `json:"issueDate"`
+	ValidUntil     string `json:"validUntil,omitempty"`
+	Agreement      string `json:"agreement,omitempty"`
 	IssuingCountry string `json:"issuingCountry"`
+	ImportCountry  string `json:"importCountry,omitempty"`
 	Issuer         string `json:"issuer"`
 	Exporter       string `json:"exporter"`
+	Importer       string `json:"importer,omitempty"`
 	Status         string `json:"status"`
 	ReplacedBy     string `json:"replacedBy,omitempty"`
 	Goods          []Good `json:"goods"`
@@ -157,6 +165,8 @@ type Public struct {
 type Good struct {
 	Description string `json:"description"`
 	HSCode      string `json:"hsCode"`
+	// Quantity is the value and its UN/ECE Rec 20 unit, e.g. "1000 KGM".
+	Quantity string `json:"quantity,omitempty"`
 }
 
 // Answer is the JSON body of a lookup.
@@ -178,18 +188,26 @@ type Challenge struct {
 }
 
 // publicOf picks the public fields from the stored core data (field names
-// of customs.CoreData); personal data of the parties beyond the exporter's
-// name is never read.
+// of customs.CoreData); the parties' identifiers are never read.
 func (s *Service) publicOf(rec *store.IssuedCert) (*Public, error) {
 	var d struct {
-		Number    string `json:"number"`
-		Country   string `json:"country"`
-		IssueDate string `json:"issueDate"`
-		Exporter  string `json:"exporter"`
-		Issuer    string `json:"issuer"`
-		Items     []struct {
+		Number        string `json:"number"`
+		Version       int    `json:"version"`
+		Country       string `json:"country"`
+		IssueDate     string `json:"issueDate"`
+		ValidUntil    string `json:"validUntil"`
+		Agreement     string `json:"agreement"`
+		ImportCountry string `json:"importCountry"`
+		Exporter      string `json:"exporter"`
+		Importer      string `json:"importer"`
+		Issuer        string `json:"issuer"`
+		Items         []struct {
 			Description string `json:"description"`
 			HSCode      string `json:"hsCode"`
+			Quantity    struct {
+				Value    string `json:"value"`
+				UnitCode string `json:"unitCode"`
+			} `json:"quantity"`
 		} `json:"items"`
 	}
 	if rec.Data == nil {
@@ -198,13 +216,18 @@ func (s *Service) publicOf(rec *store.IssuedCert) (*Public, error) {
 	if err := json.Unmarshal(rec.Data, &d); err != nil {
 		return nil, fmt.Errorf("stored data of %s: %w", rec.Number, err)
 	}
-	p := &Public{Number: rec.Number, IssueDate: d.IssueDate, IssuingCountry: rec.Country, Issuer: d.Issuer,
-		Exporter: d.Exporter, Status: string(rec.Status), ReplacedBy: rec.ReplacedBy, Goods: []Good{}}
+	p := &Public{Number: rec.Number, Version: d.Version, IssueDate: d.IssueDate, ValidUntil: d.ValidUntil, Agreement: d.Agreement,
+		IssuingCountry: rec.Country, ImportCountry: d.ImportCountry, Issuer: d.Issuer, Exporter: d.Exporter, Importer: d.Importer,
+		Status: string(rec.Status), ReplacedBy: rec.ReplacedBy, Goods: []Good{}}
 	if p.Issuer == "" {
 		p.Issuer = s.opt.Issuer
 	}
 	for _, it := range d.Items {
-		p.Goods = append(p.Goods, Good{Description: it.Description, HSCode: it.HSCode})
+		g := Good{Description: it.Description, HSCode: it.HSCode}
+		if it.Quantity.Value != "" {
+			g.Quantity = strings.TrimSpace(it.Quantity.Value + " " + it.Quantity.UnitCode)
+		}
+		p.Goods = append(p.Goods, g)
 	}
 	return p, nil
 }
@@ -533,12 +556,17 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .5rem;t
 <table>
 <tr><th>Certificate number</th><td>{{.Number}}</td></tr>
 <tr><th>Issue date</th><td>{{.IssueDate}}</td></tr>
+{{if .Version}}<tr><th>Version</th><td>{{.Version}}</td></tr>{{end}}
+{{if .ValidUntil}}<tr><th>Valid until</th><td>{{.ValidUntil}}</td></tr>{{end}}
+{{if .Agreement}}<tr><th>Agreement</th><td>{{.Agreement}}</td></tr>{{end}}
 <tr><th>Issued by</th><td>{{.Issuer}} ({{.IssuingCountry}})</td></tr>
 <tr><th>Exporter</th><td>{{.Exporter}}</td></tr>
+{{if .Importer}}<tr><th>Importer</th><td>{{.Importer}}{{if .ImportCountry}} ({{.ImportCountry}}){{end}}</td></tr>{{end}}
+{{if .ReplacedBy}}<tr><th>Replaced by</th><td>{{.ReplacedBy}}</td></tr>{{end}}
 </table>
 <h2>Goods</h2>
-<table><tr><th>Description</th><th>HS code</th></tr>
-{{range .Goods}}<tr><td>{{.Description}}</td><td>{{.HSCode}}</td></tr>{{end}}
+<table><tr><th>Description</th><th>HS code</th><th>Quantity</th></tr>
+{{range .Goods}}<tr><td>{{.Description}}</td><td>{{.HSCode}}</td><td>{{.Quantity}}</td></tr>{{end}}
 </table>
 {{else}}{{if .Answer.Message}}<div class="msg">{{.Answer.Message}}</div>{{end}}{{end}}
 <form method="get" action="/verify">
