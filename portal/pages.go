@@ -113,7 +113,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimSpace(r.PostFormValue("user"))
 	pw := r.PostFormValue("password")
 	now := s.now()
-	if !s.logins.allow("addr\x00"+s.opt.ClientAddr(r), now) || !s.logins.allow("user\x00"+strings.ToLower(name), now) {
+	if !s.logins.Allow("addr\x00"+s.opt.ClientAddr(r), now) || !s.logins.Allow("user\x00"+strings.ToLower(name), now) {
 		w.Header().Set("Retry-After", "60")
 		s.log.Warn("portal: login rate-limited", "user", name)
 		s.loginForm(w, r, http.StatusTooManyRequests, name, "Too many login attempts. Wait a minute and try again.")

@@ -14,17 +14,15 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	lru "github.com/hashicorp/golang-lru/v2"
-	"golang.org/x/time/rate"
 
 	"github.com/ecogate/ecogate/gateway/verify"
+	"github.com/ecogate/ecogate/internal/ratelimit"
 	"github.com/ecogate/ecogate/issuance"
 	"github.com/ecogate/ecogate/qrsign"
 	"github.com/ecogate/ecogate/store"
@@ -101,7 +99,7 @@ type Server struct {
 	log    *slog.Logger
 	pages  map[string]*template.Template
 	verify *verify.Service
-	logins *limiter
+	logins *ratelimit.Table
 	// registering serialises self-registrations, so that two cannot both
 	// find a user name free and one overwrite the other's login.
 	registering sync.Mutex
@@ -142,15 +140,9 @@ func New(opt Options) (*Server, error) {
 		opt.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if opt.ClientAddr == nil {
-		opt.ClientAddr = func(r *http.Request) string {
-			h, _, err := net.SplitHostPort(r.RemoteAddr)
-			if err != nil {
-				return r.RemoteAddr
-			}
-			return h
-		}
+		opt.ClientAddr = ratelimit.RemoteHost
 	}
-	s := &Server{opt: opt, now: opt.Clock, log: opt.Logger, logins: newLimiter(opt.LoginRate, opt.LoginBurst, 100_000)}
+	s := &Server{opt: opt, now: opt.Clock, log: opt.Logger, logins: ratelimit.New(opt.LoginRate, opt.LoginBurst, 100_000)}
 	if err := s.parse(); err != nil {
 		return nil, err
 	}
@@ -343,35 +335,4 @@ func (s *Server) preToken(pre string) string {
 	m := hmac.New(sha256.New, s.opt.Key)
 	m.Write([]byte("login\x00" + pre))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-// --- rate limit -------------------------------------------------------
-
-// limiter is a token bucket per key (golang.org/x/time/rate) in a bounded
-// LRU table, as gateway/verify's.
-type limiter struct {
-	rate  rate.Limit
-	burst int
-	m     *lru.Cache[string, *rate.Limiter]
-}
-
-func newLimiter(r float64, burst, max int) *limiter {
-	m, err := lru.New[string, *rate.Limiter](max)
-	if err != nil {
-		panic(err)
-	}
-	return &limiter{rate: rate.Limit(r), burst: burst, m: m}
-}
-
-func (l *limiter) allow(key string, now time.Time) bool {
-	b, ok := l.m.Get(key)
-	if !ok {
-		nb := rate.NewLimiter(l.rate, l.burst)
-		if prev, found, _ := l.m.PeekOrAdd(key, nb); found {
-			b = prev
-		} else {
-			b = nb
-		}
-	}
-	return b.AllowN(now, 1)
 }

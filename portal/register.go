@@ -48,7 +48,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 	}
 	g := func(k string) string { return strings.TrimSpace(r.PostFormValue(k)) }
 	d := &registerData{IEC: strings.ToUpper(g("iec")), Name: g("name"), Email: g("email"), User: g("user")}
-	if !s.logins.allow("addr\x00"+s.opt.ClientAddr(r), s.now()) {
+	if !s.logins.Allow("addr\x00"+s.opt.ClientAddr(r), s.now()) {
 		w.Header().Set("Retry-After", "60")
 		s.registerForm(w, r, http.StatusTooManyRequests, d, "Too many attempts from your address. Wait a minute and try again.")
 		return

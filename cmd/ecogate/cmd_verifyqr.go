@@ -110,4 +110,3 @@ func runVerifyQR(_ context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	return 0
 }
-

@@ -276,9 +276,9 @@ func TestREADMEIssuance(t *testing.T) {
 	}
 	for _, w := range []string{
 		`"iec": "AAACE1234F"`, `"name": "Alpha Exports Pvt Ltd"`, // registered from the registry
-		`"status": "pending"`,                  // the agency's registration
-		`"status": "active"`,                   // approved
-		`"merchantId": "EICMUM"`,               // the office (its checksum key never echoed)
+		`"status": "pending"`,    // the agency's registration
+		`"status": "active"`,     // approved
+		`"merchantId": "EICMUM"`, // the office (its checksum key never echoed)
 		`"access_token": "`, `"token_type": "Bearer"`,
 		`"kind": "invoice"`, `"contentType": "application/pdf"`,
 		`"paymentUrl": "http://127.0.0.1:`,

@@ -14,7 +14,6 @@ import (
 	"html/template"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -24,8 +23,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	lru "github.com/hashicorp/golang-lru/v2"
-	"golang.org/x/time/rate"
 
+	"github.com/ecogate/ecogate/internal/ratelimit"
 	"github.com/ecogate/ecogate/store"
 )
 
@@ -77,7 +76,7 @@ type Service struct {
 	opt     Options
 	now     func() time.Time
 	log     *slog.Logger
-	limiter *limiter
+	limiter *ratelimit.Table
 	misses  *missCounter
 	used    sync.Map // challenge nonce -> expiry (single use)
 }
@@ -112,16 +111,10 @@ func New(opt Options) (*Service, error) {
 		opt.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if opt.ClientAddr == nil {
-		opt.ClientAddr = func(r *http.Request) string {
-			h, _, err := net.SplitHostPort(r.RemoteAddr)
-			if err != nil {
-				return r.RemoteAddr
-			}
-			return h
-		}
+		opt.ClientAddr = ratelimit.RemoteHost
 	}
 	return &Service{opt: opt, now: opt.Clock, log: opt.Logger,
-		limiter: newLimiter(opt.Rate, opt.Burst, maxTracked),
+		limiter: ratelimit.New(opt.Rate, opt.Burst, maxTracked),
 		misses:  newMissCounter(opt.MissWindow, maxTracked)}, nil
 }
 
@@ -284,7 +277,7 @@ func (s *Service) handleForm(w http.ResponseWriter, r *http.Request) {
 	addr := s.opt.ClientAddr(r)
 	now := s.now()
 	pg := Page{Country: country, Number: number, Looked: true}
-	if !s.limiter.allow(addr, now) {
+	if !s.limiter.Allow(addr, now) {
 		w.Header().Set("Retry-After", "2")
 		s.logLookup(addr, "number", country, number, "rate-limited")
 		s.write(w, r, http.StatusTooManyRequests, pg, Answer{Message: "too many lookups from your address; wait a moment and try again", CheckedAt: now.UTC()})
@@ -322,7 +315,7 @@ func (s *Service) handleToken(w http.ResponseWriter, r *http.Request) {
 	addr := s.opt.ClientAddr(r)
 	now := s.now()
 	pg := Page{Looked: true}
-	if !s.limiter.allow(addr, now) {
+	if !s.limiter.Allow(addr, now) {
 		w.Header().Set("Retry-After", "2")
 		s.logLookup(addr, "qr", "", "", "rate-limited")
 		s.write(w, r, http.StatusTooManyRequests, pg, Answer{Message: "too many lookups from your address; wait a moment and try again", CheckedAt: now.UTC()})
@@ -412,35 +405,6 @@ func statusText(a Answer) string {
 // seen address is forgotten (O(1)), so a flood of new addresses costs
 // neither a scan under the lock nor memory past the cap.
 const maxTracked = 100_000
-
-// limiter is a token bucket per client address (golang.org/x/time/rate)
-// in a bounded LRU table; time is passed in, so tests need no sleeping.
-type limiter struct {
-	rate  rate.Limit
-	burst int
-	m     *lru.Cache[string, *rate.Limiter]
-}
-
-func newLimiter(r float64, burst, max int) *limiter {
-	m, err := lru.New[string, *rate.Limiter](max)
-	if err != nil {
-		panic(err) // only for max <= 0, a programming error
-	}
-	return &limiter{rate: rate.Limit(r), burst: burst, m: m}
-}
-
-func (l *limiter) allow(addr string, now time.Time) bool {
-	b, ok := l.m.Get(addr)
-	if !ok {
-		nb := rate.NewLimiter(l.rate, l.burst)
-		if prev, found, _ := l.m.PeekOrAdd(addr, nb); found {
-			b = prev
-		} else {
-			b = nb
-		}
-	}
-	return b.AllowN(now, 1)
-}
 
 // --- misses and challenges ---------------------------------------------
 
