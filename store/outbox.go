@@ -482,34 +482,19 @@ func (o *Outbox) markAttempt(ctx context.Context, id string, a Attempt, audit []
 	if err != nil {
 		return fmt.Errorf("mark attempt of %s: %w", id, err)
 	}
-	switch {
-	case a.Outcome.Settled(), a.Outcome == StateSuspended:
-	case a.Outcome == StateAwaitingRetry:
-		if a.NextTry.IsZero() {
-			return fmt.Errorf("mark attempt of %s: %w: awaiting-retry needs a next try time", id, ErrInvalid)
-		}
-	default:
-		return fmt.Errorf("mark attempt of %s: %w: outcome %q", id, ErrInvalid, a.Outcome)
+	if err := a.check(id); err != nil {
+		return err
 	}
 	err = o.db.update(ctx, func(tx *bolt.Tx) error {
 		r, err := getOut(tx, id)
 		if err != nil {
 			return err
 		}
-		if r.State.Settled() {
-			if r.State == a.Outcome {
-				return appendEntries(tx, audit)
-			}
-			return fmt.Errorf("%w: message is already %s", ErrState, r.State)
-		}
 		old := *r
-		now := o.db.clock().UTC()
-		r.State, r.LastErr, r.Updated = a.Outcome, a.Err, now
-		if a.Outcome == StateAwaitingRetry {
-			r.NextTry = a.NextTry.UTC()
-		}
-		if a.Outcome.Settled() && a.Receipt != nil {
-			r.Receipt = bytes.Clone(a.Receipt)
+		if repeat, err := a.apply(r, o.db.clock()); err != nil {
+			return err
+		} else if repeat {
+			return appendEntries(tx, audit)
 		}
 		if err := putOut(tx, &old, r); err != nil {
 			return err
@@ -520,6 +505,52 @@ func (o *Outbox) markAttempt(ctx context.Context, id string, a Attempt, audit []
 		return fmt.Errorf("mark attempt of %s as %s: %w", id, a.Outcome, err)
 	}
 	return nil
+}
+
+// check refuses an attempt whose outcome MarkAttempt cannot record (both
+// engines).
+func (a Attempt) check(id string) error {
+	switch {
+	case a.Outcome.Settled(), a.Outcome == StateSuspended:
+	case a.Outcome == StateAwaitingRetry:
+		if a.NextTry.IsZero() {
+			return fmt.Errorf("mark attempt of %s: %w: awaiting-retry needs a next try time", id, ErrInvalid)
+		}
+	default:
+		return fmt.Errorf("mark attempt of %s: %w: outcome %q", id, ErrInvalid, a.Outcome)
+	}
+	return nil
+}
+
+// apply records the attempt on r at now (both engines). repeat is true
+// when r is already settled with this outcome (nothing to change); a
+// message settled otherwise is ErrState.
+func (a Attempt) apply(r *OutRecord, now time.Time) (repeat bool, err error) {
+	if r.State.Settled() {
+		if r.State == a.Outcome {
+			return true, nil
+		}
+		return false, fmt.Errorf("%w: message is already %s", ErrState, r.State)
+	}
+	r.State, r.LastErr, r.Updated = a.Outcome, a.Err, now.UTC()
+	if a.Outcome == StateAwaitingRetry {
+		r.NextTry = a.NextTry.UTC()
+	}
+	if a.Outcome.Settled() && a.Receipt != nil {
+		r.Receipt = bytes.Clone(a.Receipt)
+	}
+	return false, nil
+}
+
+// retryable refuses a by-hand resend of a message in state st: only a
+// suspended, awaiting-retry, failed, not-readable or queued message goes
+// back to queued (both engines).
+func retryable(st State) error {
+	switch st {
+	case StateSuspended, StateAwaitingRetry, StateFailed, StateNotReadable, StateQueued:
+		return nil
+	}
+	return fmt.Errorf("%w: message is %s", ErrState, st)
 }
 
 // Suspend moves an unsettled message to suspended (dead letter) with a
@@ -538,10 +569,8 @@ func (o *Outbox) Retry(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		switch r.State {
-		case StateSuspended, StateAwaitingRetry, StateFailed, StateNotReadable, StateQueued:
-		default:
-			return fmt.Errorf("%w: message is %s", ErrState, r.State)
+		if err := retryable(r.State); err != nil {
+			return err
 		}
 		old := *r
 		now := o.db.clock().UTC()

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -296,33 +295,18 @@ func (o *PGOutbox) markAttempt(ctx context.Context, id string, a Attempt, audit 
 	if err != nil {
 		return fmt.Errorf("mark attempt of %s: %w", id, err)
 	}
-	switch {
-	case a.Outcome.Settled(), a.Outcome == StateSuspended:
-	case a.Outcome == StateAwaitingRetry:
-		if a.NextTry.IsZero() {
-			return fmt.Errorf("mark attempt of %s: %w: awaiting-retry needs a next try time", id, ErrInvalid)
-		}
-	default:
-		return fmt.Errorf("mark attempt of %s: %w: outcome %q", id, ErrInvalid, a.Outcome)
+	if err := a.check(id); err != nil {
+		return err
 	}
 	err = o.pg.inTx(ctx, func(tx pgx.Tx) error {
 		r, err := pgGetOut(ctx, tx, id, true)
 		if err != nil {
 			return err
 		}
-		if r.State.Settled() {
-			if r.State == a.Outcome {
-				return pgAppendEntries(ctx, tx, audit)
-			}
-			return fmt.Errorf("%w: message is already %s", ErrState, r.State)
-		}
-		now := o.pg.now()
-		r.State, r.LastErr, r.Updated = a.Outcome, a.Err, now
-		if a.Outcome == StateAwaitingRetry {
-			r.NextTry = a.NextTry.UTC()
-		}
-		if a.Outcome.Settled() && a.Receipt != nil {
-			r.Receipt = bytes.Clone(a.Receipt)
+		if repeat, err := a.apply(r, o.pg.now()); err != nil {
+			return err
+		} else if repeat {
+			return pgAppendEntries(ctx, tx, audit)
 		}
 		if err := pgUpdateOut(ctx, tx, r); err != nil {
 			return err
@@ -354,10 +338,8 @@ func (o *PGOutbox) Retry(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		switch r.State {
-		case StateSuspended, StateAwaitingRetry, StateFailed, StateNotReadable, StateQueued:
-		default:
-			return fmt.Errorf("%w: message is %s", ErrState, r.State)
+		if err := retryable(r.State); err != nil {
+			return err
 		}
 		now := o.pg.now()
 		r.State, r.Attempts, r.NextTry, r.RetryFrom, r.Updated = StateQueued, 0, now, now, now
