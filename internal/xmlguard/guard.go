@@ -123,10 +123,6 @@ func Check(b []byte, lim Limits) error {
 	return err
 }
 
-type charsetRefused struct{ charset string }
-
-func (c *charsetRefused) Error() string { return "charset " + c.charset }
-
 // check is Check, also returning a count of the elementary operations
 // done, which the tests use to assert linear cost.
 func check(b []byte, lim Limits) (ops int, err error) {
@@ -139,169 +135,115 @@ func check(b []byte, lim Limits) (ops int, err error) {
 		err := sp.run()
 		return sp.ops, err
 	}
-	dec := xml.NewDecoder(bytes.NewReader(b))
-	dec.Strict = true
-	var refused *charsetRefused
-	dec.CharsetReader = func(charset string, r io.Reader) (io.Reader, error) {
-		if lim.Strict {
-			refused = &charsetRefused{charset}
-			return nil, refused
-		}
+	l := &lenient{lim: lim, dec: xml.NewDecoder(bytes.NewReader(b))}
+	err = l.run()
+	return l.ops, err
+}
+
+// lenient is a pass of Check without Strict: the limits, directives and
+// well-formedness over encoding/xml's raw tokens (the schema codec and
+// the mapping readers, which parse again afterwards). Names, prefixes,
+// duplicate attributes, processing instructions and encodings are left
+// to the parser that follows.
+type lenient struct {
+	lim        Limits
+	dec        *xml.Decoder
+	ops        int
+	stack      []xml.Name
+	totalAttrs int
+	totalNS    int
+	roots      int
+}
+
+func (l *lenient) fail(reason, format string, a ...any) error {
+	return &Error{Reason: reason, Detail: fmt.Sprintf(format, a...), Offset: l.dec.InputOffset()}
+}
+
+func (l *lenient) run() error {
+	l.dec.Strict = true
+	l.dec.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) {
 		return r, nil // as etree: read the bytes as they are
 	}
-	fail := func(reason, format string, a ...any) (int, error) {
-		return ops, &Error{Reason: reason, Detail: fmt.Sprintf(format, a...), Offset: dec.InputOffset()}
-	}
-	var (
-		stack      []xml.Name
-		marks      []int
-		scope      = NewScope()
-		seen       = make(map[xml.Name]struct{})
-		totalAttrs int
-		totalNS    int
-		roots      int
-		first      = true
-	)
 	for {
-		tok, terr := dec.RawToken()
-		ops++
-		if terr == io.EOF {
+		tok, err := l.dec.RawToken()
+		l.ops++
+		if err == io.EOF {
 			break
 		}
-		if terr != nil {
-			if refused != nil {
-				return fail("xml.encoding", "encoding %q is not accepted; send UTF-8", refused.charset)
-			}
-			return fail("xml.syntax", "%v", terr)
+		if err != nil {
+			return l.fail("xml.syntax", "%v", err)
 		}
-		atStart := first
-		first = false
-		switch t := tok.(type) {
-		case xml.StartElement:
-			if len(stack) == 0 {
-				roots++
-				if roots > 1 {
-					return fail("xml.syntax", "more than one root element")
-				}
-			}
-			if len(stack)+1 > lim.MaxDepth {
-				return fail("xml.too-deep", "elements nest deeper than %d levels (the MaxDepth limit)", lim.MaxDepth)
-			}
-			n := len(t.Attr)
-			if n > lim.MaxAttrsPerElement {
-				return fail("xml.too-many-attrs", "element <%s> has %d attributes, more than the limit of %d per element (MaxAttrsPerElement)", qname(t.Name), n, lim.MaxAttrsPerElement)
-			}
-			totalAttrs += n
-			if totalAttrs > lim.MaxAttrs {
-				return fail("xml.too-many-attrs", "the document has more than %d attributes in all (the MaxAttrs limit)", lim.MaxAttrs)
-			}
-			if lim.Strict && (!validNCName(t.Name.Local) || (t.Name.Space != "" && !validNCName(t.Name.Space))) {
-				return fail("xml.bad-name", "malformed element name %q", qname(t.Name))
-			}
-			marks = append(marks, scope.Mark())
-			stack = append(stack, t.Name)
-			nsHere := 0
-			if n > 8 {
-				clear(seen)
-			}
-			for i, a := range t.Attr {
-				ops++
-				if lim.Strict {
-					if !validNCName(a.Name.Local) || (a.Name.Space != "" && !validNCName(a.Name.Space)) {
-						return fail("xml.bad-name", "malformed attribute name %q on <%s>", qname(a.Name), qname(t.Name))
-					}
-					dup := false
-					if n <= 8 { // a few comparisons beat a map
-						for _, o := range t.Attr[:i] {
-							ops++
-							if o.Name == a.Name {
-								dup = true
-							}
-						}
-					} else {
-						ops++
-						_, dup = seen[a.Name]
-						seen[a.Name] = struct{}{}
-					}
-					if dup {
-						return fail("xml.duplicate-attr", "attribute %q appears twice on <%s>", qname(a.Name), qname(t.Name))
-					}
-				}
-				prefix, isDecl := "", false
-				switch {
-				case a.Name.Space == "xmlns":
-					prefix, isDecl = a.Name.Local, true
-				case a.Name.Space == "" && a.Name.Local == "xmlns":
-					isDecl = true
-				}
-				if !isDecl {
-					continue
-				}
-				nsHere++
-				if nsHere > lim.MaxNSPerElement {
-					return fail("xml.too-many-ns", "element <%s> declares more than %d namespaces (the MaxNSPerElement limit)", qname(t.Name), lim.MaxNSPerElement)
-				}
-				totalNS++
-				if totalNS > lim.MaxNSDecls {
-					return fail("xml.too-many-ns", "the document has more than %d namespace declarations in all (the MaxNSDecls limit)", lim.MaxNSDecls)
-				}
-				if lim.Strict && prefix != "" && (prefix == "xmlns" || (prefix == "xml" && a.Value != nsXML) || a.Value == "") {
-					return fail("xml.bad-name", "invalid namespace declaration %q", qname(a.Name))
-				}
-				scope.Push(prefix, a.Value)
-			}
-			if lim.Strict {
-				if p := t.Name.Space; p != "" && p != "xml" {
-					if _, ok := scope.Lookup(p); !ok {
-						return fail("xml.undeclared-prefix", "prefix %q of <%s> is not declared", p, qname(t.Name))
-					}
-				}
-				for _, a := range t.Attr {
-					if p := a.Name.Space; p != "" && p != "xmlns" && p != "xml" {
-						if _, ok := scope.Lookup(p); !ok {
-							return fail("xml.undeclared-prefix", "prefix %q of attribute %q is not declared", p, qname(a.Name))
-						}
-					}
-				}
-			}
-		case xml.EndElement:
-			if len(stack) == 0 || stack[len(stack)-1] != t.Name {
-				return fail("xml.syntax", "unexpected end element </%s>", qname(t.Name))
-			}
-			stack = stack[:len(stack)-1]
-			scope.PopTo(marks[len(marks)-1])
-			marks = marks[:len(marks)-1]
-		case xml.CharData:
-			if len(stack) == 0 && len(bytes.Trim(t, " \t\r\n")) > 0 {
-				return fail("xml.syntax", "text outside the root element")
-			}
-		case xml.Directive:
-			if len(stack) > 0 {
-				return fail("xml.doctype", "directive <!%.20s...> inside an element is not accepted", t)
-			}
-			return fail("xml.doctype", "directive <!%.20s...> is not accepted; remove the DTD", t)
-		case xml.ProcInst:
-			if !lim.Strict {
-				continue
-			}
-			if t.Target != "xml" || len(stack) > 0 || !atStart {
-				return fail("xml.proc-inst", "processing instruction <?%s?> is not accepted", t.Target)
-			}
-			if !isUTF8Decl(string(t.Inst)) {
-				return fail("xml.encoding", "XML declaration %q: only UTF-8 is accepted", t.Inst)
-			}
-		case xml.Comment:
+		if err := l.token(tok); err != nil {
+			return err
 		}
-		ops += scope.Ops
-		scope.Ops = 0
 	}
-	if len(stack) > 0 {
-		return fail("xml.syntax", "unexpected end of input: <%s> is not closed", qname(stack[len(stack)-1]))
+	if len(l.stack) > 0 {
+		return l.fail("xml.syntax", "unexpected end of input: <%s> is not closed", qname(l.stack[len(l.stack)-1]))
 	}
-	if roots == 0 {
-		return fail("xml.syntax", "no root element")
+	if l.roots == 0 {
+		return l.fail("xml.syntax", "no root element")
 	}
-	return ops, nil
+	return nil
+}
+
+func (l *lenient) token(tok xml.Token) error {
+	switch t := tok.(type) {
+	case xml.StartElement:
+		return l.start(t)
+	case xml.EndElement:
+		if len(l.stack) == 0 || l.stack[len(l.stack)-1] != t.Name {
+			return l.fail("xml.syntax", "unexpected end element </%s>", qname(t.Name))
+		}
+		l.stack = l.stack[:len(l.stack)-1]
+	case xml.CharData:
+		if len(l.stack) == 0 && len(bytes.Trim(t, " \t\r\n")) > 0 {
+			return l.fail("xml.syntax", "text outside the root element")
+		}
+	case xml.Directive:
+		if len(l.stack) > 0 {
+			return l.fail("xml.doctype", "directive <!%.20s...> inside an element is not accepted", t)
+		}
+		return l.fail("xml.doctype", "directive <!%.20s...> is not accepted; remove the DTD", t)
+	}
+	return nil
+}
+
+func (l *lenient) start(t xml.StartElement) error {
+	lim := l.lim
+	if len(l.stack) == 0 {
+		l.roots++
+		if l.roots > 1 {
+			return l.fail("xml.syntax", "more than one root element")
+		}
+	}
+	if len(l.stack)+1 > lim.MaxDepth {
+		return l.fail("xml.too-deep", "elements nest deeper than %d levels (the MaxDepth limit)", lim.MaxDepth)
+	}
+	n := len(t.Attr)
+	if n > lim.MaxAttrsPerElement {
+		return l.fail("xml.too-many-attrs", "element <%s> has %d attributes, more than the limit of %d per element (MaxAttrsPerElement)", qname(t.Name), n, lim.MaxAttrsPerElement)
+	}
+	l.totalAttrs += n
+	if l.totalAttrs > lim.MaxAttrs {
+		return l.fail("xml.too-many-attrs", "the document has more than %d attributes in all (the MaxAttrs limit)", lim.MaxAttrs)
+	}
+	l.stack = append(l.stack, t.Name)
+	nsHere := 0
+	for _, a := range t.Attr {
+		l.ops++
+		if a.Name.Space != "xmlns" && (a.Name.Space != "" || a.Name.Local != "xmlns") {
+			continue
+		}
+		nsHere++
+		if nsHere > lim.MaxNSPerElement {
+			return l.fail("xml.too-many-ns", "element <%s> declares more than %d namespaces (the MaxNSPerElement limit)", qname(t.Name), lim.MaxNSPerElement)
+		}
+		l.totalNS++
+		if l.totalNS > lim.MaxNSDecls {
+			return l.fail("xml.too-many-ns", "the document has more than %d namespace declarations in all (the MaxNSDecls limit)", lim.MaxNSDecls)
+		}
+	}
+	return nil
 }
 
 func qname(n xml.Name) string {
