@@ -57,13 +57,49 @@ func (n *Node) Submit(ctx context.Context, doc []byte, to []string) (*SubmitResu
 			signed = true
 		}
 	}
+	cert, fs, err := n.decodeSubmitted(ctx, doc, parsed, signed)
+	if err != nil {
+		return nil, err
+	}
+	content := doc
+	if !signed {
+		if n.opt.Signer == nil {
+			return nil, &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Msg: "the document is unsigned and this node has no document-signing key (signing.key)"}
+		}
+		if ps, ok := n.opt.Signer.(ParsedSigner); ok {
+			content, err = ps.SignParsed(ctx, parsed)
+		} else {
+			content, err = n.opt.Signer.Sign(ctx, doc)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sign %s: %w", cert.Header.ID, err)
+		}
+	}
+	kind := KindOf(cert)
+	res := &SubmitResult{Certificate: cert.Ref(), Kind: kind, Signed: !signed, Findings: fs}
+	msgs, err := n.outMessages(cert, kind, content, to, res)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.enqueueSubmitted(ctx, cert, kind, content, msgs); err != nil {
+		return nil, err
+	}
+	n.log.Info("queued", "certificate", cert.Ref().String(), "kind", kind, "messages", len(msgs), "signedHere", !signed)
+	n.Kick()
+	return res, nil
+}
+
+// decodeSubmitted reads the certificate of a submitted document (checking
+// the signature of one that comes signed against the node's own anchors)
+// and refuses what the node must not send: an unreadable or invalid e-CO,
+// another country's e-CO, one with SEVERE findings. It returns the
+// validator's lesser findings.
+func (n *Node) decodeSubmitted(ctx context.Context, doc []byte, parsed *certs.Parsed, signed bool) (*schema.Certificate, schema.Findings, error) {
 	var cert *schema.Certificate
 	var fs schema.Findings
-	content := doc
-	signedHere := false
 	if signed {
 		if n.opt.OwnTrust == nil {
-			return nil, &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Msg: "the document is already signed but this node has no own document-signing anchors (signing.trust) to check it; submit it unsigned"}
+			return nil, nil, &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Msg: "the document is already signed but this node has no own document-signing anchors (signing.trust) to check it; submit it unsigned"}
 		}
 		var ver *Verification
 		var err error
@@ -73,11 +109,11 @@ func (n *Node) Submit(ctx context.Context, doc []byte, to []string) (*SubmitResu
 			ver, err = n.opt.Verifier.Verify(ctx, n.opt.OwnTrust, doc)
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !ver.Valid {
 			first := ver.Report.First()
-			return nil, &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Verification: ver.Report,
+			return nil, nil, &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Verification: ver.Report,
 				Msg: fmt.Sprintf("the document's signature does not verify against this node's own anchors: %s: %s: %s", first.Check, first.Reason, first.Detail)}
 		}
 		cert, fs = schema.DecodeElement(ver.Element, n.decode)
@@ -87,44 +123,34 @@ func (n *Node) Submit(ctx context.Context, doc []byte, to []string) (*SubmitResu
 	if fs != nil || cert == nil {
 		for _, f := range fs {
 			if f.Code == schema.CodeNotXML || f.Code == schema.CodeDoctype || f.Code == schema.CodeTooDeep || f.Code == schema.CodeTooLarge {
-				return nil, &SubmitError{Status: http.StatusBadRequest, Code: CodeInvalid, Findings: fs, Msg: "the document is not readable XML: " + f.Message}
+				return nil, nil, &SubmitError{Status: http.StatusBadRequest, Code: CodeInvalid, Findings: fs, Msg: "the document is not readable XML: " + f.Message}
 			}
 		}
-		return nil, &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Findings: fs, Msg: "the document is not a valid e-CO (see findings)"}
+		return nil, nil, &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Findings: fs, Msg: "the document is not a valid e-CO (see findings)"}
 	}
 	// A node speaks only for its own country: it neither signs nor queues
 	// an e-CO that another country exports or issues (partners refuse it).
 	if cfs := countryFindings(cert, n.country); cfs != nil {
-		return nil, &SubmitError{Status: http.StatusBadRequest, Code: CodeNotOwnCountry, Findings: cfs,
+		return nil, nil, &SubmitError{Status: http.StatusBadRequest, Code: CodeNotOwnCountry, Findings: cfs,
 			Msg: fmt.Sprintf("%s: %s; not signed or queued: this node sends only e-COs that %s exports and issues (correct the document, or send it from the node of the country that issues it)", cfs[0].Code, cfs[0].Message, n.country)}
 	}
 	if n.opt.Validator != nil {
 		fs = n.opt.Validator.Validate(ctx, cert)
 		if fs.HasSevere() {
-			return nil, &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Findings: fs, Msg: "the e-CO has SEVERE findings; correct them and submit again"}
+			return nil, nil, &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Findings: fs, Msg: "the e-CO has SEVERE findings; correct them and submit again"}
 		}
 	}
-	if !signed {
-		if n.opt.Signer == nil {
-			return nil, &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Msg: "the document is unsigned and this node has no document-signing key (signing.key)"}
-		}
-		var err error
-		if ps, ok := n.opt.Signer.(ParsedSigner); ok {
-			content, err = ps.SignParsed(ctx, parsed)
-		} else {
-			content, err = n.opt.Signer.Sign(ctx, doc)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("sign %s: %w", cert.Header.ID, err)
-		}
-		signedHere = true
-	}
+	return cert, fs, nil
+}
+
+// outMessages makes one outbound message per recipient (the import
+// country when to is empty), each a known partner exchanging under the
+// certificate's agreement, and lists them in res.
+func (n *Node) outMessages(cert *schema.Certificate, kind string, content []byte, to []string, res *SubmitResult) ([]store.OutMessage, error) {
 	if len(to) == 0 {
 		to = []string{cert.Header.ImportCountry}
 	}
-	kind := KindOf(cert)
 	now := n.clock.Now().UTC()
-	res := &SubmitResult{Certificate: cert.Ref(), Kind: kind, Signed: signedHere, Findings: fs}
 	var msgs []store.OutMessage
 	seen := map[string]bool{}
 	for _, c := range to {
@@ -152,16 +178,21 @@ func (n *Node) Submit(ctx context.Context, doc []byte, to []string) (*SubmitResu
 	if len(msgs) == 0 {
 		return nil, &SubmitError{Status: http.StatusUnprocessableEntity, Code: CodeInvalid, Msg: "no recipient: give one with to=CC or set the certificate's import country"}
 	}
-	// Submitting is one act: the messages, the certificate's entries in
-	// the register of issued certificates and the audit entries are
-	// durable together (one transaction), so a crash never leaves a
-	// queued certificate unregistered, and a refused submission (409
-	// below) leaves the register as it was.
+	return msgs, nil
+}
+
+// enqueueSubmitted makes a submission durable as one act: the messages,
+// the certificate's entries in the register of issued certificates and
+// the audit entries are written together (one transaction), so a crash
+// never leaves a queued certificate unregistered, and a refused
+// submission (409) leaves the register as it was. Then it counts the
+// messages and runs the OnSubmitted hook.
+func (n *Node) enqueueSubmitted(ctx context.Context, cert *schema.Certificate, kind string, content []byte, msgs []store.OutMessage) error {
 	var register []store.IssuedCert
 	if n.opt.RegisterEntries != nil {
 		var err error
 		if register, err = n.opt.RegisterEntries(kind, cert); err != nil {
-			return nil, fmt.Errorf("register entry of %s: %w", cert.Ref(), err)
+			return fmt.Errorf("register entry of %s: %w", cert.Ref(), err)
 		}
 	}
 	hash := ContentHash(content)
@@ -176,9 +207,9 @@ func (n *Node) Submit(ctx context.Context, doc []byte, to []string) (*SubmitResu
 			if !dup.State.Settled() {
 				hint = "it is still being delivered; follow it at " + n.trackingURL(dup.ID) + " (a suspended message is resent with 'ecogate outbox retry " + dup.ID + "')"
 			}
-			return nil, &SubmitError{Status: http.StatusConflict, Code: CodeAlreadySent, Msg: fmt.Sprintf("%s was already sent: %s; %s", cert.Ref(), dup.Error(), hint)}
+			return &SubmitError{Status: http.StatusConflict, Code: CodeAlreadySent, Msg: fmt.Sprintf("%s was already sent: %s; %s", cert.Ref(), dup.Error(), hint)}
 		}
-		return nil, err
+		return err
 	}
 	for _, m := range msgs {
 		n.m.enqueued.WithLabelValues(m.Partner).Inc()
@@ -186,12 +217,10 @@ func (n *Node) Submit(ctx context.Context, doc []byte, to []string) (*SubmitResu
 	if n.opt.OnSubmitted != nil {
 		if err := n.opt.OnSubmitted(ctx, kind, cert, content); err != nil {
 			n.log.Error("queued but the submitted hook failed", "certificate", cert.Ref().String(), "err", err)
-			return nil, fmt.Errorf("%s is queued (messages %s) but the submitted hook failed: %w", cert.Ref(), messageIDs(msgs), err)
+			return fmt.Errorf("%s is queued (messages %s) but the submitted hook failed: %w", cert.Ref(), messageIDs(msgs), err)
 		}
 	}
-	n.log.Info("queued", "certificate", cert.Ref().String(), "kind", kind, "messages", len(msgs), "signedHere", signedHere)
-	n.Kick()
-	return res, nil
+	return nil
 }
 
 // unreadable words the refusal of a document the strict parser refused:

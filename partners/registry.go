@@ -298,7 +298,6 @@ func parse(data []byte, dir string, cfg loadConfig) (*Registry, error) {
 		if fp.Country != "" {
 			who = fmt.Sprintf("partner %s (#%d)", fp.Country, i+1)
 		}
-		p := &Partner{Country: fp.Country, Name: strings.TrimSpace(fp.Name), Agreements: fp.Agreements}
 		if !countryRE.MatchString(fp.Country) {
 			hint := ""
 			if countryRE.MatchString(strings.ToUpper(fp.Country)) {
@@ -308,109 +307,10 @@ func parse(data []byte, dir string, cfg loadConfig) (*Registry, error) {
 		} else if _, dup := r.byCC[fp.Country]; dup {
 			ps.add(who, "country", "%s is listed twice; keep one entry per country", fp.Country)
 		}
-		if p.Name == "" {
-			ps.add(who, "name", "missing")
-		}
-		switch fp.Delivery {
-		case "", string(Push):
-			p.Delivery = Push
-		case string(Pull):
-			p.Delivery = Pull
-		default:
-			ps.add(who, "delivery", "%q is neither push nor pull", fp.Delivery)
-		}
-		switch {
-		case fp.Endpoint == "" && p.Delivery == Push:
-			ps.add(who, "endpoint", "missing; a push partner needs its https URL (or set delivery: pull)")
-		case fp.Endpoint != "":
-			u, err := url.Parse(fp.Endpoint)
-			switch {
-			case err != nil:
-				ps.add(who, "endpoint", "%v", err)
-			case u.Scheme != "https":
-				ps.add(who, "endpoint", "%q must use https", fp.Endpoint)
-			case u.Host == "" || u.Hostname() == "":
-				ps.add(who, "endpoint", "%q has no host", fp.Endpoint)
-			case u.User != nil:
-				ps.add(who, "endpoint", "%q must not carry credentials", fp.Endpoint)
-			case u.RawQuery != "" || u.Fragment != "":
-				ps.add(who, "endpoint", "%q must not have a query or fragment", fp.Endpoint)
-			default:
-				p.Endpoint = u
-			}
-		}
-		if len(fp.Agreements) == 0 {
-			ps.add(who, "agreements", "list at least one agreement (e.g. RCEP, ATIGA)")
-		}
-		for _, a := range fp.Agreements {
-			if !agreementRE.MatchString(a) {
-				ps.add(who, "agreements", "%q is not an agreement code", a)
-			}
-		}
-		// Certificates.
-		if len(fp.TLS.ClientCAs) == 0 {
-			ps.add(who, "tls.clientCAs", "list at least one PEM file with the CA that issues the partner's TLS client certificates")
-		}
-		p.clientPool = x509.NewCertPool()
-		for _, f := range fp.TLS.ClientCAs {
-			path := resolve(dir, f)
-			p.ClientCAFiles = append(p.ClientCAFiles, path)
-			cs, err := certs.LoadWith(cfg.readFile, path, certs.ParseCertificates)
-			if err != nil {
-				ps.add(who, "tls.clientCAs", "%v", err)
-				continue
-			}
-			for _, c := range cs {
-				if !c.IsCA {
-					ps.add(who, "tls.clientCAs", "%s: %q is not a CA certificate", path, c.Subject)
-					continue
-				}
-				if owner, ok := caOwner[string(c.Raw)]; ok && owner != fp.Country {
-					ps.add(who, "tls.clientCAs", "%s: CA %q is also listed for %s; client certificates would be ambiguous", path, c.Subject, owner)
-				}
-				caOwner[string(c.Raw)] = fp.Country
-				p.ClientCAs = append(p.ClientCAs, c)
-				p.clientPool.AddCert(c)
-			}
-		}
-		for _, f := range fp.TLS.CRLs {
-			path := resolve(dir, f)
-			p.TLSCRLFiles = append(p.TLSCRLFiles, path)
-			crls, err := certs.LoadWith(cfg.readFile, path, certs.ParseCRLs)
-			if err != nil {
-				ps.add(who, "tls.crls", "%v", err)
-				continue
-			}
-			p.TLSCRLs = append(p.TLSCRLs, crls...)
-		}
-		if len(fp.DocumentSigning.Anchors) == 0 {
-			ps.add(who, "documentSigning.anchors", "list at least one PEM file with a document-signing trust anchor")
-		}
-		for _, f := range fp.DocumentSigning.Anchors {
-			path := resolve(dir, f)
-			p.AnchorFiles = append(p.AnchorFiles, path)
-			cs, err := certs.LoadWith(cfg.readFile, path, certs.ParseCertificates)
-			if err != nil {
-				ps.add(who, "documentSigning.anchors", "%v", err)
-				continue
-			}
-			p.Anchors = append(p.Anchors, cs...)
-		}
-		for _, f := range fp.DocumentSigning.CRLs {
-			path := resolve(dir, f)
-			p.CRLFiles = append(p.CRLFiles, path)
-			crls, err := certs.LoadWith(cfg.readFile, path, certs.ParseCRLs)
-			if err != nil {
-				ps.add(who, "documentSigning.crls", "%v", err)
-				continue
-			}
-			p.CRLs = append(p.CRLs, crls...)
-		}
-		pol, err := fp.Retry.policy()
-		if err != nil {
-			ps.add(who, "retry", "%v", err)
-		}
-		p.Retry = pol
+		pp := &partnerParse{who: who, dir: dir, cfg: cfg, ps: &ps}
+		p := pp.partner(fp)
+		pp.clientCAs(p, fp, caOwner)
+		pp.signing(p, fp)
 		if countryRE.MatchString(fp.Country) {
 			if _, dup := r.byCC[fp.Country]; !dup {
 				r.byCC[fp.Country] = p
@@ -423,6 +323,144 @@ func parse(data []byte, dir string, cfg loadConfig) (*Registry, error) {
 	}
 	slices.SortFunc(r.partners, func(a, b *Partner) int { return strings.Compare(a.Country, b.Country) })
 	return r, nil
+}
+
+// partnerParse reads one entry of the partners file, adding each problem
+// it finds (under the entry's name who) to ps instead of stopping at the
+// first, so that one run of the check lists them all.
+type partnerParse struct {
+	who string
+	dir string
+	cfg loadConfig
+	ps  *problems
+}
+
+// partner reads the entry's name, delivery mode, endpoint, agreements and
+// retry policy.
+func (pp *partnerParse) partner(fp filePartner) *Partner {
+	who, ps := pp.who, pp.ps
+	p := &Partner{Country: fp.Country, Name: strings.TrimSpace(fp.Name), Agreements: fp.Agreements}
+	if p.Name == "" {
+		ps.add(who, "name", "missing")
+	}
+	switch fp.Delivery {
+	case "", string(Push):
+		p.Delivery = Push
+	case string(Pull):
+		p.Delivery = Pull
+	default:
+		ps.add(who, "delivery", "%q is neither push nor pull", fp.Delivery)
+	}
+	switch {
+	case fp.Endpoint == "" && p.Delivery == Push:
+		ps.add(who, "endpoint", "missing; a push partner needs its https URL (or set delivery: pull)")
+	case fp.Endpoint != "":
+		p.Endpoint = pp.endpoint(fp.Endpoint)
+	}
+	if len(fp.Agreements) == 0 {
+		ps.add(who, "agreements", "list at least one agreement (e.g. RCEP, ATIGA)")
+	}
+	for _, a := range fp.Agreements {
+		if !agreementRE.MatchString(a) {
+			ps.add(who, "agreements", "%q is not an agreement code", a)
+		}
+	}
+	pol, err := fp.Retry.policy()
+	if err != nil {
+		ps.add(who, "retry", "%v", err)
+	}
+	p.Retry = pol
+	return p
+}
+
+// endpoint checks a push partner's URL: https, a host, no credentials,
+// query or fragment. It returns nil after adding the problem.
+func (pp *partnerParse) endpoint(raw string) *url.URL {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		pp.ps.add(pp.who, "endpoint", "%v", err)
+	case u.Scheme != "https":
+		pp.ps.add(pp.who, "endpoint", "%q must use https", raw)
+	case u.Host == "" || u.Hostname() == "":
+		pp.ps.add(pp.who, "endpoint", "%q has no host", raw)
+	case u.User != nil:
+		pp.ps.add(pp.who, "endpoint", "%q must not carry credentials", raw)
+	case u.RawQuery != "" || u.Fragment != "":
+		pp.ps.add(pp.who, "endpoint", "%q must not have a query or fragment", raw)
+	default:
+		return u
+	}
+	return nil
+}
+
+// clientCAs loads the CAs of the partner's TLS client certificates (each
+// a CA, none shared with another partner: caOwner maps the CAs seen so
+// far to their country) and the CRLs of its TLS certificates.
+func (pp *partnerParse) clientCAs(p *Partner, fp filePartner, caOwner map[string]string) {
+	who, ps := pp.who, pp.ps
+	if len(fp.TLS.ClientCAs) == 0 {
+		ps.add(who, "tls.clientCAs", "list at least one PEM file with the CA that issues the partner's TLS client certificates")
+	}
+	p.clientPool = x509.NewCertPool()
+	for _, f := range fp.TLS.ClientCAs {
+		path := resolve(pp.dir, f)
+		p.ClientCAFiles = append(p.ClientCAFiles, path)
+		cs, err := certs.LoadWith(pp.cfg.readFile, path, certs.ParseCertificates)
+		if err != nil {
+			ps.add(who, "tls.clientCAs", "%v", err)
+			continue
+		}
+		for _, c := range cs {
+			if !c.IsCA {
+				ps.add(who, "tls.clientCAs", "%s: %q is not a CA certificate", path, c.Subject)
+				continue
+			}
+			if owner, ok := caOwner[string(c.Raw)]; ok && owner != fp.Country {
+				ps.add(who, "tls.clientCAs", "%s: CA %q is also listed for %s; client certificates would be ambiguous", path, c.Subject, owner)
+			}
+			caOwner[string(c.Raw)] = fp.Country
+			p.ClientCAs = append(p.ClientCAs, c)
+			p.clientPool.AddCert(c)
+		}
+	}
+	p.TLSCRLFiles, p.TLSCRLs = pp.crls("tls.crls", fp.TLS.CRLs)
+}
+
+// signing loads the partner's document-signing anchors and CRLs.
+func (pp *partnerParse) signing(p *Partner, fp filePartner) {
+	if len(fp.DocumentSigning.Anchors) == 0 {
+		pp.ps.add(pp.who, "documentSigning.anchors", "list at least one PEM file with a document-signing trust anchor")
+	}
+	for _, f := range fp.DocumentSigning.Anchors {
+		path := resolve(pp.dir, f)
+		p.AnchorFiles = append(p.AnchorFiles, path)
+		cs, err := certs.LoadWith(pp.cfg.readFile, path, certs.ParseCertificates)
+		if err != nil {
+			pp.ps.add(pp.who, "documentSigning.anchors", "%v", err)
+			continue
+		}
+		p.Anchors = append(p.Anchors, cs...)
+	}
+	p.CRLFiles, p.CRLs = pp.crls("documentSigning.crls", fp.DocumentSigning.CRLs)
+}
+
+// crls loads the CRL files of one field, returning their resolved paths
+// and the CRLs read.
+func (pp *partnerParse) crls(field string, files []string) ([]string, []*x509.RevocationList) {
+	var paths []string
+	var out []*x509.RevocationList
+	for _, f := range files {
+		path := resolve(pp.dir, f)
+		paths = append(paths, path)
+		crls, err := certs.LoadWith(pp.cfg.readFile, path, certs.ParseCRLs)
+		if err != nil {
+			pp.ps.add(pp.who, field, "%v", err)
+			continue
+		}
+		out = append(out, crls...)
+	}
+	return paths, out
 }
 
 func resolve(dir, p string) string {
