@@ -266,3 +266,51 @@ func TestContractIssuanceRecordsMissingBytes(t *testing.T) {
 		mustNil(t, "view", err)
 	})
 }
+
+// TestContractIssuanceEnqueueMessages: the issuance API's webhooks and
+// notifications (issuance/api.Sink) are queued in the issuance
+// transaction on both engines, checked first, and commit with it or not
+// at all.
+func TestContractIssuanceEnqueueMessages(t *testing.T) {
+	eachFacesEngine(t, func(t *testing.T, e facesEngine) {
+		ctx := context.Background()
+		enqueue := func(after error, msgs ...OutMessage) error {
+			return e.issuance.Update(ctx, func(tx issuance.Tx) error {
+				q, ok := tx.(issuanceEnqueuer)
+				if !ok {
+					return fmt.Errorf("%T cannot queue messages", tx)
+				}
+				if err := q.EnqueueMessages(msgs...); err != nil {
+					return err
+				}
+				return after
+			})
+		}
+		boom := errors.New("boom")
+		if err := enqueue(boom, msg("w1", "webhook", "k1/A1", 0, "webhook", "{}")); !errors.Is(err, boom) {
+			t.Fatalf("failing update: %v", err)
+		}
+		if _, err := e.outbox.Get(ctx, "w1"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("message of a rolled-back transaction: %v", err)
+		}
+		bad := []struct {
+			name string
+			m    OutMessage
+		}{
+			{"empty content", msg("w2", "webhook", "k1/A1", 0, "webhook", "")},
+			{"no partner", msg("w2", "", "k1/A1", 0, "webhook", "{}")},
+			{"NUL in id", msg("w\x002", "webhook", "k1/A1", 0, "webhook", "{}")},
+		}
+		for _, c := range bad {
+			if err := enqueue(nil, msg("w3", "mail", "a@b", 0, "mail", "hi"), c.m); !errors.Is(err, ErrInvalid) {
+				t.Errorf("%s: %v, want ErrInvalid", c.name, err)
+			}
+		}
+		mustNil(t, "enqueue", enqueue(nil, msg("w1", "webhook", "k1/A1", 0, "webhook", "{}"), msg("w3", "mail", "a@b", 0, "mail", "hi")))
+		for _, id := range []string{"w1", "w3"} {
+			if r, err := e.outbox.Get(ctx, id); err != nil || r.State != StateQueued {
+				t.Errorf("message %s: %+v %v", id, r, err)
+			}
+		}
+	})
+}
