@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/ecogate/ecogate/issuance"
@@ -312,5 +313,62 @@ func TestContractIssuanceEnqueueMessages(t *testing.T) {
 				t.Errorf("message %s: %+v %v", id, r, err)
 			}
 		}
+	})
+}
+
+// TestContractIssuanceWalletConcurrent: movements of concurrent issuance
+// transactions on one e-wallet are all counted, numbered without gaps, and
+// never take the balance below zero.
+func TestContractIssuanceWalletConcurrent(t *testing.T) {
+	eachFacesEngine(t, func(t *testing.T, e facesEngine) {
+		ctx := context.Background()
+		move := func(amount int64) error {
+			return e.issuance.Update(ctx, func(tx issuance.Tx) error {
+				return tx.AddMovement(&issuance.Movement{IEC: "IEC1", Office: "o1", Amount: amount, Reason: "r"})
+			})
+		}
+		mustNil(t, "credit", move(5))
+		var wg sync.WaitGroup
+		errs := make(chan error, 20)
+		for i := range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				amount := int64(1)
+				if i%2 == 0 {
+					amount = -1
+				}
+				errs <- move(amount)
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		refused := 0
+		for err := range errs {
+			switch {
+			case errors.Is(err, issuance.ErrInsufficientFunds):
+				refused++
+			case err != nil:
+				t.Fatalf("movement: %v", err)
+			}
+		}
+		err := e.issuance.View(ctx, func(tx issuance.Tx) error {
+			ms, err := tx.Movements("IEC1", "o1")
+			if err != nil {
+				return err
+			}
+			bal := int64(0)
+			for i, m := range ms {
+				bal += m.Amount
+				if m.Seq != uint64(i+1) || m.Balance != bal || bal < 0 {
+					t.Errorf("movement %d: %+v after balance %d", i, m, bal-m.Amount)
+				}
+			}
+			if got, err := tx.Balance("IEC1", "o1"); err != nil || got != bal || len(ms) != 21-refused {
+				t.Errorf("balance %d (%v), movements %d with %d refused; want %d", got, err, len(ms), refused, bal)
+			}
+			return nil
+		})
+		mustNil(t, "view", err)
 	})
 }
