@@ -47,3 +47,32 @@ func (o *Outbox) EnqueueRegisteredTx(tx *bolt.Tx, register []IssuedCert, audit [
 func IssuedTx(tx *bolt.Tx, number string) (*IssuedCert, error) {
 	return getIssued(tx, number)
 }
+
+// EnqueueMessages queues outbound messages (e.g. the issuance's webhooks
+// and notifications) in this transaction: they commit with the change
+// that caused them, or not at all. Same rules as Outbox.Enqueue.
+func (t *IssuanceTx) EnqueueMessages(msgs ...OutMessage) error {
+	if err := checkEnqueue(nil, msgs); err != nil {
+		return err
+	}
+	now := t.db.clock()
+	for i := range msgs {
+		m := &msgs[i]
+		if _, err := enqueueTx(t.tx, now, m, hashHex(m.Content), encodeBlob(m.Content)); err != nil {
+			return fmt.Errorf("enqueue %s: %w", m.ID, err)
+		}
+	}
+	return nil
+}
+
+// issuanceEnqueuer is what the issuance API's event sink asserts on an
+// issuance transaction (issuance/api.Sink): both engines' transactions
+// queue messages.
+type issuanceEnqueuer interface {
+	EnqueueMessages(msgs ...OutMessage) error
+}
+
+var (
+	_ issuanceEnqueuer = (*IssuanceTx)(nil)
+	_ issuanceEnqueuer = (*PGIssuanceTx)(nil)
+)
