@@ -372,3 +372,29 @@ func TestContractIssuanceWalletConcurrent(t *testing.T) {
 		mustNil(t, "view", err)
 	})
 }
+
+// An office that moves to another agency is listed under the new agency
+// only.
+func TestContractIssuanceOfficeMoves(t *testing.T) {
+	eachFacesEngine(t, func(t *testing.T, e facesEngine) {
+		ctx := context.Background()
+		mustNil(t, "write", e.issuance.Update(ctx, func(tx issuance.Tx) error {
+			if err := tx.PutOffice(&issuance.Office{ID: "om", Agency: "AG1", Name: "Kolkata"}); err != nil {
+				return err
+			}
+			return tx.PutOffice(&issuance.Office{ID: "om", Agency: "AG2", Name: "Kolkata"})
+		}))
+		mustNil(t, "view", e.issuance.View(ctx, func(tx issuance.Tx) error {
+			for _, c := range []struct {
+				agency string
+				want   int
+			}{{"AG1", 0}, {"AG2", 1}} {
+				os, err := tx.Offices(c.agency)
+				if err != nil || len(os) != c.want {
+					t.Errorf("Offices(%s) = %d offices, %v; want %d", c.agency, len(os), err, c.want)
+				}
+			}
+			return nil
+		}))
+	})
+}

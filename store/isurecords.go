@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/ecogate/ecogate/issuance"
 )
@@ -190,14 +191,26 @@ func (r *isuRecords) Office(id string) (*issuance.Office, error) {
 	return getRecord[issuance.Office](r, bktIsuOffice, "office", id)
 }
 
-// PutOffice implements issuance.Tx.
+// PutOffice implements issuance.Tx. An office that moves to another
+// agency leaves the old agency's index.
 func (r *isuRecords) PutOffice(o *issuance.Office) error {
+	if old, err := r.Office(o.ID); err == nil && old.Agency != o.Agency {
+		if err := r.kv.kvDelete(bktIsuOfficeAg, key([]byte(old.Agency), []byte(o.ID))); err != nil {
+			return err
+		}
+	}
 	return r.putOwned(bktIsuOffice, "office", o.ID, o, bktIsuOfficeAg, "agency", o.Agency)
 }
 
-// Offices implements issuance.Tx.
+// Offices implements issuance.Tx. It lists only offices that belong to
+// agency now (an index entry left by a move written before PutOffice
+// kept the index is skipped).
 func (r *isuRecords) Offices(agency string) ([]*issuance.Office, error) {
-	return listBy(r, bktIsuOfficeAg, agency, r.Office)
+	all, err := listBy(r, bktIsuOfficeAg, agency, r.Office)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(all, func(o *issuance.Office) bool { return o.Agency != agency }), nil
 }
 
 // Application implements issuance.Tx.
