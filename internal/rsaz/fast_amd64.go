@@ -229,7 +229,7 @@ func (c *keyCtx) privateOp(sig []byte, em *[256]byte) {
 	subMod(&hl, &mp, &mqp, &c.p)
 	var hd pair
 	limbsToDigits(hd[:nDigits], hl[:])
-	ammx2(&hd, &hd, &c.qinvR, &c.mod) // q half: 0*0
+	ammx2(&hd, &hd, &c.qinvR, &c.mod)  // q half: 0*0
 	digitsToLimbs(hw[:], hd[:nDigits]) // below 2p: may need 1025 bits
 	condSub(hw[:], &c.p)
 	copy(hl[:], hw[:limbs])
