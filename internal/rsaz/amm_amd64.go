@@ -27,3 +27,8 @@ func ammx2(res, a, b *pair, m *modPair)
 //
 //go:noescape
 func selectx2(out *pair, table *[tableSize]pair, ip, iq uint64)
+
+// normx2 normalizes both halves of x in place (tests only).
+//
+//go:noescape
+func normx2(x *pair)

@@ -252,3 +252,30 @@ sel:
 	VMOVDQU64 Z5, 320(DI)
 	VZEROUPPER
 	RET
+
+// func normx2(x *[48]uint64)
+//
+// NORMALIZE on both halves of x in place, for the tests: lanes of up to
+// 2^60 become 52-bit digits of the same number (carries out of the last
+// lane are dropped).
+TEXT ·normx2(SB), NOSPLIT, $0-8
+	MOVQ x+0(FP), DI
+	VMOVDQU64 0(DI), Z6
+	VMOVDQU64 64(DI), Z7
+	VMOVDQU64 128(DI), Z8
+	VMOVDQU64 192(DI), Z17
+	VMOVDQU64 256(DI), Z18
+	VMOVDQU64 320(DI), Z19
+	VPXORQ Z22, Z22, Z22
+	MOVQ $0xfffffffffffff, R10
+	VPBROADCASTQ R10, Z23
+	NORMALIZE(Z6, Z7, Z8)
+	NORMALIZE(Z17, Z18, Z19)
+	VMOVDQU64 Z6, 0(DI)
+	VMOVDQU64 Z7, 64(DI)
+	VMOVDQU64 Z8, 128(DI)
+	VMOVDQU64 Z17, 192(DI)
+	VMOVDQU64 Z18, 256(DI)
+	VMOVDQU64 Z19, 320(DI)
+	VZEROUPPER
+	RET

@@ -9,7 +9,8 @@
 // Montgomery multiplication in radix 2^52 (VPMADD52LUQ/VPMADD52HUQ,
 // "almost Montgomery multiplication" after Gueron and Krasnov) with a
 // fixed 5-bit window and a table lookup that reads every entry. Every
-// other key, hash, PSS, CPU or build goes to crypto/rsa unchanged.
+// other key, hash, PSS, CPU or build, and FIPS 140-3 mode, goes to
+// crypto/rsa unchanged.
 //
 // Each signature is verified with the public key before it is returned;
 // if it does not verify (a fault or a bug), the signature of crypto/rsa is

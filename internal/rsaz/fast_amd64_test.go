@@ -5,12 +5,15 @@ package rsaz
 import (
 	"bytes"
 	"crypto"
+	"crypto/fips140"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"math/big"
 	"os"
 	"testing"
+
+	mrand "math/rand/v2"
 
 	"golang.org/x/sys/cpu"
 )
@@ -24,6 +27,12 @@ func TestFastPathChosen(t *testing.T) {
 			t.Fatal(msg)
 		}
 		t.Skip(msg)
+	}
+	if fips140.Enabled() {
+		if Accelerated(NewSigner(cachedKey(t, 0, 1024, 1024))) {
+			t.Fatal("the fast path was chosen in FIPS 140-3 mode")
+		}
+		t.Skip("FIPS 140-3 mode: crypto/rsa only (checked)")
 	}
 	if !Available() || !Accelerated(NewSigner(cachedKey(t, 0, 1024, 1024))) {
 		t.Fatal("the CPU has AVX-512 IFMA but the fast path was not chosen")
@@ -131,4 +140,51 @@ func FuzzPrivateOp(f *testing.F) {
 			t.Fatalf("signature differs from crypto/rsa (%v)", err)
 		}
 	})
+}
+
+// TestNormalize drives the carry ripple of the assembly's NORMALIZE with
+// lanes at and around 2^52-1, which random multiplications almost never
+// produce: the result must be the same number in 52-bit digits.
+func TestNormalize(t *testing.T) {
+	if !haveFast {
+		t.Skip("no AVX-512 IFMA")
+	}
+	r := mrand.New(mrand.NewPCG(1, 2))
+	special := []uint64{0, 1, digitMask - 1, digitMask, digitMask + 1, 1 << 53, 1<<60 - 1}
+	value := func(x []uint64) *big.Int {
+		v := new(big.Int)
+		for i := len(x) - 1; i >= 0; i-- {
+			v.Lsh(v, digitBits).Add(v, new(big.Int).SetUint64(x[i]))
+		}
+		return v
+	}
+	for iter := range 20000 {
+		var x pair
+		for h := range 2 {
+			for i := range nDigits - 1 { // the top lane stays small: no carry out
+				switch r.IntN(3) {
+				case 0:
+					x[h*halfWords+i] = special[r.IntN(len(special))]
+				case 1:
+					x[h*halfWords+i] = digitMask
+				default:
+					x[h*halfWords+i] = r.Uint64() >> (4 + r.IntN(20))
+				}
+			}
+			x[h*halfWords+nDigits-1] = r.Uint64() >> 20
+		}
+		in := x
+		normx2(&x)
+		for h := range 2 {
+			o := h * halfWords
+			for i := range halfWords {
+				if x[o+i] > digitMask || (i >= nDigits && x[o+i] != 0) {
+					t.Fatalf("iteration %d half %d: lane %d = %#x not normalized", iter, h, i, x[o+i])
+				}
+			}
+			if value(x[o:o+halfWords]).Cmp(value(in[o:o+halfWords])) != 0 {
+				t.Fatalf("iteration %d half %d: normalization changed the value\nin  %x\nout %x", iter, h, in[o:o+halfWords], x[o:o+halfWords])
+			}
+		}
+	}
 }

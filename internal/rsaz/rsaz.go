@@ -2,6 +2,7 @@ package rsaz
 
 import (
 	"crypto"
+	"crypto/fips140"
 	"crypto/rsa"
 	"io"
 	"sync/atomic"
@@ -33,10 +34,11 @@ type Signer struct {
 }
 
 // NewSigner returns a crypto.Signer for k: a *Signer when the fast path
-// applies to k on this CPU and build, else k itself. k must not be
+// applies to k on this CPU and build, else k itself. In FIPS 140-3 mode
+// (GODEBUG=fips140=on) it always returns k: only crypto/rsa is validated. k must not be
 // modified afterwards.
 func NewSigner(k *rsa.PrivateKey) crypto.Signer {
-	if !haveFast || k == nil || len(k.Primes) != 2 || k.N == nil || k.N.BitLen() != 2048 ||
+	if !haveFast || fips140.Enabled() || k == nil || len(k.Primes) != 2 || k.N == nil || k.N.BitLen() != 2048 ||
 		k.Primes[0].BitLen() != 1024 || k.Primes[1].BitLen() != 1024 || k.D == nil {
 		return k
 	}

@@ -3,6 +3,7 @@ package rsaz
 import (
 	"bytes"
 	"crypto"
+	"crypto/fips140"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
@@ -104,7 +105,7 @@ func TestSignMatchesStdlib(t *testing.T) {
 	before := Fallbacks()
 	for ki, k := range keys {
 		s := NewSigner(k)
-		if Available() != Accelerated(s) {
+		if (Available() && !fips140.Enabled()) != Accelerated(s) {
 			t.Fatalf("key %d: Available %v but Accelerated %v", ki, Available(), Accelerated(s))
 		}
 		for _, h := range []crypto.Hash{crypto.SHA256, crypto.SHA384, crypto.SHA512} {
