@@ -9,6 +9,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
+	"fmt"
 	"math/big"
 	mrand "math/rand/v2"
 	"sync"
@@ -192,5 +193,32 @@ func TestPassThrough(t *testing.T) {
 	}
 	if pub, ok := s.Public().(*rsa.PublicKey); !ok || !pub.Equal(&k.PublicKey) {
 		t.Fatal("Public")
+	}
+}
+
+// TestConcurrentSign signs from several goroutines with one Signer (run
+// under -race): the signer keeps no per-call state.
+func TestConcurrentSign(t *testing.T) {
+	k := cachedKey(t, 3, 1024, 1024)
+	s := NewSigner(k)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 10 {
+				d := sha256.Sum256([]byte{byte(g), byte(i)})
+				want, _ := rsa.SignPKCS1v15(nil, k, crypto.SHA256, d[:])
+				got, err := s.Sign(rand.Reader, d[:], crypto.SHA256)
+				if err != nil || !bytes.Equal(got, want) {
+					errs <- fmt.Errorf("goroutine %d signature %d differs (%v)", g, i, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
