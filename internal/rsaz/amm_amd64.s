@@ -48,14 +48,19 @@
 	SHLQ $12, R11; \
 	ORQ R11, ACC
 
-// LOW adds the low 52 bits of a[j]*b[i] and m[j]*y to lane j.
-#define LOW(A0, A1, A2, M0, M1, M2, R0, R1, R2, ZB, ZY) \
-	VPMADD52LUQ A0, ZB, R0; \
-	VPMADD52LUQ A1, ZB, R1; \
-	VPMADD52LUQ A2, ZB, R2; \
-	VPMADD52LUQ M0, ZY, R0; \
-	VPMADD52LUQ M1, ZY, R1; \
-	VPMADD52LUQ M2, ZY, R2
+// MADD52 adds OP (VPMADD52LUQ: the low 52 bits, VPMADD52HUQ: the high 52
+// bits) of a[j]*b[i] and m[j]*y to lane j, for the p or the q half. The
+// low halves go in before SHIFT; the high halves, which belonged to lane
+// j+1, after it, where lane j+1 has become lane j. Lane 0 then receives a
+// copy of what the scalar accumulator already holds; the next SHIFT drops
+// it.
+#define MADD52(OP, A0, A1, A2, M0, M1, M2, R0, R1, R2, ZB, ZY) \
+	OP A0, ZB, R0; \
+	OP A1, ZB, R1; \
+	OP A2, ZB, R2; \
+	OP M0, ZY, R0; \
+	OP M1, ZY, R1; \
+	OP M2, ZY, R2
 
 // SHIFT divides the accumulator by 2^52 by moving every lane down one
 // (lane 0, which the scalar accumulator owns, drops out), then adds the
@@ -67,16 +72,19 @@
 	VMOVQ X0, R10; \
 	ADDQ R10, ACC
 
-// HIGH adds the high 52 bits of a[j]*b[i] and m[j]*y, which belonged to
-// lane j+1 before the shift, to lane j. Lane 0 receives a copy the scalar
-// accumulator already holds; it is dropped by the next SHIFT.
-#define HIGH(A0, A1, A2, M0, M1, M2, R0, R1, R2, ZB, ZY) \
-	VPMADD52HUQ A0, ZB, R0; \
-	VPMADD52HUQ A1, ZB, R1; \
-	VPMADD52HUQ A2, ZB, R2; \
-	VPMADD52HUQ M0, ZY, R0; \
-	VPMADD52HUQ M1, ZY, R1; \
-	VPMADD52HUQ M2, ZY, R2
+// LANEMASK sets bit j of DST when lane j of R0|R1|R2 compares to the
+// 52-bit mask in Z23 with predicate PRED ($6: greater, $0: equal).
+#define LANEMASK(PRED, R0, R1, R2, DST, T1, T2) \
+	VPCMPUQ PRED, Z23, R0, K1; \
+	VPCMPUQ PRED, Z23, R1, K2; \
+	VPCMPUQ PRED, Z23, R2, K3; \
+	KMOVW K1, DST; \
+	KMOVW K2, T1; \
+	KMOVW K3, T2; \
+	SHLQ $8, T1; \
+	SHLQ $16, T2; \
+	ORQ T1, DST; \
+	ORQ T2, DST
 
 // NORMALIZE turns lanes of up to 64 bits back into 52-bit digits. First
 // each lane keeps its low 52 bits and adds the bits above from the lane
@@ -98,26 +106,8 @@
 	VPADDQ Z24, R0, R0; \
 	VPADDQ Z25, R1, R1; \
 	VPADDQ Z26, R2, R2; \
-	VPCMPUQ $6, Z23, R0, K1; \
-	VPCMPUQ $6, Z23, R1, K2; \
-	VPCMPUQ $6, Z23, R2, K3; \
-	KMOVW K1, R10; \
-	KMOVW K2, R11; \
-	KMOVW K3, R12; \
-	SHLQ $8, R11; \
-	SHLQ $16, R12; \
-	ORQ R11, R10; \
-	ORQ R12, R10; \
-	VPCMPUQ $0, Z23, R0, K1; \
-	VPCMPUQ $0, Z23, R1, K2; \
-	VPCMPUQ $0, Z23, R2, K3; \
-	KMOVW K1, R11; \
-	KMOVW K2, R12; \
-	KMOVW K3, R13; \
-	SHLQ $8, R12; \
-	SHLQ $16, R13; \
-	ORQ R12, R11; \
-	ORQ R13, R11; \
+	LANEMASK($6, R0, R1, R2, R10, R11, R12); \
+	LANEMASK($0, R0, R1, R2, R11, R12, R13); \
 	SHLQ $1, R10; \
 	ADDQ R11, R10; \
 	XORQ R11, R10; \
@@ -172,12 +162,12 @@ TEXT ·ammx2(SB), NOSPLIT, $0-32
 loop:
 	SCALAR(0, 384, R8, Z9, Z10)
 	SCALAR(192, 392, R9, Z20, Z21)
-	LOW(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10)
-	LOW(Z11, Z12, Z13, Z14, Z15, Z16, Z17, Z18, Z19, Z20, Z21)
+	MADD52(VPMADD52LUQ, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10)
+	MADD52(VPMADD52LUQ, Z11, Z12, Z13, Z14, Z15, Z16, Z17, Z18, Z19, Z20, Z21)
 	SHIFT(Z6, Z7, Z8, X6, R8)
 	SHIFT(Z17, Z18, Z19, X17, R9)
-	HIGH(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10)
-	HIGH(Z11, Z12, Z13, Z14, Z15, Z16, Z17, Z18, Z19, Z20, Z21)
+	MADD52(VPMADD52HUQ, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10)
+	MADD52(VPMADD52HUQ, Z11, Z12, Z13, Z14, Z15, Z16, Z17, Z18, Z19, Z20, Z21)
 	ADDQ $8, CX
 	CMPQ CX, $160
 	JB   loop
@@ -188,19 +178,7 @@ loop:
 	VPBROADCASTQ R8, K1, Z6
 	VPBROADCASTQ R9, K1, Z17
 
-	MOVQ $0xfffffffffffff, R10
-	VPBROADCASTQ R10, Z23
-	NORMALIZE(Z6, Z7, Z8)
-	NORMALIZE(Z17, Z18, Z19)
-
-	VMOVDQU64 Z6, 0(DI)
-	VMOVDQU64 Z7, 64(DI)
-	VMOVDQU64 Z8, 128(DI)
-	VMOVDQU64 Z17, 192(DI)
-	VMOVDQU64 Z18, 256(DI)
-	VMOVDQU64 Z19, 320(DI)
-	VZEROUPPER
-	RET
+	JMP normStore<>(SB)
 
 // func selectx2(out *[48]uint64, table *[tableSize][48]uint64, ip, iq uint64)
 //
@@ -267,6 +245,12 @@ TEXT ·normx2(SB), NOSPLIT, $0-8
 	VMOVDQU64 256(DI), Z18
 	VMOVDQU64 320(DI), Z19
 	VPXORQ Z22, Z22, Z22
+	JMP normStore<>(SB)
+
+// normStore is the common tail of ammx2 and normx2: NORMALIZE both
+// accumulators (Z6-Z8 for p, Z17-Z19 for q; Z22 must be zero), store
+// them to the pair at DI and return from the caller.
+TEXT normStore<>(SB), NOSPLIT|NOFRAME, $0-0
 	MOVQ $0xfffffffffffff, R10
 	VPBROADCASTQ R10, Z23
 	NORMALIZE(Z6, Z7, Z8)
