@@ -5,6 +5,7 @@ import (
 	"crypto/fips140"
 	"crypto/rsa"
 	"io"
+	"math/big"
 	"sync/atomic"
 )
 
@@ -49,6 +50,12 @@ func NewSigner(k *rsa.PrivateKey) crypto.Signer {
 			return k
 		}
 		k = &kc
+	}
+	pc := &k.Precomputed
+	for _, v := range []*big.Int{pc.Dp, pc.Dq, pc.Qinv} { // a malformed key stays with crypto/rsa
+		if v.Sign() <= 0 || v.BitLen() > 1024 {
+			return k
+		}
 	}
 	ctx := newKeyCtx(k)
 	if ctx == nil {

@@ -163,6 +163,11 @@ func TestPassThrough(t *testing.T) {
 			}
 		})
 	}
+	bad := *cachedKey(t, 4, 1024, 1024)
+	bad.Precomputed.Dp = new(big.Int).Lsh(big.NewInt(1), 1100)
+	if Accelerated(NewSigner(&bad)) {
+		t.Fatal("fast path chosen for a key with a 1100-bit Dp")
+	}
 	if NewSigner(nil) != crypto.Signer((*rsa.PrivateKey)(nil)) {
 		t.Fatal("nil key")
 	}
