@@ -73,6 +73,19 @@ func TestFastRSAKeys(t *testing.T) {
 		t.Error("an already wrapped key was wrapped again")
 	}
 
+	// A loaded key encodes back to the same key.
+	pemKey, err := KeyPEM(loaded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := ParsePrivateKey(pemKey)
+	if err != nil || !publicKeysEqual(again.Public(), raw.Public()) {
+		t.Fatalf("KeyPEM of a loaded RSA key does not parse back to it (%v)", err)
+	}
+	if _, ok := loaded.(crypto.Decrypter); !ok {
+		t.Error("a loaded RSA key is no longer a crypto.Decrypter")
+	}
+
 	// The signed document is the same through the raw and the loaded key.
 	doc := []byte(`<r xmlns="urn:x"><a>1</a></r>`)
 	a, err := (&Signer{Key: raw, Chain: []*x509.Certificate{p.SignerRSA.Cert}}).Sign(doc)

@@ -68,6 +68,13 @@ func NewSigner(k *rsa.PrivateKey) crypto.Signer {
 // (encoding it, for example).
 func (s *Signer) PrivateKey() *rsa.PrivateKey { return s.key }
 
+// Decrypt decrypts with crypto/rsa (PKCS#1 v1.5 or OAEP), so that a
+// Signer stands in for the key wherever a crypto.Decrypter is wanted
+// (TLS RSA key exchange, for one).
+func (s *Signer) Decrypt(rand io.Reader, msg []byte, opts crypto.DecrypterOpts) ([]byte, error) {
+	return s.key.Decrypt(rand, msg, opts)
+}
+
 // Public returns the public key.
 func (s *Signer) Public() crypto.PublicKey { return &s.key.PublicKey }
 

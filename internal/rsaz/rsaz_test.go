@@ -196,6 +196,14 @@ func TestPassThrough(t *testing.T) {
 			t.Errorf("%s: got (%x, %v), crypto/rsa gives (%x, %v)", c.name, got, err, want, wantErr)
 		}
 	}
+	ct, err := rsa.EncryptOAEP(sha256.New(), rand.Reader, &k.PublicKey, []byte("secret"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, err := s.(crypto.Decrypter).Decrypt(rand.Reader, ct, &rsa.OAEPOptions{Hash: crypto.SHA256})
+	if err != nil || string(pt) != "secret" {
+		t.Fatalf("Decrypt: %q, %v", pt, err)
+	}
 	if pub, ok := s.Public().(*rsa.PublicKey); !ok || !pub.Equal(&k.PublicKey) {
 		t.Fatal("Public")
 	}
