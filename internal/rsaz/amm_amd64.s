@@ -1,7 +1,10 @@
-// Copyright the ecogate authors. Written from the published algorithms
-// (S. Gueron, V. Krasnov, "Software implementation of modular
-// exponentiation, using advanced vector instructions architectures", 2012;
-// N. Drucker, S. Gueron, "Fast modular squaring with AVX512IFMA", 2019).
+// Montgomery multiplication in radix 2^52 with AVX-512 IFMA, written for
+// ecogate from the published algorithm: S. Gueron, V. Krasnov, "Software
+// implementation of modular exponentiation, using advanced vector
+// instructions architectures" (2012), "almost Montgomery multiplication"
+// in the word-by-word form of N. Drucker, S. Gueron, "Fast modular
+// squaring with AVX512IFMA" (2019). Squarings use the general
+// multiplication (no dedicated squaring).
 
 //go:build amd64 && !purego
 
@@ -17,6 +20,14 @@
 // Nothing below branches on, or computes a memory address from, the
 // numbers: the only branch is the loop counter, and addresses depend only
 // on it.
+
+// One iteration of ammx2 (i = 0..19) adds a*b[i] + m*y to the running sum
+// T and divides T by 2^52, y being chosen so that the division is exact.
+// T = ACC + sum over j >= 1 of R[j]*2^(52j): lane 0 of T lives in a scalar
+// register (ACC), which computes y without waiting for vector results,
+// and lane 0 of the vector accumulator R is scratch. Lanes are not
+// normalized during the loop (each grows by at most four 52-bit terms per
+// iteration, below 2^59 after 20); NORMALIZE runs once at the end.
 
 // Register plan for ammx2.
 // p half: a in Z0-Z2, m in Z3-Z5, accumulator in Z6-Z8, b[i] in Z9, y in Z10
