@@ -27,7 +27,8 @@
 //   - CRLChecker: revocation of verified TLS chains (partner client and
 //     server certificates) against CRLs (ErrRevoked, ErrCRLStale).
 //   - Trust and keys: TrustSet, DirTrust, LoadKeyPair (PEM, PKCS#8,
-//     PKCS#12), the development PKI (NewDevPKI, InitDevPKI, IssueCRL,
+//     PKCS#12; 2048-bit RSA keys sign through internal/rsaz's AVX-512
+//     IFMA path when the CPU has it, see fastrsa.go), the development PKI (NewDevPKI, InitDevPKI, IssueCRL,
 //     RevokeInDevPKI).
 //   - The one certificate and CRL loader (pemload.go): ParseCertificates,
 //     ParseCRLs, ParseTrust, LoadCertificates, LoadCRLs, LoadWith. Every

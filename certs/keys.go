@@ -16,7 +16,8 @@ import (
 
 // ParsePrivateKey parses a private key from PEM (PKCS#8 "PRIVATE KEY",
 // PKCS#1 "RSA PRIVATE KEY" or SEC 1 "EC PRIVATE KEY") or from raw DER
-// PKCS#8. It returns a crypto.Signer.
+// PKCS#8. It returns a crypto.Signer; a 2048-bit two-prime RSA key comes
+// wrapped in internal/rsaz's fast signer when the CPU has AVX-512 IFMA.
 func ParsePrivateKey(data []byte) (crypto.Signer, error) {
 	der := data
 	if b, _ := pem.Decode(data); b != nil {
@@ -26,7 +27,11 @@ func ParsePrivateKey(data []byte) (crypto.Signer, error) {
 		der = b.Bytes
 		switch b.Type {
 		case "RSA PRIVATE KEY":
-			return x509.ParsePKCS1PrivateKey(der)
+			k, err := x509.ParsePKCS1PrivateKey(der)
+			if err != nil {
+				return nil, err
+			}
+			return fastKey(k), nil
 		case "EC PRIVATE KEY":
 			return x509.ParseECPrivateKey(der)
 		case "PRIVATE KEY":
@@ -44,7 +49,7 @@ func ParsePrivateKey(data []byte) (crypto.Signer, error) {
 	if !ok {
 		return nil, fmt.Errorf("key type %T cannot sign", k)
 	}
-	return s, nil
+	return fastKey(s), nil
 }
 
 // LoadKeyPair loads a signing key and its certificate chain. keyFile is a
@@ -69,7 +74,7 @@ func LoadKeyPair(keyFile, certFile, chainFile, password string) (crypto.Signer, 
 		if !ok {
 			return nil, nil, fmt.Errorf("PKCS#12 %s: key type %T cannot sign", keyFile, pk)
 		}
-		key = s
+		key = fastKey(s)
 		chain = append([]*x509.Certificate{leaf}, cas...)
 	} else if key, err = ParsePrivateKey(kb); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", keyFile, err)

@@ -18,6 +18,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/ecogate/ecogate/internal/rsaz"
 )
 
 // KeyCert is a private key with its certificate.
@@ -232,9 +234,14 @@ func CertPEM(c *x509.Certificate) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
 }
 
-// KeyPEM encodes a private key as PKCS#8 PEM.
+// KeyPEM encodes a private key as PKCS#8 PEM (an RSA key wrapped by
+// ParsePrivateKey's fast signer is encoded as the key it wraps).
 func KeyPEM(k crypto.Signer) ([]byte, error) {
-	der, err := x509.MarshalPKCS8PrivateKey(k)
+	var key any = k
+	if f, ok := k.(*rsaz.Signer); ok {
+		key = f.PrivateKey()
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		return nil, fmt.Errorf("encode key: %w", err)
 	}

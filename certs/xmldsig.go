@@ -214,7 +214,7 @@ func signSignedInfo(key crypto.Signer, alg sigAlg, signedInfo []byte) ([]byte, e
 	h := alg.hash.New()
 	h.Write(signedInfo)
 	sum := h.Sum(nil)
-	sv, err := key.Sign(rand.Reader, sum, alg.hash)
+	sv, err := signingKey(key).Sign(rand.Reader, sum, alg.hash)
 	if err != nil {
 		return nil, fmt.Errorf("sign SignedInfo: %w", err)
 	}
