@@ -49,7 +49,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 )
 
 // Default limits; see the package documentation.
@@ -251,29 +250,6 @@ func qname(n xml.Name) string {
 		return n.Local
 	}
 	return n.Space + ":" + n.Local
-}
-
-func validNCName(s string) bool {
-	return s != "" && !strings.ContainsAny(s, ": \t\r\n")
-}
-
-func isUTF8Decl(inst string) bool {
-	i := strings.Index(inst, "encoding")
-	if i < 0 {
-		return true
-	}
-	rest := strings.TrimLeft(inst[i+len("encoding"):], " \t\r\n=")
-	rest = strings.Trim(rest, " \t\r\n")
-	if len(rest) < 2 {
-		return false
-	}
-	q := rest[0]
-	j := strings.IndexByte(rest[1:], q)
-	if j < 0 {
-		return false
-	}
-	enc := strings.ToUpper(rest[1 : 1+j])
-	return enc == "UTF-8" || enc == "UTF8"
 }
 
 // IsError reports whether err is an *Error and returns it.
