@@ -22,10 +22,10 @@ const (
 	// hex SHA-256 of the DER certificate -> client id. A binding leaves
 	// the index when its client is revoked (the record keeps it).
 	bktCuClientCert = "cu_client_cert"
-	bktCuView   = "cu_view"   // country 0 number -> be64(basedOn) + view bytes (opaque)
-	bktCuUtil   = "cu_util"   // country 0 number 0 be32(item seq) -> be64 used (base units, see Decision)
-	bktCuDecl   = "cu_decl"   // country 0 number 0 declarationRef -> JSON Decision
-	bktCuQuery  = "cu_query"  // country 0 number -> be64(fetched unix ns) + signed answer
+	bktCuView       = "cu_view"  // country 0 number -> be64(basedOn) + view bytes (opaque)
+	bktCuUtil       = "cu_util"  // country 0 number 0 be32(item seq) -> be64 used (base units, see Decision)
+	bktCuDecl       = "cu_decl"  // country 0 number 0 declarationRef -> JSON Decision
+	bktCuQuery      = "cu_query" // country 0 number -> be64(fetched unix ns) + signed answer
 )
 
 // Customs is the durable state of the customs face: OAuth2 clients, the
@@ -52,8 +52,8 @@ type CustomsClient struct {
 	// certificate the client is bound to (its RFC 8705 x5t#S256, what
 	// openssl x509 -fingerprint -sha256 prints); empty for an OAuth2
 	// client. No two active clients hold the same certificate.
-	CertSHA256 string   `json:"certSHA256,omitempty"`
-	Scopes     []string `json:"scopes"`
+	CertSHA256 string    `json:"certSHA256,omitempty"`
+	Scopes     []string  `json:"scopes"`
 	Created    time.Time `json:"created"`
 	// Revoked is when the client was revoked; zero while it is active.
 	Revoked time.Time `json:"revoked,omitzero"`
