@@ -52,9 +52,13 @@ type CustomsClient struct {
 	// certificate the client is bound to (its RFC 8705 x5t#S256, what
 	// openssl x509 -fingerprint -sha256 prints); empty for an OAuth2
 	// client. No two active clients hold the same certificate.
-	CertSHA256 string    `json:"certSHA256,omitempty"`
-	Scopes     []string  `json:"scopes"`
-	Created    time.Time `json:"created"`
+	CertSHA256 string `json:"certSHA256,omitempty"`
+	// CertSubject and CertNotAfter describe the bound certificate for
+	// people (lists, audit); only CertSHA256 authenticates.
+	CertSubject  string    `json:"certSubject,omitempty"`
+	CertNotAfter time.Time `json:"certNotAfter,omitzero"`
+	Scopes       []string  `json:"scopes"`
+	Created      time.Time `json:"created"`
 	// Revoked is when the client was revoked; zero while it is active.
 	Revoked time.Time `json:"revoked,omitzero"`
 }

@@ -281,6 +281,11 @@ func ExampleConfig() string {
 		":8444", "127.0.0.1:8081", `""`)
 }
 
+// FreeLoopbackAddr returns a loopback address (127.0.0.1:PORT) whose port
+// is free now, below the ephemeral range (see freeLoopbackAddr): the
+// free-port helper of tests that listen on loopback.
+func FreeLoopbackAddr() (string, error) { return freeLoopbackAddr(nil) }
+
 // freeLoopbackAddr returns a loopback address whose port is free now and
 // not among taken. The port is taken below Linux's ephemeral range
 // (32768-60999), from which outgoing connections draw their local ports: a
