@@ -212,6 +212,14 @@ customs:
   queryTimeout: 2s
   # how long the issuer's signed answer is reused (negative answers: at most 1m)
   queryCacheTTL: 5m
+  # mutual TLS as well as bearer tokens: PEM files of the CAs that issue the
+  # customs systems' client certificates; with them listen.customs asks for a
+  # client certificate and verifies it when given (each certificate is bound to a
+  # client: ecogate customs-clients add --cert FILE); empty: bearer tokens only
+  clientCAs: []
+  # CRLs of those CAs (PEM or DER), read again when they change; a revoked
+  # certificate is refused, and so is one covered by a CRL past its next update
+  clientCRLs: []
 verify:
   # base of the QR links printed on certificates this node issues
   # (publicURL/verify/q/TOKEN), as the public reaches listen.public;
