@@ -50,16 +50,22 @@ func (c *PGCustoms) AddClient(ctx context.Context, cl CustomsClient) error {
 
 // Client is Customs.Client.
 func (c *PGCustoms) Client(ctx context.Context, id string) (*CustomsClient, error) {
-	var v []byte
-	if err := c.pg.pool.QueryRow(ctx, "SELECT rec FROM cu_client WHERE id = $1", id).Scan(&v); err != nil {
+	return c.clientWhere(ctx, "customs client "+id, "id", id)
+}
+
+// clientWhere reads the client whose column col is v; what names it in
+// errors.
+func (c *PGCustoms) clientWhere(ctx context.Context, what, col, v string) (*CustomsClient, error) {
+	var rec []byte
+	if err := c.pg.pool.QueryRow(ctx, "SELECT rec FROM cu_client WHERE "+col+" = $1", v).Scan(&rec); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			err = ErrNotFound
 		}
-		return nil, fmt.Errorf("customs client %s: %w", id, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	cl := new(CustomsClient)
-	if err := json.Unmarshal(v, cl); err != nil {
-		return nil, fmt.Errorf("customs client %s: %w", id, err)
+	if err := json.Unmarshal(rec, cl); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return cl, nil
 }
@@ -75,19 +81,13 @@ func pgCertBinding(cl *CustomsClient) *string {
 
 // ClientByCert is Customs.ClientByCert.
 func (c *PGCustoms) ClientByCert(ctx context.Context, fingerprint string) (*CustomsClient, error) {
-	var v []byte
-	if err := c.pg.pool.QueryRow(ctx, "SELECT rec FROM cu_client WHERE cert_sha256 = $1", fingerprint).Scan(&v); err != nil {
-		if errors.Is(err, pgx.ErrNoRows) {
-			err = ErrNotFound
-		}
-		return nil, fmt.Errorf("customs client of certificate %s: %w", fingerprint, err)
-	}
-	cl := new(CustomsClient)
-	if err := json.Unmarshal(v, cl); err != nil {
-		return nil, fmt.Errorf("customs client of certificate %s: %w", fingerprint, err)
+	what := "customs client of certificate " + fingerprint
+	cl, err := c.clientWhere(ctx, what, "cert_sha256", fingerprint)
+	if err != nil {
+		return nil, err
 	}
 	if !cl.certBound() || cl.CertSHA256 != fingerprint {
-		return nil, fmt.Errorf("customs client of certificate %s: %w", fingerprint, ErrNotFound)
+		return nil, fmt.Errorf("%s: %w", what, ErrNotFound)
 	}
 	return cl, nil
 }

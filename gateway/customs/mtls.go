@@ -113,10 +113,13 @@ type certAuthenticator struct {
 	store Store
 	crls  func() []*x509.RevocationList
 	now   func() time.Time
-	check certs.CRLChecker
 
 	mu    sync.RWMutex
 	cache map[[sha256.Size]byte]certEntry
+	// check remembers CRL signatures for the CRL set whose first CRL is
+	// checkOf; a reloaded set gets a new one (memory stays bounded).
+	check   *certs.CRLChecker
+	checkOf *x509.RevocationList
 }
 
 // clientFromTLS authenticates a request by its verified client
@@ -178,9 +181,15 @@ func (a *certAuthenticator) revoked(chains [][]*x509.Certificate, now time.Time)
 	if len(crls) == 0 {
 		return nil
 	}
+	a.mu.Lock()
+	if a.check == nil || a.checkOf != crls[0] {
+		a.check, a.checkOf = &certs.CRLChecker{}, crls[0]
+	}
+	k := a.check
+	a.mu.Unlock()
 	var first error
 	for _, ch := range chains {
-		err := a.check.Check(ch, crls, now)
+		err := k.Check(ch, crls, now)
 		if err == nil {
 			return nil
 		}
