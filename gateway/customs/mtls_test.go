@@ -410,3 +410,33 @@ func TestClientRoutesCertificate(t *testing.T) {
 		t.Fatal("the registered certificate is not found")
 	}
 }
+
+// BenchmarkClientFromTLS is the per-request cost of a registered client
+// certificate once its verdict is remembered (the common case: SHA-256 of
+// the certificate and a map read), and of a request without one (what the
+// bearer-token path pays for mutual TLS).
+func BenchmarkClientFromTLS(b *testing.B) {
+	p := testMTLSPKI(b)
+	e := newEnv(b)
+	if _, err := AddCertClient(context.Background(), e.db.Customs(), nil, "bench", "VNACCS", []string{ScopeCheck}, p.registered.Leaf, e.clock.Now()); err != nil {
+		b.Fatal(err)
+	}
+	withCert := httptest.NewRequest("POST", "/customs/v1/checks", nil)
+	withCert.TLS = &tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{p.registered.Leaf, p.ca.Cert}}}
+	without := httptest.NewRequest("POST", "/customs/v1/checks", nil)
+	without.TLS = &tls.ConnectionState{}
+	for _, bc := range []struct {
+		name   string
+		r      *http.Request
+		client bool
+	}{{"registered", withCert, true}, {"no certificate", without, false}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if en, ref := e.svc.clientFromTLS(bc.r); ref != nil || (en.client != "") != bc.client {
+					b.Fatal(en, ref)
+				}
+			}
+		})
+	}
+}
