@@ -140,7 +140,10 @@ func TestCustomsListenerMutualTLS(t *testing.T) {
 		if _, err := certs.RevokeInDevPKI(pkiDir, later.Leaf, time.Now().Add(-time.Minute), 24*time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 10*time.Second, "the CRL reload", func() bool {
+		// Past the poll interval, the next request reads the new file (an
+		// earlier one would remember the certificate as good for 10 s).
+		time.Sleep(3 * time.Duration(vn.inst.Config.Registry.PollInterval))
+		waitFor(t, 20*time.Second, "the CRL reload", func() bool {
 			status, body, err := call(&later, "")
 			return err == nil && status == 403 && strings.Contains(string(body), customs.CodeCertRevoked)
 		})

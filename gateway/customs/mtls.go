@@ -98,17 +98,20 @@ type certRefusal struct {
 	msg    string
 }
 
-// certEntry is a certificate's client, remembered until recheck.
+// certEntry is a certificate's client, or why it is refused, remembered
+// until recheck.
 type certEntry struct {
 	client  string
 	scopes  []string
+	refused *certRefusal
 	recheck time.Time
 }
 
 // certAuthenticator maps verified client certificates to clients. The
-// answer is remembered per certificate for recheckEvery, at most
-// maxTokens certificates; CRLs and the client's state are read again
-// after that.
+// answer, a refusal included, is remembered per certificate for
+// recheckEvery, at most maxTokens certificates; CRLs and the client's
+// state are read again after that. A refusal is logged when it is made,
+// not on every request that repeats it.
 type certAuthenticator struct {
 	store Store
 	crls  func() []*x509.RevocationList
@@ -141,33 +144,35 @@ func (s *Service) clientFromTLS(r *http.Request) (tokenEntry, *certRefusal) {
 	a.mu.RLock()
 	e, ok := a.cache[sum]
 	a.mu.RUnlock()
-	if ok && now.Before(e.recheck) {
-		return tokenEntry{client: e.client, scopes: e.scopes}, nil
+	if !ok || !now.Before(e.recheck) {
+		fp := hex.EncodeToString(sum[:])
+		e = certEntry{refused: a.revoked(chains, now), recheck: now.Add(recheckEvery)}
+		if e.refused == nil {
+			cl, err := a.store.ClientByCert(r.Context(), fp)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				e.refused = &certRefusal{http.StatusForbidden, CodeCertNotRegistered,
+					"the client certificate " + clip(leaf.Subject.String(), 200) + " (SHA-256 " + fp + ") is not registered to an active customs client; " +
+						"register it with ecogate customs-clients add --cert FILE, or connect without a client certificate and use a bearer token"}
+			case err != nil: // not remembered: the next request tries again
+				return tokenEntry{}, &certRefusal{http.StatusServiceUnavailable, "unavailable", "the client store cannot be read; try again"}
+			default:
+				e.client, e.scopes = cl.ID, cl.Scopes
+			}
+		}
+		if e.refused != nil {
+			s.log.Warn("customs client certificate refused", "reason", e.refused.code, "sha256", fp, "subject", leaf.Subject.String())
+		}
+		a.mu.Lock()
+		if len(a.cache) >= maxTokens {
+			clear(a.cache)
+		}
+		a.cache[sum] = e
+		a.mu.Unlock()
 	}
-	fp := hex.EncodeToString(sum[:])
-	if ref := a.revoked(chains, now); ref != nil {
-		a.forget(sum)
-		s.log.Warn("customs client certificate refused", "reason", ref.code, "sha256", fp, "subject", leaf.Subject.String())
-		return tokenEntry{}, ref
+	if e.refused != nil {
+		return tokenEntry{}, e.refused
 	}
-	cl, err := a.store.ClientByCert(r.Context(), fp)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		a.forget(sum)
-		s.log.Warn("customs client certificate refused", "reason", CodeCertNotRegistered, "sha256", fp, "subject", leaf.Subject.String())
-		return tokenEntry{}, &certRefusal{http.StatusForbidden, CodeCertNotRegistered,
-			"the client certificate " + clip(leaf.Subject.String(), 200) + " (SHA-256 " + fp + ") is not registered to an active customs client; " +
-				"register it with ecogate customs-clients add --cert FILE, or connect without a client certificate and use a bearer token"}
-	case err != nil:
-		return tokenEntry{}, &certRefusal{http.StatusServiceUnavailable, "unavailable", "the client store cannot be read; try again"}
-	}
-	e = certEntry{client: cl.ID, scopes: cl.Scopes, recheck: now.Add(recheckEvery)}
-	a.mu.Lock()
-	if len(a.cache) >= maxTokens {
-		clear(a.cache)
-	}
-	a.cache[sum] = e
-	a.mu.Unlock()
 	return tokenEntry{client: e.client, scopes: e.scopes}, nil
 }
 
@@ -202,12 +207,6 @@ func (a *certAuthenticator) revoked(chains [][]*x509.Certificate, now time.Time)
 			"the CRL of the client certificate's CA is not current here, so the certificate cannot be checked; the node's operator must load a fresh CRL (customs.clientCRLs)"}
 	}
 	return &certRefusal{http.StatusForbidden, CodeCertRevoked, "the client certificate is revoked: " + first.Error()}
-}
-
-func (a *certAuthenticator) forget(sum [sha256.Size]byte) {
-	a.mu.Lock()
-	delete(a.cache, sum)
-	a.mu.Unlock()
 }
 
 // writeCertRefusal answers a refused client certificate.
