@@ -111,6 +111,18 @@ type Config struct {
 		// reused (default 5m, at most 24h); negative answers are reused
 		// for at most a minute.
 		QueryCacheTTL Duration `yaml:"queryCacheTTL"`
+		// ClientCAs are PEM files of the CAs that issue the customs
+		// systems' client certificates. With them the customs listener
+		// asks for a client certificate and verifies one when given
+		// (mutual TLS; a caller without one uses a bearer token); the
+		// certificate must be bound to a client (ecogate customs-clients
+		// add --cert FILE). Empty: bearer tokens only.
+		ClientCAs FileList `yaml:"clientCAs"`
+		// ClientCRLs are CRL files (PEM or DER) of those CAs: a client
+		// certificate they revoke is refused, and one a CRL past its next
+		// update covers cannot be judged and is refused too. The files are
+		// read again when they change (checked every registry.pollInterval).
+		ClientCRLs FileList `yaml:"clientCRLs"`
 	} `yaml:"customs"`
 	// Verify configures the public verification page (see gateway/verify).
 	Verify struct {
@@ -197,6 +209,27 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// FileList is a list of file names, written as a YAML sequence or, for
+// one file, as a plain string.
+type FileList []string
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (l *FileList) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		*l = FileList{n.Value}
+		return nil
+	case yaml.SequenceNode:
+		var v []string
+		if err := n.Decode(&v); err != nil {
+			return fmt.Errorf("line %d: give a list of file names, e.g. [ca.pem, other-ca.pem]", n.Line)
+		}
+		*l = v
+		return nil
+	}
+	return fmt.Errorf("line %d: give a list of file names, e.g. [ca.pem, other-ca.pem]", n.Line)
+}
+
 // Path returns the file the configuration was read from.
 func (c *Config) Path() string { return c.path }
 
@@ -280,6 +313,7 @@ func ParseConfig(b []byte, dir string) (*Config, error) {
 	if c.Customs.TokenKey == "" && (c.Customs.TokenCert != "" || c.Customs.TokenPasswordEnv != "") {
 		bad("customs.tokenKey", "required when customs.tokenCert or customs.tokenPasswordEnv is given (or remove them to sign tokens with receipts.key)")
 	}
+	checkCustomsMTLS(&c, abs, bad)
 	opt(&c.Verify.TLSCert)
 	opt(&c.Verify.TLSKey)
 	if (c.Verify.TLSCert == "") != (c.Verify.TLSKey == "") {
@@ -332,6 +366,29 @@ func checkListen(c *Config, bad problemFunc) {
 		} else {
 			seenAddr[a.v] = a.key
 		}
+	}
+}
+
+// checkCustomsMTLS resolves customs.clientCAs and customs.clientCRLs and
+// checks that they go together with listen.customs (their content is read
+// by Open).
+func checkCustomsMTLS(c *Config, abs func(string) string, bad problemFunc) {
+	for _, l := range []struct {
+		key   string
+		files []string
+	}{{"customs.clientCAs", c.Customs.ClientCAs}, {"customs.clientCRLs", c.Customs.ClientCRLs}} {
+		for i, f := range l.files {
+			if strings.TrimSpace(f) == "" {
+				bad(fmt.Sprintf("%s[%d]", l.key, i), "empty file name")
+			}
+			l.files[i] = abs(f)
+		}
+	}
+	switch {
+	case len(c.Customs.ClientCRLs) > 0 && len(c.Customs.ClientCAs) == 0:
+		bad("customs.clientCRLs", "CRLs without customs.clientCAs check nothing; give the CAs that issue the customs systems' client certificates, or remove the CRLs")
+	case len(c.Customs.ClientCAs) > 0 && c.Listen.Customs == "":
+		bad("customs.clientCAs", "the customs API is off (listen.customs is empty); set listen.customs, or remove customs.clientCAs")
 	}
 }
 
@@ -788,7 +845,8 @@ func (in *Instance) ServeListeners(ctx context.Context, ls Listeners) error {
 			return errors.New("listen.customs: this instance has no customs TLS configuration (set listen.customs before Open)")
 		}
 		start("customs API", ls.Customs, in.Customs.Routes(), in.faces.customsTLS)
-		in.Log.Info("customs API listening (TLS, bearer tokens from /oauth/token)", "addr", ls.Customs.Addr().String())
+		in.Log.Info("customs API listening (TLS, bearer tokens from /oauth/token)", "addr", ls.Customs.Addr().String(),
+			"clientCertificates", in.faces.customsTLS.ClientCAs != nil)
 	}
 	if ls.Public != nil {
 		var tc *tls.Config

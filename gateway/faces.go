@@ -199,6 +199,10 @@ func (f *faces) open(n *Node, fc facesConfig) error {
 		Timeout: time.Duration(c.Customs.QueryTimeout),
 		TTL:     time.Duration(c.Customs.QueryCacheTTL),
 	}
+	crls, err := newCRLFiles("customs.clientCRLs", c.Customs.ClientCRLs, time.Duration(c.Registry.PollInterval), fc.log.With("component", "customs"))
+	if err != nil {
+		return err
+	}
 	o := customs.Options{
 		Country:       c.Node.Country,
 		Store:         fc.st.Customs,
@@ -223,6 +227,9 @@ func (f *faces) open(n *Node, fc facesConfig) error {
 		Logger:    fc.log.With("component", "customs"),
 		Audit:     fc.st.Audit,
 		Metrics:   n.Registry(),
+	}
+	if crls != nil {
+		o.ClientCRLs = crls.get
 	}
 	if fc.signer != nil {
 		o.Signer = fc.signer // decisions are signed with the document-signing key; without one they are recorded only
@@ -260,6 +267,14 @@ func (f *faces) open(n *Node, fc facesConfig) error {
 	}
 	if c.Listen.Customs != "" {
 		f.customsTLS = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{*fc.server}}
+		if f.customsTLS.ClientCAs, err = loadClientCAs(c.Customs.ClientCAs); err != nil {
+			return err
+		}
+		if f.customsTLS.ClientCAs != nil {
+			// Asked for and verified when given: OAuth2 clients keep
+			// connecting without one (customs/mtls.go).
+			f.customsTLS.ClientAuth = tls.VerifyClientCertIfGiven
+		}
 	}
 	if c.Verify.TLSCert != "" {
 		pc, err := loadTLS("verify.tlsCert/verify.tlsKey", c.Verify.TLSCert, c.Verify.TLSKey)

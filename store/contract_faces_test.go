@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ type cCustoms interface {
 	AddClient(ctx context.Context, cl CustomsClient) error
 	Client(ctx context.Context, id string) (*CustomsClient, error)
 	Clients(ctx context.Context) ([]CustomsClient, error)
+	ClientByCert(ctx context.Context, fingerprint string) (*CustomsClient, error)
 	RevokeClient(ctx context.Context, id string) error
 	PutView(ctx context.Context, country, number string, basedOn uint64, view []byte) error
 	Snapshot(country, number string, versionOf func(view []byte) int, dst *Snapshot) (bool, error)
@@ -92,6 +94,60 @@ func TestContractCustomsClients(t *testing.T) {
 		mustNil(t, "list", err)
 		if len(all) != 2 || all[0].ID != "a" || all[1].ID != "b" {
 			t.Fatalf("clients = %+v", all)
+		}
+	})
+}
+
+// TestContractCustomsCertClients: clients bound to a client certificate
+// (mutual TLS) are found by its fingerprint while active; a certificate is
+// bound to one active client at a time; revoking frees it.
+func TestContractCustomsCertClients(t *testing.T) {
+	eachFacesEngine(t, func(t *testing.T, e facesEngine) {
+		ctx := context.Background()
+		fp1, fp2 := fmt.Sprintf("%064x", 0xa1), fmt.Sprintf("%064x", 0xb2)
+		for _, tc := range []struct {
+			name string
+			cl   CustomsClient
+			want error
+		}{
+			{"cert only", CustomsClient{ID: "m1", Name: "M1", CertSHA256: fp1, Scopes: []string{"customs:check"}}, nil},
+			{"secret and cert", CustomsClient{ID: "m2", Name: "M2", SecretHash: fp1, CertSHA256: fp2}, nil},
+			{"same cert again", CustomsClient{ID: "m3", Name: "M3", CertSHA256: fp1}, ErrConflict},
+			{"same id", CustomsClient{ID: "m1", Name: "M1", CertSHA256: fmt.Sprintf("%064x", 3)}, ErrConflict},
+			{"neither secret nor cert", CustomsClient{ID: "m4", Name: "M4"}, ErrInvalid},
+			{"upper-case fingerprint", CustomsClient{ID: "m5", CertSHA256: strings.Repeat("A", 64)}, ErrInvalid},
+			{"short fingerprint", CustomsClient{ID: "m6", CertSHA256: "abcd"}, ErrInvalid},
+		} {
+			if err := e.customs.AddClient(ctx, tc.cl); !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+				t.Fatalf("%s: add = %v, want %v", tc.name, err, tc.want)
+			}
+		}
+		cl, err := e.customs.ClientByCert(ctx, fp1)
+		if err != nil || cl.ID != "m1" || cl.CertSHA256 != fp1 || len(cl.Scopes) != 1 || cl.SecretHash != "" {
+			t.Fatalf("by cert 1: %+v %v", cl, err)
+		}
+		if cl, err = e.customs.ClientByCert(ctx, fp2); err != nil || cl.ID != "m2" {
+			t.Fatalf("by cert 2: %+v %v", cl, err)
+		}
+		if _, err := e.customs.ClientByCert(ctx, fmt.Sprintf("%064x", 9)); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("unknown cert: %v", err)
+		}
+		mustNil(t, "revoke m1", e.customs.RevokeClient(ctx, "m1"))
+		if _, err := e.customs.ClientByCert(ctx, fp1); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("cert of a revoked client: %v", err)
+		}
+		if cl, err = e.customs.Client(ctx, "m1"); err != nil || cl.CertSHA256 != fp1 || cl.Revoked.IsZero() {
+			t.Fatalf("revoked client keeps its binding on record: %+v %v", cl, err)
+		}
+		// The certificate is free for a new client.
+		mustNil(t, "rebind", e.customs.AddClient(ctx, CustomsClient{ID: "m7", Name: "M7", CertSHA256: fp1}))
+		if cl, err = e.customs.ClientByCert(ctx, fp1); err != nil || cl.ID != "m7" {
+			t.Fatalf("after rebinding: %+v %v", cl, err)
+		}
+		// A client stored revoked (a copy) binds nothing.
+		mustNil(t, "add revoked", e.customs.AddClient(ctx, CustomsClient{ID: "m8", CertSHA256: fp2, Revoked: e.clock.Now()}))
+		if cl, err = e.customs.ClientByCert(ctx, fp2); err != nil || cl.ID != "m2" {
+			t.Fatalf("a revoked record took the binding: %+v %v", cl, err)
 		}
 	})
 }

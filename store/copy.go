@@ -274,7 +274,11 @@ func copyCuClients(tx *bolt.Tx, w *pgCopier) (CopyCount, error) {
 	c := CopyCount{Table: "cu_client"}
 	err := forEach(tx, bktCuClient, func(k, v []byte) error {
 		c.Source++
-		return w.add(c.Table, "INSERT INTO cu_client (id, rec) VALUES ($1, $2) ON CONFLICT DO NOTHING", string(k), v)
+		var cl CustomsClient
+		if err := json.Unmarshal(v, &cl); err != nil {
+			return fmt.Errorf("customs client %s: %w", k, err)
+		}
+		return w.add(c.Table, "INSERT INTO cu_client (id, rec, cert_sha256) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", string(k), v, pgCertBinding(&cl))
 	})
 	if err == nil {
 		err = w.flush()

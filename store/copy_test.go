@@ -26,6 +26,9 @@ func fillStore(t *testing.T, db *DB) {
 	}
 	c := db.Customs()
 	mustNil(t, "client", c.AddClient(ctx, CustomsClient{ID: "cl", SecretHash: fmt.Sprintf("%064x", 7)}))
+	mustNil(t, "cert client", c.AddClient(ctx, CustomsClient{ID: "cm", CertSHA256: fmt.Sprintf("%064x", 8)}))
+	mustNil(t, "revoked cert client", c.AddClient(ctx, CustomsClient{ID: "cr", CertSHA256: fmt.Sprintf("%064x", 9)}))
+	mustNil(t, "revoke cert client", c.RevokeClient(ctx, "cr"))
 	mustNil(t, "view", c.PutView(ctx, "VN", "V1", 0, []byte("view")))
 	_, err := c.Decide(ctx, Decision{Country: "VN", Number: "V1", Version: 1, DeclarationRef: "D", Fingerprint: "f", Items: []DecisionItem{{Seq: 3, Use: 1, Limit: 5}}}, nil)
 	mustNil(t, "decide", err)
@@ -62,7 +65,7 @@ func TestCopyToPG(t *testing.T) {
 	if err != nil {
 		t.Fatalf("copy: %v (%+v)", err, rep)
 	}
-	want := map[string]int{"outbox": 30, "inbox": 30, "issued": 31, "cert_status": 30, "audit": 60, "cu_client": 1, "cu_view": 1,
+	want := map[string]int{"outbox": 30, "inbox": 30, "issued": 31, "cert_status": 30, "audit": 60, "cu_client": 3, "cu_view": 1,
 		"cu_util": 1, "cu_decl": 1, "cu_query": 1, "issued_decisions": 1, "issued_docs": 1, "portal_user": 2, "portal_session": 1}
 	for _, c := range rep.Counts {
 		if w, ok := want[c.Table]; ok && (c.Source != w || c.Destination != w) {
@@ -84,6 +87,12 @@ func TestCopyToPG(t *testing.T) {
 	reg, _ := db.Issued().Get(ctx, "C5")
 	if got, err := pg.Issued().ByToken(ctx, reg.Token); err != nil || got.Number != "C5" {
 		t.Fatalf("by token: %+v %v", got, err)
+	}
+	if cl, err := pg.Customs().ClientByCert(ctx, fmt.Sprintf("%064x", 8)); err != nil || cl.ID != "cm" {
+		t.Fatalf("certificate binding: %+v %v", cl, err)
+	}
+	if _, err := pg.Customs().ClientByCert(ctx, fmt.Sprintf("%064x", 9)); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the binding of a revoked client was copied: %v", err)
 	}
 	var s Snapshot
 	if ok, err := pg.Customs().Snapshot("VN", "V1", func([]byte) int { return 1 }, &s); err != nil || !ok || s.Stale || s.Status != CertWithdrawn || len(s.Used) != 1 {

@@ -253,9 +253,15 @@ var backSteps = []backStep{
 		_, err := putNew(tx, bktIssDoc, k, asBytes(v[3]))
 		return err
 	}},
-	{"cu_client", "SELECT id, rec FROM cu_client", func(tx *bolt.Tx, v []any) error {
-		_, err := putNew(tx, bktCuClient, asBytes(v[0]), asBytes(v[1]))
-		return err
+	{"cu_client", "SELECT id, rec, cert_sha256 FROM cu_client", func(tx *bolt.Tx, v []any) error {
+		if ok, err := putNew(tx, bktCuClient, asBytes(v[0]), asBytes(v[1])); err != nil || !ok {
+			return err
+		}
+		if fp, _ := v[2].(string); fp != "" { // the index of certificate bindings in force
+			_, err := putNew(tx, bktCuClientCert, []byte(fp), asBytes(v[0]))
+			return err
+		}
+		return nil
 	}},
 	{"cu_view", "SELECT country, number, based_on, view FROM cu_view", func(tx *bolt.Tx, v []any) error {
 		_, err := putNew(tx, bktCuView, key(asBytes(v[0]), asBytes(v[1])), append(be64(uint64(asInt(v[2]))), asBytes(v[3])...))

@@ -18,10 +18,14 @@ import (
 // migration; a missing bucket reads as empty.
 const (
 	bktCuClient = "cu_client" // client id -> JSON CustomsClient
-	bktCuView   = "cu_view"   // country 0 number -> be64(basedOn) + view bytes (opaque)
-	bktCuUtil   = "cu_util"   // country 0 number 0 be32(item seq) -> be64 used (base units, see Decision)
-	bktCuDecl   = "cu_decl"   // country 0 number 0 declarationRef -> JSON Decision
-	bktCuQuery  = "cu_query"  // country 0 number -> be64(fetched unix ns) + signed answer
+	// bktCuClientCert indexes the certificate bindings of active clients:
+	// hex SHA-256 of the DER certificate -> client id. A binding leaves
+	// the index when its client is revoked (the record keeps it).
+	bktCuClientCert = "cu_client_cert"
+	bktCuView       = "cu_view"  // country 0 number -> be64(basedOn) + view bytes (opaque)
+	bktCuUtil       = "cu_util"  // country 0 number 0 be32(item seq) -> be64 used (base units, see Decision)
+	bktCuDecl       = "cu_decl"  // country 0 number 0 declarationRef -> JSON Decision
+	bktCuQuery      = "cu_query" // country 0 number -> be64(fetched unix ns) + signed answer
 )
 
 // Customs is the durable state of the customs face: OAuth2 clients, the
@@ -33,16 +37,28 @@ type Customs struct{ db *DB }
 // Customs returns the customs view of the store.
 func (db *DB) Customs() *Customs { return &Customs{db: db} }
 
-// CustomsClient is a customs declaration system allowed to get access
-// tokens. Only a hash of its secret is stored.
+// CustomsClient is a customs declaration system allowed to call the
+// customs API: with access tokens got with its secret (OAuth2 client
+// credentials), or with its client certificate (mutual TLS). Only a hash
+// of its secret is stored.
 type CustomsClient struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
 	// SecretHash is the hex SHA-256 of the client secret (a 256-bit random
-	// value shown once when the client is added).
-	SecretHash string    `json:"secretHash"`
-	Scopes     []string  `json:"scopes"`
-	Created    time.Time `json:"created"`
+	// value shown once when the client is added); empty for a client that
+	// authenticates by certificate only.
+	SecretHash string `json:"secretHash"`
+	// CertSHA256 is the lower-case hex SHA-256 of the DER client
+	// certificate the client is bound to (its RFC 8705 x5t#S256, what
+	// openssl x509 -fingerprint -sha256 prints); empty for an OAuth2
+	// client. No two active clients hold the same certificate.
+	CertSHA256 string `json:"certSHA256,omitempty"`
+	// CertSubject and CertNotAfter describe the bound certificate for
+	// people (lists, audit); only CertSHA256 authenticates.
+	CertSubject  string    `json:"certSubject,omitempty"`
+	CertNotAfter time.Time `json:"certNotAfter,omitzero"`
+	Scopes       []string  `json:"scopes"`
+	Created      time.Time `json:"created"`
 	// Revoked is when the client was revoked; zero while it is active.
 	Revoked time.Time `json:"revoked,omitzero"`
 }
@@ -57,13 +73,47 @@ func bucketRW(tx *bolt.Tx, name string) (*bolt.Bucket, error) {
 	return b, nil
 }
 
-// AddClient stores a new client. An existing id fails with ErrConflict.
-func (c *Customs) AddClient(ctx context.Context, cl CustomsClient) error {
+// checkClient checks a client record before it is stored: a client id, and
+// a secret hash or a certificate binding (or both), each 64 lower-case
+// hex digits.
+func checkClient(cl *CustomsClient) error {
 	if err := checkID("client id", cl.ID); err != nil {
 		return fmt.Errorf("add customs client: %w", err)
 	}
-	if len(cl.SecretHash) != 64 {
+	if cl.SecretHash == "" && cl.CertSHA256 == "" {
+		return fmt.Errorf("add customs client %s: %w: give a secret hash or a certificate fingerprint", cl.ID, ErrInvalid)
+	}
+	if cl.SecretHash != "" && len(cl.SecretHash) != 64 {
 		return fmt.Errorf("add customs client %s: %w: secret hash must be 64 hex digits", cl.ID, ErrInvalid)
+	}
+	if cl.CertSHA256 != "" && !isHex64(cl.CertSHA256) {
+		return fmt.Errorf("add customs client %s: %w: certificate fingerprint must be 64 lower-case hex digits (SHA-256)", cl.ID, ErrInvalid)
+	}
+	return nil
+}
+
+// isHex64 reports whether s is 64 lower-case hex digits.
+func isHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// certBound reports whether cl's certificate binding is in force (a
+// certificate, and not revoked).
+func (cl *CustomsClient) certBound() bool { return cl.CertSHA256 != "" && cl.Revoked.IsZero() }
+
+// AddClient stores a new client. An existing id fails with ErrConflict, and
+// so does a certificate already bound to another active client.
+func (c *Customs) AddClient(ctx context.Context, cl CustomsClient) error {
+	if err := checkClient(&cl); err != nil {
+		return err
 	}
 	if cl.Created.IsZero() {
 		cl.Created = c.db.clock()
@@ -80,6 +130,18 @@ func (c *Customs) AddClient(ctx context.Context, cl CustomsClient) error {
 		}
 		if b.Get([]byte(cl.ID)) != nil {
 			return fmt.Errorf("%w: client %s exists", ErrConflict, cl.ID)
+		}
+		if cl.certBound() {
+			ib, err := bucketRW(tx, bktCuClientCert)
+			if err != nil {
+				return err
+			}
+			if other := ib.Get([]byte(cl.CertSHA256)); other != nil {
+				return fmt.Errorf("%w: the certificate is already bound to client %s (revoke it first)", ErrConflict, other)
+			}
+			if err := ib.Put([]byte(cl.CertSHA256), []byte(cl.ID)); err != nil {
+				return err
+			}
 		}
 		return b.Put([]byte(cl.ID), v)
 	})
@@ -110,6 +172,33 @@ func (c *Customs) Client(ctx context.Context, id string) (*CustomsClient, error)
 	return cl, nil
 }
 
+// ClientByCert returns the active client bound to the certificate whose
+// hex SHA-256 is fingerprint, or ErrNotFound (no client, or its client is
+// revoked).
+func (c *Customs) ClientByCert(ctx context.Context, fingerprint string) (*CustomsClient, error) {
+	var id []byte
+	err := c.db.view(func(tx *bolt.Tx) error {
+		if b := bucketOf(tx, bktCuClientCert); b != nil {
+			id = append(id, b.Get([]byte(fingerprint))...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("customs client of certificate %s: %w", fingerprint, err)
+	}
+	if len(id) == 0 {
+		return nil, fmt.Errorf("customs client of certificate %s: %w", fingerprint, ErrNotFound)
+	}
+	cl, err := c.Client(ctx, string(id))
+	if err != nil {
+		return nil, err
+	}
+	if !cl.certBound() || cl.CertSHA256 != fingerprint {
+		return nil, fmt.Errorf("customs client of certificate %s: %w", fingerprint, ErrNotFound)
+	}
+	return cl, nil
+}
+
 // Clients lists every client (revoked ones included), by id.
 func (c *Customs) Clients(ctx context.Context) ([]CustomsClient, error) {
 	var res []CustomsClient
@@ -133,8 +222,10 @@ func (c *Customs) Clients(ctx context.Context) ([]CustomsClient, error) {
 	return res, nil
 }
 
-// RevokeClient marks a client revoked (it can get no more tokens, and
-// tokens already issued stop working). Revoking twice is a no-op.
+// RevokeClient marks a client revoked (it can get no more tokens, tokens
+// already issued stop working, and its certificate no longer
+// authenticates; the certificate may then be bound to a new client).
+// Revoking twice is a no-op.
 func (c *Customs) RevokeClient(ctx context.Context, id string) error {
 	now := c.db.clock().UTC()
 	err := c.db.update(ctx, func(tx *bolt.Tx) error {
@@ -152,6 +243,13 @@ func (c *Customs) RevokeClient(ctx context.Context, id string) error {
 		}
 		if !cl.Revoked.IsZero() {
 			return nil
+		}
+		if cl.certBound() {
+			if ib := bucketOf(tx, bktCuClientCert); ib != nil && string(ib.Get([]byte(cl.CertSHA256))) == id {
+				if err := ib.Delete([]byte(cl.CertSHA256)); err != nil {
+					return err
+				}
+			}
 		}
 		cl.Revoked = now
 		nv, err := json.Marshal(&cl)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // PGCustoms is the customs face's state on PostgreSQL (tables cu_*),
@@ -20,11 +21,8 @@ func (pg *PG) Customs() *PGCustoms { return &PGCustoms{pg: pg} }
 
 // AddClient is Customs.AddClient.
 func (c *PGCustoms) AddClient(ctx context.Context, cl CustomsClient) error {
-	if err := checkID("client id", cl.ID); err != nil {
-		return fmt.Errorf("add customs client: %w", err)
-	}
-	if len(cl.SecretHash) != 64 {
-		return fmt.Errorf("add customs client %s: %w: secret hash must be 64 hex digits", cl.ID, ErrInvalid)
+	if err := checkClient(&cl); err != nil {
+		return err
 	}
 	if cl.Created.IsZero() {
 		cl.Created = c.pg.clock()
@@ -34,7 +32,13 @@ func (c *PGCustoms) AddClient(ctx context.Context, cl CustomsClient) error {
 	if err != nil {
 		return err
 	}
-	tag, err := c.pg.pool.Exec(ctx, "INSERT INTO cu_client (id, rec) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING", cl.ID, v)
+	tag, err := c.pg.pool.Exec(ctx, "INSERT INTO cu_client (id, rec, cert_sha256) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+		cl.ID, v, pgCertBinding(&cl))
+	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "23505" {
+		var other string
+		_ = c.pg.pool.QueryRow(ctx, "SELECT id FROM cu_client WHERE cert_sha256 = $1", cl.CertSHA256).Scan(&other)
+		return fmt.Errorf("add customs client %s: %w: the certificate is already bound to client %s (revoke it first)", cl.ID, ErrConflict, other)
+	}
 	if err != nil {
 		return fmt.Errorf("add customs client %s: %w", cl.ID, err)
 	}
@@ -46,16 +50,44 @@ func (c *PGCustoms) AddClient(ctx context.Context, cl CustomsClient) error {
 
 // Client is Customs.Client.
 func (c *PGCustoms) Client(ctx context.Context, id string) (*CustomsClient, error) {
-	var v []byte
-	if err := c.pg.pool.QueryRow(ctx, "SELECT rec FROM cu_client WHERE id = $1", id).Scan(&v); err != nil {
+	return c.clientWhere(ctx, "customs client "+id, "id", id)
+}
+
+// clientWhere reads the client whose column col is v; what names it in
+// errors.
+func (c *PGCustoms) clientWhere(ctx context.Context, what, col, v string) (*CustomsClient, error) {
+	var rec []byte
+	if err := c.pg.pool.QueryRow(ctx, "SELECT rec FROM cu_client WHERE "+col+" = $1", v).Scan(&rec); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			err = ErrNotFound
 		}
-		return nil, fmt.Errorf("customs client %s: %w", id, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	cl := new(CustomsClient)
-	if err := json.Unmarshal(v, cl); err != nil {
-		return nil, fmt.Errorf("customs client %s: %w", id, err)
+	if err := json.Unmarshal(rec, cl); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return cl, nil
+}
+
+// pgCertBinding is the cert_sha256 column of a client: its certificate
+// fingerprint while the binding is in force, else NULL.
+func pgCertBinding(cl *CustomsClient) *string {
+	if !cl.certBound() {
+		return nil
+	}
+	return &cl.CertSHA256
+}
+
+// ClientByCert is Customs.ClientByCert.
+func (c *PGCustoms) ClientByCert(ctx context.Context, fingerprint string) (*CustomsClient, error) {
+	what := "customs client of certificate " + fingerprint
+	cl, err := c.clientWhere(ctx, what, "cert_sha256", fingerprint)
+	if err != nil {
+		return nil, err
+	}
+	if !cl.certBound() || cl.CertSHA256 != fingerprint {
+		return nil, fmt.Errorf("%s: %w", what, ErrNotFound)
 	}
 	return cl, nil
 }
@@ -103,7 +135,7 @@ func (c *PGCustoms) RevokeClient(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, "UPDATE cu_client SET rec = $2 WHERE id = $1", id, nv)
+		_, err = tx.Exec(ctx, "UPDATE cu_client SET rec = $2, cert_sha256 = NULL WHERE id = $1", id, nv)
 		return err
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -15,11 +16,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ecogate/ecogate/certs"
+	"github.com/ecogate/ecogate/gateway"
 	"github.com/ecogate/ecogate/gateway/customs"
 	"github.com/ecogate/ecogate/store"
 )
 
-const customsClientsUsage = `usage: ecogate customs-clients add    (--config FILE | --node URL | --data FILE) --scopes SCOPES NAME
+const customsClientsUsage = `usage: ecogate customs-clients add    (--config FILE | --node URL | --data FILE) --scopes SCOPES [--cert FILE] NAME
        ecogate customs-clients list   (--config FILE | --node URL | --data FILE)
        ecogate customs-clients revoke (--config FILE | --node URL | --data FILE) ID
 
@@ -29,10 +32,15 @@ file (which add creates if the node never ran). --node URL names a running
 node's local API; --data FILE a stopped node's data file.
 
 add     register a customs declaration system as an OAuth2 client; prints its
-        client id and secret ONCE (only a hash of the secret is stored)
-list    the clients with their scopes and state
-revoke  revoke a client: no new tokens, and its tokens stop working within
-        seconds on a running node
+        client id and secret ONCE (only a hash of the secret is stored).
+        With --cert FILE (the system's PEM client certificate, never its key)
+        the client authenticates with that certificate instead (mutual TLS
+        on listen.customs; the node's customs.clientCAs must hold its CA) and
+        gets no secret; it is bound by the certificate's SHA-256, so a
+        renewed certificate is added again (and the old client revoked)
+list    the clients with their scopes, how they authenticate and state
+revoke  revoke a client: no new tokens, its tokens and its certificate
+        stop working within seconds on a running node
 
 Scopes (comma-separated): customs:check, customs:read, customs:decide.
 The client gets tokens with POST /oauth/token (grant_type=client_credentials,
@@ -47,6 +55,7 @@ func runCustomsClients(ctx context.Context, args []string, stdout, stderr io.Wri
 	config := fs.String("config", "", "the node's configuration `FILE` (local API when it runs, else its data file)")
 	node := fs.String("node", "", "a running node's local API base `URL`")
 	scopes := fs.String("scopes", "", "add: comma-separated `SCOPES`")
+	certFile := fs.String("cert", "", "add: the declaration system's client certificate `FILE` (PEM); the client authenticates with it instead of a secret")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -65,18 +74,28 @@ func runCustomsClients(ctx context.Context, args []string, stdout, stderr io.Wri
 		fmt.Fprintln(stderr, "ecogate customs-clients:", err)
 		return exitUsage
 	}
-	var scopeList []string
+	var req customsClientsReq
 	if pos[0] == "add" {
-		if scopeList, err = customs.CheckScopes(strings.Split(*scopes, ",")); err != nil {
+		if req.scopes, err = customs.CheckScopes(strings.Split(*scopes, ",")); err != nil {
 			fmt.Fprintf(stderr, "ecogate customs-clients add: %v (e.g. --scopes %s)\n", err, strings.Join(customs.Scopes(), ","))
 			return exitUsage
 		}
+		if *certFile != "" {
+			if req.cert, req.certPEM, err = readClientCert(*certFile); err != nil {
+				fmt.Fprintf(stderr, "ecogate customs-clients add: --cert %s: %v\n", *certFile, err)
+				return exitUsage
+			}
+			warnClientCA(*config, req.cert, stderr)
+		}
+	} else if *certFile != "" {
+		fmt.Fprintln(stderr, "ecogate customs-clients: --cert is for add only")
+		return exitUsage
 	}
 	if tg.api != "" {
-		return customsClientsAPI(ctx, tg, pos, scopeList, stdout, stderr)
+		return customsClientsAPI(ctx, tg, pos, req, stdout, stderr)
 	}
 	if *config != "" {
-		if code, ok := customsClientsPG(ctx, *config, pos, scopeList, stdout, stderr); ok {
+		if code, ok := customsClientsPG(ctx, *config, pos, req, stdout, stderr); ok {
 			return code
 		}
 	}
@@ -102,14 +121,77 @@ func runCustomsClients(ctx context.Context, args []string, stdout, stderr io.Wri
 		}
 	}
 	defer db.Close()
-	return customsClientsStore(ctx, db.Customs(), db.Audit(), pos, scopeList, stdout, stderr)
+	return customsClientsStore(ctx, db.Customs(), db.Audit(), pos, req, stdout, stderr)
+}
+
+// customsClientsReq is what add registers: scopes and, for a client that
+// authenticates by certificate, the certificate.
+type customsClientsReq struct {
+	scopes  []string
+	cert    *x509.Certificate
+	certPEM []byte
+}
+
+// readClientCert reads the certificate of --cert: one certificate, no
+// private key, able to authenticate a TLS client now.
+func readClientCert(path string) (*x509.Certificate, []byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := customs.ParseClientCert(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := customs.CheckClientCert(c, time.Now()); err != nil {
+		return nil, nil, err
+	}
+	return c, certs.CertPEM(c), nil
+}
+
+// warnClientCA warns when the configuration's customs.clientCAs would not
+// accept the certificate at the handshake (the client is registered
+// anyway: the CAs may be configured next).
+func warnClientCA(config string, c *x509.Certificate, stderr io.Writer) {
+	if config == "" {
+		return
+	}
+	cfg, err := gateway.LoadConfig(config)
+	if err != nil {
+		return
+	}
+	if len(cfg.Customs.ClientCAs) == 0 {
+		fmt.Fprintf(stderr, "ecogate customs-clients add: warning: %s has no customs.clientCAs, so the customs API asks for no client certificate; "+
+			"add the CA that issued %q and restart the node\n", config, c.Issuer)
+		return
+	}
+	roots := x509.NewCertPool()
+	for _, f := range cfg.Customs.ClientCAs {
+		cs, err := certs.LoadCertificates(f)
+		if err != nil {
+			return // the node refuses to start with the reason
+		}
+		for _, ca := range cs {
+			roots.AddCert(ca)
+		}
+	}
+	if _, err := c.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		fmt.Fprintf(stderr, "ecogate customs-clients add: warning: the certificate does not verify against customs.clientCAs of %s (%v); "+
+			"the handshake refuses it unless the client sends the missing intermediate CA\n", config, err)
+	}
 }
 
 // customsClientsStore runs add, list or revoke on a stopped node's store.
-func customsClientsStore(ctx context.Context, cs customs.ClientAdmin, audit customs.AuditLog, pos, scopeList []string, stdout, stderr io.Writer) int {
+func customsClientsStore(ctx context.Context, cs customs.ClientAdmin, audit customs.AuditLog, pos []string, req customsClientsReq, stdout, stderr io.Writer) int {
 	switch pos[0] {
 	case "add":
-		nc, err := customs.AddClient(ctx, cs, audit, operator(), pos[1], scopeList, time.Now())
+		var nc *customs.NewClient
+		var err error
+		if req.cert != nil {
+			nc, err = customs.AddCertClient(ctx, cs, audit, operator(), pos[1], req.scopes, req.cert, time.Now())
+		} else {
+			nc, err = customs.AddClient(ctx, cs, audit, operator(), pos[1], req.scopes, time.Now())
+		}
 		if nc != nil {
 			printNewClient(stdout, nc)
 		}
@@ -145,28 +227,38 @@ func customsClientsStore(ctx context.Context, cs customs.ClientAdmin, audit cust
 }
 
 func printNewClient(stdout io.Writer, nc *customs.NewClient) {
+	if nc.CertSHA256 != "" {
+		fmt.Fprintf(stdout, "client_id:     %s\ncertificate:   %s\ncert_sha256:   %s\ncert_expires:  %s\nscopes:        %s\n\n"+
+			"The client authenticates with this certificate (mutual TLS on the customs API); it has no secret.\n",
+			nc.ID, nc.CertSubject, nc.CertSHA256, nc.CertNotAfter.Format(time.RFC3339), strings.Join(nc.Scopes, " "))
+		return
+	}
 	fmt.Fprintf(stdout, "client_id:     %s\nclient_secret: %s\nscopes:        %s\n\nThe secret is shown only now; store it in the declaration system's secret store.\n",
 		nc.ID, nc.Secret, strings.Join(nc.Scopes, " "))
 }
 
 func printClients(stdout io.Writer, cl []customs.ClientInfo) {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tSCOPES\tCREATED\tSTATE")
+	fmt.Fprintln(tw, "ID\tNAME\tSCOPES\tAUTH\tCREATED\tSTATE")
 	for _, c := range cl {
 		state := "active"
 		if !c.Revoked.IsZero() {
 			state = "revoked " + c.Revoked.Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, strings.Join(c.Scopes, ","), c.Created.Format(time.RFC3339), state)
+		auth := "secret"
+		if c.CertSHA256 != "" {
+			auth = "cert sha256:" + c.CertSHA256 + " (expires " + c.CertNotAfter.Format(time.DateOnly) + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, strings.Join(c.Scopes, ","), auth, c.Created.Format(time.RFC3339), state)
 	}
 	tw.Flush()
 }
 
 // customsClientsAPI manages the clients through a running node's local API.
-func customsClientsAPI(ctx context.Context, tg target, pos, scopes []string, stdout, stderr io.Writer) int {
+func customsClientsAPI(ctx context.Context, tg target, pos []string, req customsClientsReq, stdout, stderr io.Writer) int {
 	switch pos[0] {
 	case "add":
-		body, _ := json.Marshal(customs.AddClientRequest{Name: pos[1], Scopes: scopes})
+		body, _ := json.Marshal(customs.AddClientRequest{Name: pos[1], Scopes: req.scopes, Certificate: string(req.certPEM)})
 		var nc customs.NewClient
 		if code := localAPIBody(ctx, tg, http.MethodPost, "/api/v1/customs-clients", body, &nc, stderr, "customs-clients add"); code != exitOK {
 			return code

@@ -12,7 +12,7 @@ import (
 // customsClientsPG runs customs-clients on the PostgreSQL database of a
 // configuration with store.engine: postgres (replicas may run: the
 // database is shared). ok is false for a bbolt configuration.
-func customsClientsPG(ctx context.Context, cfgPath string, pos, scopes []string, stdout, stderr io.Writer) (code int, ok bool) {
+func customsClientsPG(ctx context.Context, cfgPath string, pos []string, req customsClientsReq, stdout, stderr io.Writer) (code int, ok bool) {
 	cfg, err := gateway.LoadConfig(cfgPath)
 	if err != nil || cfg.Store.Engine != gateway.EnginePostgres {
 		return 0, false
@@ -23,5 +23,5 @@ func customsClientsPG(ctx context.Context, cfgPath string, pos, scopes []string,
 		return exitUsage, true
 	}
 	defer pg.Close()
-	return customsClientsStore(ctx, pg.Customs(), pg.Audit(), pos, scopes, stdout, stderr), true
+	return customsClientsStore(ctx, pg.Customs(), pg.Audit(), pos, req, stdout, stderr), true
 }

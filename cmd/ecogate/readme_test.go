@@ -75,7 +75,8 @@ func TestREADMEDocumentsNoDynamicBuildOrIssueNumbers(t *testing.T) {
 }
 
 // TestREADMEWalkthrough runs the README's command blocks of "Start here",
-// "One node for real", "Conformance kit" and "Customs checks" with bash, as a new user would,
+// "One node for real", "Conformance kit" and "Customs checks" (both
+// sections, with tokens and with a client certificate) with bash, as a new user would,
 // against the binary built as the README says, in a fresh temporary
 // folder. The only changes: the build line is replaced by a copy of the
 // binary built once, `go run ./cmd/ecogate` by that binary, /tmp/eco by a
@@ -209,6 +210,10 @@ func TestREADMEWalkthrough(t *testing.T) {
 		`"preferenceGiven":true,"utilised":{"value":"1000","unitCode":"KGM"},"remaining":{"value":"52000","unitCode":"KGM"}`,
 		`"qrLink":"http://127.0.0.1:`,
 		`{"found":true,"certificate":{"number":"IN-AI-2026-DEMO-0003"`,
+		// Customs checks with a client certificate: registered (no
+		// secret), listed with its binding, a check with the certificate
+		// and no token, refused once the CRL file revokes it.
+		"cert_sha256:", "cert sha256:", `"verdict":"AUTHENTIC"`, `"error":"certificate_revoked"`,
 	} {
 		if !strings.Contains(out, w) {
 			t.Errorf("Customs checks: output lacks %q:\n%s", w, out)

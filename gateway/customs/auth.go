@@ -98,7 +98,7 @@ func (s *Service) handleToken(w http.ResponseWriter, r *http.Request) {
 		oauthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the client store cannot be read; try again")
 		return
 	}
-	if cl == nil || subtle.ConstantTimeCompare([]byte(HashSecret(secret)), []byte(cl.SecretHash)) != 1 || !cl.Revoked.IsZero() {
+	if cl == nil || cl.SecretHash == "" || subtle.ConstantTimeCompare([]byte(HashSecret(secret)), []byte(cl.SecretHash)) != 1 || !cl.Revoked.IsZero() {
 		s.log.Warn("customs token refused", "client", id)
 		s.audit(r.Context(), "customs:"+clip(id, 64), "customs.token-refused", clip(id, 64), nil)
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "unknown client, wrong secret or revoked client")
@@ -199,23 +199,31 @@ func (a *authenticator) forget(tok string) {
 	a.mu.Unlock()
 }
 
-// require is middleware: a valid bearer token (401 otherwise) whose scope
-// holds scope (403 otherwise).
+// require is middleware: a verified client certificate bound to an active
+// client (mtls.go; 403 otherwise) or, without one, a valid bearer token
+// (401 otherwise), whose scope holds scope (403 otherwise).
 func (s *Service) require(scope string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			h := r.Header.Get("Authorization")
-			tok, ok := strings.CutPrefix(h, "Bearer ")
-			if !ok || tok == "" {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="customs"`)
-				writeProblem(w, http.StatusUnauthorized, "invalid_token", "an access token is required: Authorization: Bearer TOKEN from POST /oauth/token")
+			e, refused := s.clientFromTLS(r)
+			if refused != nil {
+				writeCertRefusal(w, refused)
 				return
 			}
-			e, err := s.auth.check(r.Context(), tok)
-			if err != nil {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="customs", error="invalid_token", error_description="`+err.Error()+`"`)
-				writeProblem(w, http.StatusUnauthorized, "invalid_token", err.Error()+"; get a new one from POST /oauth/token")
-				return
+			if e.client == "" { // no client certificate: the bearer token
+				h := r.Header.Get("Authorization")
+				tok, ok := strings.CutPrefix(h, "Bearer ")
+				if !ok || tok == "" {
+					w.Header().Set("WWW-Authenticate", `Bearer realm="customs"`)
+					writeProblem(w, http.StatusUnauthorized, "invalid_token", "an access token is required: Authorization: Bearer TOKEN from POST /oauth/token")
+					return
+				}
+				var err error
+				if e, err = s.auth.check(r.Context(), tok); err != nil {
+					w.Header().Set("WWW-Authenticate", `Bearer realm="customs", error="invalid_token", error_description="`+err.Error()+`"`)
+					writeProblem(w, http.StatusUnauthorized, "invalid_token", err.Error()+"; get a new one from POST /oauth/token")
+					return
+				}
 			}
 			if !slices.Contains(e.scopes, scope) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="customs", error="insufficient_scope", scope="`+scope+`"`)

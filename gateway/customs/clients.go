@@ -2,6 +2,7 @@ package customs
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -25,26 +26,33 @@ type ClientAdmin interface {
 }
 
 // ClientInfo is a client as the administration API shows it: never the
-// secret or its hash.
+// secret or its hash. A client bound to a client certificate shows its
+// SHA-256, subject and expiry.
 type ClientInfo struct {
-	ID      string    `json:"clientId"`
-	Name    string    `json:"name"`
-	Scopes  []string  `json:"scopes"`
-	Created time.Time `json:"created"`
-	Revoked time.Time `json:"revoked,omitzero"`
+	ID           string    `json:"clientId"`
+	Name         string    `json:"name"`
+	Scopes       []string  `json:"scopes"`
+	CertSHA256   string    `json:"certSHA256,omitempty"`
+	CertSubject  string    `json:"certSubject,omitempty"`
+	CertNotAfter time.Time `json:"certNotAfter,omitzero"`
+	Created      time.Time `json:"created"`
+	Revoked      time.Time `json:"revoked,omitzero"`
 }
 
 // NewClient is the answer to adding a client: its credentials, the secret
-// shown this once.
+// shown this once (none for a client bound to a certificate).
 type NewClient struct {
 	ClientInfo
-	Secret string `json:"clientSecret"`
+	Secret string `json:"clientSecret,omitempty"`
 }
 
-// AddClientRequest is the body of POST /customs-clients.
+// AddClientRequest is the body of POST /customs-clients. With Certificate
+// (PEM) the client authenticates with that client certificate (mutual
+// TLS) and gets no secret.
 type AddClientRequest struct {
-	Name   string   `json:"name"`
-	Scopes []string `json:"scopes"`
+	Name        string   `json:"name"`
+	Scopes      []string `json:"scopes"`
+	Certificate string   `json:"certificate,omitempty"`
 }
 
 // CheckScopes returns the scopes without duplicates, or an error naming an
@@ -79,6 +87,11 @@ var ErrBadClientRequest = errors.New("bad client request")
 // error together: the secret must still be shown, as it exists nowhere
 // else.
 func AddClient(ctx context.Context, admin ClientAdmin, audit AuditLog, actor, name string, scopes []string, now time.Time) (*NewClient, error) {
+	return addClient(ctx, admin, audit, actor, name, scopes, nil, now)
+}
+
+// addClient is AddClient, or AddCertClient when cert is set.
+func addClient(ctx context.Context, admin ClientAdmin, audit AuditLog, actor, name string, scopes []string, cert *x509.Certificate, now time.Time) (*NewClient, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return nil, fmt.Errorf("%w: give the client a name (the declaration system it is for)", ErrBadClientRequest)
@@ -87,17 +100,22 @@ func AddClient(ctx context.Context, admin ClientAdmin, audit AuditLog, actor, na
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadClientRequest, err)
 	}
-	id, secret, hash := NewClientCredentials()
-	created := now.UTC()
-	cl := store.CustomsClient{ID: id, Name: name, SecretHash: hash, Scopes: sc, Created: created}
+	cl := store.CustomsClient{Name: name, Scopes: sc, Created: now.UTC()}
+	var secret string
+	if cert == nil {
+		cl.ID, secret, cl.SecretHash = NewClientCredentials()
+	} else {
+		cl.ID, _, _ = NewClientCredentials()
+		cl.CertSHA256, cl.CertSubject, cl.CertNotAfter = CertFingerprint(cert), certSubject(cert), cert.NotAfter.UTC()
+	}
 	if err := admin.AddClient(ctx, cl); err != nil {
 		return nil, err
 	}
-	nc := &NewClient{ClientInfo: ClientInfo{ID: id, Name: name, Scopes: sc, Created: created}, Secret: secret}
+	nc := &NewClient{ClientInfo: InfoOf(cl), Secret: secret}
 	if audit != nil {
-		if _, err := audit.Append(ctx, store.Entry{Actor: actor, Action: "customs-client.add", Subject: id,
-			Details: map[string]string{"name": name, "scopes": strings.Join(sc, " ")}}); err != nil {
-			return nc, fmt.Errorf("the client %s was added but its audit entry failed: %w", id, err)
+		if _, err := audit.Append(ctx, store.Entry{Actor: actor, Action: "customs-client.add", Subject: cl.ID,
+			Details: certDetails(cl, map[string]string{"name": name, "scopes": strings.Join(sc, " ")})}); err != nil {
+			return nc, fmt.Errorf("the client %s was added but its audit entry failed: %w", cl.ID, err)
 		}
 	}
 	return nc, nil
@@ -118,7 +136,8 @@ func RevokeClient(ctx context.Context, admin ClientAdmin, audit AuditLog, actor,
 
 // InfoOf is the shown form of a stored client.
 func InfoOf(c store.CustomsClient) ClientInfo {
-	return ClientInfo{ID: c.ID, Name: c.Name, Scopes: c.Scopes, Created: c.Created, Revoked: c.Revoked}
+	return ClientInfo{ID: c.ID, Name: c.Name, Scopes: c.Scopes, CertSHA256: c.CertSHA256, CertSubject: c.CertSubject,
+		CertNotAfter: c.CertNotAfter, Created: c.Created, Revoked: c.Revoked}
 }
 
 // ClientRoutes (clock now, time.Now when nil) is the administration of the customs API's clients, for
@@ -126,7 +145,8 @@ func InfoOf(c store.CustomsClient) ClientInfo {
 // required whenever the local API listens beyond loopback):
 //
 //	GET  /customs-clients              the clients (no secrets)
-//	POST /customs-clients              {"name": ..., "scopes": [...]}: 201 with the secret, shown once
+//	POST /customs-clients              {"name": ..., "scopes": [...]}: 201 with the secret, shown once;
+//	                                   with "certificate": PEM, a client of that client certificate (no secret)
 //	POST /customs-clients/{id}/revoke  revoke: no new tokens; its tokens stop working
 func ClientRoutes(admin ClientAdmin, audit AuditLog, now func() time.Time) http.Handler {
 	if now == nil {
@@ -155,7 +175,17 @@ func ClientRoutes(admin ClientAdmin, audit AuditLog, now func() time.Time) http.
 			writeProblem(w, http.StatusBadRequest, "invalid_request", `the body must be {"name": "...", "scopes": ["customs:check", ...]}: `+err.Error())
 			return
 		}
-		nc, err := AddClient(r.Context(), admin, audit, "local", req.Name, req.Scopes, now())
+		var nc *NewClient
+		if req.Certificate != "" {
+			var cert *x509.Certificate
+			if cert, err = ParseClientCert([]byte(req.Certificate)); err != nil {
+				writeProblem(w, http.StatusBadRequest, "invalid_request", "certificate: "+err.Error())
+				return
+			}
+			nc, err = AddCertClient(r.Context(), admin, audit, "local", req.Name, req.Scopes, cert, now())
+		} else {
+			nc, err = AddClient(r.Context(), admin, audit, "local", req.Name, req.Scopes, now())
+		}
 		switch {
 		case nc != nil && err != nil:
 			writeJSON(w, http.StatusCreated, struct {
@@ -164,6 +194,8 @@ func ClientRoutes(admin ClientAdmin, audit AuditLog, now func() time.Time) http.
 			}{nc, err.Error()})
 		case errors.Is(err, ErrBadClientRequest):
 			writeProblem(w, http.StatusBadRequest, "invalid_request", err.Error())
+		case errors.Is(err, store.ErrConflict):
+			writeProblem(w, http.StatusConflict, "conflict", err.Error())
 		case err != nil:
 			writeProblem(w, http.StatusServiceUnavailable, "unavailable", err.Error())
 		default:

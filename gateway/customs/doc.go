@@ -1,6 +1,7 @@
 // Package customs is the customs face of the node: the importing customs'
 // declaration system gets an OAuth2 client-credentials token
-// (POST /oauth/token), checks a certificate against a declaration in real
+// (POST /oauth/token) or presents a client certificate bound to it
+// (mutual TLS, mtls.go: the same scopes and audit actor), checks a certificate against a declaration in real
 // time (POST /customs/v1/checks: AUTHENTIC, MISMATCH with what differs per
 // item, NOT_FOUND, WITHDRAWN, REPLACED, EXPIRED, UNTRUSTED, REVOKED (the
 // signer chain stored with the view is re-evaluated against the partner's
@@ -30,7 +31,10 @@
 //
 //   - customs listener (listen.customs, HTTPS with tls.cert/tls.key):
 //     customs.New(Options{...}).Routes() at "/"; tokens signed with
-//     customs.tokenKey (default: the receipt key);
+//     customs.tokenKey (default: the receipt key); with customs.clientCAs
+//     the listener verifies client certificates when given
+//     (tls.VerifyClientCertIfGiven) and Options.ClientCRLs gives
+//     customs.clientCRLs as loaded now;
 //   - partner API: QueryHandler(...) at POST /eco/v1/verification-queries
 //     behind the mTLS partner check (the asker from its client
 //     certificate); the QueryClient reaches partners with the delivery
@@ -53,7 +57,8 @@
 //   - local API: IssuedRoutesWithLinks(db.Issued(), verify QRLink) under
 //     /api/v1 (decisions shown with the certificates this node issued).
 //
-// Owns: the customs API handlers, the Rec 20 conversion table, the M5
+// Owns: the customs API handlers, its two ways of authentication (bearer
+// tokens, auth.go; client certificates, mtls.go), the Rec 20 conversion table, the M5
 // client and handler, M6 creation (Decide) and application at the issuer
 // (ApplyDecision, IssuedRoutes). Durable state lives in package store
 // (store.Customs, store.Issued); interfaces are declared here, by their

@@ -3,6 +3,7 @@ package customs
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +27,9 @@ import (
 // Store is the customs face's durable state (satisfied by *store.Customs).
 type Store interface {
 	Client(ctx context.Context, id string) (*store.CustomsClient, error)
+	// ClientByCert is the active client bound to a client certificate
+	// (hex SHA-256 of its DER bytes), or store.ErrNotFound.
+	ClientByCert(ctx context.Context, fingerprint string) (*store.CustomsClient, error)
 	PutView(ctx context.Context, country, number string, basedOn uint64, view []byte) error
 	Snapshot(country, number string, versionOf func(view []byte) int, dst *store.Snapshot) (bool, error)
 	Decide(ctx context.Context, d store.Decision, msg *store.OutMessage) (*store.Decision, error)
@@ -57,6 +61,10 @@ type Options struct {
 	// them (its Audience should be Audience).
 	Tokens        *certs.TokenIssuer
 	TokenVerifier *certs.TokenVerifier
+	// ClientCRLs gives the CRLs that verified client certificates (mutual
+	// TLS, mtls.go) are checked against now; nil or empty: none. The
+	// listener verifies the certificates against the client CAs.
+	ClientCRLs func() []*x509.RevocationList
 	// Audience is the aud claim of the tokens; "ecogate-customs" when empty.
 	Audience string
 	// Signer signs decisions (M6) before they go to the issuer; without it
@@ -99,10 +107,11 @@ type AuditLog interface {
 // Service is the customs face: the token endpoint, the check, lookup and
 // decision API. It is safe for concurrent use.
 type Service struct {
-	opt  Options
-	now  func() time.Time
-	log  *slog.Logger
-	auth *authenticator
+	opt   Options
+	now   func() time.Time
+	log   *slog.Logger
+	auth  *authenticator
+	certs *certAuthenticator
 
 	checks    map[string]prometheus.Counter // by verdict, resolved once (read-only)
 	decisions *prometheus.CounterVec
@@ -165,6 +174,7 @@ func New(opt Options) (*Service, error) {
 	}
 	s.decisions = decisions
 	s.auth = &authenticator{store: opt.Store, verifier: opt.TokenVerifier, now: opt.Clock, cache: map[string]tokenEntry{}}
+	s.certs = &certAuthenticator{store: opt.Store, crls: opt.ClientCRLs, now: opt.Clock, cache: map[[32]byte]certEntry{}}
 	return s, nil
 }
 

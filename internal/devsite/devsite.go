@@ -212,6 +212,14 @@ customs:
   queryTimeout: 2s
   # how long the issuer's signed answer is reused (negative answers: at most 1m)
   queryCacheTTL: 5m
+  # mutual TLS as well as bearer tokens: PEM files of the CAs that issue the
+  # customs systems' client certificates; with them listen.customs asks for a
+  # client certificate and verifies it when given (each certificate is bound to a
+  # client: ecogate customs-clients add --cert FILE); empty: bearer tokens only
+  clientCAs: []
+  # CRLs of those CAs (PEM or DER), read again when they change; a revoked
+  # certificate is refused, and so is one covered by a CRL past its next update
+  clientCRLs: []
 verify:
   # base of the QR links printed on certificates this node issues
   # (publicURL/verify/q/TOKEN), as the public reaches listen.public;
@@ -280,6 +288,11 @@ func ExampleConfig() string {
 	return fmt.Sprintf(ConfigTemplate, "IN", "India e-CO node", "eco.example.in:8443", ":8443", "127.0.0.1:8080",
 		":8444", "127.0.0.1:8081", `""`)
 }
+
+// FreeLoopbackAddr returns a loopback address (127.0.0.1:PORT) whose port
+// is free now, below the ephemeral range (see freeLoopbackAddr): the
+// free-port helper of tests that listen on loopback.
+func FreeLoopbackAddr() (string, error) { return freeLoopbackAddr(nil) }
 
 // freeLoopbackAddr returns a loopback address whose port is free now and
 // not among taken. The port is taken below Linux's ephemeral range
