@@ -74,6 +74,30 @@ type CRLChecker struct {
 	signed sync.Map // crlKey -> bool
 }
 
+// ErrNoChain is returned by CheckAny when it is given no chain to check.
+var ErrNoChain = errors.New("no verified certificate chain")
+
+// CheckAny checks verified chains (leaf first, as crypto/tls and
+// x509.Verify give them; a certificate may have several) against crls at
+// time at: nil when there are no CRLs or one chain passes Check, else the
+// error of the first chain (ErrNoChain when there is none).
+func (k *CRLChecker) CheckAny(chains [][]*x509.Certificate, crls []*x509.RevocationList, at time.Time) error {
+	if len(crls) == 0 {
+		return nil
+	}
+	first := ErrNoChain
+	for i, ch := range chains {
+		err := k.Check(ch, crls, at)
+		if err == nil {
+			return nil
+		}
+		if i == 0 {
+			first = err
+		}
+	}
+	return first
+}
+
 // Check returns nil when no certificate of chain is on a CRL of crls
 // issued by the next certificate of the chain; an error wrapping
 // ErrRevoked when one is, and one wrapping ErrCRLStale when a CRL that

@@ -125,3 +125,33 @@ func TestSignatureCertificates(t *testing.T) {
 		t.Fatal("DOCTYPE accepted")
 	}
 }
+
+// TestCRLCheckerAny: a certificate with several verified chains passes
+// when one of them does; the first chain's error otherwise.
+func TestCRLCheckerAny(t *testing.T) {
+	p := testPKI(t)
+	viaInter := []*x509.Certificate{p.SignerECDSA.Cert, p.Intermediate.Cert, p.Root.Cert}
+	viaRoot := []*x509.Certificate{p.TLSClient.Cert, p.Root.Cert}
+	interRevoked := []*x509.RevocationList{mustCRL(t, p.Root, testNow.Add(-time.Hour), p.Intermediate.Cert)}
+	stale := []*x509.RevocationList{mustCRL(t, p.Root, testNow.Add(-40*24*time.Hour))}
+	for _, tc := range []struct {
+		name   string
+		chains [][]*x509.Certificate
+		crls   []*x509.RevocationList
+		want   error
+	}{
+		{"no CRLs, no chains", nil, nil, nil},
+		{"CRLs, no chains", nil, interRevoked, ErrNoChain},
+		{"one chain revoked", [][]*x509.Certificate{viaInter}, interRevoked, ErrRevoked},
+		{"revoked chain, then a good one", [][]*x509.Certificate{viaInter, viaRoot}, interRevoked, nil},
+		{"first error kept", [][]*x509.Certificate{viaInter, viaRoot}, append(append([]*x509.RevocationList{}, interRevoked...), stale...), ErrRevoked},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var k CRLChecker
+			err := k.CheckAny(tc.chains, tc.crls, testNow)
+			if (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
+				t.Fatalf("CheckAny: %v, want %v", err, tc.want)
+			}
+		})
+	}
+}

@@ -41,23 +41,7 @@ type ClientCertMatcher interface {
 // chain has no revoked certificate (or the partner has no TLS CRL), else
 // an error wrapping certs.ErrRevoked or certs.ErrCRLStale.
 func (p *Partner) CheckTLSRevocation(chains [][]*x509.Certificate, at time.Time) error {
-	if len(p.TLSCRLs) == 0 {
-		return nil
-	}
-	var first error
-	for _, ch := range chains {
-		err := p.tlsCRLCheck.Check(ch, p.TLSCRLs, at)
-		if err == nil {
-			return nil
-		}
-		if first == nil {
-			first = err
-		}
-	}
-	if first == nil {
-		first = errors.New("no verified certificate chain")
-	}
-	return first
+	return p.tlsCRLCheck.CheckAny(chains, p.TLSCRLs, at)
 }
 
 // verifyPartnerServer is the delivery client's tls.Config.VerifyConnection

@@ -210,23 +210,11 @@ func (r *Registry) ByClientCert(cert *x509.Certificate, intermediates ...*x509.C
 // TLS CRLs every chain passes. CRL signatures are checked once per
 // registry.
 func (r *Registry) CheckTLSRevocation(p *Partner, chains [][]*x509.Certificate, at time.Time) error {
-	if len(p.TLSCRLs) == 0 {
-		return nil
+	err := r.crls.CheckAny(chains, p.TLSCRLs, at)
+	if errors.Is(err, certs.ErrNoChain) {
+		return fmt.Errorf("no verified chain to check: %w", ErrUnknownPartner)
 	}
-	var first error
-	for _, ch := range chains {
-		err := r.crls.Check(ch, p.TLSCRLs, at)
-		if err == nil {
-			return nil
-		}
-		if first == nil {
-			first = err
-		}
-	}
-	if first == nil {
-		first = fmt.Errorf("no verified chain to check: %w", ErrUnknownPartner)
-	}
-	return first
+	return err
 }
 
 // file layout, decoded with unknown fields refused.

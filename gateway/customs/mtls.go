@@ -192,15 +192,9 @@ func (a *certAuthenticator) revoked(chains [][]*x509.Certificate, now time.Time)
 	}
 	k := a.check
 	a.mu.Unlock()
-	var first error
-	for _, ch := range chains {
-		err := k.Check(ch, crls, now)
-		if err == nil {
-			return nil
-		}
-		if first == nil {
-			first = err
-		}
+	first := k.CheckAny(chains, crls, now)
+	if first == nil {
+		return nil
 	}
 	if errors.Is(first, certs.ErrCRLStale) {
 		return &certRefusal{http.StatusForbidden, CodeCertCRLStale,
