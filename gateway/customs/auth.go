@@ -200,31 +200,45 @@ func (a *authenticator) forget(tok string) {
 }
 
 // require is middleware: a valid bearer token (401 otherwise) whose scope
-// holds scope (403 otherwise).
+// holds scope (403 otherwise); the handler finds the client with ClientOf.
 func (s *Service) require(scope string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			h := r.Header.Get("Authorization")
-			tok, ok := strings.CutPrefix(h, "Bearer ")
-			if !ok || tok == "" {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="customs"`)
-				writeProblem(w, http.StatusUnauthorized, "invalid_token", "an access token is required: Authorization: Bearer TOKEN from POST /oauth/token")
+			client, ok := s.authorize(w, r, scope)
+			if !ok {
 				return
 			}
-			e, err := s.auth.check(r.Context(), tok)
-			if err != nil {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="customs", error="invalid_token", error_description="`+err.Error()+`"`)
-				writeProblem(w, http.StatusUnauthorized, "invalid_token", err.Error()+"; get a new one from POST /oauth/token")
-				return
-			}
-			if !slices.Contains(e.scopes, scope) {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="customs", error="insufficient_scope", scope="`+scope+`"`)
-				writeProblem(w, http.StatusForbidden, "insufficient_scope", "this call needs scope "+scope)
-				return
-			}
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientKey{}, e.client)))
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientKey{}, client)))
 		})
 	}
+}
+
+// hdrBearer is the WWW-Authenticate challenge of a request without a token
+// (shared, never modified).
+var hdrBearer = []string{`Bearer realm="customs"`}
+
+// authorize checks the request's bearer token: it returns the client id,
+// or writes the refusal (401 without a valid token, 403 without scope) and
+// returns false.
+func (s *Service) authorize(w http.ResponseWriter, r *http.Request, scope string) (string, bool) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || tok == "" {
+		w.Header()["Www-Authenticate"] = hdrBearer
+		writeProblem(w, http.StatusUnauthorized, "invalid_token", "an access token is required: Authorization: Bearer TOKEN from POST /oauth/token")
+		return "", false
+	}
+	e, err := s.auth.check(r.Context(), tok)
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="customs", error="invalid_token", error_description="`+err.Error()+`"`)
+		writeProblem(w, http.StatusUnauthorized, "invalid_token", err.Error()+"; get a new one from POST /oauth/token")
+		return "", false
+	}
+	if !slices.Contains(e.scopes, scope) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="customs", error="insufficient_scope", scope="`+scope+`"`)
+		writeProblem(w, http.StatusForbidden, "insufficient_scope", "this call needs scope "+scope)
+		return "", false
+	}
+	return e.client, true
 }
 
 // clip shortens s to at most n bytes (for logs of untrusted input).
