@@ -267,6 +267,12 @@ func writeFieldError(w http.ResponseWriter, fe *fieldError) {
 // field twice, no unknown field, every value of its documented type;
 // otherwise a fieldError naming the field.
 func (s *Service) decodeBody(w http.ResponseWriter, r *http.Request, v any) *fieldError {
+	return s.decodeBodyIn(w, r, v, nil)
+}
+
+// decodeBodyIn is decodeBody with the parts of a check request in m (nil:
+// allocated).
+func (s *Service) decodeBodyIn(w http.ResponseWriter, r *http.Request, v any, m *checkMem) *fieldError {
 	bp := bodyPool.Get().(*bytes.Buffer)
 	defer func() {
 		if bp.Cap() <= 64<<10 {
@@ -282,7 +288,7 @@ func (s *Service) decodeBody(w http.ResponseWriter, r *http.Request, v any) *fie
 		}
 		return badField("body", "cannot be read: %v", err)
 	}
-	if cr, ok := v.(*CheckRequest); ok && decodeCheckFast(bp.Bytes(), cr) {
+	if cr, ok := v.(*CheckRequest); ok && decodeCheckFastIn(bp.Bytes(), cr, m) {
 		return nil // the common shape, decoded without reflection
 	}
 	if err := strictjson.Unmarshal(bp.Bytes(), v); err != nil {
