@@ -201,38 +201,58 @@ func (a *authenticator) forget(tok string) {
 
 // require is middleware: a verified client certificate bound to an active
 // client (mtls.go; 403 otherwise) or, without one, a valid bearer token
-// (401 otherwise), whose scope holds scope (403 otherwise).
+// (401 otherwise), whose scope holds scope (403 otherwise); the handler
+// finds the client with ClientOf.
 func (s *Service) require(scope string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			e, refused := s.clientFromTLS(r)
-			if refused != nil {
-				writeCertRefusal(w, refused)
+			client, ok := s.authorize(w, r, scope)
+			if !ok {
 				return
 			}
-			if e.client == "" { // no client certificate: the bearer token
-				h := r.Header.Get("Authorization")
-				tok, ok := strings.CutPrefix(h, "Bearer ")
-				if !ok || tok == "" {
-					w.Header().Set("WWW-Authenticate", `Bearer realm="customs"`)
-					writeProblem(w, http.StatusUnauthorized, "invalid_token", "an access token is required: Authorization: Bearer TOKEN from POST /oauth/token")
-					return
-				}
-				var err error
-				if e, err = s.auth.check(r.Context(), tok); err != nil {
-					w.Header().Set("WWW-Authenticate", `Bearer realm="customs", error="invalid_token", error_description="`+err.Error()+`"`)
-					writeProblem(w, http.StatusUnauthorized, "invalid_token", err.Error()+"; get a new one from POST /oauth/token")
-					return
-				}
-			}
-			if !slices.Contains(e.scopes, scope) {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="customs", error="insufficient_scope", scope="`+scope+`"`)
-				writeProblem(w, http.StatusForbidden, "insufficient_scope", "this call needs scope "+scope)
-				return
-			}
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientKey{}, e.client)))
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientKey{}, client)))
 		})
 	}
+}
+
+// hdrBearer is the WWW-Authenticate challenge of a request without a token
+// (shared, never modified).
+var hdrBearer = []string{`Bearer realm="customs"`}
+
+// authorize authenticates the request: by its verified client
+// certificate when it has one (mtls.go: the certificate decides, a token
+// beside it is not read), else by its bearer token. It returns the client
+// id, or writes the refusal (403 for a refused certificate, 401 without a
+// valid token, 403 without scope) and returns false.
+func (s *Service) authorize(w http.ResponseWriter, r *http.Request, scope string) (string, bool) {
+	e, refused := s.clientFromTLS(r)
+	if refused != nil {
+		writeCertRefusal(w, refused)
+		return "", false
+	}
+	byCert := e.client != ""
+	if !byCert {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || tok == "" {
+			w.Header()["Www-Authenticate"] = hdrBearer
+			writeProblem(w, http.StatusUnauthorized, "invalid_token", "an access token is required: Authorization: Bearer TOKEN from POST /oauth/token")
+			return "", false
+		}
+		var err error
+		if e, err = s.auth.check(r.Context(), tok); err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="customs", error="invalid_token", error_description="`+err.Error()+`"`)
+			writeProblem(w, http.StatusUnauthorized, "invalid_token", err.Error()+"; get a new one from POST /oauth/token")
+			return "", false
+		}
+	}
+	if !slices.Contains(e.scopes, scope) {
+		if !byCert { // a bearer challenge means nothing to a certificate client
+			w.Header().Set("WWW-Authenticate", `Bearer realm="customs", error="insufficient_scope", scope="`+scope+`"`)
+		}
+		writeProblem(w, http.StatusForbidden, "insufficient_scope", "this call needs scope "+scope)
+		return "", false
+	}
+	return e.client, true
 }
 
 // clip shortens s to at most n bytes (for logs of untrusted input).

@@ -1,8 +1,11 @@
 package customs
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -119,4 +122,57 @@ func TestBearerAuth(t *testing.T) {
 			t.Fatalf("revoked client got a token: %d", resp.StatusCode)
 		}
 	})
+}
+
+// TestChecksDirectRoute: the direct path for checks answers as the router
+// does (the same bytes but checkedAt, same refusals), and requests of
+// another method or shape still reach the router.
+func TestChecksDirectRoute(t *testing.T) {
+	e := newEnv(t)
+	e.storeView(testCert(t, certNo), validReport)
+	h := e.svc.Routes()
+	mux := h.(*routes).Mux
+	body, _ := json.Marshal(baseReq(item(1, "020230", "1", "KGM")))
+	tests := []struct {
+		name, method, path, tok string
+		body                    []byte
+		status                  int
+	}{
+		{"check", "POST", "/customs/v1/checks", e.token(ScopeCheck), body, 200},
+		{"bad body", "POST", "/customs/v1/checks", e.token(ScopeCheck), []byte(`{"exportCountry":1}`), 400},
+		{"no token", "POST", "/customs/v1/checks", "", body, 401},
+		{"bad token", "POST", "/customs/v1/checks", "x.y.z", body, 401},
+		{"wrong scope", "POST", "/customs/v1/checks", e.token(ScopeRead), body, 403},
+		{"GET", "GET", "/customs/v1/checks", e.token(ScopeCheck), nil, 405},
+		{"trailing slash", "POST", "/customs/v1/checks/", e.token(ScopeCheck), body, 404},
+		{"escaped path", "POST", "/customs/v1/check%73", e.token(ScopeCheck), body, 404},
+	}
+	norm := func(b []byte) string {
+		s := string(b)
+		if i := strings.Index(s, `"checkedAt"`); i >= 0 {
+			s = s[:i]
+		}
+		return s
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got [2]*httptest.ResponseRecorder
+			for i, hh := range []http.Handler{h, mux} {
+				req := httptest.NewRequest(tc.method, tc.path, bytes.NewReader(tc.body))
+				if tc.tok != "" {
+					req.Header.Set("Authorization", "Bearer "+tc.tok)
+				}
+				got[i] = httptest.NewRecorder()
+				hh.ServeHTTP(got[i], req)
+			}
+			d, r := got[0], got[1]
+			if d.Code != tc.status || r.Code != tc.status {
+				t.Fatalf("status direct %d, router %d, want %d: %s", d.Code, r.Code, tc.status, d.Body)
+			}
+			if norm(d.Body.Bytes()) != norm(r.Body.Bytes()) || d.Header().Get("WWW-Authenticate") != r.Header().Get("WWW-Authenticate") ||
+				d.Header().Get("Content-Type") != r.Header().Get("Content-Type") {
+				t.Fatalf("direct %v %s\nrouter %v %s", d.Header(), d.Body, r.Header(), r.Body)
+			}
+		})
+	}
 }

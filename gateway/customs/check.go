@@ -162,8 +162,7 @@ type CheckResult struct {
 	Signer    *SignerCheck `json:"signer,omitempty"`
 	CheckedAt time.Time    `json:"checkedAt"`
 
-	frag *fragments      // pre-encoded parts of a stored view (alias snap)
-	snap *store.Snapshot // the read buffer; handleCheck returns it to the pool
+	frag *fragments // pre-encoded parts of a stored view (alias the check's snapshot)
 }
 
 // declared is a validated, converted declared line.
@@ -175,7 +174,9 @@ type declared struct {
 }
 
 // validate checks a request's form; it returns a 400 field error.
-func (s *Service) validateCheck(req *CheckRequest) ([]declared, *fieldError) {
+//
+// The lines go to out's array when it is large enough.
+func (s *Service) validateCheck(req *CheckRequest, out []declared) ([]declared, *fieldError) {
 	req.ExportCountry = strings.ToUpper(strings.TrimSpace(req.ExportCountry))
 	req.CertificateNumber = strings.TrimSpace(req.CertificateNumber)
 	if len(req.ExportCountry) != 2 || !isUpperAlpha(req.ExportCountry) {
@@ -192,7 +193,11 @@ func (s *Service) validateCheck(req *CheckRequest) ([]declared, *fieldError) {
 	if len(req.Items) > 999 {
 		return nil, badField("items", "at most 999 lines")
 	}
-	out := make([]declared, len(req.Items))
+	if cap(out) >= len(req.Items) {
+		out = out[:len(req.Items)]
+	} else {
+		out = make([]declared, len(req.Items))
+	}
 	for i, it := range req.Items {
 		f := func() string { return "items[" + strconv.Itoa(i) + "]" } // only on a refusal
 		if it.SequenceNumber < 0 {
@@ -249,8 +254,6 @@ func isUpperAlpha(s string) bool {
 	return true
 }
 
-var snapPool = sync.Pool{New: func() any { return new(store.Snapshot) }}
-
 // found is a certificate as a check sees it.
 type found struct {
 	view       *View
@@ -272,12 +275,13 @@ func (e *lookupError) Error() string { return e.err.Error() }
 // on the first check), else the issuer's answer. It returns nil, nil when
 // the certificate is unknown.
 //
-// The view and its fragments may alias snap, which the caller owns: it
-// must not reuse snap while it uses the result.
-func (s *Service) lookup(ctx context.Context, country, number string, issueDate string, snap *store.Snapshot) (*found, error) {
-	if snap == nil {
-		snap = new(store.Snapshot)
+// The result, the view and its fragments live in m (nil: a new one) or
+// alias its snapshot: the caller must not reuse m while it uses the result.
+func (s *Service) lookup(ctx context.Context, country, number string, issueDate string, m *checkMem) (*found, error) {
+	if m == nil {
+		m = new(checkMem)
 	}
+	snap := &m.snap
 	ok, err := s.opt.Store.Snapshot(country, number, viewVersion, snap)
 	if err != nil {
 		return nil, &lookupError{Unavailable, err}
@@ -311,8 +315,9 @@ func (s *Service) lookup(ctx context.Context, country, number string, issueDate 
 		}
 		return &found{view: v, status: v.Status, replacedBy: v.ReplacedBy}, nil
 	}
-	v, frag, err := parseView(snap.View)
-	if err != nil {
+	v, frag := &m.view, &m.frag
+	v.Items, v.ImporterIDs = m.vitems[:0], m.ids[:0]
+	if err := parseViewInto(snap.View, v, frag); err != nil {
 		return nil, &lookupError{Unavailable, err}
 	}
 	if frag.legacy && v.Source == "stored" && len(v.Chain) == 0 && s.opt.SignerTrust != nil && s.opt.Inbox != nil {
@@ -327,7 +332,7 @@ func (s *Service) lookup(ctx context.Context, country, number string, issueDate 
 			if ok, err = s.opt.Store.Snapshot(country, number, viewVersion, snap); err != nil || !ok {
 				return nil, &lookupError{Unavailable, fmt.Errorf("check view of %s/%s vanished after rebuilding it: %v", country, number, err)}
 			}
-			if v, frag, err = parseView(snap.View); err != nil {
+			if err := parseViewInto(snap.View, v, frag); err != nil {
 				return nil, &lookupError{Unavailable, err}
 			}
 		}
@@ -346,7 +351,8 @@ func (s *Service) lookup(ctx context.Context, country, number string, issueDate 
 		}
 		v, frag = nv, nil
 	}
-	f := &found{view: v, frag: frag, status: v.Status, replacedBy: v.ReplacedBy}
+	f := &m.found
+	*f = found{view: v, frag: frag, status: v.Status, replacedBy: v.ReplacedBy}
 	if snap.HasStatus {
 		f.status, f.replacedBy = string(snap.Status), snap.ReplacedBy
 	}
@@ -444,22 +450,19 @@ func reportOf(r *store.InRecord) certs.Report {
 
 // Check runs a check (the handler's work, also used by benchmarks).
 func (s *Service) Check(ctx context.Context, req *CheckRequest) (*CheckResult, int, *fieldError) {
-	decl, fe := s.validateCheck(req)
+	return s.check(ctx, req, new(checkMem))
+}
+
+// check is Check in m: the answer lives in m (and aliases its snapshot).
+func (s *Service) check(ctx context.Context, req *CheckRequest, m *checkMem) (*CheckResult, int, *fieldError) {
+	decl, fe := s.validateCheck(req, m.decl[:0])
 	if fe != nil {
 		return nil, http.StatusBadRequest, fe
 	}
 	now := s.now().UTC()
-	// One allocation for the answer and its fixed parts.
-	parts := new(struct {
-		res  CheckResult
-		cert CertSummary
-		ver  VerificationInfo
-	})
-	res := &parts.res
+	res := &m.res
 	res.CheckedAt = now
-	snap := snapPool.Get().(*store.Snapshot)
-	res.snap = snap
-	f, err := s.lookup(ctx, req.ExportCountry, req.CertificateNumber, req.IssueDate, snap)
+	f, err := s.lookup(ctx, req.ExportCountry, req.CertificateNumber, req.IssueDate, m)
 	if err != nil {
 		var le *lookupError
 		if errors.As(err, &le) {
@@ -484,17 +487,17 @@ func (s *Service) Check(ctx context.Context, req *CheckRequest) (*CheckResult, i
 		return res, http.StatusOK, nil
 	}
 	v := f.view
-	parts.cert = CertSummary{ExportCountry: v.Country, Number: v.Number, Version: v.Version, IssueDate: v.IssueDate,
+	m.cert = CertSummary{ExportCountry: v.Country, Number: v.Number, Version: v.Version, IssueDate: v.IssueDate,
 		ValidUntil: v.ValidUntil, Agreement: v.Agreement, Exporter: v.Exporter, Importer: v.Importer, Issuer: v.Issuer,
 		Status: f.status, ReplacedBy: f.replacedBy}
-	res.Certificate = &parts.cert
-	parts.ver = VerificationInfo{Source: v.Source, Valid: v.Valid, Report: v.Report}
-	res.Verification = &parts.ver
+	res.Certificate = &m.cert
+	m.ver = VerificationInfo{Source: v.Source, Valid: v.Valid, Report: v.Report}
+	res.Verification = &m.ver
 	if f.frag != nil {
 		res.Verification.raw = f.frag.verification
 	}
 	res.frag = f.frag
-	if fe := s.compare(res, f, req, decl); fe != nil {
+	if fe := s.compare(res, f, req, decl, m); fe != nil {
 		return nil, http.StatusBadRequest, fe
 	}
 	if v.Source == "stored" && v.Valid {
@@ -513,7 +516,7 @@ func (s *Service) Check(ctx context.Context, req *CheckRequest) (*CheckResult, i
 		res.Verdict, res.Message = Withdrawn, "the issuer withdrew this certificate"
 	case f.status == string(store.CertReplaced):
 		res.Verdict, res.Message = Replaced, "the issuer replaced this certificate by "+f.replacedBy
-	case v.ValidUntil != "" && now.Format(time.DateOnly) > v.ValidUntil:
+	case v.ValidUntil != "" && string(now.AppendFormat(make([]byte, 0, 16), time.DateOnly)) > v.ValidUntil:
 		res.Verdict, res.Message = Expired, "the certificate was valid until "+v.ValidUntil
 	case len(res.Differences) > 0 || !allMatch(res.Items):
 		res.Verdict, res.Message = Mismatch, "the certificate is authentic but the declaration differs from it (see differences and items)"
@@ -547,8 +550,9 @@ func allMatch(items []ItemResult) bool {
 	return true
 }
 
-// compare fills the differences and item results.
-func (s *Service) compare(res *CheckResult, f *found, req *CheckRequest, decl []declared) *fieldError {
+// compare fills the differences and item results (in m's arrays when they
+// are large enough).
+func (s *Service) compare(res *CheckResult, f *found, req *CheckRequest, decl []declared, m *checkMem) *fieldError {
 	v := f.view
 	if req.IssueDate != "" && req.IssueDate != v.IssueDate {
 		res.Differences = append(res.Differences, Difference{Field: "issueDate", Code: DiffIssueDate, Declared: req.IssueDate, Certified: v.IssueDate,
@@ -589,8 +593,12 @@ func (s *Service) compare(res *CheckResult, f *found, req *CheckRequest, decl []
 	}
 	// asked sums what the declaration's lines take from each item.
 	asked := map[int]int64{}
-	res.Items = make([]ItemResult, len(decl))
-	qs := make([]Quantity, 3*len(decl)) // certified, remaining, declared of each line
+	var qs []Quantity // certified, remaining, declared of each line
+	if len(decl) <= len(m.results) {
+		res.Items, qs = m.results[:len(decl)], m.rq[:3*len(decl)]
+	} else {
+		res.Items, qs = make([]ItemResult, len(decl)), make([]Quantity, 3*len(decl))
+	}
 	for i, d := range decl {
 		ir := ItemResult{Line: i}
 		var it *ViewItem
@@ -665,14 +673,17 @@ func mustUnit(code string, cl *schema.CodeLists) unitDef {
 }
 
 // handleCheck is POST /customs/v1/checks.
+// Its working memory comes from checkPool and goes back once the answer is
+// written.
 func (s *Service) handleCheck(w http.ResponseWriter, r *http.Request) {
-	var req CheckRequest
-	if fe := s.decodeBody(w, r, &req); fe != nil {
+	m := checkPool.Get().(*checkMem)
+	defer m.release()
+	if fe := s.decodeBodyIn(w, r, &m.req, m); fe != nil {
 		s.checks["BAD_REQUEST"].Inc()
 		writeFieldError(w, fe)
 		return
 	}
-	res, status, fe := s.Check(r.Context(), &req)
+	res, status, fe := s.check(r.Context(), &m.req, m)
 	if fe != nil {
 		s.checks["BAD_REQUEST"].Inc()
 		writeFieldError(w, fe)
@@ -686,10 +697,6 @@ func (s *Service) handleCheck(w http.ResponseWriter, r *http.Request) {
 	}
 	bp := bufPool.Get().(*[]byte)
 	b := res.appendJSON((*bp)[:0])
-	if res.snap != nil { // nothing refers to it any more
-		snapPool.Put(res.snap)
-		res.snap, res.frag = nil, nil
-	}
 	writeRaw(w, status, b)
 	*bp = b
 	bufPool.Put(bp)

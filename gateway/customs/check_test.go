@@ -1,9 +1,13 @@
 package customs
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -238,5 +242,69 @@ func TestCheckLazyViewFromInbox(t *testing.T) {
 	}
 	if resp, _ := e.call("GET", "/customs/v1/certificates/IN/NOPE", e.token(ScopeRead), nil); resp.StatusCode != 404 {
 		t.Fatalf("unknown certificate: %d", resp.StatusCode)
+	}
+}
+
+// TestCheckPooledMemory: checks served one after another and at the same
+// time from pooled memory answer exactly what a check in fresh memory
+// answers (nothing of a previous check shows through: more lines than the
+// pooled room, an importer then none, a refusal, an unknown certificate).
+func TestCheckPooledMemory(t *testing.T) {
+	e := newEnv(t)
+	e.storeView(testCert(t, certNo), validReport)
+	e.storeView(testCert(t, "IN-AI-2026-MUM-0002"), validReport)
+	six := baseReq(item(1, "020230", "1", "KGM"), item(2, "090111", "2", "KGM"), item(3, "220421", "3", "LTR"),
+		item(4, "640399", "4", "PR"), item(0, "090111", "5", "KGM"), item(1, "020231", "6", "KGM"))
+	six.Importer, six.IssueDate = &PartyRef{Name: "Someone Else Ltd"}, "2026-06-04"
+	other := CheckRequest{ExportCountry: "in", CertificateNumber: "IN-AI-2026-MUM-0002", Items: []DeclaredItem{item(2, "090111", "1", "KGM")}}
+	byID := baseReq(item(3, "220421", "1", "LTR"))
+	byID.Importer = &PartyRef{ID: "0201234567"}
+	unknown := baseReq(item(1, "020230", "1", "KGM"))
+	unknown.CertificateNumber = "IN-NOBODY"
+	reqs := []CheckRequest{six, other, byID, unknown}
+	var bodies [][]byte
+	var want []string
+	for _, r := range reqs {
+		b, _ := json.Marshal(r)
+		bodies = append(bodies, b)
+		fresh := r
+		res, status, fe := e.svc.Check(context.Background(), &fresh)
+		if fe != nil || status != 200 {
+			t.Fatalf("fresh check of %s: %d %v", b, status, fe)
+		}
+		want = append(want, string(res.appendJSON(nil)))
+	}
+	bodies = append(bodies, []byte(`{"exportCountry":"IN","certificateNumber":"X","items":[{"hsCode":"12","quantity":{"value":"1","unitCode":"KGM"}}]}`))
+	want = append(want, "")
+	h := e.svc.Routes()
+	tok := e.token(ScopeCheck)
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				j := (i*(g+1) + g) % len(bodies)
+				req := httptest.NewRequest("POST", "/customs/v1/checks", bytes.NewReader(bodies[j]))
+				req.Header.Set("Authorization", "Bearer "+tok)
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if want[j] == "" {
+					if w.Code != 400 || !strings.Contains(w.Body.String(), "items[0].hsCode") {
+						errs <- fmt.Sprintf("bad request answered %d %s", w.Code, w.Body)
+						return
+					}
+				} else if w.Code != 200 || w.Body.String() != want[j] {
+					errs <- fmt.Sprintf("check %d answered %d\n%s\nwant\n%s", j, w.Code, w.Body, want[j])
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }

@@ -13,7 +13,13 @@ import "unicode/utf8"
 // internal/strictjson, whose refusal says what to fix; it never refuses
 // on its own. FuzzDecodeCheckFast holds it to strictjson.
 func decodeCheckFast(data []byte, out *CheckRequest) bool {
-	d := fastDec{b: data, s: string(data)}
+	return decodeCheckFastIn(data, out, nil)
+}
+
+// decodeCheckFastIn is decodeCheckFast with the request's importer, lines
+// and quantities in m when m is not nil (the first memLines lines).
+func decodeCheckFastIn(data []byte, out *CheckRequest, m *checkMem) bool {
+	d := fastDec{b: data, s: string(data), m: m}
 	var req CheckRequest
 	d.ws()
 	if !d.checkRequest(&req) {
@@ -33,6 +39,7 @@ type fastDec struct {
 	b []byte
 	s string
 	i int
+	m *checkMem // room for the parts, or nil
 }
 
 func (d *fastDec) ws() {
@@ -160,7 +167,11 @@ func (d *fastDec) checkRequest(r *CheckRequest) bool {
 		case 2:
 			r.IssueDate, ok = d.str()
 		case 3:
-			r.Importer = new(PartyRef)
+			if d.m != nil {
+				r.Importer = &d.m.party
+			} else {
+				r.Importer = new(PartyRef)
+			}
 			ok = d.object(partyNames, func(k int) bool {
 				var ok bool
 				if k == 0 {
@@ -183,7 +194,11 @@ func (d *fastDec) items(r *CheckRequest) bool {
 	if !d.eat('[') {
 		return false
 	}
-	r.Items = make([]DeclaredItem, 0, 4)
+	if d.m != nil {
+		r.Items = d.m.items[:0]
+	} else {
+		r.Items = make([]DeclaredItem, 0, 4)
+	}
 	if d.eat(']') {
 		return true
 	}
@@ -197,7 +212,12 @@ func (d *fastDec) items(r *CheckRequest) bool {
 			case 1:
 				it.HSCode, ok = d.str()
 			case 2:
-				q := new(Quantity)
+				var q *Quantity
+				if n := len(r.Items); d.m != nil && n < len(d.m.qtys) {
+					q = &d.m.qtys[n]
+				} else {
+					q = new(Quantity)
+				}
 				it.Quantity = q
 				ok = d.object(quantityNames, func(k int) bool {
 					var ok bool

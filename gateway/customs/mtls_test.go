@@ -217,6 +217,10 @@ func TestMutualTLS(t *testing.T) {
 			if resp.StatusCode != tc.status || !strings.Contains(string(b), tc.want) || resp.Header.Get("Content-Type") != "application/json" {
 				t.Fatalf("got %d %s, want %d with %q", resp.StatusCode, b, tc.status, tc.want)
 			}
+			// A bearer challenge is for token clients only.
+			if ch := resp.Header.Get("WWW-Authenticate"); tc.cert != nil && ch != "" {
+				t.Errorf("WWW-Authenticate %q sent to a certificate client", ch)
+			}
 		})
 	}
 	t.Run("the audit actor of a decision is the certificate's client", func(t *testing.T) {

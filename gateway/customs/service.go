@@ -181,6 +181,11 @@ func New(opt Options) (*Service, error) {
 // Routes returns the handler of the customs face: POST /oauth/token and
 // /customs/v1/... (GET /customs/v1/openapi.json, the API's OpenAPI 3.1
 // document, needs no token). Mount it at the root of the customs listener.
+//
+// POST /customs/v1/checks, the busy call, is served without the router
+// and without copying the request for the authenticated client (same
+// token check, answers and metrics); the router keeps the route too, for
+// the route listing and requests of another shape.
 func (s *Service) Routes() http.Handler {
 	r := chi.NewRouter()
 	r.Post("/oauth/token", s.handleToken)
@@ -190,7 +195,28 @@ func (s *Service) Routes() http.Handler {
 		r.With(s.require(ScopeDecide)).Post("/decisions", s.handleDecision)
 		r.Method(http.MethodGet, "/openapi.json", openapi.Handler(openapi.Customs))
 	})
-	return r
+	return &routes{Mux: r, s: s}
+}
+
+// checksPath is the route of a check.
+const checksPath = "/customs/v1/checks"
+
+// routes is the customs router with the direct path for checks. It is a
+// chi.Routes (the embedded router) so that its routes can be walked.
+type routes struct {
+	*chi.Mux
+	s *Service
+}
+
+// ServeHTTP serves a check directly and everything else by the router.
+func (rt *routes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost && r.URL.Path == checksPath && r.URL.RawPath == "" {
+		if _, ok := rt.s.authorize(w, r, ScopeCheck); ok {
+			rt.s.handleCheck(w, r)
+		}
+		return
+	}
+	rt.Mux.ServeHTTP(w, r)
 }
 
 // fieldError is a 400 answer naming the field and what is wrong.
@@ -251,6 +277,12 @@ func writeFieldError(w http.ResponseWriter, fe *fieldError) {
 // field twice, no unknown field, every value of its documented type;
 // otherwise a fieldError naming the field.
 func (s *Service) decodeBody(w http.ResponseWriter, r *http.Request, v any) *fieldError {
+	return s.decodeBodyIn(w, r, v, nil)
+}
+
+// decodeBodyIn is decodeBody with the parts of a check request in m (nil:
+// allocated).
+func (s *Service) decodeBodyIn(w http.ResponseWriter, r *http.Request, v any, m *checkMem) *fieldError {
 	bp := bodyPool.Get().(*bytes.Buffer)
 	defer func() {
 		if bp.Cap() <= 64<<10 {
@@ -266,7 +298,7 @@ func (s *Service) decodeBody(w http.ResponseWriter, r *http.Request, v any) *fie
 		}
 		return badField("body", "cannot be read: %v", err)
 	}
-	if cr, ok := v.(*CheckRequest); ok && decodeCheckFast(bp.Bytes(), cr) {
+	if cr, ok := v.(*CheckRequest); ok && decodeCheckFastIn(bp.Bytes(), cr, m) {
 		return nil // the common shape, decoded without reflection
 	}
 	if err := strictjson.Unmarshal(bp.Bytes(), v); err != nil {

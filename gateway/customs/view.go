@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unsafe"
@@ -257,39 +258,51 @@ func (r *viewReader) byte1() byte {
 // parseView reads a stored view for a check: every field but the report,
 // whose JSON is in the fragments. The fragments alias b.
 func parseView(b []byte) (*View, *fragments, error) {
+	v, f := new(View), new(fragments)
+	if err := parseViewInto(b, v, f); err != nil {
+		return nil, nil, err
+	}
+	return v, f, nil
+}
+
+// parseViewInto is parseView into v and f, whose Items and ImporterIDs
+// capacity it reuses.
+func parseViewInto(b []byte, v *View, f *fragments) error {
 	if len(b) < 5 {
-		return nil, nil, fmt.Errorf("check view is truncated")
+		return fmt.Errorf("check view is truncated")
 	}
 	if b[4] == '{' {
-		v := new(View)
-		if err := json.Unmarshal(b[4:], v); err != nil {
-			return nil, nil, fmt.Errorf("decode check view: %w", err)
+		lv := new(View)
+		if err := json.Unmarshal(b[4:], lv); err != nil {
+			return fmt.Errorf("decode check view: %w", err)
 		}
-		f := fragmentsOf(v)
+		*v, *f = *lv, *fragmentsOf(lv)
 		f.legacy = len(v.Chain) == 0
-		return v, f, nil
+		return nil
 	}
 	format := b[4]
 	if format < 2 || format > viewFormat {
-		return nil, nil, fmt.Errorf("check view has unknown format %d", b[4])
+		return fmt.Errorf("check view has unknown format %d", b[4])
 	}
-	r := &viewReader{b: b[5:]}
-	v := &View{Version: viewVersion(b)}
-	f := new(fragments)
-	for _, p := range []*string{&v.Country, &v.Number, &v.IssueDate, &v.ValidUntil, &v.Agreement, &v.Exporter, &v.Importer,
+	r := viewReader{b: b[5:]}
+	*v = View{Version: viewVersion(b), Items: v.Items[:0], ImporterIDs: v.ImporterIDs[:0]}
+	*f = fragments{}
+	for _, p := range [...]*string{&v.Country, &v.Number, &v.IssueDate, &v.ValidUntil, &v.Agreement, &v.Exporter, &v.Importer,
 		&v.Issuer, &v.Status, &v.ReplacedBy, &v.Source, &f.importerNorm} {
 		*p = r.str()
 	}
 	if n := r.uv(); n > 0 && n < 1<<10 {
-		v.ImporterIDs = make([]string, n)
+		v.ImporterIDs = slices.Grow(v.ImporterIDs, int(n))[:n]
 		for i := range v.ImporterIDs {
 			v.ImporterIDs[i] = r.str()
 		}
+	} else {
+		v.ImporterIDs = nil
 	}
 	v.Valid = r.byte1() == 1
 	v.Built = time.Unix(0, r.v()).UTC()
 	if n := r.uv(); n < 1<<16 {
-		v.Items = make([]ViewItem, n)
+		v.Items = slices.Grow(v.Items, int(n))[:n]
 		for i := range v.Items {
 			it := &v.Items[i]
 			it.Seq = int(r.uv())
@@ -311,9 +324,9 @@ func parseView(b []byte) (*View, *fragments, error) {
 		f.legacy = true
 	}
 	if r.bad {
-		return nil, nil, fmt.Errorf("check view of %s is damaged", v.Number)
+		return fmt.Errorf("check view of %s is damaged", v.Number)
 	}
-	return v, f, nil
+	return nil
 }
 
 // decodeView reads a stored view completely (the report included).
