@@ -87,38 +87,43 @@ func parseErr(reason, format string, a ...any) *ParseError {
 // a bounded number of allocations per element, refusing at the first
 // limit crossed. It never fetches anything.
 func ParseStrict(b []byte, lim Limits) (*etree.Document, error) {
-	return parseStrict(b, lim, false)
+	d, _, err := parseStrict(b, lim, false)
+	return d, err
 }
 
 // parseStrict is ParseStrict; with shared, the tree's strings are
-// substrings of b itself instead of a copy (xmlguard.ParseTreeShared), for
-// a caller that drops the tree before b can change.
-func parseStrict(b []byte, lim Limits, shared bool) (*etree.Document, error) {
+// substrings of b itself instead of a copy and its memory is reused across
+// calls (xmlguard.ParseTreeShared), for a caller that drops the tree
+// before b can change and then calls release (never nil).
+func parseStrict(b []byte, lim Limits, shared bool) (_ *etree.Document, release func(), _ error) {
+	release = func() {}
 	gl := lim.guard()
 	if len(b) > gl.MaxBytes {
-		return nil, parseErr("xml.too-large", "document is %d bytes, the limit is %d", len(b), gl.MaxBytes)
+		return nil, release, parseErr("xml.too-large", "document is %d bytes, the limit is %d", len(b), gl.MaxBytes)
 	}
 	b = xmlguard.TrimBOM(b)
 	// Cheap pre-check so that a DOCTYPE is named as such even when the
 	// tokenizer would fail earlier on an undefined entity.
 	if hasDoctype(b) {
-		return nil, parseErr("xml.doctype", "DOCTYPE declarations are not accepted; remove the DTD")
+		return nil, release, parseErr("xml.doctype", "DOCTYPE declarations are not accepted; remove the DTD")
 	}
-	parse := xmlguard.ParseTree
+	var doc *etree.Document
+	var err error
 	if shared {
-		parse = xmlguard.ParseTreeShared
+		doc, release, err = xmlguard.ParseTreeShared(b, gl)
+	} else {
+		doc, err = xmlguard.ParseTree(b, gl)
 	}
-	doc, err := parse(b, gl)
 	if err != nil {
 		if ge, ok := xmlguard.IsError(err); ok {
-			return nil, &ParseError{Reason: ge.Reason, Detail: ge.Detail}
+			return nil, release, &ParseError{Reason: ge.Reason, Detail: ge.Detail}
 		}
-		return nil, parseErr("xml.syntax", "%v", err)
+		return nil, release, parseErr("xml.syntax", "%v", err)
 	}
 	if doc.Root() == nil {
-		return nil, parseErr("xml.syntax", "no root element")
+		return nil, release, parseErr("xml.syntax", "no root element")
 	}
-	return doc, nil
+	return doc, release, nil
 }
 
 // hasDoctype reports whether b contains "<!DOCTYPE" or "<!doctype". It

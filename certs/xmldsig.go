@@ -74,8 +74,10 @@ func (s *Signer) Sign(doc []byte) ([]byte, error) {
 	if s.Key == nil || len(s.Chain) == 0 {
 		return nil, errors.New("sign: a key and its certificate are required")
 	}
-	// The tree is dropped before Sign returns, so it may read doc in place.
-	d, err := parseStrict(doc, s.Limits, true)
+	// The tree is dropped before Sign returns, so it may read doc in place
+	// and its memory serves the next parse (release).
+	d, release, err := parseStrict(doc, s.Limits, true)
+	defer release()
 	if err != nil {
 		return nil, fmt.Errorf("sign: %w", err)
 	}

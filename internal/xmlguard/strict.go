@@ -3,6 +3,7 @@ package xmlguard
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"unicode/utf8"
 	"unsafe"
 
@@ -54,18 +55,25 @@ func ParseTree(b []byte, lim Limits) (*etree.Document, error) {
 // that does not outlive its caller's use of b (such as signing, which
 // drops the tree before returning); the cost saved is one copy and one
 // allocation of the input's size.
-func ParseTreeShared(b []byte, lim Limits) (*etree.Document, error) {
+//
+// The tree is also built from memory reused across calls: release (never
+// nil, also after an error) hands that memory back, and must be called
+// only once neither the tree nor anything taken from it (elements, child
+// lists, attributes) is in use any more; not calling it only costs the
+// reuse.
+func ParseTreeShared(b []byte, lim Limits) (doc *etree.Document, release func(), err error) {
 	lim.Strict = true
 	lim = lim.Resolved()
 	if len(b) > lim.MaxBytes {
-		return nil, tooLarge(len(b), lim)
+		return nil, func() {}, tooLarge(len(b), lim)
 	}
 	p := newStrict(b, lim, true)
+	p.reuse = true
 	p.doc = etree.NewDocument()
 	if err := p.run(); err != nil {
-		return nil, err
+		return nil, p.release, err
 	}
-	return p.doc, nil
+	return p.doc, p.release, nil
 }
 
 func tooLarge(n int, lim Limits) *Error {
@@ -113,13 +121,33 @@ type strictParser struct {
 	cdSlab  []etree.CharData
 	tokSlab []etree.Token
 	atSlab  []etree.Attr
+	// reuse takes the slabs from pools (ParseTreeShared) and keeps them in
+	// held for release.
+	reuse bool
+	held  heldSlabs
 }
 
 const slab = 128
 
+// Slabs of the standard sizes are reused by ParseTreeShared's trees (see
+// release); larger ones, for elements with more children or attributes
+// than a slab holds, are not.
+var (
+	elPool  = sync.Pool{New: func() any { return new([slab]etree.Element) }}
+	cdPool  = sync.Pool{New: func() any { return new([slab]etree.CharData) }}
+	tokPool = sync.Pool{New: func() any { return new([4 * slab]etree.Token) }}
+	atPool  = sync.Pool{New: func() any { return new([slab]etree.Attr) }}
+)
+
 func (p *strictParser) newElement(space, tag string) *etree.Element {
 	if len(p.elSlab) == 0 {
-		p.elSlab = make([]etree.Element, slab)
+		if p.reuse {
+			a := elPool.Get().(*[slab]etree.Element)
+			p.held.el = append(p.held.el, a)
+			p.elSlab = a[:]
+		} else {
+			p.elSlab = make([]etree.Element, slab)
+		}
 	}
 	e := &p.elSlab[0]
 	p.elSlab = p.elSlab[1:]
@@ -130,7 +158,13 @@ func (p *strictParser) newElement(space, tag string) *etree.Element {
 
 func (p *strictParser) newCharData(t string) *etree.CharData {
 	if len(p.cdSlab) == 0 {
-		p.cdSlab = make([]etree.CharData, slab)
+		if p.reuse {
+			a := cdPool.Get().(*[slab]etree.CharData)
+			p.held.cd = append(p.held.cd, a)
+			p.cdSlab = a[:]
+		} else {
+			p.cdSlab = make([]etree.CharData, slab)
+		}
 	}
 	c := &p.cdSlab[0]
 	p.cdSlab = p.cdSlab[1:]
@@ -141,7 +175,13 @@ func (p *strictParser) newCharData(t string) *etree.CharData {
 // tokens returns an empty slice with room for exactly n tokens.
 func (p *strictParser) tokens(n int) []etree.Token {
 	if n > len(p.tokSlab) {
-		p.tokSlab = make([]etree.Token, max(4*slab, n))
+		if p.reuse && n <= 4*slab {
+			a := tokPool.Get().(*[4 * slab]etree.Token)
+			p.held.tok = append(p.held.tok, a)
+			p.tokSlab = a[:]
+		} else {
+			p.tokSlab = make([]etree.Token, max(4*slab, n))
+		}
 	}
 	t := p.tokSlab[0:0:n]
 	p.tokSlab = p.tokSlab[n:]
@@ -151,11 +191,49 @@ func (p *strictParser) tokens(n int) []etree.Token {
 // attrs returns an empty slice with room for exactly n attributes.
 func (p *strictParser) attrSlice(n int) []etree.Attr {
 	if n > len(p.atSlab) {
-		p.atSlab = make([]etree.Attr, max(slab, n))
+		if p.reuse && n <= slab {
+			a := atPool.Get().(*[slab]etree.Attr)
+			p.held.at = append(p.held.at, a)
+			p.atSlab = a[:]
+		} else {
+			p.atSlab = make([]etree.Attr, max(slab, n))
+		}
 	}
 	a := p.atSlab[0:0:n]
 	p.atSlab = p.atSlab[n:]
 	return a
+}
+
+// heldSlabs are the pooled slabs a reusing parse took.
+type heldSlabs struct {
+	el  []*[slab]etree.Element
+	cd  []*[slab]etree.CharData
+	tok []*[4 * slab]etree.Token
+	at  []*[slab]etree.Attr
+}
+
+// release clears the pooled slabs (so that they keep nothing of the
+// document alive) and puts them back; a second call does nothing.
+func (p *strictParser) release() {
+	h := p.held
+	p.held = heldSlabs{}
+	p.elSlab, p.cdSlab, p.tokSlab, p.atSlab = nil, nil, nil, nil
+	for _, a := range h.el {
+		clear(a[:])
+		elPool.Put(a)
+	}
+	for _, a := range h.cd {
+		clear(a[:])
+		cdPool.Put(a)
+	}
+	for _, a := range h.tok {
+		clear(a[:])
+		tokPool.Put(a)
+	}
+	for _, a := range h.at {
+		clear(a[:])
+		atPool.Put(a)
+	}
 }
 
 // add appends t to the open element's pending children, or to the

@@ -191,10 +191,17 @@ func FuzzParseTree(f *testing.F) {
 	f.Add([]byte(`<r a="1"/>`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		doc, err := ParseTree(b, Limits{})
-		if sd, serr := ParseTreeShared(b, Limits{}); (serr == nil) != (err == nil) {
-			t.Fatalf("ParseTreeShared %v, ParseTree %v", serr, err)
-		} else if err == nil {
-			sameTree(t, &sd.Element, &doc.Element)
+		// Twice: the second tree is built from the first one's released
+		// (pooled) memory and must be the same.
+		for range 2 {
+			sd, release, serr := ParseTreeShared(b, Limits{})
+			if (serr == nil) != (err == nil) {
+				t.Fatalf("ParseTreeShared %v, ParseTree %v", serr, err)
+			} else if err == nil {
+				sameTree(t, &sd.Element, &doc.Element)
+			}
+			release()
+			release() // a second call does nothing
 		}
 		if cerr := Check(b, Limits{Strict: true}); (cerr == nil) != (err == nil) {
 			t.Fatalf("Check %v, ParseTree %v", cerr, err)
@@ -253,11 +260,15 @@ func TestParseTreeCopies(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		shared, err := ParseTreeShared(b, Limits{})
+		shared, release, err := ParseTreeShared(b, Limits{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		sameTree(t, &shared.Element, &ref.Element)
+		release()
+		if len(shared.Root().Child) != 0 || shared.Root().Tag != "" {
+			t.Fatal("a released tree still holds the document (its slabs were not cleared)")
+		}
 		d, err := ParseTree(b, Limits{})
 		if err != nil {
 			t.Fatal(err)
