@@ -87,15 +87,21 @@ func parseErr(reason, format string, a ...any) *ParseError {
 // a bounded number of allocations per element, refusing at the first
 // limit crossed. It never fetches anything.
 func ParseStrict(b []byte, lim Limits) (*etree.Document, error) {
-	d, _, err := parseStrict(b, lim, false)
+	d, _, err := parseStrict(b, lim, sharedNot)
 	return d, err
 }
 
-// parseStrict is ParseStrict; with shared, the tree's strings are
-// substrings of b itself instead of a copy and its memory is reused across
-// calls (xmlguard.ParseTreeShared), for a caller that drops the tree
-// before b can change and then calls release (never nil).
-func parseStrict(b []byte, lim Limits, shared bool) (_ *etree.Document, release func(), _ error) {
+// How parseStrict builds the tree.
+const (
+	sharedNot     = iota // fresh memory, strings from one copy of b
+	sharedInPlace        // reused memory, strings in b itself (xmlguard.ParseTreeShared)
+	sharedReused         // reused memory, strings from one copy of b (xmlguard.ParseTreeReused)
+)
+
+// parseStrict is ParseStrict building the tree as shared says; with
+// reused memory the caller calls release (never nil) once it has dropped
+// the tree (and, in place, before b can change).
+func parseStrict(b []byte, lim Limits, shared int) (_ *etree.Document, release func(), _ error) {
 	release = func() {}
 	gl := lim.guard()
 	if len(b) > gl.MaxBytes {
@@ -109,9 +115,12 @@ func parseStrict(b []byte, lim Limits, shared bool) (_ *etree.Document, release 
 	}
 	var doc *etree.Document
 	var err error
-	if shared {
+	switch shared {
+	case sharedInPlace:
 		doc, release, err = xmlguard.ParseTreeShared(b, gl)
-	} else {
+	case sharedReused:
+		doc, release, err = xmlguard.ParseTreeReused(b, gl)
+	default:
 		doc, err = xmlguard.ParseTree(b, gl)
 	}
 	if err != nil {

@@ -112,6 +112,21 @@ type Result struct {
 	SigningTime time.Time
 	// Report has one entry per check.
 	Report Report
+
+	release func()
+}
+
+// Release hands the memory of the parsed tree (Element and every node
+// under it) back for reuse by later verifications. Call it at most once,
+// when neither Element nor any node taken from it is in use any more;
+// strings read from the tree stay valid. Without it the tree is simply
+// left to the garbage collector.
+func (r *Result) Release() {
+	if r != nil && r.release != nil {
+		f := r.release
+		r.release, r.Element = nil, nil
+		f()
+	}
 }
 
 // TrustStore supplies the sending partner's document-signing trust anchors
@@ -243,7 +258,8 @@ func (v *Verifier) Verify(doc []byte) (*Result, error) {
 	res := &Result{}
 
 	// 1. Parse and profile.
-	d, err := ParseStrict(doc, v.Limits)
+	d, release, err := parseStrict(doc, v.Limits, sharedReused)
+	res.release = release
 	return v.verifyDoc(res, d, err, len(doc))
 }
 

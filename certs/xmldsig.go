@@ -76,7 +76,7 @@ func (s *Signer) Sign(doc []byte) ([]byte, error) {
 	}
 	// The tree is dropped before Sign returns, so it may read doc in place
 	// and its memory serves the next parse (release).
-	d, release, err := parseStrict(doc, s.Limits, true)
+	d, release, err := parseStrict(doc, s.Limits, sharedInPlace)
 	defer release()
 	if err != nil {
 		return nil, fmt.Errorf("sign: %w", err)

@@ -72,7 +72,7 @@ func (v *CertsVerifier) VerifyParsed(_ context.Context, trust certs.TrustStore, 
 }
 
 func verificationOf(res *certs.Result) *Verification {
-	out := &Verification{Valid: res.Valid, Element: res.Element, Signer: res.Signer, Chain: res.Chain, Report: res.Report}
+	out := &Verification{Valid: res.Valid, Element: res.Element, Signer: res.Signer, Chain: res.Chain, Report: res.Report, release: res.Release}
 	if !res.Valid && len(res.Report) > 0 {
 		first := res.Report[0]
 		out.Unreadable = first.Check == certs.CheckProfile && first.Status == certs.StatusInvalid && strings.HasPrefix(first.Reason, "xml.")

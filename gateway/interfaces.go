@@ -70,6 +70,20 @@ type Verification struct {
 	// Unreadable is true when the document is not well-formed XML or is
 	// refused by the strict parser (DOCTYPE, depth, size).
 	Unreadable bool
+
+	release func()
+}
+
+// Release hands the memory of Element's tree back for reuse by later
+// verifications (certs.Result.Release); call it at most once, when neither
+// Element nor any node taken from it is in use any more (strings read
+// from it stay valid). Without it the tree is left to the collector.
+func (v *Verification) Release() {
+	if v != nil && v.release != nil {
+		f := v.release
+		v.release, v.Element = nil, nil
+		f()
+	}
 }
 
 // DocumentVerifier verifies an e-CO's enveloped signature against a trust

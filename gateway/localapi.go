@@ -117,6 +117,7 @@ func (n *Node) decodeSubmitted(ctx context.Context, doc []byte, parsed *certs.Pa
 				Msg: fmt.Sprintf("the document's signature does not verify against this node's own anchors: %s: %s: %s", first.Check, first.Reason, first.Detail)}
 		}
 		cert, fs = schema.DecodeElement(ver.Element, n.decode)
+		ver.Release()
 	} else {
 		cert, fs = schema.DecodeElement(parsed.Root(), n.decode)
 	}

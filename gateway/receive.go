@@ -128,6 +128,7 @@ func (n *Node) evaluate(ctx context.Context, p *Partner, content []byte) (*evalu
 		return ev, nil
 	}
 	cert, fs := schema.DecodeElement(ver.Element, n.decode)
+	ver.Release() // the certificate is decoded: the tree is not read again
 	if fs != nil || cert == nil {
 		ev.outcome = DeliveredNotReadable
 		ev.findings = fs

@@ -388,6 +388,7 @@ func ApplyDecision(ctx context.Context, sink DecisionSink, trust certs.TrustStor
 		return nil, res.Report, false, fmt.Errorf("decision %s from %s: signature check %s failed: %s", messageID, from, first.Check, first.Reason)
 	}
 	o, fs, err := outcomeOf(res.Element)
+	res.Release() // the outcome is decoded: the tree is not read again
 	if err != nil {
 		return nil, res.Report, false, err
 	}

@@ -76,6 +76,27 @@ func ParseTreeShared(b []byte, lim Limits) (doc *etree.Document, release func(),
 	return p.doc, p.release, nil
 }
 
+// ParseTreeReused is ParseTree (the tree's strings are substrings of one
+// copy of b, so they stay valid whatever becomes of b or of the tree)
+// whose elements, texts, child lists and attribute arrays are built from
+// memory reused across calls, as ParseTreeShared's: release (never nil)
+// hands that memory back once nothing holds the tree's nodes any more.
+func ParseTreeReused(b []byte, lim Limits) (doc *etree.Document, release func(), err error) {
+	lim.Strict = true
+	lim = lim.Resolved()
+	if len(b) > lim.MaxBytes {
+		return nil, func() {}, tooLarge(len(b), lim)
+	}
+	p := newStrict(b, lim, true)
+	p.s = string(b)
+	p.reuse = true
+	p.doc = etree.NewDocument()
+	if err := p.run(); err != nil {
+		return nil, p.release, err
+	}
+	return p.doc, p.release, nil
+}
+
 func tooLarge(n int, lim Limits) *Error {
 	return &Error{Reason: "xml.too-large", Detail: fmt.Sprintf("the document is %d bytes, more than the limit of %d bytes", n, lim.MaxBytes)}
 }
