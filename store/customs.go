@@ -705,3 +705,35 @@ func (c *Customs) SeedViews(batch int, fn func(put func(country, number string, 
 	}
 	return nil
 }
+
+// checkCustomsClientIndex checks the certificate bindings of customs
+// clients (DB.Check): every entry of bktCuClientCert names an active
+// client bound to that certificate, and every active bound client has its
+// entry.
+func checkCustomsClientIndex(tx *bolt.Tx) error {
+	bound := 0
+	if b := bucketOf(tx, bktCuClient); b != nil {
+		err := b.ForEach(func(k, v []byte) error {
+			var cl CustomsClient
+			if err := json.Unmarshal(v, &cl); err != nil {
+				return fmt.Errorf("customs client %s: %w", k, err)
+			}
+			if !cl.certBound() || !cl.Revoked.IsZero() {
+				return nil
+			}
+			ib := bucketOf(tx, bktCuClientCert)
+			if ib == nil || string(ib.Get([]byte(cl.CertSHA256))) != cl.ID {
+				return fmt.Errorf("customs client %s: its certificate %s is not indexed in %s", cl.ID, cl.CertSHA256, bktCuClientCert)
+			}
+			bound++
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if ib := bucketOf(tx, bktCuClientCert); ib != nil && ib.Stats().KeyN != bound {
+		return fmt.Errorf("index %s: %d certificate bindings for %d active certificate clients", bktCuClientCert, ib.Stats().KeyN, bound)
+	}
+	return nil
+}

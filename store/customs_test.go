@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // TestDecideAtomic: concurrent decisions on one item never use more than
@@ -243,6 +246,53 @@ func TestAcceptStoresCheckView(t *testing.T) {
 			}
 			if ok, err := db.Customs().Snapshot("IN", "IN-V-1", nil, snap); err != nil || !ok || string(snap.View) != "view one" {
 				t.Fatalf("view changed by a %s: %q", tc.name, snap.View)
+			}
+		})
+	}
+}
+
+// TestCheckCustomsClientIndex: DB.Check finds a certificate binding that
+// lost its index entry and an index entry that names no active client.
+func TestCheckCustomsClientIndex(t *testing.T) {
+	ctx := context.Background()
+	fp := fmt.Sprintf("%064x", 0xc3)
+	for _, tc := range []struct {
+		name   string
+		damage func(tx *bolt.Tx) error
+		want   string
+	}{
+		{"intact", func(*bolt.Tx) error { return nil }, ""},
+		{"binding not indexed", func(tx *bolt.Tx) error { return tx.Bucket([]byte(bktCuClientCert)).Delete([]byte(fp)) }, "is not indexed"},
+		{"dangling index entry", func(tx *bolt.Tx) error {
+			return tx.Bucket([]byte(bktCuClientCert)).Put([]byte(fmt.Sprintf("%064x", 0xd4)), []byte("gone"))
+		}, "2 certificate bindings for 1"},
+		{"index names another client", func(tx *bolt.Tx) error { return tx.Bucket([]byte(bktCuClientCert)).Put([]byte(fp), []byte("other")) }, "is not indexed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, _ := openTest(t, nil)
+			if err := db.Customs().AddClient(ctx, CustomsClient{ID: "m1", Name: "M1", CertSHA256: fp, Scopes: []string{"customs:check"}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.update(ctx, tc.damage); err != nil {
+				t.Fatal(err)
+			}
+			err := db.Check(ctx)
+			if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("Check = %v, want %q", err, tc.want)
+			}
+			if err != nil { // repair, so the cleanup check passes
+				if err := db.update(ctx, func(tx *bolt.Tx) error {
+					if err := tx.DeleteBucket([]byte(bktCuClientCert)); err != nil {
+						return err
+					}
+					b, err := tx.CreateBucket([]byte(bktCuClientCert))
+					if err != nil {
+						return err
+					}
+					return b.Put([]byte(fp), []byte("m1"))
+				}); err != nil {
+					t.Fatal(err)
+				}
 			}
 		})
 	}

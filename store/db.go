@@ -377,7 +377,7 @@ func checkTx(tx *bolt.Tx) error {
 // Check runs bbolt's structural check and then this package's own
 // consistency checks (every index entry points at a record and every record
 // is indexed, blobs exist, issued tokens and imported documents match their
-// records). It returns nil when all pass. It runs in the
+// records, customs clients' certificate bindings are indexed). It returns nil when all pass. It runs in the
 // writer's transaction (as bbolt requires while the store is in use), so
 // writes wait for it; it takes time proportional to the file's size.
 func (db *DB) Check(ctx context.Context) error {
@@ -391,6 +391,8 @@ func (db *DB) Check(ctx context.Context) error {
 		} else if err := checkInboxIndexes(tx); err != nil {
 			res = fmt.Errorf("store: %s: %w", db.path, err)
 		} else if err := checkIssuedIndexes(tx); err != nil {
+			res = fmt.Errorf("store: %s: %w", db.path, err)
+		} else if err := checkCustomsClientIndex(tx); err != nil {
 			res = fmt.Errorf("store: %s: %w", db.path, err)
 		}
 		return nil
