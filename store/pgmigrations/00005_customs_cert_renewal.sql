@@ -18,10 +18,12 @@ CREATE INDEX cu_client_cert_client ON cu_client_cert (client_id);
 ALTER TABLE cu_client DROP COLUMN cert_sha256;
 
 -- +goose Down
--- A renewal in progress loses its next certificate's binding (the record
--- in rec still names it): version 4 holds one binding per client.
+-- A renewal in progress is dropped (its next certificate, binding and
+-- record fields): version 4 holds one binding per client.
 ALTER TABLE cu_client ADD COLUMN cert_sha256 text;
 UPDATE cu_client c SET cert_sha256 = b.cert_sha256 FROM cu_client_cert b
     WHERE b.client_id = c.id AND b.cert_sha256 = convert_from(c.rec, 'UTF8')::jsonb ->> 'certSHA256';
+UPDATE cu_client SET rec = convert_to((convert_from(rec, 'UTF8')::jsonb - 'nextCertSHA256' - 'nextCertSubject' - 'nextCertNotAfter')::text, 'UTF8')
+    WHERE convert_from(rec, 'UTF8')::jsonb ? 'nextCertSHA256';
 DROP TABLE cu_client_cert;
 CREATE UNIQUE INDEX cu_client_cert ON cu_client (cert_sha256) WHERE cert_sha256 IS NOT NULL;
