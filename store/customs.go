@@ -273,18 +273,8 @@ func (c *Customs) changeClient(ctx context.Context, id string, change func(tx *b
 		if v == nil {
 			return ErrNotFound
 		}
-		if err := json.Unmarshal(v, &before); err != nil {
-			return err
-		}
-		var cl CustomsClient
-		if err := json.Unmarshal(v, &cl); err != nil {
-			return err
-		}
-		if err := change(tx, &cl); err != nil {
-			return err
-		}
-		nv, err := json.Marshal(&cl)
-		if err != nil {
+		var nv []byte
+		if before, nv, err = rewriteClient(v, func(cl *CustomsClient) error { return change(tx, cl) }); err != nil {
 			return err
 		}
 		return b.Put([]byte(id), nv)
@@ -293,6 +283,22 @@ func (c *Customs) changeClient(ctx context.Context, id string, change func(tx *b
 		err = nil
 	}
 	return &before, err
+}
+
+// rewriteClient decodes the client record v, applies change and encodes
+// it again: the client as it was and the new record.
+func rewriteClient(v []byte, change func(cl *CustomsClient) error) (CustomsClient, []byte, error) {
+	var cl CustomsClient
+	if err := json.Unmarshal(v, &cl); err != nil {
+		return cl, nil, err
+	}
+	before := cl
+	before.Scopes = append([]string(nil), cl.Scopes...)
+	if err := change(&cl); err != nil {
+		return before, nil, err
+	}
+	nv, err := json.Marshal(&cl)
+	return before, nv, err
 }
 
 // errNoChange is a changeClient change that leaves the record as it is.
@@ -425,31 +431,15 @@ func (c *Customs) Clients(ctx context.Context) ([]CustomsClient, error) {
 // Revoking twice is a no-op.
 func (c *Customs) RevokeClient(ctx context.Context, id string) error {
 	now := c.db.clock().UTC()
-	err := c.db.update(ctx, func(tx *bolt.Tx) error {
-		b, err := bucketRW(tx, bktCuClient)
-		if err != nil {
-			return err
-		}
-		v := b.Get([]byte(id))
-		if v == nil {
-			return ErrNotFound
-		}
-		var cl CustomsClient
-		if err := json.Unmarshal(v, &cl); err != nil {
-			return err
-		}
+	_, err := c.changeClient(ctx, id, func(tx *bolt.Tx, cl *CustomsClient) error {
 		if !cl.Revoked.IsZero() {
-			return nil
+			return errNoChange
 		}
 		if err := unbindCerts(tx, id, cl.certBindings()...); err != nil {
 			return err
 		}
 		cl.Revoked = now
-		nv, err := json.Marshal(&cl)
-		if err != nil {
-			return err
-		}
-		return b.Put([]byte(id), nv)
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("revoke customs client %s: %w", id, err)

@@ -149,18 +149,9 @@ func (c *PGCustoms) changeClient(ctx context.Context, id string, change func(tx 
 			}
 			return err
 		}
-		if err := json.Unmarshal(v, &before); err != nil {
-			return err
-		}
-		var cl CustomsClient
-		if err := json.Unmarshal(v, &cl); err != nil {
-			return err
-		}
-		if err := change(tx, &cl); err != nil {
-			return err
-		}
-		nv, err := json.Marshal(&cl)
-		if err != nil {
+		var nv []byte
+		var err error
+		if before, nv, err = rewriteClient(v, func(cl *CustomsClient) error { return change(tx, cl) }); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, "UPDATE cu_client SET rec = $2 WHERE id = $1", id, nv)

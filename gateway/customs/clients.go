@@ -179,14 +179,10 @@ func ClientRoutes(admin ClientAdmin, audit AuditLog, now func() time.Time) http.
 	})
 	r.Post("/customs-clients", func(w http.ResponseWriter, r *http.Request) {
 		var req AddClientRequest
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
-		if err == nil {
-			err = strictjson.Unmarshal(body, &req)
-		}
-		if err != nil {
-			writeProblem(w, http.StatusBadRequest, "invalid_request", `the body must be {"name": "...", "scopes": ["customs:check", ...]}: `+err.Error())
+		if !readAdminJSON(w, r, &req, `{"name": "...", "scopes": ["customs:check", ...]}`) {
 			return
 		}
+		var err error
 		var nc *NewClient
 		if req.Certificate != "" {
 			var cert *x509.Certificate
@@ -216,14 +212,10 @@ func ClientRoutes(admin ClientAdmin, audit AuditLog, now func() time.Time) http.
 	})
 	r.Post("/customs-clients/{id}/renew", func(w http.ResponseWriter, r *http.Request) {
 		var req RenewClientRequest
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
-		if err == nil {
-			err = strictjson.Unmarshal(body, &req)
-		}
-		if err != nil {
-			writeProblem(w, http.StatusBadRequest, "invalid_request", `the body must be {"certificate": "PEM", "finish": false}: `+err.Error())
+		if !readAdminJSON(w, r, &req, `{"certificate": "PEM", "finish": false}`) {
 			return
 		}
+		var err error
 		var cert *x509.Certificate
 		if req.Certificate != "" {
 			if cert, err = ParseClientCert([]byte(req.Certificate)); err != nil {
@@ -264,4 +256,19 @@ func ClientRoutes(admin ClientAdmin, audit AuditLog, now func() time.Time) http.
 		}
 	})
 	return r
+}
+
+// readAdminJSON reads the strict JSON body of an administration request
+// into v (at most 64 KiB); on failure it answers 400 with the expected
+// shape and returns false.
+func readAdminJSON(w http.ResponseWriter, r *http.Request, v any, shape string) bool {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	if err == nil {
+		err = strictjson.Unmarshal(body, v)
+	}
+	if err != nil {
+		writeProblem(w, http.StatusBadRequest, "invalid_request", "the body must be "+shape+": "+err.Error())
+		return false
+	}
+	return true
 }
