@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ecogate/ecogate/certs"
+	"github.com/ecogate/ecogate/internal/pgtest"
 	"github.com/ecogate/ecogate/store"
 )
 
@@ -31,11 +32,24 @@ func renewalCerts(t *testing.T, p *mtlsPKI, n int) []tls.Certificate {
 	return out
 }
 
+// rolloverStore is what the rollover test needs of an engine: the
+// client administration and the audit log the service writes to.
+type rolloverStore interface {
+	ClientAdmin
+	Client(ctx context.Context, id string) (*store.CustomsClient, error)
+}
+
+// entryLister is an audit log that lists its entries.
+type entryLister interface {
+	AuditLog
+	Entries(ctx context.Context, from uint64, limit int) ([]store.Entry, error)
+}
+
 // auditActions are the actions and "by" details of the audit entries
 // about client id.
-func auditActions(t *testing.T, e *env, id string) []string {
+func auditActions(t *testing.T, audit entryLister, id string) []string {
 	t.Helper()
-	entries, err := e.db.Audit().Entries(context.Background(), 0, 0)
+	entries, err := audit.Entries(context.Background(), 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,73 +62,100 @@ func auditActions(t *testing.T, e *env, id string) []string {
 	return out
 }
 
-// TestCertRenewalRollover, over real TLS: during a renewal the old and the
-// new certificate both authenticate as the same client (same id, same
-// scopes); the first request with the new certificate ends the old
-// binding at once on this node; a renewal finished by the operator ends it
-// within the recheck interval. Each step is audited.
+// TestCertRenewalRollover, over real TLS and on both engines: during a
+// renewal the old and the new certificate both authenticate as the same
+// client (same id, same scopes); the first request with the new
+// certificate ends the old binding at once on this node; a renewal
+// finished by the operator ends it within the recheck interval. Each step
+// is audited.
 func TestCertRenewalRollover(t *testing.T) {
 	p := testMTLSPKI(t)
-	e := newEnv(t)
-	e.storeView(testCert(t, certNo), validReport)
+	for _, engine := range []struct {
+		name string
+		open func(t *testing.T) (rolloverStore, entryLister, envOpt)
+	}{
+		{"bbolt", func(t *testing.T) (rolloverStore, entryLister, envOpt) { return nil, nil, nil }},
+		{"postgres", func(t *testing.T) (rolloverStore, entryLister, envOpt) {
+			pg, err := store.OpenPG(context.Background(), store.PGOptions{DSN: pgtest.DSN(t), Migrate: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { pg.Close() })
+			return pg.Customs(), pg.Audit(), func(o *Options) { o.Store, o.Inbox, o.Audit = pg.Customs(), pg.Inbox(), pg.Audit() }
+		}},
+	} {
+		t.Run(engine.name, func(t *testing.T) {
+			cs, audit, opt := engine.open(t)
+			var opts []envOpt
+			if opt != nil {
+				opts = append(opts, opt)
+			}
+			e := newEnv(t, opts...)
+			if cs == nil {
+				cs, audit = e.db.Customs(), e.db.Audit()
+			}
+			testRollover(t, p, e, cs, audit)
+		})
+	}
+}
+
+func testRollover(t *testing.T, p *mtlsPKI, e *env, cs rolloverStore, audit entryLister) {
 	base := mtlsServer(t, e, p.ca.Cert)
 	ctx := context.Background()
-	cs := renewalCerts(t, p, 3)
-	y1, y2, y3 := &cs[0], &cs[1], &cs[2]
-	nc, err := AddCertClient(ctx, e.db.Customs(), e.db.Audit(), "test", "VNACCS", []string{ScopeCheck}, y1.Leaf, e.clock.Now())
+	years := renewalCerts(t, p, 3)
+	y1, y2, y3 := &years[0], &years[1], &years[2]
+	nc, err := AddCertClient(ctx, cs, audit, "test", "VNACCS", []string{ScopeCheck}, y1.Leaf, e.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	cb, _ := json.Marshal(baseReq(item(1, "020230", "1", "KGM")))
-	check := func(cert *tls.Certificate) (int, string) {
-		resp, b := mtlsCall(t, mtlsClient(e, cert), "/customs/v1/checks", base, "", string(cb))
-		return resp.StatusCode, string(b)
-	}
+	ok := `"verdict":"` // the certificate checked is not stored: NOT_FOUND, as the client
 	expect := func(step string, cert *tls.Certificate, status int, want string) {
 		t.Helper()
-		if got, b := check(cert); got != status || !strings.Contains(b, want) {
-			t.Fatalf("%s: %d %s, want %d with %q", step, got, b, status, want)
+		resp, b := mtlsCall(t, mtlsClient(e, cert), "/customs/v1/checks", base, "", string(cb))
+		if resp.StatusCode != status || !strings.Contains(string(b), want) {
+			t.Fatalf("%s: %d %s, want %d with %q", step, resp.StatusCode, b, status, want)
 		}
 	}
-	expect("before the renewal, year 1", y1, 200, `"verdict":"AUTHENTIC"`)
+	expect("before the renewal, year 1", y1, 200, ok)
 	expect("before the renewal, year 2", y2, 403, CodeCertNotRegistered)
 
-	info, err := RenewCertClient(ctx, e.db.Customs(), e.db.Audit(), "test", nc.ID, y2.Leaf, false, e.clock.Now())
+	info, err := RenewCertClient(ctx, cs, audit, "test", nc.ID, y2.Leaf, false, e.clock.Now())
 	if err != nil || info.ID != nc.ID || info.CertSHA256 != nc.CertSHA256 || info.NextCertSHA256 != CertFingerprint(y2.Leaf) || info.NextCertNotAfter.IsZero() {
 		t.Fatalf("renew: %+v %v", info, err)
 	}
 	e.clock.Add(recheckEvery + time.Second) // the refusal of year 2 is forgotten
 	for range 3 {                           // the old certificate keeps working, read from the store each time
-		expect("during the renewal, year 1", y1, 200, `"verdict":"AUTHENTIC"`)
+		expect("during the renewal, year 1", y1, 200, ok)
 		e.clock.Add(recheckEvery + time.Second)
 	}
-	cl, _ := e.db.Customs().Client(ctx, nc.ID)
+	cl, _ := cs.Client(ctx, nc.ID)
 	if cl.NextCertSHA256 != info.NextCertSHA256 || cl.CertSHA256 != nc.CertSHA256 {
 		t.Fatalf("the old certificate's use ended the renewal: %+v", cl)
 	}
-	expect("first use of year 2", y2, 200, `"verdict":"AUTHENTIC"`)
+	expect("first use of year 2", y2, 200, ok)
 	expect("year 1 right after (no recheck needed on this node)", y1, 403, CodeCertNotRegistered)
-	expect("year 2 again", y2, 200, `"verdict":"AUTHENTIC"`)
-	if cl, _ = e.db.Customs().Client(ctx, nc.ID); cl.CertSHA256 != info.NextCertSHA256 || cl.NextCertSHA256 != "" || cl.ID != nc.ID {
+	expect("year 2 again", y2, 200, ok)
+	if cl, _ = cs.Client(ctx, nc.ID); cl.CertSHA256 != info.NextCertSHA256 || cl.NextCertSHA256 != "" || cl.ID != nc.ID {
 		t.Fatalf("after the first use: %+v", cl)
 	}
 
 	// Year 3, finished by the operator without waiting for its use.
-	if _, err := RenewCertClient(ctx, e.db.Customs(), e.db.Audit(), "test", nc.ID, y3.Leaf, false, e.clock.Now()); err != nil {
+	if _, err := RenewCertClient(ctx, cs, audit, "test", nc.ID, y3.Leaf, false, e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	expect("during the second renewal, year 2", y2, 200, `"verdict":"AUTHENTIC"`)
-	if info, err = RenewCertClient(ctx, e.db.Customs(), e.db.Audit(), "test", nc.ID, nil, true, e.clock.Now()); err != nil ||
+	expect("during the second renewal, year 2", y2, 200, ok)
+	if info, err = RenewCertClient(ctx, cs, audit, "test", nc.ID, nil, true, e.clock.Now()); err != nil ||
 		info.CertSHA256 != CertFingerprint(y3.Leaf) || info.NextCertSHA256 != "" {
 		t.Fatalf("finish: %+v %v", info, err)
 	}
 	e.clock.Add(recheckEvery + time.Second)
 	expect("year 2 after --finish", y2, 403, CodeCertNotRegistered)
-	expect("year 3 after --finish", y3, 200, `"verdict":"AUTHENTIC"`)
+	expect("year 3 after --finish", y3, 200, ok)
 
 	want := []string{"customs-client.add", "customs-client.renew", "customs-client.renew-finish first use",
 		"customs-client.renew", "customs-client.renew-finish operator"}
-	if got := auditActions(t, e, nc.ID); strings.Join(got, "|") != strings.Join(want, "|") {
+	if got := auditActions(t, audit, nc.ID); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("audit %q, want %q", got, want)
 	}
 }
