@@ -329,11 +329,17 @@ func customsClientsAPI(ctx context.Context, tg target, pos []string, req customs
 		fmt.Fprintf(stdout, "revoked %s\n", pos[1])
 	case "renew":
 		body, _ := json.Marshal(customs.RenewClientRequest{Certificate: string(req.certPEM), Finish: req.finish})
-		var info customs.ClientInfo
+		var info struct {
+			customs.ClientInfo
+			Warning string `json:"warning"` // stored, but its audit entry failed
+		}
 		if code := localAPIBody(ctx, tg, http.MethodPost, "/api/v1/customs-clients/"+url.PathEscape(pos[1])+"/renew", body, &info, stderr, "customs-clients renew"); code != exitOK {
 			return code
 		}
-		printRenewed(stdout, &info)
+		printRenewed(stdout, &info.ClientInfo)
+		if info.Warning != "" {
+			fmt.Fprintf(stderr, "ecogate customs-clients renew: %s\n", info.Warning)
+		}
 	}
 	return exitOK
 }
