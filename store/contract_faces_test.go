@@ -22,6 +22,8 @@ type cCustoms interface {
 	Clients(ctx context.Context) ([]CustomsClient, error)
 	ClientByCert(ctx context.Context, fingerprint string) (*CustomsClient, error)
 	RevokeClient(ctx context.Context, id string) error
+	RenewClientCert(ctx context.Context, id string, next ClientCert) (*CustomsClient, error)
+	FinishClientRenewal(ctx context.Context, id, next string) (*CustomsClient, error)
 	PutView(ctx context.Context, country, number string, basedOn uint64, view []byte) error
 	Snapshot(country, number string, versionOf func(view []byte) int, dst *Snapshot) (bool, error)
 	Decide(ctx context.Context, d Decision, msg *OutMessage) (*Decision, error)
@@ -148,6 +150,118 @@ func TestContractCustomsCertClients(t *testing.T) {
 		mustNil(t, "add revoked", e.customs.AddClient(ctx, CustomsClient{ID: "m8", CertSHA256: fp2, Revoked: e.clock.Now()}))
 		if cl, err = e.customs.ClientByCert(ctx, fp2); err != nil || cl.ID != "m2" {
 			t.Fatalf("a revoked record took the binding: %+v %v", cl, err)
+		}
+	})
+}
+
+// TestContractCustomsCertRenewal: a certificate client renewed holds its
+// current and its next certificate (both find it) until the renewal
+// finishes; conflicts, revoked clients and bad requests change nothing.
+func TestContractCustomsCertRenewal(t *testing.T) {
+	eachFacesEngine(t, func(t *testing.T, e facesEngine) {
+		ctx := context.Background()
+		fp := func(n int) string { return fmt.Sprintf("%064x", n) }
+		add := func(cl CustomsClient) { mustNil(t, "add "+cl.ID, e.customs.AddClient(ctx, cl)) }
+		add(CustomsClient{ID: "r1", Name: "R1", CertSHA256: fp(1), Scopes: []string{"customs:check"}})
+		add(CustomsClient{ID: "r2", Name: "R2", CertSHA256: fp(2)})
+		add(CustomsClient{ID: "s1", Name: "S1", SecretHash: fp(3)})
+		add(CustomsClient{ID: "gone", Name: "Gone", CertSHA256: fp(4)})
+		mustNil(t, "revoke", e.customs.RevokeClient(ctx, "gone"))
+		nc := func(n int) ClientCert {
+			return ClientCert{SHA256: fp(n), Subject: fmt.Sprintf("CN=c%d", n), NotAfter: e.clock.Now().Add(time.Hour)}
+		}
+		for _, tc := range []struct {
+			name    string
+			id      string
+			next    ClientCert
+			want    error
+			pending string // r1's next certificate afterwards
+		}{
+			{"unknown client", "nobody", nc(10), ErrNotFound, ""},
+			{"revoked client", "gone", nc(10), ErrConflict, ""},
+			{"secret client", "s1", nc(10), ErrInvalid, ""},
+			{"bad fingerprint", "r1", ClientCert{SHA256: "ABC"}, ErrInvalid, ""},
+			{"its current certificate", "r1", nc(1), ErrConflict, ""},
+			{"another active client's certificate", "r1", nc(2), ErrConflict, ""},
+			{"renew", "r1", nc(11), nil, fp(11)},
+			{"the same again changes nothing", "r1", nc(11), nil, fp(11)},
+			{"another pending certificate replaces it", "r1", nc(12), nil, fp(12)},
+			{"a revoked client's certificate is free", "r1", nc(4), nil, fp(4)},
+			{"back to 12", "r1", nc(12), nil, fp(12)},
+			{"r2 cannot take r1's next", "r2", nc(12), ErrConflict, fp(12)},
+		} {
+			before, err := e.customs.RenewClientCert(ctx, tc.id, tc.next)
+			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) || (err == nil) != (before != nil) {
+				t.Fatalf("%s: renew = %+v, %v; want %v", tc.name, before, err, tc.want)
+			}
+			cl, err := e.customs.Client(ctx, "r1")
+			if err != nil || cl.NextCertSHA256 != tc.pending || cl.CertSHA256 != fp(1) {
+				t.Fatalf("%s: r1 is %+v %v, want next %q", tc.name, cl, err, tc.pending)
+			}
+		}
+		for _, f := range []string{fp(1), fp(12)} {
+			if cl, err := e.customs.ClientByCert(ctx, f); err != nil || cl.ID != "r1" || cl.NextCertSubject != "CN=c12" || len(cl.Scopes) != 1 {
+				t.Fatalf("during the renewal, by %s: %+v %v", f[60:], cl, err)
+			}
+		}
+		for _, f := range []string{fp(11), fp(4)} { // replaced pending certificates bind nothing
+			if _, err := e.customs.ClientByCert(ctx, f); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("replaced %s: %v", f[60:], err)
+			}
+		}
+		// Finishing: only the pending certificate's renewal, once.
+		if _, err := e.customs.FinishClientRenewal(ctx, "r1", fp(11)); !errors.Is(err, ErrConflict) {
+			t.Fatalf("finish another certificate's renewal: %v", err)
+		}
+		if _, err := e.customs.FinishClientRenewal(ctx, "r2", ""); !errors.Is(err, ErrConflict) {
+			t.Fatalf("finish without a renewal: %v", err)
+		}
+		if _, err := e.customs.FinishClientRenewal(ctx, "nobody", ""); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("finish an unknown client: %v", err)
+		}
+		before, err := e.customs.FinishClientRenewal(ctx, "r1", fp(12))
+		if err != nil || before.CertSHA256 != fp(1) || before.NextCertSHA256 != fp(12) {
+			t.Fatalf("finish: %+v %v", before, err)
+		}
+		if _, err := e.customs.FinishClientRenewal(ctx, "r1", fp(12)); !errors.Is(err, ErrConflict) {
+			t.Fatalf("finish twice: %v", err)
+		}
+		cl, err := e.customs.ClientByCert(ctx, fp(12))
+		if err != nil || cl.ID != "r1" || cl.CertSHA256 != fp(12) || cl.CertSubject != "CN=c12" || cl.NextCertSHA256 != "" || !cl.NextCertNotAfter.IsZero() {
+			t.Fatalf("after the renewal, by the new certificate: %+v %v", cl, err)
+		}
+		if _, err := e.customs.ClientByCert(ctx, fp(1)); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("the old certificate after the renewal: %v", err)
+		}
+		// The old certificate is free again; revoking a client in renewal frees both.
+		add(CustomsClient{ID: "r3", Name: "R3", CertSHA256: fp(1)})
+		if _, err := e.customs.RenewClientCert(ctx, "r3", nc(13)); err != nil {
+			t.Fatal(err)
+		}
+		mustNil(t, "revoke r3", e.customs.RevokeClient(ctx, "r3"))
+		for _, f := range []string{fp(1), fp(13)} {
+			if _, err := e.customs.ClientByCert(ctx, f); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("revoked during a renewal, by %s: %v", f[60:], err)
+			}
+		}
+		if _, err := e.customs.FinishClientRenewal(ctx, "r3", ""); !errors.Is(err, ErrConflict) {
+			t.Fatalf("finish a revoked client's renewal: %v", err)
+		}
+		add(CustomsClient{ID: "r4", Name: "R4", CertSHA256: fp(13)})
+		// A stored record with a malformed next binding is refused.
+		if err := e.customs.AddClient(ctx, CustomsClient{ID: "r5", CertSHA256: fp(20), NextCertSHA256: fp(20)}); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("next = current: %v", err)
+		}
+		// A copied record in renewal binds both, and conflicts as a whole.
+		add(CustomsClient{ID: "r6", CertSHA256: fp(21), NextCertSHA256: fp(22)})
+		if cl, err := e.customs.ClientByCert(ctx, fp(22)); err != nil || cl.ID != "r6" {
+			t.Fatalf("added in renewal: %+v %v", cl, err)
+		}
+		if err := e.customs.AddClient(ctx, CustomsClient{ID: "r7", CertSHA256: fp(23), NextCertSHA256: fp(21)}); !errors.Is(err, ErrConflict) {
+			t.Fatalf("next bound elsewhere: %v", err)
+		}
+		if _, err := e.customs.ClientByCert(ctx, fp(23)); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("a refused add left a binding: %v", err)
 		}
 	})
 }

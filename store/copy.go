@@ -51,7 +51,7 @@ func CopyToPG(ctx context.Context, db *DB, pg *PG, progress func(table string, n
 		w := &pgCopier{ctx: ctx, pg: pg, progress: progress}
 		for _, step := range []func(*bolt.Tx, *pgCopier) (CopyCount, error){
 			copyBlobs, copyOutbox, copyInbox, copyCertStatus, copyIssued, copyIssuedDecisions, copyIssuedDocs,
-			copyCuClients, copyCuViews, copyCuUtil, copyCuDecl, copyCuQuery, copyIssuance, copyPortalUsers, copyPortalSessions, copyAudit,
+			copyCuClients, copyCuClientCerts, copyCuViews, copyCuUtil, copyCuDecl, copyCuQuery, copyIssuance, copyPortalUsers, copyPortalSessions, copyAudit,
 		} {
 			c, err := step(tx, w)
 			if err != nil {
@@ -278,7 +278,21 @@ func copyCuClients(tx *bolt.Tx, w *pgCopier) (CopyCount, error) {
 		if err := json.Unmarshal(v, &cl); err != nil {
 			return fmt.Errorf("customs client %s: %w", k, err)
 		}
-		return w.add(c.Table, "INSERT INTO cu_client (id, rec, cert_sha256) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", string(k), v, pgCertBinding(&cl))
+		return w.add(c.Table, "INSERT INTO cu_client (id, rec) VALUES ($1, $2) ON CONFLICT DO NOTHING", string(k), v)
+	})
+	if err == nil {
+		err = w.flush()
+	}
+	return c, err
+}
+
+// copyCuClientCerts copies the certificate bindings in force (current and
+// next certificates of active clients), after their clients.
+func copyCuClientCerts(tx *bolt.Tx, w *pgCopier) (CopyCount, error) {
+	c := CopyCount{Table: "cu_client_cert"}
+	err := forEach(tx, bktCuClientCert, func(k, v []byte) error {
+		c.Source++
+		return w.add(c.Table, "INSERT INTO cu_client_cert (cert_sha256, client_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", string(k), string(v))
 	})
 	if err == nil {
 		err = w.flush()
@@ -433,7 +447,7 @@ func copyAudit(tx *bolt.Tx, w *pgCopier) (CopyCount, error) {
 
 // pgTables are the tables CopyToPG fills, in its order.
 var pgTables = []string{"blobs", "outbox", "inbox", "cert_status", "issued", "issued_decisions", "issued_docs",
-	"cu_client", "cu_view", "cu_util", "cu_decl", "cu_query", "isu_kv", "portal_user", "portal_session", "audit"}
+	"cu_client", "cu_client_cert", "cu_view", "cu_util", "cu_decl", "cu_query", "isu_kv", "portal_user", "portal_session", "audit"}
 
 // Counts returns the number of rows of each table, as "table n, ...".
 func (pg *PG) Counts(ctx context.Context) (string, error) {

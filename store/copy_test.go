@@ -29,8 +29,11 @@ func fillStore(t *testing.T, db *DB) {
 	mustNil(t, "cert client", c.AddClient(ctx, CustomsClient{ID: "cm", CertSHA256: fmt.Sprintf("%064x", 8)}))
 	mustNil(t, "revoked cert client", c.AddClient(ctx, CustomsClient{ID: "cr", CertSHA256: fmt.Sprintf("%064x", 9)}))
 	mustNil(t, "revoke cert client", c.RevokeClient(ctx, "cr"))
+	mustNil(t, "client in renewal", c.AddClient(ctx, CustomsClient{ID: "cn", CertSHA256: fmt.Sprintf("%064x", 10)}))
+	_, err := c.RenewClientCert(ctx, "cn", ClientCert{SHA256: fmt.Sprintf("%064x", 11), Subject: "CN=next"})
+	mustNil(t, "renew", err)
 	mustNil(t, "view", c.PutView(ctx, "VN", "V1", 0, []byte("view")))
-	_, err := c.Decide(ctx, Decision{Country: "VN", Number: "V1", Version: 1, DeclarationRef: "D", Fingerprint: "f", Items: []DecisionItem{{Seq: 3, Use: 1, Limit: 5}}}, nil)
+	_, err = c.Decide(ctx, Decision{Country: "VN", Number: "V1", Version: 1, DeclarationRef: "D", Fingerprint: "f", Items: []DecisionItem{{Seq: 3, Use: 1, Limit: 5}}}, nil)
 	mustNil(t, "decide", err)
 	mustNil(t, "answer", c.PutQueryAnswer(ctx, "TH", "T1", newFakeClock().Now(), []byte("jws")))
 	_, err = db.Issued().AddDecision(ctx, ReceivedDecision{MessageID: "d1", From: "VN", Number: "C1"})
@@ -65,7 +68,7 @@ func TestCopyToPG(t *testing.T) {
 	if err != nil {
 		t.Fatalf("copy: %v (%+v)", err, rep)
 	}
-	want := map[string]int{"outbox": 30, "inbox": 30, "issued": 31, "cert_status": 30, "audit": 60, "cu_client": 3, "cu_view": 1,
+	want := map[string]int{"outbox": 30, "inbox": 30, "issued": 31, "cert_status": 30, "audit": 60, "cu_client": 4, "cu_client_cert": 3, "cu_view": 1,
 		"cu_util": 1, "cu_decl": 1, "cu_query": 1, "issued_decisions": 1, "issued_docs": 1, "portal_user": 2, "portal_session": 1}
 	for _, c := range rep.Counts {
 		if w, ok := want[c.Table]; ok && (c.Source != w || c.Destination != w) {
@@ -93,6 +96,11 @@ func TestCopyToPG(t *testing.T) {
 	}
 	if _, err := pg.Customs().ClientByCert(ctx, fmt.Sprintf("%064x", 9)); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("the binding of a revoked client was copied: %v", err)
+	}
+	for _, n := range []int{10, 11} { // both certificates of a renewal in progress
+		if cl, err := pg.Customs().ClientByCert(ctx, fmt.Sprintf("%064x", n)); err != nil || cl.ID != "cn" || cl.NextCertSubject != "CN=next" {
+			t.Fatalf("certificate %d of a renewal: %+v %v", n, cl, err)
+		}
 	}
 	var s Snapshot
 	if ok, err := pg.Customs().Snapshot("VN", "V1", func([]byte) int { return 1 }, &s); err != nil || !ok || s.Stale || s.Status != CertWithdrawn || len(s.Used) != 1 {

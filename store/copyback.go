@@ -253,15 +253,13 @@ var backSteps = []backStep{
 		_, err := putNew(tx, bktIssDoc, k, asBytes(v[3]))
 		return err
 	}},
-	{"cu_client", "SELECT id, rec, cert_sha256 FROM cu_client", func(tx *bolt.Tx, v []any) error {
-		if ok, err := putNew(tx, bktCuClient, asBytes(v[0]), asBytes(v[1])); err != nil || !ok {
-			return err
-		}
-		if fp, _ := v[2].(string); fp != "" { // the index of certificate bindings in force
-			_, err := putNew(tx, bktCuClientCert, []byte(fp), asBytes(v[0]))
-			return err
-		}
-		return nil
+	{"cu_client", "SELECT id, rec FROM cu_client", func(tx *bolt.Tx, v []any) error {
+		_, err := putNew(tx, bktCuClient, asBytes(v[0]), asBytes(v[1]))
+		return err
+	}},
+	{"cu_client_cert", "SELECT cert_sha256, client_id FROM cu_client_cert", func(tx *bolt.Tx, v []any) error {
+		_, err := putNew(tx, bktCuClientCert, asBytes(v[0]), asBytes(v[1])) // the index of certificate bindings in force
+		return err
 	}},
 	{"cu_view", "SELECT country, number, based_on, view FROM cu_view", func(tx *bolt.Tx, v []any) error {
 		_, err := putNew(tx, bktCuView, key(asBytes(v[0]), asBytes(v[1])), append(be64(uint64(asInt(v[2]))), asBytes(v[3])...))
@@ -351,7 +349,8 @@ func (db *DB) boltCounts() (map[string]int, error) {
 		}
 		for table, bkt := range map[string]string{"blobs": bktBlobs, "outbox": bktOut, "inbox": bktIn, "cert_status": bktCertState,
 			"issued": bktIssCert, "issued_decisions": bktIssDec, "issued_docs": bktIssDocInfo, "cu_client": bktCuClient,
-			"cu_view": bktCuView, "cu_util": bktCuUtil, "cu_decl": bktCuDecl, "cu_query": bktCuQuery, "audit": bktAudit,
+			"cu_client_cert": bktCuClientCert,
+			"cu_view":        bktCuView, "cu_util": bktCuUtil, "cu_decl": bktCuDecl, "cu_query": bktCuQuery, "audit": bktAudit,
 			"portal_user": bktPortalUser, "portal_session": bktPortalSession} {
 			out[table] = count(bkt)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -80,6 +81,18 @@ func TestCopyFromPG(t *testing.T) {
 				break
 			}
 		}
+	}
+	for _, n := range []int{10, 11} { // both certificates of a renewal in progress
+		if cl, err := dst.Customs().ClientByCert(ctx, fmt.Sprintf("%064x", n)); err != nil || cl.ID != "cn" || cl.NextCertSubject != "CN=next" {
+			t.Fatalf("certificate %d of a renewal: %+v %v", n, cl, err)
+		}
+	}
+	if _, err := dst.Customs().FinishClientRenewal(ctx, "cn", fmt.Sprintf("%064x", 11)); err != nil {
+		t.Fatalf("finish the copied renewal: %v", err)
+	}
+	mustNil(t, "check the copy", dst.Check(ctx))
+	if _, err := pg.Customs().FinishClientRenewal(ctx, "cn", fmt.Sprintf("%064x", 11)); err != nil { // the same on both sides
+		t.Fatalf("finish the renewal on postgres: %v", err)
 	}
 	// Again: nothing new, still verified.
 	if _, err := CopyFromPG(ctx, pg, dst, nil); err != nil {

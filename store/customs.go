@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -18,9 +19,11 @@ import (
 // migration; a missing bucket reads as empty.
 const (
 	bktCuClient = "cu_client" // client id -> JSON CustomsClient
-	// bktCuClientCert indexes the certificate bindings of active clients:
-	// hex SHA-256 of the DER certificate -> client id. A binding leaves
-	// the index when its client is revoked (the record keeps it).
+	// bktCuClientCert indexes the certificate bindings of active clients,
+	// the current certificate and, during a renewal, the next one: hex
+	// SHA-256 of the DER certificate -> client id. A binding leaves the
+	// index when its client is revoked (the record keeps it) or when a
+	// renewal ends (the old certificate).
 	bktCuClientCert = "cu_client_cert"
 	bktCuView       = "cu_view"  // country 0 number -> be64(basedOn) + view bytes (opaque)
 	bktCuUtil       = "cu_util"  // country 0 number 0 be32(item seq) -> be64 used (base units, see Decision)
@@ -57,8 +60,16 @@ type CustomsClient struct {
 	// people (lists, audit); only CertSHA256 authenticates.
 	CertSubject  string    `json:"certSubject,omitempty"`
 	CertNotAfter time.Time `json:"certNotAfter,omitzero"`
-	Scopes       []string  `json:"scopes"`
-	Created      time.Time `json:"created"`
+	// NextCertSHA256, NextCertSubject and NextCertNotAfter describe the
+	// renewal of a certificate client in progress (RenewClientCert): its
+	// next certificate, which authenticates as the client beside
+	// CertSHA256 until FinishClientRenewal makes it the current one and
+	// ends the old binding. Empty when no renewal is in progress.
+	NextCertSHA256   string    `json:"nextCertSHA256,omitempty"`
+	NextCertSubject  string    `json:"nextCertSubject,omitempty"`
+	NextCertNotAfter time.Time `json:"nextCertNotAfter,omitzero"`
+	Scopes           []string  `json:"scopes"`
+	Created          time.Time `json:"created"`
 	// Revoked is when the client was revoked; zero while it is active.
 	Revoked time.Time `json:"revoked,omitzero"`
 }
@@ -89,6 +100,9 @@ func checkClient(cl *CustomsClient) error {
 	if cl.CertSHA256 != "" && !isHex64(cl.CertSHA256) {
 		return fmt.Errorf("add customs client %s: %w: certificate fingerprint must be 64 lower-case hex digits (SHA-256)", cl.ID, ErrInvalid)
 	}
+	if cl.NextCertSHA256 != "" && (!isHex64(cl.NextCertSHA256) || cl.CertSHA256 == "" || cl.NextCertSHA256 == cl.CertSHA256) {
+		return fmt.Errorf("add customs client %s: %w: the next certificate must be 64 lower-case hex digits and renew a different current one", cl.ID, ErrInvalid)
+	}
 	return nil
 }
 
@@ -108,6 +122,72 @@ func isHex64(s string) bool {
 // certBound reports whether cl's certificate binding is in force (a
 // certificate, and not revoked).
 func (cl *CustomsClient) certBound() bool { return cl.CertSHA256 != "" && cl.Revoked.IsZero() }
+
+// certBindings are the certificate bindings of cl in force: none for a
+// revoked client or one without a certificate, else its current
+// certificate and, during a renewal, its next one.
+func (cl *CustomsClient) certBindings() []string {
+	switch {
+	case !cl.certBound():
+		return nil
+	case cl.NextCertSHA256 != "":
+		return []string{cl.CertSHA256, cl.NextCertSHA256}
+	}
+	return []string{cl.CertSHA256}
+}
+
+// bindsCert reports whether fingerprint authenticates as cl.
+func (cl *CustomsClient) bindsCert(fingerprint string) bool {
+	for _, fp := range cl.certBindings() {
+		if fp == fingerprint {
+			return true
+		}
+	}
+	return false
+}
+
+// ClientCert is a client certificate to bind (RenewClientCert): the hex
+// SHA-256 of its DER bytes, and its subject and expiry for people.
+type ClientCert struct {
+	SHA256   string
+	Subject  string
+	NotAfter time.Time
+}
+
+// renewClient is the renewal of cl to next, checked; changed is false
+// when next is already the renewal in progress.
+func renewClient(cl *CustomsClient, next ClientCert) (changed bool, err error) {
+	switch {
+	case !isHex64(next.SHA256):
+		return false, fmt.Errorf("%w: certificate fingerprint must be 64 lower-case hex digits (SHA-256)", ErrInvalid)
+	case !cl.Revoked.IsZero():
+		return false, fmt.Errorf("%w: the client is revoked; add a new client instead", ErrConflict)
+	case cl.CertSHA256 == "":
+		return false, fmt.Errorf("%w: the client authenticates with a secret, not a certificate; add a client with a certificate instead", ErrInvalid)
+	case next.SHA256 == cl.CertSHA256:
+		return false, fmt.Errorf("%w: the certificate is already the client's current certificate", ErrConflict)
+	case next.SHA256 == cl.NextCertSHA256:
+		return false, nil
+	}
+	cl.NextCertSHA256, cl.NextCertSubject, cl.NextCertNotAfter = next.SHA256, next.Subject, next.NotAfter.UTC()
+	return true, nil
+}
+
+// finishRenewal makes the renewal in progress cl's current certificate;
+// with next set, only when that is the certificate of the renewal.
+func finishRenewal(cl *CustomsClient, next string) error {
+	switch {
+	case !cl.Revoked.IsZero():
+		return fmt.Errorf("%w: the client is revoked", ErrConflict)
+	case cl.NextCertSHA256 == "":
+		return fmt.Errorf("%w: no certificate renewal is in progress", ErrConflict)
+	case next != "" && next != cl.NextCertSHA256:
+		return fmt.Errorf("%w: the certificate renewal in progress is of another certificate", ErrConflict)
+	}
+	cl.CertSHA256, cl.CertSubject, cl.CertNotAfter = cl.NextCertSHA256, cl.NextCertSubject, cl.NextCertNotAfter
+	cl.NextCertSHA256, cl.NextCertSubject, cl.NextCertNotAfter = "", "", time.Time{}
+	return nil
+}
 
 // AddClient stores a new client. An existing id fails with ErrConflict, and
 // so does a certificate already bound to another active client.
@@ -131,17 +211,8 @@ func (c *Customs) AddClient(ctx context.Context, cl CustomsClient) error {
 		if b.Get([]byte(cl.ID)) != nil {
 			return fmt.Errorf("%w: client %s exists", ErrConflict, cl.ID)
 		}
-		if cl.certBound() {
-			ib, err := bucketRW(tx, bktCuClientCert)
-			if err != nil {
-				return err
-			}
-			if other := ib.Get([]byte(cl.CertSHA256)); other != nil {
-				return fmt.Errorf("%w: the certificate is already bound to client %s (revoke it first)", ErrConflict, other)
-			}
-			if err := ib.Put([]byte(cl.CertSHA256), []byte(cl.ID)); err != nil {
-				return err
-			}
+		if err := bindCerts(tx, cl.ID, cl.certBindings()...); err != nil {
+			return err
 		}
 		return b.Put([]byte(cl.ID), v)
 	})
@@ -149,6 +220,138 @@ func (c *Customs) AddClient(ctx context.Context, cl CustomsClient) error {
 		return fmt.Errorf("add customs client %s: %w", cl.ID, err)
 	}
 	return nil
+}
+
+// bindCerts indexes the certificate bindings fps of client id; a
+// certificate bound to another active client is ErrConflict.
+func bindCerts(tx *bolt.Tx, id string, fps ...string) error {
+	if len(fps) == 0 {
+		return nil
+	}
+	ib, err := bucketRW(tx, bktCuClientCert)
+	if err != nil {
+		return err
+	}
+	for _, fp := range fps {
+		if other := ib.Get([]byte(fp)); other != nil && string(other) != id {
+			return fmt.Errorf("%w: the certificate %s is already bound to client %s (revoke it first)", ErrConflict, fp, other)
+		}
+		if err := ib.Put([]byte(fp), []byte(id)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unbindCerts drops the index entries of fps that name client id.
+func unbindCerts(tx *bolt.Tx, id string, fps ...string) error {
+	ib := bucketOf(tx, bktCuClientCert)
+	if ib == nil {
+		return nil
+	}
+	for _, fp := range fps {
+		if string(ib.Get([]byte(fp))) == id {
+			if err := ib.Delete([]byte(fp)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// changeClient rewrites client id with change, which also keeps the
+// certificate index; it returns the client as it was. change returning
+// errNoChange leaves the record as it is.
+func (c *Customs) changeClient(ctx context.Context, id string, change func(tx *bolt.Tx, cl *CustomsClient) error) (*CustomsClient, error) {
+	var before CustomsClient
+	err := c.db.update(ctx, func(tx *bolt.Tx) error {
+		b, err := bucketRW(tx, bktCuClient)
+		if err != nil {
+			return err
+		}
+		v := b.Get([]byte(id))
+		if v == nil {
+			return ErrNotFound
+		}
+		var nv []byte
+		if before, nv, err = rewriteClient(v, func(cl *CustomsClient) error { return change(tx, cl) }); err != nil {
+			return err
+		}
+		return b.Put([]byte(id), nv)
+	})
+	if errors.Is(err, errNoChange) {
+		err = nil
+	}
+	return &before, err
+}
+
+// rewriteClient decodes the client record v, applies change and encodes
+// it again: the client as it was and the new record.
+func rewriteClient(v []byte, change func(cl *CustomsClient) error) (CustomsClient, []byte, error) {
+	var cl CustomsClient
+	if err := json.Unmarshal(v, &cl); err != nil {
+		return cl, nil, err
+	}
+	before := cl
+	before.Scopes = append([]string(nil), cl.Scopes...)
+	if err := change(&cl); err != nil {
+		return before, nil, err
+	}
+	nv, err := json.Marshal(&cl)
+	return before, nv, err
+}
+
+// errNoChange is a changeClient change that leaves the record as it is.
+var errNoChange = errors.New("no change")
+
+// RenewClientCert starts (or redirects) the renewal of a certificate
+// client's certificate: next authenticates as the client, with its scopes,
+// beside its current certificate until FinishClientRenewal. A pending
+// renewal to another certificate is replaced (its binding ends); renewing
+// to the pending certificate again changes nothing. It returns the client
+// as it was. A certificate bound to another active client, the client's
+// current certificate and a revoked client are ErrConflict; a client
+// without a certificate or a malformed fingerprint ErrInvalid; an unknown
+// client ErrNotFound.
+func (c *Customs) RenewClientCert(ctx context.Context, id string, next ClientCert) (*CustomsClient, error) {
+	before, err := c.changeClient(ctx, id, func(tx *bolt.Tx, cl *CustomsClient) error {
+		pending := cl.NextCertSHA256
+		changed, err := renewClient(cl, next)
+		if err != nil || !changed {
+			return cmp.Or(err, errNoChange)
+		}
+		if pending != "" {
+			if err := unbindCerts(tx, id, pending); err != nil {
+				return err
+			}
+		}
+		return bindCerts(tx, id, next.SHA256)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("renew the certificate of customs client %s: %w", id, err)
+	}
+	return before, nil
+}
+
+// FinishClientRenewal ends a certificate renewal: the next certificate
+// becomes the client's current one and the old certificate's binding
+// ends. With next set (its hex SHA-256) it finishes only the renewal to
+// that certificate, as the first use of the certificate does. It returns
+// the client as it was; no renewal in progress (or one to another
+// certificate) and a revoked client are ErrConflict, an unknown client
+// ErrNotFound.
+func (c *Customs) FinishClientRenewal(ctx context.Context, id, next string) (*CustomsClient, error) {
+	before, err := c.changeClient(ctx, id, func(tx *bolt.Tx, cl *CustomsClient) error {
+		old := cl.CertSHA256
+		if err := finishRenewal(cl, next); err != nil {
+			return err
+		}
+		return unbindCerts(tx, id, old)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("finish the certificate renewal of customs client %s: %w", id, err)
+	}
+	return before, nil
 }
 
 // Client returns one client, or ErrNotFound.
@@ -193,7 +396,7 @@ func (c *Customs) ClientByCert(ctx context.Context, fingerprint string) (*Custom
 	if err != nil {
 		return nil, err
 	}
-	if !cl.certBound() || cl.CertSHA256 != fingerprint {
+	if !cl.bindsCert(fingerprint) {
 		return nil, fmt.Errorf("customs client of certificate %s: %w", fingerprint, ErrNotFound)
 	}
 	return cl, nil
@@ -228,35 +431,15 @@ func (c *Customs) Clients(ctx context.Context) ([]CustomsClient, error) {
 // Revoking twice is a no-op.
 func (c *Customs) RevokeClient(ctx context.Context, id string) error {
 	now := c.db.clock().UTC()
-	err := c.db.update(ctx, func(tx *bolt.Tx) error {
-		b, err := bucketRW(tx, bktCuClient)
-		if err != nil {
-			return err
-		}
-		v := b.Get([]byte(id))
-		if v == nil {
-			return ErrNotFound
-		}
-		var cl CustomsClient
-		if err := json.Unmarshal(v, &cl); err != nil {
-			return err
-		}
+	_, err := c.changeClient(ctx, id, func(tx *bolt.Tx, cl *CustomsClient) error {
 		if !cl.Revoked.IsZero() {
-			return nil
+			return errNoChange
 		}
-		if cl.certBound() {
-			if ib := bucketOf(tx, bktCuClientCert); ib != nil && string(ib.Get([]byte(cl.CertSHA256))) == id {
-				if err := ib.Delete([]byte(cl.CertSHA256)); err != nil {
-					return err
-				}
-			}
+		if err := unbindCerts(tx, id, cl.certBindings()...); err != nil {
+			return err
 		}
 		cl.Revoked = now
-		nv, err := json.Marshal(&cl)
-		if err != nil {
-			return err
-		}
-		return b.Put([]byte(id), nv)
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("revoke customs client %s: %w", id, err)
@@ -708,8 +891,8 @@ func (c *Customs) SeedViews(batch int, fn func(put func(country, number string, 
 
 // checkCustomsClientIndex checks the certificate bindings of customs
 // clients (DB.Check): every entry of bktCuClientCert names an active
-// client bound to that certificate, and every active bound client has its
-// entry.
+// client bound to that certificate (current or next), and every binding
+// of an active client has its entry.
 func checkCustomsClientIndex(tx *bolt.Tx) error {
 	bound := 0
 	if b := bucketOf(tx, bktCuClient); b != nil {
@@ -718,14 +901,16 @@ func checkCustomsClientIndex(tx *bolt.Tx) error {
 			if err := json.Unmarshal(v, &cl); err != nil {
 				return fmt.Errorf("customs client %s: %w", k, err)
 			}
-			if !cl.certBound() || !cl.Revoked.IsZero() {
-				return nil
+			if cl.NextCertSHA256 != "" && (cl.CertSHA256 == "" || cl.NextCertSHA256 == cl.CertSHA256) {
+				return fmt.Errorf("customs client %s: its next certificate %s renews no other current certificate", cl.ID, cl.NextCertSHA256)
 			}
-			ib := bucketOf(tx, bktCuClientCert)
-			if ib == nil || string(ib.Get([]byte(cl.CertSHA256))) != cl.ID {
-				return fmt.Errorf("customs client %s: its certificate %s is not indexed in %s", cl.ID, cl.CertSHA256, bktCuClientCert)
+			for _, fp := range cl.certBindings() {
+				ib := bucketOf(tx, bktCuClientCert)
+				if ib == nil || string(ib.Get([]byte(fp))) != cl.ID {
+					return fmt.Errorf("customs client %s: its certificate %s is not indexed in %s", cl.ID, fp, bktCuClientCert)
+				}
+				bound++
 			}
-			bound++
 			return nil
 		})
 		if err != nil {
@@ -733,7 +918,7 @@ func checkCustomsClientIndex(tx *bolt.Tx) error {
 		}
 	}
 	if ib := bucketOf(tx, bktCuClientCert); ib != nil && ib.Stats().KeyN != bound {
-		return fmt.Errorf("index %s: %d certificate bindings for %d active certificate clients", bktCuClientCert, ib.Stats().KeyN, bound)
+		return fmt.Errorf("index %s: %d certificate bindings for %d bindings of active clients", bktCuClientCert, ib.Stats().KeyN, bound)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -255,7 +256,7 @@ func TestAcceptStoresCheckView(t *testing.T) {
 // lost its index entry and an index entry that names no active client.
 func TestCheckCustomsClientIndex(t *testing.T) {
 	ctx := context.Background()
-	fp := fmt.Sprintf("%064x", 0xc3)
+	fp, next := fmt.Sprintf("%064x", 0xc3), fmt.Sprintf("%064x", 0xc4)
 	for _, tc := range []struct {
 		name   string
 		damage func(tx *bolt.Tx) error
@@ -265,12 +266,25 @@ func TestCheckCustomsClientIndex(t *testing.T) {
 		{"binding not indexed", func(tx *bolt.Tx) error { return tx.Bucket([]byte(bktCuClientCert)).Delete([]byte(fp)) }, "is not indexed"},
 		{"dangling index entry", func(tx *bolt.Tx) error {
 			return tx.Bucket([]byte(bktCuClientCert)).Put([]byte(fmt.Sprintf("%064x", 0xd4)), []byte("gone"))
-		}, "2 certificate bindings for 1"},
+		}, "3 certificate bindings for 2"},
 		{"index names another client", func(tx *bolt.Tx) error { return tx.Bucket([]byte(bktCuClientCert)).Put([]byte(fp), []byte("other")) }, "is not indexed"},
+		{"next binding not indexed", func(tx *bolt.Tx) error { return tx.Bucket([]byte(bktCuClientCert)).Delete([]byte(next)) }, "its certificate " + next + " is not indexed"},
+		{"next binding names another client", func(tx *bolt.Tx) error { return tx.Bucket([]byte(bktCuClientCert)).Put([]byte(next), []byte("m2")) }, "is not indexed"},
+		{"ended binding left in the index", func(tx *bolt.Tx) error {
+			return tx.Bucket([]byte(bktCuClientCert)).Put([]byte(fmt.Sprintf("%064x", 0xe5)), []byte("m1"))
+		}, "3 certificate bindings for 2"},
+		{"next equal to the current certificate", func(tx *bolt.Tx) error {
+			v, _ := json.Marshal(CustomsClient{ID: "m1", CertSHA256: fp, NextCertSHA256: fp})
+			return tx.Bucket([]byte(bktCuClient)).Put([]byte("m1"), v)
+		}, "renews no other current certificate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db, _ := openTest(t, nil)
 			if err := db.Customs().AddClient(ctx, CustomsClient{ID: "m1", Name: "M1", CertSHA256: fp, Scopes: []string{"customs:check"}}); err != nil {
+				t.Fatal(err)
+			}
+			// A renewal in progress: both bindings are indexed.
+			if _, err := db.Customs().RenewClientCert(ctx, "m1", ClientCert{SHA256: next}); err != nil {
 				t.Fatal(err)
 			}
 			if err := db.update(ctx, tc.damage); err != nil {
@@ -287,6 +301,13 @@ func TestCheckCustomsClientIndex(t *testing.T) {
 					}
 					b, err := tx.CreateBucket([]byte(bktCuClientCert))
 					if err != nil {
+						return err
+					}
+					v, _ := json.Marshal(CustomsClient{ID: "m1", CertSHA256: fp, NextCertSHA256: next, Scopes: []string{"customs:check"}})
+					if err := tx.Bucket([]byte(bktCuClient)).Put([]byte("m1"), v); err != nil {
+						return err
+					}
+					if err := b.Put([]byte(next), []byte("m1")); err != nil {
 						return err
 					}
 					return b.Put([]byte(fp), []byte("m1"))

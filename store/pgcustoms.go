@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // PGCustoms is the customs face's state on PostgreSQL (tables cu_*),
@@ -32,32 +32,65 @@ func (c *PGCustoms) AddClient(ctx context.Context, cl CustomsClient) error {
 	if err != nil {
 		return err
 	}
-	tag, err := c.pg.pool.Exec(ctx, "INSERT INTO cu_client (id, rec, cert_sha256) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
-		cl.ID, v, pgCertBinding(&cl))
-	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "23505" {
-		var other string
-		_ = c.pg.pool.QueryRow(ctx, "SELECT id FROM cu_client WHERE cert_sha256 = $1", cl.CertSHA256).Scan(&other)
-		return fmt.Errorf("add customs client %s: %w: the certificate is already bound to client %s (revoke it first)", cl.ID, ErrConflict, other)
-	}
+	err = c.pg.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, "INSERT INTO cu_client (id, rec) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING", cl.ID, v)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("%w: client %s exists", ErrConflict, cl.ID)
+		}
+		return pgBindCerts(ctx, tx, cl.ID, cl.certBindings()...)
+	})
 	if err != nil {
 		return fmt.Errorf("add customs client %s: %w", cl.ID, err)
 	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("add customs client %s: %w: client %s exists", cl.ID, ErrConflict, cl.ID)
+	return nil
+}
+
+// pgBindCerts records the certificate bindings fps of client id (table
+// cu_client_cert); a certificate bound to another active client is
+// ErrConflict.
+func pgBindCerts(ctx context.Context, tx pgx.Tx, id string, fps ...string) error {
+	for _, fp := range fps {
+		tag, err := tx.Exec(ctx, "INSERT INTO cu_client_cert (cert_sha256, client_id) VALUES ($1, $2) ON CONFLICT (cert_sha256) DO NOTHING", fp, id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 1 {
+			continue
+		}
+		var other string
+		if err := tx.QueryRow(ctx, "SELECT client_id FROM cu_client_cert WHERE cert_sha256 = $1", fp).Scan(&other); err != nil {
+			return err
+		}
+		if other != id {
+			return fmt.Errorf("%w: the certificate %s is already bound to client %s (revoke it first)", ErrConflict, fp, other)
+		}
+	}
+	return nil
+}
+
+// pgUnbindCerts drops the certificate bindings fps of client id.
+func pgUnbindCerts(ctx context.Context, tx pgx.Tx, id string, fps ...string) error {
+	for _, fp := range fps {
+		if _, err := tx.Exec(ctx, "DELETE FROM cu_client_cert WHERE cert_sha256 = $1 AND client_id = $2", fp, id); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
 // Client is Customs.Client.
 func (c *PGCustoms) Client(ctx context.Context, id string) (*CustomsClient, error) {
-	return c.clientWhere(ctx, "customs client "+id, "id", id)
+	return c.clientWhere(ctx, "customs client "+id, "SELECT rec FROM cu_client WHERE id = $1", id)
 }
 
-// clientWhere reads the client whose column col is v; what names it in
-// errors.
-func (c *PGCustoms) clientWhere(ctx context.Context, what, col, v string) (*CustomsClient, error) {
+// clientWhere reads the client that query (one rec column, argument v)
+// selects; what names it in errors.
+func (c *PGCustoms) clientWhere(ctx context.Context, what, query, v string) (*CustomsClient, error) {
 	var rec []byte
-	if err := c.pg.pool.QueryRow(ctx, "SELECT rec FROM cu_client WHERE "+col+" = $1", v).Scan(&rec); err != nil {
+	if err := c.pg.pool.QueryRow(ctx, query, v).Scan(&rec); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			err = ErrNotFound
 		}
@@ -70,23 +103,14 @@ func (c *PGCustoms) clientWhere(ctx context.Context, what, col, v string) (*Cust
 	return cl, nil
 }
 
-// pgCertBinding is the cert_sha256 column of a client: its certificate
-// fingerprint while the binding is in force, else NULL.
-func pgCertBinding(cl *CustomsClient) *string {
-	if !cl.certBound() {
-		return nil
-	}
-	return &cl.CertSHA256
-}
-
 // ClientByCert is Customs.ClientByCert.
 func (c *PGCustoms) ClientByCert(ctx context.Context, fingerprint string) (*CustomsClient, error) {
 	what := "customs client of certificate " + fingerprint
-	cl, err := c.clientWhere(ctx, what, "cert_sha256", fingerprint)
+	cl, err := c.clientWhere(ctx, what, "SELECT c.rec FROM cu_client_cert b JOIN cu_client c ON c.id = b.client_id WHERE b.cert_sha256 = $1", fingerprint)
 	if err != nil {
 		return nil, err
 	}
-	if !cl.certBound() || cl.CertSHA256 != fingerprint {
+	if !cl.bindsCert(fingerprint) {
 		return nil, fmt.Errorf("%s: %w", what, ErrNotFound)
 	}
 	return cl, nil
@@ -112,9 +136,11 @@ func (c *PGCustoms) Clients(ctx context.Context) ([]CustomsClient, error) {
 	return res, nil
 }
 
-// RevokeClient is Customs.RevokeClient.
-func (c *PGCustoms) RevokeClient(ctx context.Context, id string) error {
-	now := c.pg.now()
+// changeClient is Customs.changeClient on PostgreSQL: change rewrites the
+// client locked in tx and keeps its bindings; the client as it was is
+// returned.
+func (c *PGCustoms) changeClient(ctx context.Context, id string, change func(tx pgx.Tx, cl *CustomsClient) error) (*CustomsClient, error) {
+	var before CustomsClient
 	err := c.pg.inTx(ctx, func(tx pgx.Tx) error {
 		var v []byte
 		if err := tx.QueryRow(ctx, "SELECT rec FROM cu_client WHERE id = $1 FOR UPDATE", id).Scan(&v); err != nil {
@@ -123,25 +149,71 @@ func (c *PGCustoms) RevokeClient(ctx context.Context, id string) error {
 			}
 			return err
 		}
-		var cl CustomsClient
-		if err := json.Unmarshal(v, &cl); err != nil {
+		var nv []byte
+		var err error
+		if before, nv, err = rewriteClient(v, func(cl *CustomsClient) error { return change(tx, cl) }); err != nil {
 			return err
 		}
+		_, err = tx.Exec(ctx, "UPDATE cu_client SET rec = $2 WHERE id = $1", id, nv)
+		return err
+	})
+	if errors.Is(err, errNoChange) {
+		err = nil
+	}
+	return &before, err
+}
+
+// RevokeClient is Customs.RevokeClient.
+func (c *PGCustoms) RevokeClient(ctx context.Context, id string) error {
+	now := c.pg.now()
+	_, err := c.changeClient(ctx, id, func(tx pgx.Tx, cl *CustomsClient) error {
 		if !cl.Revoked.IsZero() {
-			return nil
+			return errNoChange
 		}
 		cl.Revoked = now
-		nv, err := json.Marshal(&cl)
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, "UPDATE cu_client SET rec = $2, cert_sha256 = NULL WHERE id = $1", id, nv)
+		_, err := tx.Exec(ctx, "DELETE FROM cu_client_cert WHERE client_id = $1", id)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("revoke customs client %s: %w", id, err)
 	}
 	return nil
+}
+
+// RenewClientCert is Customs.RenewClientCert.
+func (c *PGCustoms) RenewClientCert(ctx context.Context, id string, next ClientCert) (*CustomsClient, error) {
+	before, err := c.changeClient(ctx, id, func(tx pgx.Tx, cl *CustomsClient) error {
+		pending := cl.NextCertSHA256
+		changed, err := renewClient(cl, next)
+		if err != nil || !changed {
+			return cmp.Or(err, errNoChange)
+		}
+		if pending != "" {
+			if err := pgUnbindCerts(ctx, tx, id, pending); err != nil {
+				return err
+			}
+		}
+		return pgBindCerts(ctx, tx, id, next.SHA256)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("renew the certificate of customs client %s: %w", id, err)
+	}
+	return before, nil
+}
+
+// FinishClientRenewal is Customs.FinishClientRenewal.
+func (c *PGCustoms) FinishClientRenewal(ctx context.Context, id, next string) (*CustomsClient, error) {
+	before, err := c.changeClient(ctx, id, func(tx pgx.Tx, cl *CustomsClient) error {
+		old := cl.CertSHA256
+		if err := finishRenewal(cl, next); err != nil {
+			return err
+		}
+		return pgUnbindCerts(ctx, tx, id, old)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("finish the certificate renewal of customs client %s: %w", id, err)
+	}
+	return before, nil
 }
 
 // pgLatestInSeq is latestInSeq on PostgreSQL.

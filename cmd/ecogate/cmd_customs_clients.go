@@ -23,6 +23,7 @@ import (
 )
 
 const customsClientsUsage = `usage: ecogate customs-clients add    (--config FILE | --node URL | --data FILE) --scopes SCOPES [--cert FILE] NAME
+       ecogate customs-clients renew  (--config FILE | --node URL | --data FILE) [--cert FILE] [--finish] ID
        ecogate customs-clients list   (--config FILE | --node URL | --data FILE)
        ecogate customs-clients revoke (--config FILE | --node URL | --data FILE) ID
 
@@ -37,8 +38,16 @@ add     register a customs declaration system as an OAuth2 client; prints its
         the client authenticates with that certificate instead (mutual TLS
         on listen.customs; the node's customs.clientCAs must hold its CA) and
         gets no secret; it is bound by the certificate's SHA-256, so a
-        renewed certificate is added again (and the old client revoked)
-list    the clients with their scopes, how they authenticate and state
+        renewed certificate is bound again with renew
+renew   --cert FILE binds the renewed certificate of a certificate client
+        beside its current one: both authenticate as the same client id,
+        with the same scopes. The old binding ends at the first request
+        made with the new certificate, or with --finish (alone: now; with
+        --cert: bind and end the old binding at once, e.g. for a
+        compromised key). Renewing again before that replaces the pending
+        certificate. A revoked client cannot be renewed
+list    the clients with their scopes, how they authenticate (both
+        certificates during a renewal, with their expiry) and state
 revoke  revoke a client: no new tokens, its tokens and its certificate
         stop working within seconds on a running node
 
@@ -55,7 +64,8 @@ func runCustomsClients(ctx context.Context, args []string, stdout, stderr io.Wri
 	config := fs.String("config", "", "the node's configuration `FILE` (local API when it runs, else its data file)")
 	node := fs.String("node", "", "a running node's local API base `URL`")
 	scopes := fs.String("scopes", "", "add: comma-separated `SCOPES`")
-	certFile := fs.String("cert", "", "add: the declaration system's client certificate `FILE` (PEM); the client authenticates with it instead of a secret")
+	certFile := fs.String("cert", "", "add, renew: the declaration system's client certificate `FILE` (PEM); the client authenticates with it instead of a secret")
+	finish := fs.Bool("finish", false, "renew: end the old certificate's binding now")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -64,7 +74,7 @@ func runCustomsClients(ctx context.Context, args []string, stdout, stderr io.Wri
 		return exitUsage
 	}
 	switch {
-	case len(pos) == 2 && (pos[0] == "add" || pos[0] == "revoke"), len(pos) == 1 && pos[0] == "list":
+	case len(pos) == 2 && (pos[0] == "add" || pos[0] == "revoke" || pos[0] == "renew"), len(pos) == 1 && pos[0] == "list":
 	default:
 		fmt.Fprint(stderr, customsClientsUsage)
 		return exitUsage
@@ -74,22 +84,30 @@ func runCustomsClients(ctx context.Context, args []string, stdout, stderr io.Wri
 		fmt.Fprintln(stderr, "ecogate customs-clients:", err)
 		return exitUsage
 	}
-	var req customsClientsReq
-	if pos[0] == "add" {
+	req := customsClientsReq{finish: *finish}
+	switch {
+	case pos[0] == "add":
 		if req.scopes, err = customs.CheckScopes(strings.Split(*scopes, ",")); err != nil {
 			fmt.Fprintf(stderr, "ecogate customs-clients add: %v (e.g. --scopes %s)\n", err, strings.Join(customs.Scopes(), ","))
 			return exitUsage
 		}
-		if *certFile != "" {
-			if req.cert, req.certPEM, err = readClientCert(*certFile); err != nil {
-				fmt.Fprintf(stderr, "ecogate customs-clients add: --cert %s: %v\n", *certFile, err)
-				return exitUsage
-			}
-			warnClientCA(*config, req.cert, stderr)
-		}
-	} else if *certFile != "" {
-		fmt.Fprintln(stderr, "ecogate customs-clients: --cert is for add only")
+	case pos[0] == "renew" && *certFile == "" && !*finish:
+		fmt.Fprintln(stderr, "ecogate customs-clients renew: give --cert FILE (the renewed certificate), --finish, or both")
 		return exitUsage
+	case pos[0] != "renew" && *certFile != "":
+		fmt.Fprintln(stderr, "ecogate customs-clients: --cert is for add and renew only")
+		return exitUsage
+	}
+	if *finish && pos[0] != "renew" {
+		fmt.Fprintln(stderr, "ecogate customs-clients: --finish is for renew only")
+		return exitUsage
+	}
+	if *certFile != "" {
+		if req.cert, req.certPEM, err = readClientCert(*certFile); err != nil {
+			fmt.Fprintf(stderr, "ecogate customs-clients %s: --cert %s: %v\n", pos[0], *certFile, err)
+			return exitUsage
+		}
+		warnClientCA(*config, req.cert, stderr, pos[0])
 	}
 	if tg.api != "" {
 		return customsClientsAPI(ctx, tg, pos, req, stdout, stderr)
@@ -125,11 +143,13 @@ func runCustomsClients(ctx context.Context, args []string, stdout, stderr io.Wri
 }
 
 // customsClientsReq is what add registers: scopes and, for a client that
-// authenticates by certificate, the certificate.
+// authenticates by certificate, the certificate; or what renew binds (the
+// certificate) and whether it finishes the renewal.
 type customsClientsReq struct {
 	scopes  []string
 	cert    *x509.Certificate
 	certPEM []byte
+	finish  bool
 }
 
 // readClientCert reads the certificate of --cert: one certificate, no
@@ -152,7 +172,7 @@ func readClientCert(path string) (*x509.Certificate, []byte, error) {
 // warnClientCA warns when the configuration's customs.clientCAs would not
 // accept the certificate at the handshake (the client is registered
 // anyway: the CAs may be configured next).
-func warnClientCA(config string, c *x509.Certificate, stderr io.Writer) {
+func warnClientCA(config string, c *x509.Certificate, stderr io.Writer, cmd string) {
 	if config == "" {
 		return
 	}
@@ -161,8 +181,8 @@ func warnClientCA(config string, c *x509.Certificate, stderr io.Writer) {
 		return
 	}
 	if len(cfg.Customs.ClientCAs) == 0 {
-		fmt.Fprintf(stderr, "ecogate customs-clients add: warning: %s has no customs.clientCAs, so the customs API asks for no client certificate; "+
-			"add the CA that issued %q and restart the node\n", config, c.Issuer)
+		fmt.Fprintf(stderr, "ecogate customs-clients %s: warning: %s has no customs.clientCAs, so the customs API asks for no client certificate; "+
+			"add the CA that issued %q and restart the node\n", cmd, config, c.Issuer)
 		return
 	}
 	roots := x509.NewCertPool()
@@ -176,12 +196,13 @@ func warnClientCA(config string, c *x509.Certificate, stderr io.Writer) {
 		}
 	}
 	if _, err := c.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
-		fmt.Fprintf(stderr, "ecogate customs-clients add: warning: the certificate does not verify against customs.clientCAs of %s (%v); "+
-			"the handshake refuses it unless the client sends the missing intermediate CA\n", config, err)
+		fmt.Fprintf(stderr, "ecogate customs-clients %s: warning: the certificate does not verify against customs.clientCAs of %s (%v); "+
+			"the handshake refuses it unless the client sends the missing intermediate CA\n", cmd, config, err)
 	}
 }
 
-// customsClientsStore runs add, list or revoke on a stopped node's store.
+// customsClientsStore runs add, list, renew or revoke on a stopped node's
+// store (or on PostgreSQL).
 func customsClientsStore(ctx context.Context, cs customs.ClientAdmin, audit customs.AuditLog, pos []string, req customsClientsReq, stdout, stderr io.Writer) int {
 	switch pos[0] {
 	case "add":
@@ -222,8 +243,36 @@ func customsClientsStore(ctx context.Context, cs customs.ClientAdmin, audit cust
 			return exitUsage
 		}
 		fmt.Fprintf(stdout, "revoked %s\n", id)
+	case "renew":
+		info, err := customs.RenewCertClient(ctx, cs, audit, operator(), pos[1], req.cert, req.finish, time.Now())
+		if info != nil {
+			printRenewed(stdout, info)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "ecogate customs-clients renew: %v\n", err)
+			switch {
+			case info != nil:
+			case errors.Is(err, store.ErrNotFound):
+				return exitFail
+			default:
+				return exitUsage
+			}
+		}
 	}
 	return exitOK
+}
+
+// printRenewed shows a certificate client after renew.
+func printRenewed(stdout io.Writer, c *customs.ClientInfo) {
+	fmt.Fprintf(stdout, "client_id:     %s\ncertificate:   %s\ncert_sha256:   %s\ncert_expires:  %s\n", c.ID, c.CertSubject, c.CertSHA256, c.CertNotAfter.Format(time.RFC3339))
+	if c.NextCertSHA256 == "" {
+		fmt.Fprint(stdout, "\nThe renewal is finished: only this certificate authenticates as the client.\n")
+		return
+	}
+	fmt.Fprintf(stdout, "next:          %s\nnext_sha256:   %s\nnext_expires:  %s\n\n"+
+		"Both certificates authenticate as the client until the first request made with the next one\n"+
+		"(or ecogate customs-clients renew --finish %s); then only the next one does.\n",
+		c.NextCertSubject, c.NextCertSHA256, c.NextCertNotAfter.Format(time.RFC3339), c.ID)
 }
 
 func printNewClient(stdout io.Writer, nc *customs.NewClient) {
@@ -248,6 +297,9 @@ func printClients(stdout io.Writer, cl []customs.ClientInfo) {
 		auth := "secret"
 		if c.CertSHA256 != "" {
 			auth = "cert sha256:" + c.CertSHA256 + " (expires " + c.CertNotAfter.Format(time.DateOnly) + ")"
+		}
+		if c.NextCertSHA256 != "" {
+			auth += " + next sha256:" + c.NextCertSHA256 + " (expires " + c.NextCertNotAfter.Format(time.DateOnly) + ")"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, strings.Join(c.Scopes, ","), auth, c.Created.Format(time.RFC3339), state)
 	}
@@ -275,6 +327,19 @@ func customsClientsAPI(ctx context.Context, tg target, pos []string, req customs
 			return code
 		}
 		fmt.Fprintf(stdout, "revoked %s\n", pos[1])
+	case "renew":
+		body, _ := json.Marshal(customs.RenewClientRequest{Certificate: string(req.certPEM), Finish: req.finish})
+		var info struct {
+			customs.ClientInfo
+			Warning string `json:"warning"` // stored, but its audit entry failed
+		}
+		if code := localAPIBody(ctx, tg, http.MethodPost, "/api/v1/customs-clients/"+url.PathEscape(pos[1])+"/renew", body, &info, stderr, "customs-clients renew"); code != exitOK {
+			return code
+		}
+		printRenewed(stdout, &info.ClientInfo)
+		if info.Warning != "" {
+			fmt.Fprintf(stderr, "ecogate customs-clients renew: %s\n", info.Warning)
+		}
 	}
 	return exitOK
 }

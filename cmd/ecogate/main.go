@@ -44,7 +44,7 @@ func commands() map[string]command {
 		"send":            {"hand an e-CO to a running node for sending (send FILE --to CC)", runSend},
 		"demo":            {"run two nodes on loopback and exchange sample e-COs", runDemo},
 		"portal":          {"manage the web portal's logins (portal add-user|disable-user)", runPortal},
-		"customs-clients": {"manage customs API clients, OAuth2 or client certificate (customs-clients add|list|revoke)", runCustomsClients},
+		"customs-clients": {"manage customs API clients, OAuth2 or client certificate (customs-clients add|list|renew|revoke)", runCustomsClients},
 		"conformance":     {"test a node against the conformance kit (conformance list|init DIR|run|serve)", runConformance},
 		"issue":           {"issuance workflow tasks on a running node (issue register-exporter|approve-agency|token|add-office|...)", runIssue},
 	}

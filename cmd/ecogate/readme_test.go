@@ -86,7 +86,7 @@ func TestREADMEWalkthrough(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the README walk-through builds the binary and runs nodes")
 	}
-	for _, tool := range []string{"bash", "curl", "sed"} {
+	for _, tool := range []string{"bash", "curl", "sed", "openssl"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			testenv.Missing(t, "%s not installed: %v", tool, err)
 		}
@@ -214,6 +214,9 @@ func TestREADMEWalkthrough(t *testing.T) {
 		// secret), listed with its binding, a check with the certificate
 		// and no token, refused once the CRL file revokes it.
 		"cert_sha256:", "cert sha256:", `"verdict":"AUTHENTIC"`, `"error":"certificate_revoked"`,
+		// Renewed: both certificates listed, both work until the new
+		// one's first use, then the old one is not registered.
+		"next_sha256:", " + next sha256:", "CN=VNACCS 2027", `"error":"certificate_not_registered"`,
 	} {
 		if !strings.Contains(out, w) {
 			t.Errorf("Customs checks: output lacks %q:\n%s", w, out)

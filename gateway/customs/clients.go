@@ -23,6 +23,8 @@ type ClientAdmin interface {
 	AddClient(ctx context.Context, cl store.CustomsClient) error
 	Clients(ctx context.Context) ([]store.CustomsClient, error)
 	RevokeClient(ctx context.Context, id string) error
+	RenewClientCert(ctx context.Context, id string, next store.ClientCert) (*store.CustomsClient, error)
+	FinishClientRenewal(ctx context.Context, id, next string) (*store.CustomsClient, error)
 }
 
 // ClientInfo is a client as the administration API shows it: never the
@@ -35,8 +37,14 @@ type ClientInfo struct {
 	CertSHA256   string    `json:"certSHA256,omitempty"`
 	CertSubject  string    `json:"certSubject,omitempty"`
 	CertNotAfter time.Time `json:"certNotAfter,omitzero"`
-	Created      time.Time `json:"created"`
-	Revoked      time.Time `json:"revoked,omitzero"`
+	// NextCertSHA256, NextCertSubject and NextCertNotAfter show the next
+	// certificate of a renewal in progress (RenewCertClient), which
+	// authenticates as the client beside the current one.
+	NextCertSHA256   string    `json:"nextCertSHA256,omitempty"`
+	NextCertSubject  string    `json:"nextCertSubject,omitempty"`
+	NextCertNotAfter time.Time `json:"nextCertNotAfter,omitzero"`
+	Created          time.Time `json:"created"`
+	Revoked          time.Time `json:"revoked,omitzero"`
 }
 
 // NewClient is the answer to adding a client: its credentials, the secret
@@ -137,7 +145,8 @@ func RevokeClient(ctx context.Context, admin ClientAdmin, audit AuditLog, actor,
 // InfoOf is the shown form of a stored client.
 func InfoOf(c store.CustomsClient) ClientInfo {
 	return ClientInfo{ID: c.ID, Name: c.Name, Scopes: c.Scopes, CertSHA256: c.CertSHA256, CertSubject: c.CertSubject,
-		CertNotAfter: c.CertNotAfter, Created: c.Created, Revoked: c.Revoked}
+		CertNotAfter: c.CertNotAfter, NextCertSHA256: c.NextCertSHA256, NextCertSubject: c.NextCertSubject,
+		NextCertNotAfter: c.NextCertNotAfter, Created: c.Created, Revoked: c.Revoked}
 }
 
 // ClientRoutes (clock now, time.Now when nil) is the administration of the customs API's clients, for
@@ -148,6 +157,9 @@ func InfoOf(c store.CustomsClient) ClientInfo {
 //	POST /customs-clients              {"name": ..., "scopes": [...]}: 201 with the secret, shown once;
 //	                                   with "certificate": PEM, a client of that client certificate (no secret)
 //	POST /customs-clients/{id}/revoke  revoke: no new tokens; its tokens stop working
+//	POST /customs-clients/{id}/renew   {"certificate": PEM}: bind the renewal of a certificate client's
+//	                                   certificate beside the current one; {"finish": true} (with or
+//	                                   without a certificate) ends the old binding now (RenewCertClient)
 func ClientRoutes(admin ClientAdmin, audit AuditLog, now func() time.Time) http.Handler {
 	if now == nil {
 		now = time.Now
@@ -167,14 +179,10 @@ func ClientRoutes(admin ClientAdmin, audit AuditLog, now func() time.Time) http.
 	})
 	r.Post("/customs-clients", func(w http.ResponseWriter, r *http.Request) {
 		var req AddClientRequest
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
-		if err == nil {
-			err = strictjson.Unmarshal(body, &req)
-		}
-		if err != nil {
-			writeProblem(w, http.StatusBadRequest, "invalid_request", `the body must be {"name": "...", "scopes": ["customs:check", ...]}: `+err.Error())
+		if !readAdminJSON(w, r, &req, `{"name": "...", "scopes": ["customs:check", ...]}`) {
 			return
 		}
+		var err error
 		var nc *NewClient
 		if req.Certificate != "" {
 			var cert *x509.Certificate
@@ -202,6 +210,39 @@ func ClientRoutes(admin ClientAdmin, audit AuditLog, now func() time.Time) http.
 			writeJSON(w, http.StatusCreated, nc)
 		}
 	})
+	r.Post("/customs-clients/{id}/renew", func(w http.ResponseWriter, r *http.Request) {
+		var req RenewClientRequest
+		if !readAdminJSON(w, r, &req, `{"certificate": "PEM", "finish": false}`) {
+			return
+		}
+		var err error
+		var cert *x509.Certificate
+		if req.Certificate != "" {
+			if cert, err = ParseClientCert([]byte(req.Certificate)); err != nil {
+				writeProblem(w, http.StatusBadRequest, "invalid_request", "certificate: "+err.Error())
+				return
+			}
+		}
+		id := chi.URLParam(r, "id")
+		info, err := RenewCertClient(r.Context(), admin, audit, "local", id, cert, req.Finish, now())
+		switch {
+		case info != nil && err != nil:
+			writeJSON(w, http.StatusOK, struct {
+				*ClientInfo
+				Warning string `json:"warning"`
+			}{info, err.Error()})
+		case errors.Is(err, ErrBadClientRequest), errors.Is(err, store.ErrInvalid):
+			writeProblem(w, http.StatusBadRequest, "invalid_request", err.Error())
+		case errors.Is(err, store.ErrNotFound):
+			writeProblem(w, http.StatusNotFound, "not_found", "no customs client "+id)
+		case errors.Is(err, store.ErrConflict):
+			writeProblem(w, http.StatusConflict, "conflict", err.Error())
+		case err != nil:
+			writeProblem(w, http.StatusServiceUnavailable, "unavailable", err.Error())
+		default:
+			writeJSON(w, http.StatusOK, info)
+		}
+	})
 	r.Post("/customs-clients/{id}/revoke", func(w http.ResponseWriter, r *http.Request) {
 		id := chi.URLParam(r, "id")
 		err := RevokeClient(r.Context(), admin, audit, "local", id)
@@ -215,4 +256,19 @@ func ClientRoutes(admin ClientAdmin, audit AuditLog, now func() time.Time) http.
 		}
 	})
 	return r
+}
+
+// readAdminJSON reads the strict JSON body of an administration request
+// into v (at most 64 KiB); on failure it answers 400 with the expected
+// shape and returns false.
+func readAdminJSON(w http.ResponseWriter, r *http.Request, v any, shape string) bool {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	if err == nil {
+		err = strictjson.Unmarshal(body, v)
+	}
+	if err != nil {
+		writeProblem(w, http.StatusBadRequest, "invalid_request", "the body must be "+shape+": "+err.Error())
+		return false
+	}
+	return true
 }

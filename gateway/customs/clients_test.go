@@ -19,6 +19,12 @@ func (m *memClients) AddClient(_ context.Context, cl store.CustomsClient) error 
 }
 func (m *memClients) Clients(context.Context) ([]store.CustomsClient, error) { return m.added, nil }
 func (m *memClients) RevokeClient(context.Context, string) error             { return store.ErrNotFound }
+func (m *memClients) RenewClientCert(context.Context, string, store.ClientCert) (*store.CustomsClient, error) {
+	return nil, store.ErrNotFound
+}
+func (m *memClients) FinishClientRenewal(context.Context, string, string) (*store.CustomsClient, error) {
+	return nil, store.ErrNotFound
+}
 
 type failingAudit struct{}
 

@@ -58,7 +58,8 @@
 //     /api/v1 (decisions shown with the certificates this node issued).
 //
 // Owns: the customs API handlers, its two ways of authentication (bearer
-// tokens, auth.go; client certificates, mtls.go), the Rec 20 conversion table, the M5
+// tokens, auth.go; client certificates, mtls.go, renewed with an overlap
+// window, renew.go), the Rec 20 conversion table, the M5
 // client and handler, M6 creation (Decide) and application at the issuer
 // (ApplyDecision, IssuedRoutes). Durable state lives in package store
 // (store.Customs, store.Issued); interfaces are declared here, by their

@@ -35,7 +35,8 @@ import (
 // x5t#S256, the fingerprint `openssl x509 -noout -fingerprint -sha256`
 // prints), not of its public key: a registration names one certificate,
 // the one the CRLs name by serial number, and a renewed certificate is
-// registered again (an audited act) even when it keeps the key.
+// bound again (an audited act, `ecogate customs-clients renew`, renew.go)
+// even when it keeps the key.
 
 // Problem codes of refused client certificates (403).
 const (
@@ -139,7 +140,7 @@ func (s *Service) clientFromTLS(r *http.Request) (tokenEntry, *certRefusal) {
 	now := a.now()
 	if now.After(leaf.NotAfter) {
 		return tokenEntry{}, &certRefusal{http.StatusForbidden, CodeCertExpired,
-			"the client certificate expired on " + leaf.NotAfter.UTC().Format(time.RFC3339) + "; reconnect with its renewal (registered with ecogate customs-clients add --cert)"}
+			"the client certificate expired on " + leaf.NotAfter.UTC().Format(time.RFC3339) + "; reconnect with its renewal (bound with ecogate customs-clients renew --cert)"}
 	}
 	a.mu.RLock()
 	e, ok := a.cache[sum]
@@ -158,6 +159,9 @@ func (s *Service) clientFromTLS(r *http.Request) (tokenEntry, *certRefusal) {
 				return tokenEntry{}, &certRefusal{http.StatusServiceUnavailable, "unavailable", "the client store cannot be read; try again"}
 			default:
 				e.client, e.scopes = cl.ID, cl.Scopes
+				if cl.NextCertSHA256 == fp { // the first use of a renewed certificate (renew.go)
+					s.finishOnFirstUse(r.Context(), cl, fp)
+				}
 			}
 		}
 		if e.refused != nil {
