@@ -336,7 +336,7 @@ func (c *Customs) RenewClientCert(ctx context.Context, id string, next ClientCer
 // FinishClientRenewal ends a certificate renewal: the next certificate
 // becomes the client's current one and the old certificate's binding
 // ends. With next set (its hex SHA-256) it finishes only the renewal to
-// that certificate, as the first use of the certificate does. It returns
+// that certificate (as renew --cert FILE --finish does). It returns
 // the client as it was; no renewal in progress (or one to another
 // certificate) and a revoked client are ErrConflict, an unknown client
 // ErrNotFound.

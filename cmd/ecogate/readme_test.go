@@ -214,8 +214,8 @@ func TestREADMEWalkthrough(t *testing.T) {
 		// secret), listed with its binding, a check with the certificate
 		// and no token, refused once the CRL file revokes it.
 		"cert_sha256:", "cert sha256:", `"verdict":"AUTHENTIC"`, `"error":"certificate_revoked"`,
-		// Renewed: both certificates listed, both work until the new
-		// one's first use, then the old one is not registered.
+		// Renewed: both certificates listed, both work until the
+		// operator finishes, then the old one is not registered.
 		"next_sha256:", " + next sha256:", "CN=VNACCS 2027", `"error":"certificate_not_registered"`,
 	} {
 		if !strings.Contains(out, w) {

@@ -159,9 +159,6 @@ func (s *Service) clientFromTLS(r *http.Request) (tokenEntry, *certRefusal) {
 				return tokenEntry{}, &certRefusal{http.StatusServiceUnavailable, "unavailable", "the client store cannot be read; try again"}
 			default:
 				e.client, e.scopes = cl.ID, cl.Scopes
-				if cl.NextCertSHA256 == fp { // the first use of a renewed certificate (renew.go)
-					s.finishOnFirstUse(r.Context(), cl, fp)
-				}
 			}
 		}
 		if e.refused != nil {

@@ -2,10 +2,7 @@ package customs
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"time"
 
@@ -16,13 +13,14 @@ import (
 // to a certificate holds at most two bindings: its current certificate
 // and, during a renewal, the next one (RenewCertClient, `ecogate
 // customs-clients renew --cert FILE ID`). Both authenticate as the same
-// client id with the same scopes, so decisions keep their audit actor. The
-// old binding ends, and the next certificate becomes the current one, at
-// the first request authenticated with the next certificate (clientFromTLS)
-// or when the operator finishes the renewal (`renew --finish`); an expired
-// old certificate authenticates nothing meanwhile (the handshake and
-// clientFromTLS refuse it). Each step is audited:
-// customs-client.renew and customs-client.renew-finish.
+// client id with the same scopes, so decisions keep their audit actor,
+// and the declaration system's instances can switch one by one (a rolling
+// deployment), each when it is ready. The old binding ends, and the next
+// certificate becomes the current one, when the operator finishes the
+// renewal (`renew --finish`, once every instance uses the new
+// certificate); an expired old certificate authenticates nothing
+// meanwhile (the handshake and clientFromTLS refuse it). Each step is
+// audited: customs-client.renew and customs-client.renew-finish.
 
 // RenewClientRequest is the body of POST /customs-clients/{id}/renew:
 // the next certificate (PEM) of a certificate client, and whether the
@@ -100,7 +98,7 @@ func renewed(cl store.CustomsClient) store.CustomsClient {
 }
 
 // finishDetails are the audit details of a finished renewal of before
-// (the client as it was), by the operator or at the first use.
+// (the client as it was) and who finished it.
 func finishDetails(before *store.CustomsClient, by string) map[string]string {
 	return map[string]string{"certSHA256": before.NextCertSHA256, "certSubject": before.NextCertSubject,
 		"endedCertSHA256": before.CertSHA256, "by": by}
@@ -113,28 +111,4 @@ func appendAudit(ctx context.Context, audit AuditLog, actor, action, subject str
 	}
 	_, err := audit.Append(ctx, store.Entry{Actor: actor, Action: action, Subject: subject, Details: details})
 	return err
-}
-
-// finishOnFirstUse ends the renewal of cl whose next certificate (hex
-// SHA-256 fp) just authenticated: the old certificate's binding ends and
-// its remembered verdict is forgotten here (other replicas forget it
-// within recheckEvery). A failure leaves the renewal in progress; the
-// next recheck of the certificate tries again.
-func (s *Service) finishOnFirstUse(ctx context.Context, cl *store.CustomsClient, fp string) {
-	before, err := s.certs.store.FinishClientRenewal(ctx, cl.ID, fp)
-	switch {
-	case errors.Is(err, store.ErrConflict): // finished (or changed) meanwhile, elsewhere
-		return
-	case err != nil:
-		s.log.Warn("customs client certificate renewal: finishing at first use failed", "client", cl.ID, "err", err)
-		return
-	}
-	if old, err := hex.DecodeString(before.CertSHA256); err == nil && len(old) == sha256.Size {
-		s.certs.mu.Lock()
-		delete(s.certs.cache, [sha256.Size]byte(old))
-		s.certs.mu.Unlock()
-	}
-	s.log.Info("customs client certificate renewal finished at the first use of the next certificate", "client", cl.ID,
-		"sha256", fp, "ended", before.CertSHA256)
-	s.audit(ctx, "customs:"+clip(cl.ID, 64), "customs-client.renew-finish", cl.ID, finishDetails(before, "first use"))
 }

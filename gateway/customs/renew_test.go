@@ -133,14 +133,25 @@ func testRollover(t *testing.T, p *mtlsPKI, e *env, cs rolloverStore, audit entr
 	if cl.NextCertSHA256 != info.NextCertSHA256 || cl.CertSHA256 != nc.CertSHA256 {
 		t.Fatalf("the old certificate's use ended the renewal: %+v", cl)
 	}
-	expect("first use of year 2", y2, 200, ok)
-	expect("year 1 right after (no recheck needed on this node)", y1, 403, CodeCertNotRegistered)
-	expect("year 2 again", y2, 200, ok)
-	if cl, _ = cs.Client(ctx, nc.ID); cl.CertSHA256 != info.NextCertSHA256 || cl.NextCertSHA256 != "" || cl.ID != nc.ID {
-		t.Fatalf("after the first use: %+v", cl)
+	// Both certificates serve the same client until the operator finishes:
+	// the declaration system's instances switch one by one.
+	for range 2 {
+		expect("during the renewal, year 2", y2, 200, ok)
+		expect("during the renewal, year 1 after year 2 was used", y1, 200, ok)
+		e.clock.Add(recheckEvery + time.Second)
 	}
+	if cl, _ = cs.Client(ctx, nc.ID); cl.CertSHA256 != nc.CertSHA256 || cl.NextCertSHA256 != info.NextCertSHA256 {
+		t.Fatalf("using the next certificate ended the renewal: %+v", cl)
+	}
+	if info, err = RenewCertClient(ctx, cs, audit, "test", nc.ID, nil, true, e.clock.Now()); err != nil ||
+		info.CertSHA256 != CertFingerprint(y2.Leaf) || info.NextCertSHA256 != "" || info.ID != nc.ID {
+		t.Fatalf("finish: %+v %v", info, err)
+	}
+	e.clock.Add(recheckEvery + time.Second)
+	expect("year 1 after --finish", y1, 403, CodeCertNotRegistered)
+	expect("year 2 after --finish", y2, 200, ok)
 
-	// Year 3, finished by the operator without waiting for its use.
+	// Year 3, bound and finished again by the operator.
 	if _, err := RenewCertClient(ctx, cs, audit, "test", nc.ID, y3.Leaf, false, e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +164,7 @@ func testRollover(t *testing.T, p *mtlsPKI, e *env, cs rolloverStore, audit entr
 	expect("year 2 after --finish", y2, 403, CodeCertNotRegistered)
 	expect("year 3 after --finish", y3, 200, ok)
 
-	want := []string{"customs-client.add", "customs-client.renew", "customs-client.renew-finish first use",
+	want := []string{"customs-client.add", "customs-client.renew", "customs-client.renew-finish operator",
 		"customs-client.renew", "customs-client.renew-finish operator"}
 	if got := auditActions(t, audit, nc.ID); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("audit %q, want %q", got, want)
