@@ -570,7 +570,8 @@ func (c *Customs) Snapshot(country, number string, versionOf func(view []byte) i
 		dst.Stale = basedOn != dst.LatestSeq && !(basedOn == ViewFromQuery && dst.LatestSeq == 0)
 		if versionOf != nil {
 			ver := versionOf(dst.View)
-			sk := append(append(k[:len(k):len(k)], 0), be32(uint32(ver))...)
+			var sbuf [2*maxIDLen + 13]byte // the status key, on the stack
+			sk := append(append(append(sbuf[:0], k...), 0), be32(uint32(ver))...)
 			if sv := tx.Bucket([]byte(bktCertState)).Get(sk); sv != nil {
 				var st statusOnly
 				if err := json.Unmarshal(sv, &st); err != nil {

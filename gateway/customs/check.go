@@ -574,7 +574,7 @@ func (s *Service) compare(res *CheckResult, f *found, req *CheckRequest, decl []
 			} else {
 				imp = normName(v.Importer)
 			}
-			match = normName(p.Name) == imp
+			match = normNameIs(p.Name, imp)
 		} else {
 			match = true // only an id, and the certificate has none to compare
 		}

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/ecogate/ecogate/certs"
@@ -196,6 +199,82 @@ func TestCheckBadInput(t *testing.T) {
 			_ = json.Unmarshal(body, &p)
 			if resp.StatusCode != 400 || p.Field != tc.field || !strings.Contains(p.Message, tc.msg) {
 				t.Fatalf("got %d field %q %q; want 400 %q containing %q", resp.StatusCode, p.Field, p.Message, tc.field, tc.msg)
+			}
+		})
+	}
+}
+
+// TestCheckBodyLimit: a body of MaxBody bytes is read, one byte more is
+// refused with the field "body" and the connection closed after the
+// answer, as http.MaxBytesReader did.
+func TestCheckBodyLimit(t *testing.T) {
+	const limit = 300
+	e := newEnv(t, func(o *Options) { o.MaxBody = limit })
+	e.storeView(testCert(t, certNo), validReport)
+	tok := e.token(ScopeCheck)
+	pad := func(n int) string { // a valid request of n bytes (padded with spaces)
+		b := `{"exportCountry":"IN","certificateNumber":"` + certNo + `","items":[]}`
+		return b + strings.Repeat(" ", n-len(b))
+	}
+	tests := []struct {
+		name      string
+		body      string
+		tooLarge  bool
+		wantClose bool
+	}{
+		{"at the limit", pad(limit), false, false},
+		{"one byte over", pad(limit + 1), true, true},
+		{"far over", pad(10 * limit), true, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := e.call("POST", "/customs/v1/checks", tok, tc.body)
+			var p problem
+			_ = json.Unmarshal(body, &p)
+			gotTooLarge := resp.StatusCode == 400 && p.Field == "body" && p.Message == "body: larger than 300 bytes"
+			if gotTooLarge != tc.tooLarge || resp.Close != tc.wantClose {
+				t.Fatalf("got %d close=%v %s; want too large %v, close %v", resp.StatusCode, resp.Close, body, tc.tooLarge, tc.wantClose)
+			}
+			if !tc.tooLarge && resp.StatusCode == 400 {
+				t.Fatalf("a body at the limit was refused: %s", body)
+			}
+		})
+	}
+}
+
+// TestReadBody: readBody reads any reader whole up to the limit, reports
+// more, and passes a read error on.
+func TestReadBody(t *testing.T) {
+	data := strings.Repeat("0123456789", 200) // 2000 bytes
+	boom := errors.New("boom")
+	tests := []struct {
+		name    string
+		r       io.Reader
+		limit   int64
+		want    string
+		over    bool
+		wantErr error
+	}{
+		{"whole", strings.NewReader(data), 2000, data, false, nil},
+		{"one byte at a time", iotest.OneByteReader(strings.NewReader(data)), 2000, data, false, nil},
+		{"data with EOF", iotest.DataErrReader(strings.NewReader(data)), 5000, data, false, nil},
+		{"empty", strings.NewReader(""), 10, "", false, nil},
+		{"over", strings.NewReader(data), 1999, "", true, nil},
+		{"over one byte at a time", iotest.OneByteReader(strings.NewReader(data)), 10, "", true, nil},
+		{"error", io.MultiReader(strings.NewReader("abc"), iotest.ErrReader(boom)), 100, "", false, boom},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var bp bytes.Buffer
+			over, err := readBody(&bp, tc.r, tc.limit)
+			if over != tc.over || !errors.Is(err, tc.wantErr) {
+				t.Fatalf("over %v err %v; want %v %v", over, err, tc.over, tc.wantErr)
+			}
+			if !tc.over && tc.wantErr == nil && bp.String() != tc.want {
+				t.Fatalf("read %d bytes, want %d", bp.Len(), len(tc.want))
+			}
+			if tc.over && int64(bp.Len()) <= tc.limit {
+				t.Fatalf("over with only %d bytes read", bp.Len())
 			}
 		})
 	}

@@ -180,6 +180,35 @@ func appendDiffs(b []byte, ds []Difference) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// Byte-wise constants of plain8.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// plain8 reports whether the eight bytes of s (len(s) == 8) are all ASCII
+// that a JSON string holds as is: not a control character, '"', '\\',
+// '<', '>' or '&'. It may answer false for a plain word (appendString then
+// looks at each byte), never true for one that is not: each test below
+// flags a byte that matches it, and a borrow can only spread from a
+// flagged byte to the bytes above it.
+func plain8(s string) bool {
+	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	bad := x & highs                    // not ASCII
+	bad |= (x - 0x20*ones) &^ x & highs // below 0x20
+	bad |= zeroByte(x ^ '"'*ones)
+	bad |= zeroByte(x ^ '\\'*ones)
+	bad |= zeroByte(x ^ '<'*ones)
+	bad |= zeroByte(x ^ '>'*ones)
+	bad |= zeroByte(x ^ '&'*ones)
+	return bad == 0
+}
+
+// zeroByte has the high bit of each zero byte of y set (and maybe of
+// bytes above one).
+func zeroByte(y uint64) uint64 { return (y - ones) &^ y & highs }
+
 // appendString appends s as a JSON string exactly as encoding/json does
 // (HTML-safe: <, > and & escaped; U+2028 and U+2029 escaped; invalid
 // UTF-8 replaced by U+FFFD).
@@ -187,6 +216,12 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		for i+8 <= len(s) && plain8(s[i:i+8]) {
+			i += 8 // eight bytes written as they are
+		}
+		if i >= len(s) {
+			break
+		}
 		if c := s[i]; c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
 				i++

@@ -127,3 +127,57 @@ func TestViewStoredForm(t *testing.T) {
 		}
 	}
 }
+
+// plainByte reports whether appendString writes c (ASCII) as it is.
+func plainByte(c byte) bool {
+	return c >= 0x20 && c < 0x80 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+}
+
+// TestPlain8: a word of plain bytes is plain, and any one byte that is not
+// plain, at any place in it, makes it not plain (every byte value, every
+// place, beside several backgrounds).
+func TestPlain8(t *testing.T) {
+	for _, bg := range []string{"AAAAAAAA", "        ", "~~~~~~~~", "!!!!!!!!", "zZ09 -_/"} {
+		if !plain8(bg) {
+			t.Fatalf("plain8(%q) = false", bg)
+		}
+		for pos := 0; pos < 8; pos++ {
+			for c := 0; c < 256; c++ {
+				w := []byte(bg)
+				w[pos] = byte(c)
+				if got, want := plain8(string(w)), plainByte(byte(c)); got != want {
+					t.Fatalf("plain8(%q) = %v, want %v", w, got, want)
+				}
+			}
+		}
+	}
+	// A word with a control byte at the bottom and any byte that is not
+	// plain at the top is not plain.
+	for c := 0; c < 256; c++ {
+		if plainByte(byte(c)) {
+			continue
+		}
+		w := []byte("AAAAAAA" + string(rune(0)))
+		w[7], w[0] = byte(c), 0x1f
+		if plain8(string(w)) {
+			t.Fatalf("plain8(%q) = true", w)
+		}
+	}
+}
+
+// FuzzAppendString: appendString writes what encoding/json writes for a
+// string.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain ascii text, longer than eight", "a\"b\\c<d>e&f", "\x00\x1f\x7f", "ÄÖÜ ünïcödé names", "\u2028\u2029", "\xff\xfe broken", "12345678\n12345678<"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendString(nil, s); !bytes.Equal(got, want) {
+			t.Fatalf("appendString(%q) = %s, want %s", s, got, want)
+		}
+	})
+}

@@ -119,7 +119,7 @@ func BenchmarkDecodeCheck(b *testing.B) {
 }
 
 // FuzzNormName: the ASCII fast path of normName gives what the rune loop
-// gives.
+// gives, and normNameIs compares with it.
 func FuzzNormName(f *testing.F) {
 	for _, s := range []string{"", "Acme Imports GmbH", "ACME  IMPORTS-GMBH.", " a\tb ", "Äcme é", "ss ß", strings.Repeat("x", 200), "a\x00b", "\xff"} {
 		f.Add(s)
@@ -127,6 +127,13 @@ func FuzzNormName(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		if got, want := normName(s), normNameRunes(s); got != want {
 			t.Fatalf("normName(%q) = %q, want %q", s, got, want)
+		}
+		want := normNameRunes(s)
+		if !normNameIs(s, want) {
+			t.Fatalf("normNameIs(%q, %q) = false", s, want)
+		}
+		if normNameIs(s, want+"X") {
+			t.Fatalf("normNameIs(%q, %q) = true", s, want+"X")
 		}
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -296,11 +297,12 @@ func (s *Service) decodeBodyIn(w http.ResponseWriter, r *http.Request, v any, m 
 		}
 	}()
 	bp.Reset()
-	if _, err := bp.ReadFrom(http.MaxBytesReader(w, r.Body, s.opt.MaxBody)); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return badField("body", "larger than %d bytes", mbe.Limit)
-		}
+	over, err := readBody(bp, r.Body, s.opt.MaxBody)
+	if over {
+		tooLarge(w)
+		return badField("body", "larger than %d bytes", s.opt.MaxBody)
+	}
+	if err != nil {
 		return badField("body", "cannot be read: %v", err)
 	}
 	if cr, ok := v.(*CheckRequest); ok && decodeCheckFastIn(bp.Bytes(), cr, m) {
@@ -322,3 +324,32 @@ func strictError(err error) *fieldError {
 }
 
 var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// readBody reads body into bp, as bp.ReadFrom(http.MaxBytesReader(w, body,
+// limit)) would but without the reader's allocation: over is true when
+// body has more than limit bytes (bp then holds a part of it).
+func readBody(bp *bytes.Buffer, body io.Reader, limit int64) (over bool, err error) {
+	for {
+		bp.Grow(bytes.MinRead)
+		b := bp.AvailableBuffer()
+		n, err := body.Read(b[:cap(b)])
+		bp.Write(b[:n]) // in place: b is bp's free room
+		if int64(bp.Len()) > limit {
+			return true, nil
+		}
+		if err == io.EOF {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+}
+
+// tooLarge marks the answer as http.MaxBytesReader does when a body passes
+// its limit: the server closes the connection after the answer rather than
+// read the rest of the body.
+func tooLarge(w http.ResponseWriter) {
+	var one [1]byte
+	_, _ = http.MaxBytesReader(w, io.NopCloser(strings.NewReader("x")), 0).Read(one[:])
+}

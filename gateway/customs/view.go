@@ -425,16 +425,28 @@ func (s *Service) EncodeView(from string, c *schema.Certificate, report certs.Re
 // name with other characters.
 func normNameASCII(s string) (string, bool) {
 	var buf [128]byte
-	if len(s) > len(buf) {
+	b, ok := appendNormASCII(buf[:0], s)
+	if !ok {
 		return "", false
 	}
-	b := buf[:0]
-	space := false
+	if string(b) == s {
+		return s, true
+	}
+	return string(b), true
+}
+
+// appendNormASCII appends normName(s) to b when s is ASCII of at most 128
+// bytes (ok false otherwise).
+func appendNormASCII(b []byte, s string) ([]byte, bool) {
+	if len(s) > 128 {
+		return b, false
+	}
+	space, start := false, len(b)
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c >= 0x80:
-			return "", false
+			return b, false
 		case c >= 'a' && c <= 'z':
 			c -= 'a' - 'A'
 		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
@@ -442,14 +454,21 @@ func normNameASCII(s string) (string, bool) {
 			space = true
 			continue
 		}
-		if space && len(b) > 0 {
+		if space && len(b) > start {
 			b = append(b, ' ')
 		}
 		space = false
 		b = append(b, c)
 	}
-	if string(b) == s {
-		return s, true
+	return b, true
+}
+
+// normNameIs reports whether normName(s) == norm, without allocating for
+// the common (ASCII) name.
+func normNameIs(s, norm string) bool {
+	var buf [128]byte
+	if b, ok := appendNormASCII(buf[:0], s); ok {
+		return string(b) == norm
 	}
-	return string(b), true
+	return normNameRunes(s) == norm
 }
