@@ -250,7 +250,7 @@ func procMem(pid int) (rss, hwm uint64) {
 }
 
 // trivialHandler is the reference server's handler: it answers every
-// check with the bytes (status, content type, body) the real handler
+// check with the bytes (status, header fields, body) the real handler
 // answers for a sample check, after reading the request body, and serves
 // /debug/mem like the real server.
 func trivialHandler(real http.Handler, tok string, n int) (http.Handler, error) {
@@ -265,11 +265,16 @@ func trivialHandler(real http.Handler, tok string, n int) (http.Handler, error) 
 	if rec.code != http.StatusOK || !bytes.Contains(rec.body.Bytes(), []byte(`"verdict":"AUTHENTIC"`)) {
 		return nil, fmt.Errorf("the sample check answered %d: %s", rec.code, rec.body.Bytes())
 	}
-	body, ctype := rec.body.Bytes(), rec.h.Get("Content-Type")
+	// The same header fields as the real answer (net/http adds Date and,
+	// for both, Content-Length), so both servers put the same bytes on the
+	// wire.
+	body, hdr := rec.body.Bytes(), rec.h.Clone()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", ctype)
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		h := w.Header()
+		for k, v := range hdr {
+			h[k] = v
+		}
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(body)
 	}), nil
