@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -600,6 +601,10 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("receipts.key/receipts.cert: %w", err)
 	}
+	// watched are the node's own certificates besides its TLS ones, for
+	// the expiry metric and warnings; the faces and the portal add theirs
+	// before the node serves.
+	watched := WatchCertificates("receipts.cert", "receipts.chain", rchain...)
 	var signer DocumentSigner
 	if c.Signing.Key != "" {
 		skey, schain, err := certs.LoadKeyPair(c.Signing.Key, c.Signing.Cert, c.Signing.Chain, os.Getenv(c.Signing.PasswordEnv))
@@ -607,6 +612,7 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 			return nil, fmt.Errorf("signing.key/signing.cert: %w", err)
 		}
 		signer = &CertsSigner{Key: skey, Certs: schain}
+		watched = append(watched, WatchCertificates("signing.cert", "signing.chain", schain...)...)
 	}
 	var own certs.TrustStore
 	if len(c.Signing.Trust) > 0 {
@@ -617,6 +623,7 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 			}
 		}
 		own = ts
+		watched = append(watched, WatchCertificates("signing.trust", "", ts.AnchorCerts...)...)
 	}
 	var lists *schema.CodeLists
 	if c.CodeLists != "" {
@@ -670,6 +677,7 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 		Lease:             time.Duration(c.Delivery.Lease),
 		PullFrom:          c.Pull.From,
 		PullInterval:      time.Duration(c.Pull.Interval),
+		Certificates:      func() []WatchedCertificate { return watched },
 	}
 	f.hooks(&nopt, fc)
 	if db != nil {
@@ -698,12 +706,15 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 		eng.Close()
 		return nil, err
 	}
+	watched = append(watched, f.certs...)
 	inst := &Instance{Config: c, Node: n, DB: db, PG: eng.PG, Engine: eng, Watcher: w, Log: log, Customs: f.customs, Verify: f.verify, Issuance: isvc, faces: f}
 	if c.Listen.Portal != "" && isvc != nil {
-		if inst.Portal, err = openPortal(c, eng, isvc, n, w, client, log); err != nil {
+		var qr []*x509.Certificate
+		if inst.Portal, qr, err = openPortal(c, eng, isvc, n, w, client, log); err != nil {
 			eng.Close()
 			return nil, err
 		}
+		watched = append(watched, WatchCertificates("portal.qrCert", "", qr...)...)
 	}
 	return inst, nil
 }

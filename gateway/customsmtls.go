@@ -17,31 +17,33 @@ import (
 // service checks them against, read again when their files change.
 
 // loadClientCAs reads the CA files of customs.clientCAs into a pool (nil
-// when there are none). A file without a certificate, or with a
+// when there are none) and returns the certificates too. A file without a certificate, or with a
 // certificate that is not a CA, is refused with its key.
-func loadClientCAs(files []string) (*x509.CertPool, error) {
+func loadClientCAs(files []string) (*x509.CertPool, []*x509.Certificate, error) {
 	if len(files) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	pool := x509.NewCertPool()
+	var all []*x509.Certificate
 	for i, f := range files {
 		key := fmt.Sprintf("customs.clientCAs[%d]", i)
 		cs, err := certs.LoadCertificates(f)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", key, err)
+			return nil, nil, fmt.Errorf("%s: %w", key, err)
 		}
 		if len(cs) == 0 {
-			return nil, fmt.Errorf("%s: %s holds no certificate", key, f)
+			return nil, nil, fmt.Errorf("%s: %s holds no certificate", key, f)
 		}
 		for _, c := range cs {
 			if !c.IsCA {
-				return nil, fmt.Errorf("%s: %s holds %q, which is not a CA certificate; give the CA that issues the customs systems' client certificates "+
+				return nil, nil, fmt.Errorf("%s: %s holds %q, which is not a CA certificate; give the CA that issues the customs systems' client certificates "+
 					"(a system's own certificate is registered with ecogate customs-clients add --cert FILE)", key, f, c.Subject)
 			}
 			pool.AddCert(c)
+			all = append(all, c)
 		}
 	}
-	return pool, nil
+	return pool, all, nil
 }
 
 // crlFiles are the CRL files of customs.clientCRLs, read at start (an

@@ -109,6 +109,19 @@
 // record is its number, version and the SHA-256 of its unsigned canonical
 // XML: the same content again is skipped, other content refused.
 //
+// # Certificate expiry
+//
+// Node.Certificates lists every certificate the node relies on: its TLS
+// server and client certificates, what Options.Certificates adds (Config.Open
+// adds signing, receipts, customs token and client CAs, the public page's
+// and the portal's QR certificate, each by configuration key) and each
+// partner's TLS CAs and document-signing anchors, read from the partner
+// directory at each call so a registry reload shows at once (certexpiry.go).
+// They are exported as ecogate_certificate_expiry_timestamp_seconds{use,
+// partner, subject, serial} (NotAfter as Unix seconds), and Serve logs each
+// one within Options.CertificateWarning (30 days) of its expiry at WARN, or
+// expired at ERROR, at start and then once a day by the node's Clock.
+//
 // # Dependencies
 //
 // The interfaces the node needs (Outbox, Inbox, AuditLog, DocumentVerifier,

@@ -122,6 +122,9 @@ type faces struct {
 	verify     *verify.Service
 	customsTLS *tls.Config
 	publicTLS  *tls.Config
+	// certs are the faces' certificates for the expiry watch
+	// (customs.tokenCert, customs.clientCAs, verify.tlsCert).
+	certs []WatchedCertificate
 }
 
 // facesConfig is what openFaces needs from Config.Open.
@@ -181,11 +184,12 @@ func (f *faces) open(n *Node, fc facesConfig) error {
 	c := fc.cfg
 	var tokenKey crypto.Signer = fc.receipts.Key
 	if c.Customs.TokenKey != "" {
-		k, err := loadTokenKey(c.Customs.TokenKey, c.Customs.TokenCert, os.Getenv(c.Customs.TokenPasswordEnv))
+		k, chain, err := loadTokenKey(c.Customs.TokenKey, c.Customs.TokenCert, os.Getenv(c.Customs.TokenPasswordEnv))
 		if err != nil {
 			return fmt.Errorf("customs.tokenKey/customs.tokenCert: %w", err)
 		}
 		tokenKey = k
+		f.certs = append(f.certs, WatchCertificates("customs.tokenCert", "", chain...)...)
 	}
 	kid, err := keyID(tokenKey.Public())
 	if err != nil {
@@ -267,9 +271,11 @@ func (f *faces) open(n *Node, fc facesConfig) error {
 	}
 	if c.Listen.Customs != "" {
 		f.customsTLS = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{*fc.server}}
-		if f.customsTLS.ClientCAs, err = loadClientCAs(c.Customs.ClientCAs); err != nil {
+		var cas []*x509.Certificate
+		if f.customsTLS.ClientCAs, cas, err = loadClientCAs(c.Customs.ClientCAs); err != nil {
 			return err
 		}
+		f.certs = append(f.certs, WatchCertificates("customs.clientCAs", "", cas...)...)
 		if f.customsTLS.ClientCAs != nil {
 			// Asked for and verified when given: OAuth2 clients keep
 			// connecting without one (customs/mtls.go).
@@ -282,28 +288,29 @@ func (f *faces) open(n *Node, fc facesConfig) error {
 			return err
 		}
 		f.publicTLS = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{*pc}}
+		f.certs = append(f.certs, WatchCertificates("verify.tlsCert", "", tlsChain(pc)...)...)
 	}
 	return nil
 }
 
 // loadTokenKey loads the token-signing key: a PEM/PKCS#8 key alone (the
 // node verifies its own tokens with the public key, no certificate is
-// needed), or with certFile (which must match it), or a PKCS#12 file.
-func loadTokenKey(keyFile, certFile, password string) (crypto.Signer, error) {
+// needed), or with certFile (which must match it), or a PKCS#12 file; it
+// returns the certificate chain of the last two (nil for a key alone).
+func loadTokenKey(keyFile, certFile, password string) (crypto.Signer, []*x509.Certificate, error) {
 	ext := strings.ToLower(filepath.Ext(keyFile))
 	if certFile != "" || ext == ".p12" || ext == ".pfx" {
-		k, _, err := certs.LoadKeyPair(keyFile, certFile, "", password)
-		return k, err
+		return certs.LoadKeyPair(keyFile, certFile, "", password)
 	}
 	b, err := os.ReadFile(keyFile)
 	if err != nil {
-		return nil, fmt.Errorf("read key: %w", err)
+		return nil, nil, fmt.Errorf("read key: %w", err)
 	}
 	k, err := certs.ParsePrivateKey(b)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", keyFile, err)
+		return nil, nil, fmt.Errorf("%s: %w", keyFile, err)
 	}
-	return k, nil
+	return k, nil, nil
 }
 
 // keyID is the token key's kid: the first 16 hex digits of the SHA-256 of

@@ -153,6 +153,20 @@ type Options struct {
 	// LocalRetry is the retry policy of LocalKinds; partners.DefaultRetryPolicy's
 	// fields where zero.
 	LocalRetry partners.RetryPolicy
+
+	// Certificates, if set, lists the node's own certificates besides
+	// ServerCertificate and ClientCertificate (signing, receipts, customs
+	// token, ...), for ecogate_certificate_expiry_timestamp_seconds and the
+	// expiry warnings; it is called at every scrape and check. The
+	// partners' certificates come from Partners.
+	Certificates func() []WatchedCertificate
+	// CertificateWarning is how long before its expiry a certificate is
+	// logged (WARN, once a day by Clock; an expired one ERROR);
+	// DefaultCertificateWarning (30 days) when zero.
+	CertificateWarning time.Duration
+	// CertificateCheckInterval is how often Serve looks for certificates to
+	// log; DefaultCertificateCheckInterval (an hour) when zero.
+	CertificateCheckInterval time.Duration
 }
 
 // InboundHandler handles an inbound message of a kind given in
@@ -193,6 +207,9 @@ type Node struct {
 
 	clientsMu sync.Mutex
 	clients   map[string]clientEntry
+
+	ownCerts []WatchedCertificate // ServerCertificate's and ClientCertificate's chains
+	expiry   *certWatch
 }
 
 type clientEntry struct {
@@ -246,6 +263,12 @@ func New(opt Options) (*Node, error) {
 	if opt.Lease <= 0 {
 		opt.Lease = opt.Timeout + 30*time.Second
 	}
+	if opt.CertificateWarning <= 0 {
+		opt.CertificateWarning = DefaultCertificateWarning
+	}
+	if opt.CertificateCheckInterval <= 0 {
+		opt.CertificateCheckInterval = DefaultCertificateCheckInterval
+	}
 	opt.Country = strings.ToUpper(opt.Country)
 	n := &Node{
 		opt:         opt,
@@ -259,7 +282,11 @@ func New(opt Options) (*Node, error) {
 		clients:     map[string]clientEntry{},
 	}
 	n.ids = ids.New(n.clock.Now)
+	n.ownCerts = append(WatchCertificates("tls.cert", "", tlsChain(opt.ServerCertificate)...),
+		WatchCertificates("tls.clientCert", "", tlsChain(opt.ClientCertificate)...)...)
+	n.expiry = &certWatch{n: n, window: opt.CertificateWarning}
 	n.m = newMetrics(opt.Registry, opt.Outbox)
+	opt.Registry.MustRegister(newCertCollector(n))
 	return n, nil
 }
 
@@ -348,7 +375,7 @@ func (n *Node) Kick() {
 }
 
 // Serve runs the partner API (mutual TLS) on partnerLn, the local API on
-// localLn and the delivery loop until ctx ends, then shuts down gracefully.
+// localLn, the delivery loop and the certificate expiry watch until ctx ends, then shuts down gracefully.
 // Either listener may be nil.
 func (n *Node) Serve(ctx context.Context, partnerLn, localLn net.Listener) error {
 	if localLn != nil && n.opt.LocalToken == "" && !IsLoopbackAddr(localLn.Addr().String()) {
@@ -377,8 +404,10 @@ func (n *Node) Serve(ctx context.Context, partnerLn, localLn net.Listener) error
 	dctx, dcancel := context.WithCancel(ctx)
 	ddone := make(chan struct{})
 	pdone := make(chan struct{})
+	cdone := make(chan struct{})
 	go func() { n.RunDelivery(dctx); close(ddone) }()
 	go func() { n.runPull(dctx, n.opt.PullFrom, n.opt.PullInterval); close(pdone) }()
+	go func() { n.runCertWatch(dctx); close(cdone) }()
 	var err error
 	select {
 	case <-ctx.Done():
@@ -395,5 +424,6 @@ func (n *Node) Serve(ctx context.Context, partnerLn, localLn net.Listener) error
 	}
 	<-ddone
 	<-pdone
+	<-cdone
 	return err
 }

@@ -71,8 +71,9 @@ func (k nodeKeySigner) Sign(ctx context.Context, _ *issuance.Person, c *issuance
 
 // openPortal builds the portal on the node's storage engine (bbolt or
 // PostgreSQL: logins and sessions shared by the replicas), the issuance
-// service and the node (the operator's console).
-func openPortal(c *Config, eng *Engine, svc *issuance.Service, n *Node, w *partners.Watcher, client *tls.Certificate, log *slog.Logger) (*portal.Server, error) {
+// service and the node (the operator's console). It returns the QR
+// signing certificate's chain too (portal.qrCert, for the expiry watch).
+func openPortal(c *Config, eng *Engine, svc *issuance.Service, n *Node, w *partners.Watcher, client *tls.Certificate, log *slog.Logger) (*portal.Server, []*x509.Certificate, error) {
 	opt := portal.Options{Name: c.Node.Name, Store: eng.Portal, Service: svc, HeldSigning: c.Issuance.HeldKeys != "" || c.Issuance.NodeSigning && n.opt.Signer != nil, ExternalSigning: len(c.Issuance.OfficerAnchors) > 0,
 		SessionTTL: time.Duration(c.Portal.SessionTTL), LoginRate: c.Portal.LoginRate, LoginBurst: c.Portal.LoginBurst, Logger: log.With("component", "portal"),
 		Console: &nodeConsole{n: n, eng: eng, w: w, client: client}, Images: certImages{svc}}
@@ -81,18 +82,19 @@ func openPortal(c *Config, eng *Engine, svc *issuance.Service, n *Node, w *partn
 	if vo.BaseURL == "" {
 		vo.BaseURL = "http://" + loopbackIfWildcard(c.Listen.Portal)
 	}
+	var qrChain []*x509.Certificate
 	if c.Portal.QRKey != "" {
 		key, chain, err := certs.LoadKeyPair(c.Portal.QRKey, c.Portal.QRCert, "", "")
 		if err != nil {
-			return nil, fmt.Errorf("portal.qrKey/portal.qrCert: %w", err)
+			return nil, nil, fmt.Errorf("portal.qrKey/portal.qrCert: %w", err)
 		}
 		if opt.QR, err = qrsign.NewSigner(key, chain[0]); err != nil {
-			return nil, fmt.Errorf("portal.qrKey: %w", err)
+			return nil, nil, fmt.Errorf("portal.qrKey: %w", err)
 		}
 		trust := &certs.TrustSet{}
 		for _, f := range c.Signing.Trust {
 			if err := trust.AddFile(f); err != nil {
-				return nil, fmt.Errorf("signing.trust: %w", err)
+				return nil, nil, fmt.Errorf("signing.trust: %w", err)
 			}
 		}
 		if c.Signing.Chain != "" {
@@ -103,9 +105,11 @@ func openPortal(c *Config, eng *Engine, svc *issuance.Service, n *Node, w *partn
 			}
 		}
 		vo.QR = &qrsign.Verifier{Certs: chain, Trust: trust}
+		qrChain = chain
 	}
 	opt.Verify = vo
-	return portal.New(opt)
+	srv, err := portal.New(opt)
+	return srv, qrChain, err
 }
 
 // nodeConsole is the operator's console over the node (portal.Console).

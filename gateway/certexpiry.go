@@ -1,0 +1,282 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// This file watches the expiry of every certificate the node relies on:
+// its own (TLS server and client, document and receipt signing, and what
+// the configuration adds through Options.Certificates) and its partners'
+// (TLS CAs and document-signing anchors, read from the partner directory
+// as it is now, so a registry reload shows at once). It exports them as
+// ecogate_certificate_expiry_timestamp_seconds and logs a warning a day
+// for each one close to expiry, an error a day for each one expired.
+
+// Defaults of Options.CertificateWarning and CertificateCheckInterval.
+const (
+	DefaultCertificateWarning       = 30 * 24 * time.Hour
+	DefaultCertificateCheckInterval = time.Hour
+)
+
+// certLogEvery is how often one certificate is logged again while it
+// stays close to expiry or expired (by the node's clock).
+const certLogEvery = 24 * time.Hour
+
+// maxSubjectLabel clips the subject label (bytes, on a rune boundary).
+const maxSubjectLabel = 64
+
+// Certificate uses of the partners' certificates (the partner registry's
+// keys, as `ecogate partners check` names them).
+const (
+	UsePartnerTLSCA  = "tls.clientCAs"
+	UsePartnerAnchor = "documentSigning.anchors"
+)
+
+// WatchedCertificate is a certificate the node relies on, watched for
+// expiry.
+type WatchedCertificate struct {
+	// Use names where the certificate comes from: the configuration key of
+	// a node's own certificate (tls.cert, signing.chain, ...) or, for a
+	// partner's, the registry key (UsePartnerTLSCA, UsePartnerAnchor).
+	Use string
+	// Partner is the partner's country code; empty for the node's own.
+	Partner string
+	Cert    *x509.Certificate
+}
+
+// WatchCertificates returns the watched certificates of one use: the
+// first as use and the rest as chainUse (when chainUse is empty, all as
+// use). Nil certificates are skipped.
+func WatchCertificates(use, chainUse string, cs ...*x509.Certificate) []WatchedCertificate {
+	var out []WatchedCertificate
+	for i, c := range cs {
+		if c == nil {
+			continue
+		}
+		u := use
+		if i > 0 && chainUse != "" {
+			u = chainUse
+		}
+		out = append(out, WatchedCertificate{Use: u, Cert: c})
+	}
+	return out
+}
+
+// tlsChain parses the certificates of a TLS key pair (leaf first); it
+// skips what does not parse (tls.LoadX509KeyPair has parsed them before).
+func tlsChain(c *tls.Certificate) []*x509.Certificate {
+	if c == nil {
+		return nil
+	}
+	out := make([]*x509.Certificate, 0, len(c.Certificate))
+	for i, der := range c.Certificate {
+		if i == 0 && c.Leaf != nil {
+			out = append(out, c.Leaf)
+			continue
+		}
+		if x, err := x509.ParseCertificate(der); err == nil {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// Certificates lists every certificate the node relies on now, one per use,
+// partner and certificate, sorted by partner, use and expiry: its own (the
+// TLS server and client certificates with their chains, and
+// Options.Certificates) and each partner's TLS CAs and document-signing
+// anchors from the partner directory as it is at this call.
+func (n *Node) Certificates() []WatchedCertificate {
+	out := append([]WatchedCertificate(nil), n.ownCerts...)
+	if n.opt.Certificates != nil {
+		out = append(out, n.opt.Certificates()...)
+	}
+	for _, p := range n.opt.Partners.All() {
+		for _, c := range p.TLSCAs {
+			out = append(out, WatchedCertificate{Use: UsePartnerTLSCA, Partner: p.Country, Cert: c})
+		}
+		if p.DocumentTrust != nil {
+			for _, c := range p.DocumentTrust.Anchors() {
+				out = append(out, WatchedCertificate{Use: UsePartnerAnchor, Partner: p.Country, Cert: c})
+			}
+		}
+	}
+	seen := make(map[[sha256.Size]byte]bool, len(out))
+	kept := out[:0]
+	for _, w := range out {
+		if w.Cert == nil {
+			continue
+		}
+		k := certKey(w)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		kept = append(kept, w)
+	}
+	sort.SliceStable(kept, func(i, j int) bool {
+		a, b := kept[i], kept[j]
+		if a.Partner != b.Partner {
+			return a.Partner < b.Partner
+		}
+		if a.Use != b.Use {
+			return a.Use < b.Use
+		}
+		return a.Cert.NotAfter.Before(b.Cert.NotAfter)
+	})
+	return kept
+}
+
+// certKey identifies a watched certificate: its use, partner and the
+// certificate's bytes.
+func certKey(w WatchedCertificate) [sha256.Size]byte {
+	h := sha256.New()
+	h.Write([]byte(w.Use))
+	h.Write([]byte{0})
+	h.Write([]byte(w.Partner))
+	h.Write([]byte{0})
+	h.Write(w.Cert.Raw)
+	var k [sha256.Size]byte
+	h.Sum(k[:0])
+	return k
+}
+
+// certSubject is a certificate's subject for labels and logs: its
+// CommonName, or else its whole subject, clipped to maxSubjectLabel bytes.
+func certSubject(c *x509.Certificate) string {
+	s := c.Subject.CommonName
+	if s == "" {
+		s = c.Subject.String()
+	}
+	if len(s) <= maxSubjectLabel {
+		return s
+	}
+	s = s[:maxSubjectLabel]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// certSerial is a certificate's serial number in upper-case hexadecimal
+// (as openssl x509 -serial prints it), clipped to 40 digits (RFC 5280's
+// 20 octets).
+func certSerial(c *x509.Certificate) string {
+	if c.SerialNumber == nil {
+		return ""
+	}
+	s := strings.ToUpper(c.SerialNumber.Text(16))
+	if len(s) > 40 {
+		s = s[:40]
+	}
+	return s
+}
+
+// certCollector exports ecogate_certificate_expiry_timestamp_seconds at
+// scrape time.
+type certCollector struct {
+	n    *Node
+	desc *prometheus.Desc
+}
+
+func newCertCollector(n *Node) *certCollector {
+	return &certCollector{n: n, desc: prometheus.NewDesc("ecogate_certificate_expiry_timestamp_seconds",
+		"NotAfter of each certificate the node relies on, as Unix seconds: its own by configuration key (use) and its partners' TLS CAs and document-signing anchors (partner); alert on `ecogate_certificate_expiry_timestamp_seconds - time() < 30*86400`.",
+		[]string{"use", "partner", "subject", "serial"}, nil)}
+}
+
+// Describe implements prometheus.Collector.
+func (c *certCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect implements prometheus.Collector. Two certificates with the same
+// labels (the same use, partner, subject and serial, from different
+// issuers) would make the scrape fail: the one expiring first is kept.
+func (c *certCollector) Collect(ch chan<- prometheus.Metric) {
+	type labels struct{ use, partner, subject, serial string }
+	seen := map[labels]bool{}
+	for _, w := range c.n.Certificates() { // by expiry within a use and partner
+		l := labels{w.Use, w.Partner, certSubject(w.Cert), certSerial(w.Cert)}
+		if seen[l] {
+			continue
+		}
+		seen[l] = true
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(w.Cert.NotAfter.Unix()), l.use, l.partner, l.subject, l.serial)
+	}
+}
+
+// certWatch logs certificates close to expiry (WARN) or expired (ERROR),
+// each at most once every certLogEvery by the node's clock, and again at
+// once when one turns from close to expiry to expired.
+type certWatch struct {
+	n      *Node
+	window time.Duration
+
+	mu   sync.Mutex
+	last map[[sha256.Size]byte]certLogged
+}
+
+type certLogged struct {
+	at      time.Time
+	expired bool
+}
+
+// check logs what is due at now and returns how many lines it logged.
+func (w *certWatch) check(now time.Time) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	next := map[[sha256.Size]byte]certLogged{}
+	logged := 0
+	for _, c := range w.n.Certificates() {
+		left := c.Cert.NotAfter.Sub(now)
+		if left > w.window {
+			continue
+		}
+		expired := left < 0
+		k := certKey(c)
+		if l, ok := w.last[k]; ok && l.expired == expired && now.Sub(l.at) < certLogEvery && !now.Before(l.at) {
+			next[k] = l
+			continue
+		}
+		next[k] = certLogged{at: now, expired: expired}
+		logged++
+		attrs := []any{"use", c.Use}
+		if c.Partner != "" {
+			attrs = append(attrs, "partner", c.Partner)
+		}
+		attrs = append(attrs, "subject", certSubject(c.Cert), "serial", certSerial(c.Cert), "notAfter", c.Cert.NotAfter.UTC().Format(time.RFC3339))
+		if expired {
+			w.n.log.Error("certificate expired: replace it", attrs...)
+		} else {
+			w.n.log.Warn("certificate expires soon: renew it", append(attrs, "daysLeft", int(math.Floor(left.Hours()/24)))...)
+		}
+	}
+	w.last = next
+	return logged
+}
+
+// runCertWatch checks the certificates at once and then every
+// Options.CertificateCheckInterval until ctx ends.
+func (n *Node) runCertWatch(ctx context.Context) {
+	n.expiry.check(n.clock.Now())
+	t := time.NewTicker(n.opt.CertificateCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n.expiry.check(n.clock.Now())
+		}
+	}
+}
