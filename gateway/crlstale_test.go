@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/ecogate/ecogate/certs"
+	"github.com/ecogate/ecogate/internal/devsite"
 	"github.com/ecogate/ecogate/partners"
 )
 
@@ -245,11 +246,11 @@ func crlLogLines(t testing.TB, s string) []crlLogLine {
 // ERROR, and one turning stale at once.
 func TestCRLStaleLog(t *testing.T) {
 	day := 24 * time.Hour
-	weekly := testCRL(t, "weekly", "", 1, t0.Add(-5*day), t0.Add(36*time.Hour))   // WARN now, ERROR after 36 h
+	weekly := testCRL(t, "weekly", "", 1, t0.Add(-5*day), t0.Add(36*time.Hour))     // WARN now, ERROR after 36 h
 	daily := testCRL(t, "daily", "", 2, t0.Add(-20*time.Hour), t0.Add(4*time.Hour)) // half a day window: WARN now
-	fresh := testCRL(t, "fresh", "", 3, t0, t0.Add(7*day))                         // in the window from day 5
-	stale := testCRL(t, "stale", "", 4, t0.Add(-8*day), t0.Add(-day))              // ERROR
-	laTLS := testCRL(t, "LA TLS CA", "", 5, t0.Add(-day), t0.Add(day))             // partner's: WARN now, ERROR after a day
+	fresh := testCRL(t, "fresh", "", 3, t0, t0.Add(7*day))                          // in the window from day 5
+	stale := testCRL(t, "stale", "", 4, t0.Add(-8*day), t0.Add(-day))               // ERROR
+	laTLS := testCRL(t, "LA TLS CA", "", 5, t0.Add(-day), t0.Add(day))              // partner's: WARN now, ERROR after a day
 	logs := &syncBuffer{}
 	dir := NewStaticDirectory(&Partner{Country: "LA", TLSCRLs: []*x509.RevocationList{laTLS}})
 	n := expiryNode(t, nil, nil, nil, dir, func(o *Options) {
@@ -369,4 +370,76 @@ func TestCRLWatchLoop(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the watch did not stop with its context")
 	}
+}
+
+// TestCRLFromConfig: a node built from its configuration watches every CRL
+// the configuration names (signing.trust, customs.clientCRLs,
+// issuance.officerAnchors) and its partners' from the registry, and a
+// customs client CRL file replaced shows at the next scrape.
+func TestCRLFromConfig(t *testing.T) {
+	sites, _ := devSites(t, devRetry)
+	c, err := LoadConfig(sites[0].ConfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pki := filepath.Join(sites[0].Dir, "pki")
+	root, rootCRL := filepath.Join(pki, certs.FileRootCert), filepath.Join(pki, certs.FileRootCRL)
+	clientCRL := filepath.Join(t.TempDir(), "customs.crl")
+	b, err := os.ReadFile(rootCRL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(clientCRL, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr, err := devsite.FreeLoopbackAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Listen.Customs = addr
+	c.Customs.ClientCAs = FileList{root}
+	c.Customs.ClientCRLs = FileList{clientCRL}
+	c.Registry.PollInterval = Duration(time.Millisecond)
+	c.Signing.Trust = []string{root, rootCRL, filepath.Join(pki, certs.FileIntermediateCRL)}
+	c.Issuance.Enabled, c.Issuance.Operators = true, []string{"op@in.example"}
+	c.Issuance.OfficerAnchors = []string{root, rootCRL}
+	inst, err := c.Open(testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inst.Close()
+	have := map[string]time.Time{}
+	for _, w := range inst.Node.CRLs() {
+		have[w.Partner+"/"+w.Use+"/"+w.CRL.Issuer.CommonName] = w.CRL.NextUpdate
+	}
+	for _, k := range []string{
+		"/signing.trust/ecogate dev IN root CA", "/signing.trust/ecogate dev IN issuing authority CA",
+		"/customs.clientCRLs/ecogate dev IN root CA", "/issuance.officerAnchors/ecogate dev IN root CA",
+		"VN/tls.crls/ecogate dev VN root CA",
+		"VN/documentSigning.crls/ecogate dev VN root CA", "VN/documentSigning.crls/ecogate dev VN issuing authority CA",
+	} {
+		if _, ok := have[k]; !ok {
+			t.Errorf("not watched: %s (have %v)", k, have)
+		}
+	}
+	if k := testutil.CollectAndCount(inst.Node.Registry(), crlMetric); k != len(have) {
+		t.Errorf("%d series for %d CRLs", k, len(have))
+	}
+
+	// A fresh customs client CRL replaces the file.
+	key, chain, err := certs.LoadKeyPair(filepath.Join(pki, certs.FileRootKey), root, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := have["/customs.clientCRLs/ecogate dev IN root CA"].Add(24 * time.Hour).Truncate(time.Second)
+	fresh, err := certs.IssueCRL(certs.KeyCert{Key: key, Cert: chain[0]}, nil, time.Now().Add(-time.Minute), next, 99)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(clientCRL, fresh, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the fresh customs client CRL in the metric", func() bool {
+		return metricValue(t, inst.Node.Registry(), crlMetric, map[string]string{"use": "customs.clientCRLs"}) == float64(next.Unix())
+	})
 }
