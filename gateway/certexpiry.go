@@ -159,6 +159,12 @@ func certSubject(c *x509.Certificate) string {
 	if s == "" {
 		s = c.Subject.String()
 	}
+	return clipLabel(s)
+}
+
+// clipLabel clips a label value to maxSubjectLabel bytes, on a rune
+// boundary.
+func clipLabel(s string) string {
 	if len(s) <= maxSubjectLabel {
 		return s
 	}
@@ -265,10 +271,11 @@ func (w *certWatch) check(now time.Time) int {
 	return logged
 }
 
-// runCertWatch checks the certificates at once and then every
-// Options.CertificateCheckInterval until ctx ends.
+// runCertWatch checks the certificates and the CRLs at once and then
+// every Options.CertificateCheckInterval until ctx ends.
 func (n *Node) runCertWatch(ctx context.Context) {
 	n.expiry.check(n.clock.Now())
+	n.crlStale.check(n.clock.Now())
 	t := time.NewTicker(n.opt.CertificateCheckInterval)
 	defer t.Stop()
 	for {
@@ -276,7 +283,9 @@ func (n *Node) runCertWatch(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			n.expiry.check(n.clock.Now())
+			now := n.clock.Now()
+			n.expiry.check(now)
+			n.crlStale.check(now)
 		}
 	}
 }

@@ -40,7 +40,8 @@ var (
 )
 
 // expiringCert issues a self-signed CA certificate with the given subject
-// (common name, or organization when cn is empty), serial and NotAfter.
+// (common name, or organization when cn is empty), serial and NotAfter;
+// it may sign CRLs too (crlstale_test.go).
 func expiringCert(t testing.TB, cn, org string, serial int64, notAfter time.Time) *x509.Certificate {
 	t.Helper()
 	expiryKeyOnce.Do(func() { expiryKey, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader) })
@@ -50,7 +51,7 @@ func expiringCert(t testing.TB, cn, org string, serial int64, notAfter time.Time
 		NotBefore:    notAfter.AddDate(-2, 0, 0),
 		NotAfter:     notAfter,
 		IsCA:         true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 	}
 	if org != "" {
 		tmpl.Subject.Organization = []string{org}

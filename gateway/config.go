@@ -615,6 +615,9 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 		watched = append(watched, WatchCertificates("signing.cert", "signing.chain", schain...)...)
 	}
 	var own certs.TrustStore
+	// ownCRLs are the node's own CRLs read once; customs.clientCRLs (read
+	// again when their files change) are added at each call of Options.CRLs.
+	var ownCRLs []WatchedCRL
 	if len(c.Signing.Trust) > 0 {
 		ts := &certs.TrustSet{}
 		for i, f := range c.Signing.Trust {
@@ -624,6 +627,7 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 		}
 		own = ts
 		watched = append(watched, WatchCertificates("signing.trust", "", ts.AnchorCerts...)...)
+		ownCRLs = WatchCRLs("signing.trust", ts.RevocationLists...)
 	}
 	var lists *schema.CodeLists
 	if c.CodeLists != "" {
@@ -678,6 +682,13 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 		PullFrom:          c.Pull.From,
 		PullInterval:      time.Duration(c.Pull.Interval),
 		Certificates:      func() []WatchedCertificate { return watched },
+		CRLs: func() []WatchedCRL {
+			out := append([]WatchedCRL(nil), ownCRLs...)
+			if f.clientCRLs != nil {
+				out = append(out, WatchCRLs("customs.clientCRLs", f.clientCRLs.get()...)...)
+			}
+			return out
+		},
 	}
 	f.hooks(&nopt, fc)
 	if db != nil {

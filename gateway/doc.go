@@ -122,6 +122,22 @@
 // one within Options.CertificateWarning (30 days) of its expiry at WARN, or
 // expired at ERROR, at start and then once a day by the node's Clock.
 //
+// # CRL staleness
+//
+// The node fails closed on a CRL past its NextUpdate: the certificates it
+// covers are refused (documents, customs client certificates, partner
+// TLS). Node.CRLs lists every CRL the node relies on: what Options.CRLs
+// adds (Config.Open adds the CRLs in signing.trust and
+// issuance.officerAnchors, and customs.clientCRLs as last read from their
+// files) and each partner's tls.crls and documentSigning.crls, read from
+// the partner directory at each call (crlstale.go). They are exported as
+// ecogate_crl_next_update_timestamp_seconds{use, partner, issuer}
+// (NextUpdate as Unix seconds; issuer is the issuer's common name, clipped
+// like a certificate's subject; a CRL without NextUpdate has no series),
+// and the certificate watch logs each one within Options.CRLWarning (two
+// days, or half the CRL's validity when shorter) of its NextUpdate at
+// WARN, or past it at ERROR, at start and then once a day by the Clock.
+//
 // # Dependencies
 //
 // The interfaces the node needs (Outbox, Inbox, AuditLog, DocumentVerifier,

@@ -125,6 +125,9 @@ type faces struct {
 	// certs are the faces' certificates for the expiry watch
 	// (customs.tokenCert, customs.clientCAs, verify.tlsCert).
 	certs []WatchedCertificate
+	// clientCRLs are customs.clientCRLs, for the CRL staleness watch (nil
+	// when there are none).
+	clientCRLs *crlFiles
 }
 
 // facesConfig is what openFaces needs from Config.Open.
@@ -234,6 +237,7 @@ func (f *faces) open(n *Node, fc facesConfig) error {
 	}
 	if crls != nil {
 		o.ClientCRLs = crls.get
+		f.clientCRLs = crls
 	}
 	if fc.signer != nil {
 		o.Signer = fc.signer // decisions are signed with the document-signing key; without one they are recorded only

@@ -144,6 +144,16 @@ func openIssuance(o *Options, c *Config, st issuance.Store, log *slog.Logger) (*
 			return nil, nil, fmt.Errorf("issuance.officerAnchors: no certificate among %v", ic.OfficerAnchors)
 		}
 		cfg.OfficerTrust = ts
+		if len(ts.RevocationLists) > 0 { // for the CRL staleness watch
+			crls, prev := WatchCRLs("issuance.officerAnchors", ts.RevocationLists...), o.CRLs
+			o.CRLs = func() []WatchedCRL {
+				var out []WatchedCRL
+				if prev != nil {
+					out = prev()
+				}
+				return append(out, crls...)
+			}
+		}
 	}
 	if ic.HeldKeys != "" {
 		if st, err := os.Stat(ic.HeldKeys); err != nil || !st.IsDir() {

@@ -164,9 +164,19 @@ type Options struct {
 	// logged (WARN, once a day by Clock; an expired one ERROR);
 	// DefaultCertificateWarning (30 days) when zero.
 	CertificateWarning time.Duration
-	// CertificateCheckInterval is how often Serve looks for certificates to
-	// log; DefaultCertificateCheckInterval (an hour) when zero.
+	// CertificateCheckInterval is how often Serve looks for certificates
+	// and CRLs to log; DefaultCertificateCheckInterval (an hour) when zero.
 	CertificateCheckInterval time.Duration
+	// CRLs, if set, lists the node's own CRLs (signing.trust,
+	// customs.clientCRLs, issuance.officerAnchors, ...), for
+	// ecogate_crl_next_update_timestamp_seconds and the staleness
+	// warnings; it is called at every scrape and check. The partners'
+	// CRLs come from Partners.
+	CRLs func() []WatchedCRL
+	// CRLWarning is how long before its NextUpdate a CRL is logged (WARN,
+	// once a day by Clock; a stale one ERROR), or half the CRL's validity
+	// when that is shorter; DefaultCRLWarning (two days) when zero.
+	CRLWarning time.Duration
 }
 
 // InboundHandler handles an inbound message of a kind given in
@@ -210,6 +220,7 @@ type Node struct {
 
 	ownCerts []WatchedCertificate // ServerCertificate's and ClientCertificate's chains
 	expiry   *certWatch
+	crlStale *crlWatch
 }
 
 type clientEntry struct {
@@ -266,6 +277,9 @@ func New(opt Options) (*Node, error) {
 	if opt.CertificateWarning <= 0 {
 		opt.CertificateWarning = DefaultCertificateWarning
 	}
+	if opt.CRLWarning <= 0 {
+		opt.CRLWarning = DefaultCRLWarning
+	}
 	if opt.CertificateCheckInterval <= 0 {
 		opt.CertificateCheckInterval = DefaultCertificateCheckInterval
 	}
@@ -285,8 +299,9 @@ func New(opt Options) (*Node, error) {
 	n.ownCerts = append(WatchCertificates("tls.cert", "", tlsChain(opt.ServerCertificate)...),
 		WatchCertificates("tls.clientCert", "", tlsChain(opt.ClientCertificate)...)...)
 	n.expiry = &certWatch{n: n, window: opt.CertificateWarning}
+	n.crlStale = &crlWatch{n: n, window: opt.CRLWarning}
 	n.m = newMetrics(opt.Registry, opt.Outbox)
-	opt.Registry.MustRegister(newCertCollector(n))
+	opt.Registry.MustRegister(newCertCollector(n), newCRLCollector(n))
 	return n, nil
 }
 
@@ -375,7 +390,7 @@ func (n *Node) Kick() {
 }
 
 // Serve runs the partner API (mutual TLS) on partnerLn, the local API on
-// localLn, the delivery loop and the certificate expiry watch until ctx ends, then shuts down gracefully.
+// localLn, the delivery loop and the certificate expiry and CRL staleness watch until ctx ends, then shuts down gracefully.
 // Either listener may be nil.
 func (n *Node) Serve(ctx context.Context, partnerLn, localLn net.Listener) error {
 	if localLn != nil && n.opt.LocalToken == "" && !IsLoopbackAddr(localLn.Addr().String()) {
