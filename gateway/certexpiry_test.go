@@ -444,6 +444,8 @@ func TestCertificateExpiryFromConfig(t *testing.T) {
 	c.Customs.ClientCAs = FileList{filepath.Join(pki, certs.FileRootCert)}
 	c.Verify.TLSCert, c.Verify.TLSKey = filepath.Join(pki, certs.FileTLSServerCert), filepath.Join(pki, certs.FileTLSServerKey)
 	c.Signing.Trust = []string{filepath.Join(pki, certs.FileRootCert)}
+	c.Issuance.Enabled, c.Issuance.Operators = true, []string{"op@in.example"}
+	c.Issuance.OfficerAnchors = []string{filepath.Join(pki, certs.FileIntermediateCert)}
 	inst, err := c.Open(testLogger(t))
 	if err != nil {
 		t.Fatal(err)
@@ -458,7 +460,7 @@ func TestCertificateExpiryFromConfig(t *testing.T) {
 		"/signing.cert/ecogate dev IN document signer ECDSA", "/signing.chain/ecogate dev IN issuing authority CA",
 		"/signing.trust/ecogate dev IN root CA", "/receipts.cert/ecogate dev IN node receipt signer",
 		"/customs.tokenCert/ecogate dev IN QR payload signer", "/customs.clientCAs/ecogate dev IN root CA",
-		"/verify.tlsCert/ecogate dev IN TLS server",
+		"/verify.tlsCert/ecogate dev IN TLS server", "/issuance.officerAnchors/ecogate dev IN issuing authority CA",
 		"VN/tls.clientCAs/ecogate dev VN root CA", "VN/documentSigning.anchors/ecogate dev VN root CA",
 	} {
 		if !have[k] {

@@ -144,6 +144,15 @@ func openIssuance(o *Options, c *Config, st issuance.Store, log *slog.Logger) (*
 			return nil, nil, fmt.Errorf("issuance.officerAnchors: no certificate among %v", ic.OfficerAnchors)
 		}
 		cfg.OfficerTrust = ts
+		// The officers' anchors are watched for expiry like the node's own.
+		anchors, prevCerts := WatchCertificates("issuance.officerAnchors", "", ts.AnchorCerts...), o.Certificates
+		o.Certificates = func() []WatchedCertificate {
+			var out []WatchedCertificate
+			if prevCerts != nil {
+				out = prevCerts()
+			}
+			return append(out, anchors...)
+		}
 		if len(ts.RevocationLists) > 0 { // for the CRL staleness watch
 			crls, prev := WatchCRLs("issuance.officerAnchors", ts.RevocationLists...), o.CRLs
 			o.CRLs = func() []WatchedCRL {
