@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"math"
 	"sort"
 	"strings"
@@ -112,13 +113,27 @@ func (n *Node) Certificates() []WatchedCertificate {
 			}
 		}
 	}
-	seen := make(map[[sha256.Size]byte]bool, len(out))
-	kept := out[:0]
-	for _, w := range out {
+	return dedupeWatched(out, func(w WatchedCertificate) (string, string, []byte, time.Time, bool) {
 		if w.Cert == nil {
+			return "", "", nil, time.Time{}, false
+		}
+		return w.Use, w.Partner, w.Cert.Raw, w.Cert.NotAfter, true
+	})
+}
+
+// dedupeWatched keeps each watched certificate or CRL once per use,
+// partner and bytes (of says what they are, and false for one to drop)
+// and sorts them by partner, use and then the time that matters (expiry
+// or NextUpdate), earliest first.
+func dedupeWatched[T any](items []T, of func(T) (use, partner string, raw []byte, at time.Time, ok bool)) []T {
+	seen := make(map[[sha256.Size]byte]bool, len(items))
+	kept := items[:0]
+	for _, w := range items {
+		use, partner, raw, _, ok := of(w)
+		if !ok {
 			continue
 		}
-		k := certKey(w)
+		k := watchKey(use, partner, raw)
 		if seen[k] {
 			continue
 		}
@@ -126,38 +141,42 @@ func (n *Node) Certificates() []WatchedCertificate {
 		kept = append(kept, w)
 	}
 	sort.SliceStable(kept, func(i, j int) bool {
-		a, b := kept[i], kept[j]
-		if a.Partner != b.Partner {
-			return a.Partner < b.Partner
+		ua, pa, _, ta, _ := of(kept[i])
+		ub, pb, _, tb, _ := of(kept[j])
+		if pa != pb {
+			return pa < pb
 		}
-		if a.Use != b.Use {
-			return a.Use < b.Use
+		if ua != ub {
+			return ua < ub
 		}
-		return a.Cert.NotAfter.Before(b.Cert.NotAfter)
+		return ta.Before(tb)
 	})
 	return kept
 }
 
-// certKey identifies a watched certificate: its use, partner and the
-// certificate's bytes.
-func certKey(w WatchedCertificate) [sha256.Size]byte {
+// watchKey identifies a watched certificate or CRL: its use, partner and
+// DER bytes.
+func watchKey(use, partner string, raw []byte) [sha256.Size]byte {
 	h := sha256.New()
-	h.Write([]byte(w.Use))
+	h.Write([]byte(use))
 	h.Write([]byte{0})
-	h.Write([]byte(w.Partner))
+	h.Write([]byte(partner))
 	h.Write([]byte{0})
-	h.Write(w.Cert.Raw)
+	h.Write(raw)
 	var k [sha256.Size]byte
 	h.Sum(k[:0])
 	return k
 }
 
-// certSubject is a certificate's subject for labels and logs: its
-// CommonName, or else its whole subject, clipped to maxSubjectLabel bytes.
-func certSubject(c *x509.Certificate) string {
-	s := c.Subject.CommonName
+// certSubject is a certificate's subject for labels and logs (nameLabel).
+func certSubject(c *x509.Certificate) string { return nameLabel(c.Subject) }
+
+// nameLabel is a distinguished name for labels and logs: its CommonName,
+// or else the whole name, clipped to maxSubjectLabel bytes.
+func nameLabel(n pkix.Name) string {
+	s := n.CommonName
 	if s == "" {
-		s = c.Subject.String()
+		s = n.String()
 	}
 	return clipLabel(s)
 }
@@ -227,7 +246,40 @@ func (c *certCollector) Collect(ch chan<- prometheus.Metric) {
 type certWatch struct {
 	n      *Node
 	window time.Duration
+	log    dueLog
+}
 
+// check logs what is due at now and returns how many lines it logged.
+func (w *certWatch) check(now time.Time) int {
+	return w.log.round(now, func(due func(k [sha256.Size]byte, expired bool) bool) {
+		for _, c := range w.n.Certificates() {
+			left := c.Cert.NotAfter.Sub(now)
+			if left > w.window || !due(watchKey(c.Use, c.Partner, c.Cert.Raw), left < 0) {
+				continue
+			}
+			attrs := append(useAttrs(c.Use, c.Partner), "subject", certSubject(c.Cert), "serial", certSerial(c.Cert), "notAfter", c.Cert.NotAfter.UTC().Format(time.RFC3339))
+			if left < 0 {
+				w.n.log.Error("certificate expired: replace it", attrs...)
+			} else {
+				w.n.log.Warn("certificate expires soon: renew it", append(attrs, "daysLeft", int(math.Floor(left.Hours()/24)))...)
+			}
+		}
+	})
+}
+
+// useAttrs are the log attributes naming a watched item's use and, for a
+// partner's, the partner.
+func useAttrs(use, partner string) []any {
+	if partner == "" {
+		return []any{"use", use}
+	}
+	return []any{"use", use, "partner", partner}
+}
+
+// dueLog remembers when each watched item (by watchKey) was last logged,
+// so that the certificate and CRL watches log one at most once every
+// certLogEvery, and again at once when it turns expired (or stale).
+type dueLog struct {
 	mu   sync.Mutex
 	last map[[sha256.Size]byte]certLogged
 }
@@ -237,38 +289,26 @@ type certLogged struct {
 	expired bool
 }
 
-// check logs what is due at now and returns how many lines it logged.
-func (w *certWatch) check(now time.Time) int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+// round runs one check at now: visit calls due for each item in the
+// warning window, which reports whether the item is to be logged now (and
+// records it); items not seen in this round are forgotten. It returns how
+// many were due.
+func (d *dueLog) round(now time.Time, visit func(due func(k [sha256.Size]byte, expired bool) bool)) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	next := map[[sha256.Size]byte]certLogged{}
-	logged := 0
-	for _, c := range w.n.Certificates() {
-		left := c.Cert.NotAfter.Sub(now)
-		if left > w.window {
-			continue
-		}
-		expired := left < 0
-		k := certKey(c)
-		if l, ok := w.last[k]; ok && l.expired == expired && now.Sub(l.at) < certLogEvery && !now.Before(l.at) {
+	n := 0
+	visit(func(k [sha256.Size]byte, expired bool) bool {
+		if l, ok := d.last[k]; ok && l.expired == expired && now.Sub(l.at) < certLogEvery && !now.Before(l.at) {
 			next[k] = l
-			continue
+			return false
 		}
 		next[k] = certLogged{at: now, expired: expired}
-		logged++
-		attrs := []any{"use", c.Use}
-		if c.Partner != "" {
-			attrs = append(attrs, "partner", c.Partner)
-		}
-		attrs = append(attrs, "subject", certSubject(c.Cert), "serial", certSerial(c.Cert), "notAfter", c.Cert.NotAfter.UTC().Format(time.RFC3339))
-		if expired {
-			w.n.log.Error("certificate expired: replace it", attrs...)
-		} else {
-			w.n.log.Warn("certificate expires soon: renew it", append(attrs, "daysLeft", int(math.Floor(left.Hours()/24)))...)
-		}
-	}
-	w.last = next
-	return logged
+		n++
+		return true
+	})
+	d.last = next
+	return n
 }
 
 // runCertWatch checks the certificates and the CRLs at once and then

@@ -4,8 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"math"
-	"sort"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -78,54 +76,16 @@ func (n *Node) CRLs() []WatchedCRL {
 			}
 		}
 	}
-	seen := make(map[[sha256.Size]byte]bool, len(out))
-	kept := out[:0]
-	for _, w := range out {
+	return dedupeWatched(out, func(w WatchedCRL) (string, string, []byte, time.Time, bool) {
 		if w.CRL == nil || w.CRL.NextUpdate.IsZero() {
-			continue
+			return "", "", nil, time.Time{}, false
 		}
-		k := crlKey(w)
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
-		kept = append(kept, w)
-	}
-	sort.SliceStable(kept, func(i, j int) bool {
-		a, b := kept[i], kept[j]
-		if a.Partner != b.Partner {
-			return a.Partner < b.Partner
-		}
-		if a.Use != b.Use {
-			return a.Use < b.Use
-		}
-		return a.CRL.NextUpdate.Before(b.CRL.NextUpdate)
+		return w.Use, w.Partner, w.CRL.Raw, w.CRL.NextUpdate, true
 	})
-	return kept
 }
 
-// crlKey identifies a watched CRL: its use, partner and the CRL's bytes.
-func crlKey(w WatchedCRL) [sha256.Size]byte {
-	h := sha256.New()
-	h.Write([]byte(w.Use))
-	h.Write([]byte{0})
-	h.Write([]byte(w.Partner))
-	h.Write([]byte{0})
-	h.Write(w.CRL.Raw)
-	var k [sha256.Size]byte
-	h.Sum(k[:0])
-	return k
-}
-
-// crlIssuer is a CRL's issuer for labels and logs: its CommonName, or else
-// its whole issuer name, clipped to maxSubjectLabel bytes.
-func crlIssuer(l *x509.RevocationList) string {
-	s := l.Issuer.CommonName
-	if s == "" {
-		s = l.Issuer.String()
-	}
-	return clipLabel(s)
-}
+// crlIssuer is a CRL's issuer for labels and logs (nameLabel).
+func crlIssuer(l *x509.RevocationList) string { return nameLabel(l.Issuer) }
 
 // crlWindow is how long before its NextUpdate a CRL is warned about: the
 // warning window, or half the CRL's validity (ThisUpdate to NextUpdate)
@@ -179,41 +139,23 @@ func (c *crlCollector) Collect(ch chan<- prometheus.Metric) {
 type crlWatch struct {
 	n      *Node
 	window time.Duration
-
-	mu   sync.Mutex
-	last map[[sha256.Size]byte]certLogged
+	log    dueLog
 }
 
 // check logs what is due at now and returns how many lines it logged.
 func (w *crlWatch) check(now time.Time) int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	next := map[[sha256.Size]byte]certLogged{}
-	logged := 0
-	for _, c := range w.n.CRLs() {
-		left := c.CRL.NextUpdate.Sub(now)
-		if left > crlWindow(c.CRL, w.window) {
-			continue
+	return w.log.round(now, func(due func(k [sha256.Size]byte, stale bool) bool) {
+		for _, c := range w.n.CRLs() {
+			left := c.CRL.NextUpdate.Sub(now)
+			if left > crlWindow(c.CRL, w.window) || !due(watchKey(c.Use, c.Partner, c.CRL.Raw), left < 0) {
+				continue
+			}
+			attrs := append(useAttrs(c.Use, c.Partner), "issuer", crlIssuer(c.CRL), "nextUpdate", c.CRL.NextUpdate.UTC().Format(time.RFC3339))
+			if left < 0 {
+				w.n.log.Error("CRL is stale: the certificates it covers are refused until a fresh CRL is in place", attrs...)
+			} else {
+				w.n.log.Warn("CRL goes stale soon: fetch a fresh one", append(attrs, "hoursLeft", int(math.Floor(left.Hours())))...)
+			}
 		}
-		stale := left < 0
-		k := crlKey(c)
-		if l, ok := w.last[k]; ok && l.expired == stale && now.Sub(l.at) < certLogEvery && !now.Before(l.at) {
-			next[k] = l
-			continue
-		}
-		next[k] = certLogged{at: now, expired: stale}
-		logged++
-		attrs := []any{"use", c.Use}
-		if c.Partner != "" {
-			attrs = append(attrs, "partner", c.Partner)
-		}
-		attrs = append(attrs, "issuer", crlIssuer(c.CRL), "nextUpdate", c.CRL.NextUpdate.UTC().Format(time.RFC3339))
-		if stale {
-			w.n.log.Error("CRL is stale: the certificates it covers are refused until a fresh CRL is in place", attrs...)
-		} else {
-			w.n.log.Warn("CRL goes stale soon: fetch a fresh one", append(attrs, "hoursLeft", int(math.Floor(left.Hours())))...)
-		}
-	}
-	w.last = next
-	return logged
+	})
 }
