@@ -34,19 +34,8 @@ import (
 // etree's parse), at O(1) each: no attribute is ever compared with the
 // others by etree (duplicates are refused here, in linear time).
 func ParseTree(b []byte, lim Limits) (*etree.Document, error) {
-	lim.Strict = true
-	lim = lim.Resolved()
-	if len(b) > lim.MaxBytes {
-		return nil, tooLarge(len(b), lim)
-	}
-	p := newStrict(b, lim, true)
-	// The tree's names and texts are substrings of this one copy.
-	p.s = string(b)
-	p.doc = etree.NewDocument()
-	if err := p.run(); err != nil {
-		return nil, err
-	}
-	return p.doc, nil
+	doc, _, err := parseTree(b, lim, true, false)
+	return doc, err
 }
 
 // ParseTreeShared is ParseTree without the copy of the input: the tree's
@@ -62,18 +51,7 @@ func ParseTree(b []byte, lim Limits) (*etree.Document, error) {
 // lists, attributes) is in use any more; not calling it only costs the
 // reuse.
 func ParseTreeShared(b []byte, lim Limits) (doc *etree.Document, release func(), err error) {
-	lim.Strict = true
-	lim = lim.Resolved()
-	if len(b) > lim.MaxBytes {
-		return nil, func() {}, tooLarge(len(b), lim)
-	}
-	p := newStrict(b, lim, true)
-	p.reuse = true
-	p.doc = etree.NewDocument()
-	if err := p.run(); err != nil {
-		return nil, p.release, err
-	}
-	return p.doc, p.release, nil
+	return parseTree(b, lim, false, true)
 }
 
 // ParseTreeReused is ParseTree (the tree's strings are substrings of one
@@ -82,14 +60,25 @@ func ParseTreeShared(b []byte, lim Limits) (doc *etree.Document, release func(),
 // memory reused across calls, as ParseTreeShared's: release (never nil)
 // hands that memory back once nothing holds the tree's nodes any more.
 func ParseTreeReused(b []byte, lim Limits) (doc *etree.Document, release func(), err error) {
+	return parseTree(b, lim, true, true)
+}
+
+// parseTree is the one body of ParseTree, ParseTreeShared and
+// ParseTreeReused: copyInput makes the tree's strings substrings of one copy of
+// b (else of b itself), reuse builds the tree from pooled slabs that
+// release (never nil) hands back.
+func parseTree(b []byte, lim Limits, copyInput, reuse bool) (*etree.Document, func(), error) {
 	lim.Strict = true
 	lim = lim.Resolved()
 	if len(b) > lim.MaxBytes {
 		return nil, func() {}, tooLarge(len(b), lim)
 	}
 	p := newStrict(b, lim, true)
-	p.s = string(b)
-	p.reuse = true
+	if copyInput {
+		// The tree's names and texts are substrings of this one copy.
+		p.s = string(b)
+	}
+	p.reuse = reuse
 	p.doc = etree.NewDocument()
 	if err := p.run(); err != nil {
 		return nil, p.release, err
