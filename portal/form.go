@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -138,5 +137,3 @@ func ParseContent(f url.Values) (issuance.Content, map[string][]string) {
 	}
 	return c, probs
 }
-
-func errorsIs(err, target error) bool { return errors.Is(err, target) }
