@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/binary"
 	"hash"
+	"slices"
 	"sync"
 	"time"
 )
@@ -91,20 +92,12 @@ func (c *chainCache) trustDigest(trust TrustStore) [32]byte {
 		inter = is.Intermediates()
 	}
 	c.mu.Lock()
-	if len(c.trustCerts) == len(anchors)+len(inter) && len(c.trustCerts) > 0 {
-		same := true
-		for i, a := range anchors {
-			same = same && c.trustCerts[i] == a
-		}
-		for i, x := range inter {
-			same = same && c.trustCerts[len(anchors)+i] == x
-		}
-		if same {
-			c.trustHits++
-			sum := c.trustSum
-			c.mu.Unlock()
-			return sum
-		}
+	if len(c.trustCerts) == len(anchors)+len(inter) && len(c.trustCerts) > 0 &&
+		slices.Equal(c.trustCerts[:len(anchors)], anchors) && slices.Equal(c.trustCerts[len(anchors):], inter) {
+		c.trustHits++
+		sum := c.trustSum
+		c.mu.Unlock()
+		return sum
 	}
 	c.mu.Unlock()
 	h := sha256.New()

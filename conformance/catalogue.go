@@ -504,7 +504,7 @@ var catalogue = []Assertion{
 			if len(p.SigningCertificates) == 0 {
 				return errors.New("the profile names no signingCertificates")
 			}
-			c, err := parseCert(p.SigningCertificates[0])
+			c, err := x509.ParseCertificate(p.SigningCertificates[0])
 			if err != nil {
 				return fmt.Errorf("signingCertificates[0]: %v", err)
 			}
@@ -796,7 +796,7 @@ func tlsMatchesProfile(s *session, t *T) error {
 	}
 	if len(p.TLSCertificates) > 0 && !bytes.Equal(p.TLSCertificates[0], leaf.Raw) {
 		named := "unparsable"
-		if c, err := parseCert(p.TLSCertificates[0]); err == nil {
+		if c, err := x509.ParseCertificate(p.TLSCertificates[0]); err == nil {
 			named = fmt.Sprintf("%q (serial %x)", c.Subject.CommonName, c.SerialNumber)
 		}
 		return fmt.Errorf("the TLS server certificate %q (serial %x) is not the one the signed profile names in tlsCertificates[0], %s", leaf.Subject.CommonName, leaf.SerialNumber, named)

@@ -16,8 +16,6 @@ func sha256hex(b []byte) string {
 	return hex.EncodeToString(h[:])
 }
 
-func parseCert(der []byte) (*x509.Certificate, error) { return x509.ParseCertificate(der) }
-
 // verifyUnderProfile verifies a document the node signed against the
 // signing certificates of its profile (the last one as anchor: the kit
 // does not know the node's root).

@@ -183,6 +183,9 @@ func (c *Contract) Check(op Operation, status int, contentType string, body []by
 			return nil
 		}
 		parts := strings.Split(strings.TrimSpace(string(body)), ".")
+		if len(parts) != 3 { // the schema's pattern already says so; not a panic if it ever does not
+			return fmt.Errorf("status %d: the body is not a compact JWS (three base64url parts separated by dots)", status)
+		}
 		payload, err := base64.RawURLEncoding.DecodeString(parts[1])
 		if err != nil {
 			return fmt.Errorf("JWS payload is not base64url: %v", err)

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
@@ -102,7 +103,7 @@ func (s *Server) handleTopUp(w http.ResponseWriter, r *http.Request) {
 }
 
 func isUserError(err error) bool {
-	return errorsIs(err, issuance.ErrInvalid) || errorsIs(err, issuance.ErrState) || errorsIs(err, issuance.ErrNotFound)
+	return errors.Is(err, issuance.ErrInvalid) || errors.Is(err, issuance.ErrState) || errors.Is(err, issuance.ErrNotFound)
 }
 
 func (s *Server) peoplePage(w http.ResponseWriter, r *http.Request, status int, msg string) {

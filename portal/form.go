@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -63,6 +62,19 @@ func amount(minor int64, blank bool) string {
 	return fmt.Sprintf("%s%d.%02d", sign, minor/100, minor%100)
 }
 
+// costSheetField is one amount of a cost sheet and its form key
+// ("goods.0.cs.KEY").
+type costSheetField struct {
+	k string
+	v *int64
+}
+
+// costSheetFields lists cs's amounts by form key.
+func costSheetFields(cs *issuance.CostSheet) []costSheetField {
+	return []costSheetField{{"price", &cs.Price}, {"originatingMaterials", &cs.OriginatingMaterials}, {"nonOriginatingMaterials", &cs.NonOriginatingMaterials},
+		{"labour", &cs.Labour}, {"overheads", &cs.Overheads}, {"profit", &cs.Profit}, {"other", &cs.Other}}
+}
+
 // formProblems collects the problems of reading a form, by field.
 type formProblems map[string][]string
 
@@ -121,14 +133,12 @@ func ParseContent(f url.Values) (issuance.Content, map[string][]string) {
 			line.Materials = append(line.Materials, m)
 		}
 		cs := issuance.CostSheet{Basis: issuance.Basis(g(p + "cs.basis"))}
-		for _, x := range []struct {
-			k string
-			v *int64
-		}{{"price", &cs.Price}, {"originatingMaterials", &cs.OriginatingMaterials}, {"nonOriginatingMaterials", &cs.NonOriginatingMaterials},
-			{"labour", &cs.Labour}, {"overheads", &cs.Overheads}, {"profit", &cs.Profit}, {"other", &cs.Other}} {
+		filled := false
+		for _, x := range costSheetFields(&cs) {
 			*x.v = money(p+"cs."+x.k, field+".costSheet."+x.k)
+			filled = filled || *x.v != 0
 		}
-		if cs.Price != 0 || cs.OriginatingMaterials != 0 || cs.NonOriginatingMaterials != 0 || cs.Labour != 0 || cs.Overheads != 0 || cs.Profit != 0 || cs.Other != 0 {
+		if filled {
 			if cs.Basis == "" {
 				cs.Basis = issuance.BasisFOB
 			}
@@ -138,5 +148,3 @@ func ParseContent(f url.Values) (issuance.Content, map[string][]string) {
 	}
 	return c, probs
 }
-
-func errorsIs(err, target error) bool { return errors.Is(err, target) }

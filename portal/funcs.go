@@ -42,21 +42,10 @@ func init() {
 	funcs["list"] = func(s ...string) []string { return s }
 	funcs["add"] = func(a, b int) int { return a + b }
 	funcs["csfield"] = func(cs issuance.CostSheet, k string) int64 {
-		switch k {
-		case "price":
-			return cs.Price
-		case "originatingMaterials":
-			return cs.OriginatingMaterials
-		case "nonOriginatingMaterials":
-			return cs.NonOriginatingMaterials
-		case "labour":
-			return cs.Labour
-		case "overheads":
-			return cs.Overheads
-		case "profit":
-			return cs.Profit
-		case "other":
-			return cs.Other
+		for _, x := range costSheetFields(&cs) {
+			if x.k == k {
+				return *x.v
+			}
 		}
 		return 0
 	}

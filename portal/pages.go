@@ -120,7 +120,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := s.opt.Store.User(r.Context(), name)
-	hash := dummyHash
+	hash := dummyHash()
 	if err == nil {
 		hash = u.Hash
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -40,8 +41,13 @@ func HashPassword(pw string) (string, error) {
 }
 
 // dummyHash is verified against for unknown users, so that a login for
-// an unknown name costs the same as one with a wrong password.
-var dummyHash, _ = HashPassword("not-a-password-of-anyone")
+// an unknown name costs the same as one with a wrong password. It is made
+// once, by New (not at package initialisation, which every program that
+// imports the package would pay for).
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := HashPassword("not-a-password-of-anyone")
+	return h
+})
 
 // CheckPassword reports whether pw matches the PHC string hash.
 func CheckPassword(hash, pw string) (bool, error) {

@@ -118,6 +118,7 @@ func New(opt Options) (*Server, error) {
 	if opt.Store == nil || opt.Issuance == nil {
 		return nil, errors.New("portal: Options.Store and Options.Issuance are required")
 	}
+	dummyHash() // made now, so that the first unknown user's login costs what the others do
 	if opt.SessionTTL <= 0 {
 		opt.SessionTTL = 8 * time.Hour
 	}

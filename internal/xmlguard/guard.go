@@ -84,7 +84,7 @@ func Check(b []byte, lim Limits) error {
 func check(b []byte, lim Limits) (ops int, err error) {
 	lim = lim.Resolved()
 	if len(b) > lim.MaxBytes {
-		return 0, &Error{Reason: "xml.too-large", Detail: fmt.Sprintf("the document is %d bytes, more than the limit of %d bytes", len(b), lim.MaxBytes)}
+		return 0, tooLarge(len(b), lim)
 	}
 	if lim.Strict {
 		sp := newStrict(b, lim, false)

@@ -251,8 +251,9 @@ func TestParseTreeAllocsBounded(t *testing.T) {
 }
 
 // TestParseTreeCopies: ParseTree's tree does not change when the input
-// bytes are overwritten afterwards (it parses a copy); ParseTreeShared's
-// is the same tree as ParseTree's while the input stays as it was.
+// bytes are overwritten afterwards (it parses a copy), nor does
+// ParseTreeReused's before its release; ParseTreeShared's is the same
+// tree as ParseTree's while the input stays as it was.
 func TestParseTreeCopies(t *testing.T) {
 	for i := range 4 {
 		b := []byte(genDoc(i))
@@ -273,9 +274,18 @@ func TestParseTreeCopies(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		reused, releaseReused, err := ParseTreeReused(b, Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
 		for j := range b {
 			b[j] = 'x'
 		}
 		sameTree(t, &d.Element, &ref.Element)
+		sameTree(t, &reused.Element, &ref.Element)
+		releaseReused()
+		if len(reused.Root().Child) != 0 || reused.Root().Tag != "" {
+			t.Fatal("a released ParseTreeReused tree still holds the document (its slabs were not cleared)")
+		}
 	}
 }
