@@ -85,8 +85,21 @@ func Decode(img image.Image) (string, error) {
 	return res.GetText(), nil
 }
 
+// MaxImageSide bounds each side of an image DecodePNG reads: a scan or
+// photo of a certificate is a few thousand pixels, and the header is
+// checked before the pixels are decoded, so a small file that claims a
+// huge picture is refused without allocating it.
+const MaxImageSide = 8192
+
 // DecodePNG reads a QR code from PNG (or JPEG/GIF when registered) bytes.
 func DecodePNG(data []byte) (string, error) {
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return "", fmt.Errorf("QR image: %w", err)
+	}
+	if cfg.Width > MaxImageSide || cfg.Height > MaxImageSide {
+		return "", fmt.Errorf("QR image: %dx%d pixels, more than %d on a side; crop or scale the picture to the QR code", cfg.Width, cfg.Height, MaxImageSide)
+	}
 	img, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
 		return "", fmt.Errorf("QR image: %w", err)

@@ -7,6 +7,10 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/binary"
+	"hash/crc32"
+	"image"
+	"image/png"
 	"strings"
 	"testing"
 	"time"
@@ -231,5 +235,23 @@ func BenchmarkVerify(b *testing.B) {
 		if _, err := v.Verify(tok, testNow); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestDecodePNGHugeHeader: a small PNG whose header claims a huge picture
+// is refused from its header, before any pixel is allocated.
+func TestDecodePNGHugeHeader(t *testing.T) {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 8, 8))); err != nil {
+		t.Fatal(err)
+	}
+	b := buf.Bytes()
+	// IHDR: length 8..11, type 12..15, width 16..19, height 20..23, CRC after the 13 data bytes.
+	binary.BigEndian.PutUint32(b[16:], 100000)
+	binary.BigEndian.PutUint32(b[20:], 100000)
+	binary.BigEndian.PutUint32(b[29:], crc32.ChecksumIEEE(b[12:29]))
+	_, err := DecodePNG(b)
+	if err == nil || !strings.Contains(err.Error(), "100000x100000 pixels") {
+		t.Fatalf("DecodePNG = %v, want the size refused", err)
 	}
 }
