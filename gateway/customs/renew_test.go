@@ -64,10 +64,9 @@ func auditActions(t *testing.T, audit entryLister, id string) []string {
 
 // TestCertRenewalRollover, over real TLS and on both engines: during a
 // renewal the old and the new certificate both authenticate as the same
-// client (same id, same scopes); the first request with the new
-// certificate ends the old binding at once on this node; a renewal
-// finished by the operator ends it within the recheck interval. Each step
-// is audited.
+// client (same id, same scopes), also after requests with the new
+// certificate; a renewal finished by the operator ends the old binding
+// within the recheck interval. Each step is audited.
 func TestCertRenewalRollover(t *testing.T) {
 	p := testMTLSPKI(t)
 	for _, engine := range []struct {
