@@ -246,14 +246,9 @@ func TestREADMEIssuance(t *testing.T) {
 		t.Fatal(err)
 	}
 	work := t.TempDir()
-	bin := filepath.Join(work, "bin", "ecogate")
+	bin := buildEcogate(t) // copied in by the block (cp "$BIN" ecogate)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/ecogate")
-	build.Dir, build.Env = repo, append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
 	var blocks []string
 	for _, b := range readmeSection(t, string(readme), "Issuance API") {
 		if strings.Contains(b, "curl") {
