@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"os"
 	"time"
 
 	"github.com/ecogate/ecogate/certs"
@@ -96,10 +95,8 @@ func openPortal(c *Config, eng *Engine, svc *issuance.Service, n *Node, w *partn
 			trust.AnchorCerts, trust.RevocationLists = own.Anchors(), own.CRLs()
 		}
 		if c.Signing.Chain != "" {
-			if b, err := os.ReadFile(c.Signing.Chain); err == nil {
-				if cs, err := certs.ParseCertificates(b); err == nil {
-					trust.ExtraIntermediates = cs
-				}
+			if cs, err := certs.LoadCertificates(c.Signing.Chain); err == nil {
+				trust.ExtraIntermediates = cs
 			}
 		}
 		vo.QR = &qrsign.Verifier{Certs: chain, Trust: trust}
