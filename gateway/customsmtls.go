@@ -91,7 +91,7 @@ func (c *crlFiles) read() ([]*x509.RevocationList, []string, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s[%d]: %w", c.key, i, err)
 		}
-		stamps[i] = fmt.Sprint(st.Size(), st.ModTime().UnixNano())
+		stamps[i] = stampOf(st)
 		l, err := certs.LoadCRLs(f)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s[%d]: %w", c.key, i, err)
@@ -102,6 +102,12 @@ func (c *crlFiles) read() ([]*x509.RevocationList, []string, error) {
 		crls = append(crls, l...)
 	}
 	return crls, stamps, nil
+}
+
+// stampOf is what tells a changed CRL file: its size and modification
+// time.
+func stampOf(st os.FileInfo) string {
+	return fmt.Sprint(st.Size(), st.ModTime().UnixNano())
 }
 
 // get returns the CRLs in force, reading the files again when they
@@ -117,7 +123,7 @@ func (c *crlFiles) get() []*x509.RevocationList {
 	changed := false
 	for i, f := range c.files {
 		st, err := os.Stat(f)
-		if err != nil || fmt.Sprint(st.Size(), st.ModTime().UnixNano()) != c.stamps[i] {
+		if err != nil || stampOf(st) != c.stamps[i] {
 			changed = true
 			break
 		}

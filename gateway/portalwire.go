@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"os"
 	"time"
 
 	"github.com/ecogate/ecogate/certs"
@@ -92,16 +91,12 @@ func openPortal(c *Config, eng *Engine, svc *issuance.Service, n *Node, w *partn
 			return nil, nil, fmt.Errorf("portal.qrKey: %w", err)
 		}
 		trust := &certs.TrustSet{}
-		for _, f := range c.Signing.Trust {
-			if err := trust.AddFile(f); err != nil {
-				return nil, nil, fmt.Errorf("signing.trust: %w", err)
-			}
+		if own := n.opt.OwnTrust; own != nil { // signing.trust, read once when the node was built
+			trust.AnchorCerts, trust.RevocationLists = own.Anchors(), own.CRLs()
 		}
 		if c.Signing.Chain != "" {
-			if b, err := os.ReadFile(c.Signing.Chain); err == nil {
-				if cs, err := certs.ParseCertificates(b); err == nil {
-					trust.ExtraIntermediates = cs
-				}
+			if cs, err := certs.LoadCertificates(c.Signing.Chain); err == nil {
+				trust.ExtraIntermediates = cs
 			}
 		}
 		vo.QR = &qrsign.Verifier{Certs: chain, Trust: trust}

@@ -41,10 +41,12 @@ add     register a customs declaration system as an OAuth2 client; prints its
         renewed certificate is bound again with renew
 renew   --cert FILE binds the renewed certificate of a certificate client
         beside its current one: both authenticate as the same client id,
-        with the same scopes. The old binding ends at the first request
-        made with the new certificate, or with --finish (alone: now; with
-        --cert: bind and end the old binding at once, e.g. for a
-        compromised key). Renewing again before that replaces the pending
+        with the same scopes, so the system's instances can switch one by
+        one. The old binding ends with --finish (alone: now, once every
+        instance uses the new certificate; with --cert: bind and end the
+        old binding at once, e.g. for a compromised key); an expired old
+        certificate authenticates nothing meanwhile. Renewing again before
+        that replaces the pending
         certificate. A revoked client cannot be renewed
 list    the clients with their scopes, how they authenticate (both
         certificates during a renewal, with their expiry) and state
@@ -270,8 +272,8 @@ func printRenewed(stdout io.Writer, c *customs.ClientInfo) {
 		return
 	}
 	fmt.Fprintf(stdout, "next:          %s\nnext_sha256:   %s\nnext_expires:  %s\n\n"+
-		"Both certificates authenticate as the client until the first request made with the next one\n"+
-		"(or ecogate customs-clients renew --finish %s); then only the next one does.\n",
+		"Both certificates authenticate as the client until the renewal is finished\n"+
+		"(ecogate customs-clients renew --finish %s, once every instance uses the next one); then only the next one does.\n",
 		c.NextCertSubject, c.NextCertSHA256, c.NextCertNotAfter.Format(time.RFC3339), c.ID)
 }
 

@@ -50,11 +50,7 @@ func storeCopyBack(ctx context.Context, from, to, pwEnv string, stdout, stderr i
 	}
 	defer db.Close()
 	rep, err := store.CopyFromPG(ctx, pg, db, nil)
-	if rep != nil {
-		for _, c := range rep.Counts {
-			fmt.Fprintf(stdout, "%-18s %8d source %8d destination\n", c.Table, c.Source, c.Destination)
-		}
-	}
+	printCopyCounts(stdout, rep)
 	if err != nil {
 		fmt.Fprintf(stderr, "ecogate store copy: %v\n(run it again to resume)\n", err)
 		return exitFail

@@ -216,15 +216,22 @@ func storeCopy(ctx context.Context, from, to, pwEnv string, stdout, stderr io.Wr
 	}
 	defer pg.Close()
 	rep, err := store.CopyToPG(ctx, db, pg, nil)
-	if rep != nil {
-		for _, c := range rep.Counts {
-			fmt.Fprintf(stdout, "%-18s %8d source %8d destination\n", c.Table, c.Source, c.Destination)
-		}
-	}
+	printCopyCounts(stdout, rep)
 	if err != nil {
 		fmt.Fprintf(stderr, "ecogate store copy: %v\n(run it again to resume)\n", err)
 		return exitFail
 	}
 	fmt.Fprintf(stdout, "ok: copied; counts match and the audit chain of %d entries is intact\n", rep.AuditEntries)
 	return exitOK
+}
+
+// printCopyCounts prints the rows of each table copied by store copy (in
+// either direction), source beside destination; nothing when rep is nil.
+func printCopyCounts(stdout io.Writer, rep *store.CopyReport) {
+	if rep == nil {
+		return
+	}
+	for _, c := range rep.Counts {
+		fmt.Fprintf(stdout, "%-18s %8d source %8d destination\n", c.Table, c.Source, c.Destination)
+	}
 }

@@ -120,11 +120,9 @@ func addClient(ctx context.Context, admin ClientAdmin, audit AuditLog, actor, na
 		return nil, err
 	}
 	nc := &NewClient{ClientInfo: InfoOf(cl), Secret: secret}
-	if audit != nil {
-		if _, err := audit.Append(ctx, store.Entry{Actor: actor, Action: "customs-client.add", Subject: cl.ID,
-			Details: certDetails(cl, map[string]string{"name": name, "scopes": strings.Join(sc, " ")})}); err != nil {
-			return nc, fmt.Errorf("the client %s was added but its audit entry failed: %w", cl.ID, err)
-		}
+	if err := appendAudit(ctx, audit, actor, "customs-client.add", cl.ID,
+		certDetails(cl, map[string]string{"name": name, "scopes": strings.Join(sc, " ")})); err != nil {
+		return nc, fmt.Errorf("the client %s was added but its audit entry failed: %w", cl.ID, err)
 	}
 	return nc, nil
 }
@@ -134,10 +132,8 @@ func RevokeClient(ctx context.Context, admin ClientAdmin, audit AuditLog, actor,
 	if err := admin.RevokeClient(ctx, id); err != nil {
 		return err
 	}
-	if audit != nil {
-		if _, err := audit.Append(ctx, store.Entry{Actor: actor, Action: "customs-client.revoke", Subject: id}); err != nil {
-			return errors.New("the client " + id + " was revoked but its audit entry failed: " + err.Error())
-		}
+	if err := appendAudit(ctx, audit, actor, "customs-client.revoke", id, nil); err != nil {
+		return errors.New("the client " + id + " was revoked but its audit entry failed: " + err.Error())
 	}
 	return nil
 }

@@ -2,7 +2,7 @@ package customs
 
 import "unicode/utf8"
 
-// decodeCheckFast decodes the common shape of a check request without
+// decodeCheckFastIn decodes the common shape of a check request without
 // reflection. It accepts only a subset of what internal/strictjson
 // accepts, with the same result: one object, optional JSON whitespace
 // around it, every member name known and written once without escapes,
@@ -12,12 +12,8 @@ import "unicode/utf8"
 // error, trailing data, ...) it reports false and leaves the request to
 // internal/strictjson, whose refusal says what to fix; it never refuses
 // on its own. FuzzDecodeCheckFast holds it to strictjson.
-func decodeCheckFast(data []byte, out *CheckRequest) bool {
-	return decodeCheckFastIn(data, out, nil)
-}
-
-// decodeCheckFastIn is decodeCheckFast with the request's importer, lines
-// and quantities in m when m is not nil (the first memLines lines).
+// The request's importer, lines and quantities go to m when m is not nil
+// (the first memLines lines).
 func decodeCheckFastIn(data []byte, out *CheckRequest, m *checkMem) bool {
 	d := fastDec{b: data, s: string(data), m: m}
 	var req CheckRequest
@@ -33,7 +29,7 @@ func decodeCheckFastIn(data []byte, out *CheckRequest, m *checkMem) bool {
 	return true
 }
 
-// fastDec is the state of decodeCheckFast: s is data as one string, so
+// fastDec is the state of decodeCheckFastIn: s is data as one string, so
 // every decoded string is a substring of it (one allocation per body).
 type fastDec struct {
 	b []byte

@@ -137,3 +137,8 @@ func FuzzNormName(f *testing.F) {
 		}
 	})
 }
+
+// decodeCheckFast is decodeCheckFastIn without working memory.
+func decodeCheckFast(data []byte, out *CheckRequest) bool {
+	return decodeCheckFastIn(data, out, nil)
+}

@@ -81,7 +81,7 @@ func RenewCertClient(ctx context.Context, admin ClientAdmin, audit AuditLog, act
 			return nil, err
 		}
 		cl = renewed(*before)
-		if err := appendAudit(ctx, audit, actor, "customs-client.renew-finish", id, finishDetails(before, "operator")); err != nil {
+		if err := appendAudit(ctx, audit, actor, "customs-client.renew-finish", id, finishDetails(before)); err != nil {
 			info := InfoOf(cl)
 			return &info, fmt.Errorf("the renewal of client %s finished but its audit entry failed: %w", id, err)
 		}
@@ -98,10 +98,10 @@ func renewed(cl store.CustomsClient) store.CustomsClient {
 }
 
 // finishDetails are the audit details of a finished renewal of before
-// (the client as it was) and who finished it.
-func finishDetails(before *store.CustomsClient, by string) map[string]string {
+// (the client as it was): only the operator finishes one (by).
+func finishDetails(before *store.CustomsClient) map[string]string {
 	return map[string]string{"certSHA256": before.NextCertSHA256, "certSubject": before.NextCertSubject,
-		"endedCertSHA256": before.CertSHA256, "by": by}
+		"endedCertSHA256": before.CertSHA256, "by": "operator"}
 }
 
 // appendAudit appends an audit entry when audit is set.

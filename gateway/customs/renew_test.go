@@ -3,6 +3,7 @@ package customs
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -64,10 +65,9 @@ func auditActions(t *testing.T, audit entryLister, id string) []string {
 
 // TestCertRenewalRollover, over real TLS and on both engines: during a
 // renewal the old and the new certificate both authenticate as the same
-// client (same id, same scopes); the first request with the new
-// certificate ends the old binding at once on this node; a renewal
-// finished by the operator ends it within the recheck interval. Each step
-// is audited.
+// client (same id, same scopes), also after requests with the new
+// certificate; a renewal finished by the operator ends the old binding
+// within the recheck interval. Each step is audited.
 func TestCertRenewalRollover(t *testing.T) {
 	p := testMTLSPKI(t)
 	for _, engine := range []struct {
@@ -274,11 +274,27 @@ func TestClientRoutesRenew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	secret, err := AddClient(ctx, e.db.Customs(), e.db.Audit(), "test", "S", []string{ScopeCheck}, e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, err := AddCertClient(ctx, e.db.Customs(), e.db.Audit(), "test", "G", []string{ScopeCheck}, p.readOnly.Leaf, e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := RevokeClient(ctx, e.db.Customs(), e.db.Audit(), "test", gone.ID); err != nil {
+		t.Fatal(err)
+	}
 	h := ClientRoutes(e.db.Customs(), e.db.Audit(), e.clock.Now)
 	pemOf := func(c *x509.Certificate) string {
 		b, _ := json.Marshal(RenewClientRequest{Certificate: string(certs.CertPEM(c))})
 		return string(b)
 	}
+	key, err := certs.KeyPEM(cs[1].PrivateKey.(crypto.Signer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	withKey, _ := json.Marshal(RenewClientRequest{Certificate: string(certs.CertPEM(cs[1].Leaf)) + string(key)})
 	next := CertFingerprint(cs[1].Leaf)
 	for _, tc := range []struct {
 		name, id, body string
@@ -290,6 +306,10 @@ func TestClientRoutesRenew(t *testing.T) {
 		{"unknown field", a.ID, `{"cert": "x"}`, 400, "invalid_request"},
 		{"not a certificate", a.ID, `{"certificate": "hello"}`, 400, "certificate:"},
 		{"empty", a.ID, `{}`, 400, "give the renewed"},
+		{"a CA certificate", a.ID, pemOf(p.ca.Cert), 400, "CA certificate"},
+		{"the private key beside the certificate", a.ID, string(withKey), 400, "certificate:"},
+		{"a client with a secret", secret.ID, pemOf(cs[1].Leaf), 400, "invalid_request"},
+		{"a revoked client", gone.ID, pemOf(cs[1].Leaf), 409, "conflict"},
 		{"finish without a renewal", a.ID, `{"finish": true}`, 409, "no certificate renewal"},
 		{"renew", a.ID, pemOf(cs[1].Leaf), 200, `"nextCertSHA256":"` + next + `"`},
 		{"finish", a.ID, `{"finish": true}`, 200, `"certSHA256":"` + next + `"`},

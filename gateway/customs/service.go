@@ -31,11 +31,6 @@ type Store interface {
 	// ClientByCert is the active client bound to a client certificate
 	// (hex SHA-256 of its DER bytes), or store.ErrNotFound.
 	ClientByCert(ctx context.Context, fingerprint string) (*store.CustomsClient, error)
-	// FinishClientRenewal ends a certificate renewal in progress: the
-	// next certificate (hex SHA-256 next) becomes the client's current
-	// one and the old certificate's binding ends. It returns the client
-	// as it was; store.ErrConflict when that renewal is not in progress.
-	FinishClientRenewal(ctx context.Context, id, next string) (*store.CustomsClient, error)
 	PutView(ctx context.Context, country, number string, basedOn uint64, view []byte) error
 	Snapshot(country, number string, versionOf func(view []byte) int, dst *store.Snapshot) (bool, error)
 	Decide(ctx context.Context, d store.Decision, msg *store.OutMessage) (*store.Decision, error)

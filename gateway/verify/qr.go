@@ -40,10 +40,7 @@ func (s *Service) signed(w http.ResponseWriter, r *http.Request, raw string) {
 	addr := s.opt.ClientAddr(r)
 	now := s.now()
 	pg := Page{Looked: true}
-	if !s.limiter.Allow(addr, now) {
-		w.Header().Set("Retry-After", "2")
-		s.logLookup(addr, "signed-qr", "", "", "rate-limited")
-		s.write(w, r, http.StatusTooManyRequests, pg, Answer{Message: "too many lookups from your address; wait a moment and try again", CheckedAt: now.UTC()})
+	if !s.allow(w, r, addr, "signed-qr", "", "", pg, now) {
 		return
 	}
 	if s.opt.QR == nil {

@@ -277,10 +277,7 @@ func (s *Service) handleForm(w http.ResponseWriter, r *http.Request) {
 	addr := s.opt.ClientAddr(r)
 	now := s.now()
 	pg := Page{Country: country, Number: number, Looked: true}
-	if !s.limiter.Allow(addr, now) {
-		w.Header().Set("Retry-After", "2")
-		s.logLookup(addr, "number", country, number, "rate-limited")
-		s.write(w, r, http.StatusTooManyRequests, pg, Answer{Message: "too many lookups from your address; wait a moment and try again", CheckedAt: now.UTC()})
+	if !s.allow(w, r, addr, "number", country, number, pg, now) {
 		return
 	}
 	if len(country) != 2 || number == "" || len(number) > 64 {
@@ -309,16 +306,26 @@ func (s *Service) handleForm(w http.ResponseWriter, r *http.Request) {
 	s.answer(w, r, addr, "number", pg, rec, err)
 }
 
+// allow takes a lookup of kind (country, number: what was asked, when
+// known) from addr out of the rate limit; when the limit is spent it
+// answers 429 with page pg, logs the refusal and returns false.
+func (s *Service) allow(w http.ResponseWriter, r *http.Request, addr, kind, country, number string, pg Page, now time.Time) bool {
+	if s.limiter.Allow(addr, now) {
+		return true
+	}
+	w.Header().Set("Retry-After", "2")
+	s.logLookup(addr, kind, country, number, "rate-limited")
+	s.write(w, r, http.StatusTooManyRequests, pg, Answer{Message: "too many lookups from your address; wait a moment and try again", CheckedAt: now.UTC()})
+	return false
+}
+
 // handleToken is GET /verify/q/{token}: the QR link.
 func (s *Service) handleToken(w http.ResponseWriter, r *http.Request) {
 	s.headers(w)
 	addr := s.opt.ClientAddr(r)
 	now := s.now()
 	pg := Page{Looked: true}
-	if !s.limiter.Allow(addr, now) {
-		w.Header().Set("Retry-After", "2")
-		s.logLookup(addr, "qr", "", "", "rate-limited")
-		s.write(w, r, http.StatusTooManyRequests, pg, Answer{Message: "too many lookups from your address; wait a moment and try again", CheckedAt: now.UTC()})
+	if !s.allow(w, r, addr, "qr", "", "", pg, now) {
 		return
 	}
 	tok := chi.URLParam(r, "token")
