@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -23,15 +24,17 @@ func addStoreBackupRoute(o *Options, db *store.DB, log *slog.Logger) {
 		if prev != nil {
 			prev(root, api)
 		}
-		api.Get("/store/backup", StoreBackupHandler(db, log))
+		api.Get("/store/backup", StoreBackupHandler(db, o.Audit, log))
 	}
 }
 
 // StoreBackupHandler streams a consistent copy of the bbolt data file: one
 // read transaction written out (bbolt's Tx.WriteTo) while writers go on,
 // with Content-Length set to the copy's size. A copy cut short shows as a
-// short body; the client checks the copy before it keeps it.
-func StoreBackupHandler(db *store.DB, log *slog.Logger) http.HandlerFunc {
+// short body; the client checks the copy before it keeps it. A complete
+// copy (the whole data file leaves the node) is recorded in audit, when
+// given, as store.backup with its size and the caller's address.
+func StoreBackupHandler(db *store.DB, audit AuditLog, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		started := false
@@ -50,5 +53,12 @@ func StoreBackupHandler(db *store.DB, log *slog.Logger) http.HandlerFunc {
 			return
 		}
 		log.Info("store backup streamed", "bytes", n, "remote", r.RemoteAddr, "took", time.Since(start))
+		if audit != nil {
+			e := store.Entry{Actor: "local", Action: "store.backup", Subject: StoreBackupPath,
+				Details: map[string]string{"bytes": strconv.FormatInt(n, 10), "remote": r.RemoteAddr}}
+			if _, err := audit.Append(context.WithoutCancel(r.Context()), e); err != nil {
+				log.Error("store backup streamed but its audit entry failed", "err", err)
+			}
+		}
 	}
 }

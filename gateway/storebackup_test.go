@@ -28,7 +28,7 @@ func TestStoreBackupWhileWriting(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	srv := httptest.NewServer(StoreBackupHandler(db, slog.New(slog.DiscardHandler)))
+	srv := httptest.NewServer(StoreBackupHandler(db, db.Audit(), slog.New(slog.DiscardHandler)))
 	defer srv.Close()
 
 	stop := make(chan struct{})
@@ -91,5 +91,19 @@ func TestStoreBackupWhileWriting(t *testing.T) {
 	wg.Wait()
 	if werr != nil {
 		t.Fatal(werr)
+	}
+	// Each copy that left the node is in the audit log.
+	es, err := db.Audit().Entries(ctx, 0, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	backups := 0
+	for _, e := range es {
+		if e.Action == "store.backup" && e.Details["bytes"] != "" && e.Details["remote"] != "" {
+			backups++
+		}
+	}
+	if backups != 4 {
+		t.Fatalf("%d store.backup audit entries, want 4", backups)
 	}
 }
