@@ -145,29 +145,37 @@ func (in *Inbox) AcceptAudited(ctx context.Context, rec InRecord, audit []Entry)
 	return in.accept(ctx, rec, audit)
 }
 
+// checkAccept refuses what Inbox.Accept refuses before writing.
+func checkAccept(rec *InRecord) error {
+	if err := checkID("message id", rec.ID); err != nil {
+		return fmt.Errorf("accept: %w", err)
+	}
+	if err := checkID("sender", rec.From); err != nil {
+		return fmt.Errorf("accept %s: %w", rec.ID, err)
+	}
+	if rec.CertNumber != "" {
+		if err := checkID("certificate number", rec.CertNumber); err != nil {
+			return fmt.Errorf("accept %s: %w", rec.ID, err)
+		}
+	}
+	if rec.Outcome != "" && !rec.Outcome.Settled() {
+		return fmt.Errorf("accept %s: %w: outcome %q", rec.ID, ErrInvalid, rec.Outcome)
+	}
+	for _, c := range rec.StatusChanges {
+		if err := checkChange(c); err != nil {
+			return fmt.Errorf("accept %s: %w", rec.ID, err)
+		}
+	}
+	return nil
+}
+
 func (in *Inbox) accept(ctx context.Context, rec InRecord, audit []Entry) (*InRecord, error) {
 	audit, err := in.db.checkEntries(audit)
 	if err != nil {
 		return nil, fmt.Errorf("accept %s: %w", rec.ID, err)
 	}
-	if err := checkID("message id", rec.ID); err != nil {
-		return nil, fmt.Errorf("accept: %w", err)
-	}
-	if err := checkID("sender", rec.From); err != nil {
-		return nil, fmt.Errorf("accept %s: %w", rec.ID, err)
-	}
-	if rec.CertNumber != "" {
-		if err := checkID("certificate number", rec.CertNumber); err != nil {
-			return nil, fmt.Errorf("accept %s: %w", rec.ID, err)
-		}
-	}
-	if rec.Outcome != "" && !rec.Outcome.Settled() {
-		return nil, fmt.Errorf("accept %s: %w: outcome %q", rec.ID, ErrInvalid, rec.Outcome)
-	}
-	for _, c := range rec.StatusChanges {
-		if err := checkChange(c); err != nil {
-			return nil, fmt.Errorf("accept %s: %w", rec.ID, err)
-		}
+	if err := checkAccept(&rec); err != nil {
+		return nil, err
 	}
 	hash := hashHex(rec.Content)
 	stored := encodeBlob(rec.Content)

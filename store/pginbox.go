@@ -140,30 +140,6 @@ func (in *PGInbox) accept(ctx context.Context, rec InRecord, audit []Entry) (*In
 	return existing, nil
 }
 
-// checkAccept refuses what Inbox.Accept refuses before writing.
-func checkAccept(rec *InRecord) error {
-	if err := checkID("message id", rec.ID); err != nil {
-		return fmt.Errorf("accept: %w", err)
-	}
-	if err := checkID("sender", rec.From); err != nil {
-		return fmt.Errorf("accept %s: %w", rec.ID, err)
-	}
-	if rec.CertNumber != "" {
-		if err := checkID("certificate number", rec.CertNumber); err != nil {
-			return fmt.Errorf("accept %s: %w", rec.ID, err)
-		}
-	}
-	if rec.Outcome != "" && !rec.Outcome.Settled() {
-		return fmt.Errorf("accept %s: %w: outcome %q", rec.ID, ErrInvalid, rec.Outcome)
-	}
-	for _, c := range rec.StatusChanges {
-		if err := checkChange(c); err != nil {
-			return fmt.Errorf("accept %s: %w", rec.ID, err)
-		}
-	}
-	return nil
-}
-
 // SetReceipt is Inbox.SetReceipt (the first receipt wins).
 func (in *PGInbox) SetReceipt(ctx context.Context, id string, outcome State, receipt []byte) (*InRecord, error) {
 	if !outcome.Settled() {
