@@ -174,15 +174,9 @@ func (is *PGIssued) ByToken(ctx context.Context, tok string) (*IssuedCert, error
 // AddDecision is Issued.AddDecision (deduplicated by a unique constraint
 // on sender and message id).
 func (is *PGIssued) AddDecision(ctx context.Context, d ReceivedDecision) (dup bool, err error) {
-	for _, f := range []struct{ n, v string }{{"message id", d.MessageID}, {"sender", d.From}, {"certificate number", d.Number}} {
-		if err := checkID(f.n, f.v); err != nil {
-			return false, fmt.Errorf("add decision: %w", err)
-		}
+	if err := checkDecision(&d, is.pg.clock); err != nil {
+		return false, err
 	}
-	if d.Received.IsZero() {
-		d.Received = is.pg.clock()
-	}
-	d.Received = d.Received.UTC()
 	v, err := json.Marshal(&d)
 	if err != nil {
 		return false, err
