@@ -98,24 +98,11 @@ func (a *PGAudit) Verify(ctx context.Context) (int, error) {
 			if uint64(seq) != want {
 				return &ChainError{Seq: want, Reason: fmt.Sprintf("entry %d is missing (next is %d)", want, seq)}
 			}
-			var e Entry
-			if err := json.Unmarshal(v, &e); err != nil {
-				return &ChainError{Seq: want, Reason: "unreadable: " + err.Error()}
-			}
-			if e.Seq != want {
-				return &ChainError{Seq: want, Reason: fmt.Sprintf("stored under %d but says %d", want, e.Seq)}
-			}
-			if e.PrevHash != prev {
-				return &ChainError{Seq: want, Reason: fmt.Sprintf("prevHash %s does not match the previous entry's hash %s", e.PrevHash, prev)}
-			}
-			h, err := entryHash(e)
+			h, err := checkLink(want, v, prev)
 			if err != nil {
 				return err
 			}
-			if h != e.Hash {
-				return &ChainError{Seq: want, Reason: fmt.Sprintf("content changed: hash %s, recomputed %s", e.Hash, h)}
-			}
-			prev = e.Hash
+			prev = h
 			n++
 		}
 		if err := rows.Err(); err != nil {
