@@ -348,11 +348,11 @@ func (c *PGCustoms) Decide(ctx context.Context, d Decision, msg *OutMessage) (*D
 	}
 	d.Decided = d.Decided.UTC()
 	var res *Decision
-	var dup, short bool
+	var dup bool
 	var shortItems []ShortItem
 	now := c.pg.now()
 	err := c.pg.inTx(ctx, func(tx pgx.Tx) error {
-		res, dup, short, shortItems = nil, false, false, nil
+		res, dup, shortItems = nil, false, nil
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", "cu\x01"+d.Country+"\x01"+d.Number); err != nil {
 			return err
 		}
@@ -389,31 +389,14 @@ func (c *PGCustoms) Decide(ctx context.Context, d Decision, msg *OutMessage) (*D
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		ups := map[int]int64{}
-		var order []int
-		rem := map[int]int64{}
-		for _, it := range d.Items {
-			u := used[it.Seq]
-			if v, ok := ups[it.Seq]; ok { // an item named twice
-				u = v
-			}
-			if it.Use < 0 || u+it.Use > it.Limit {
-				shortItems = append(shortItems, ShortItem{Seq: it.Seq, Requested: it.Use, Remaining: max(it.Limit-u, 0)})
-				continue
-			}
-			if _, ok := ups[it.Seq]; !ok {
-				order = append(order, it.Seq)
-			}
-			ups[it.Seq] = u + it.Use
-			rem[it.Seq] = it.Limit - u - it.Use
-		}
-		if len(shortItems) > 0 {
-			short = true
+		order, totals, rem, sh := allot(d.Items, func(seq int) int64 { return used[seq] })
+		if len(sh) > 0 {
+			shortItems = sh
 			return nil
 		}
 		for _, seq := range order {
 			if _, err := tx.Exec(ctx, `INSERT INTO cu_util (country, number, item, used) VALUES ($1, $2, $3, $4)
-				ON CONFLICT (country, number, item) DO UPDATE SET used = EXCLUDED.used`, d.Country, d.Number, seq, ups[seq]); err != nil {
+				ON CONFLICT (country, number, item) DO UPDATE SET used = EXCLUDED.used`, d.Country, d.Number, seq, totals[seq]); err != nil {
 				return err
 			}
 		}
@@ -439,19 +422,7 @@ func (c *PGCustoms) Decide(ctx context.Context, d Decision, msg *OutMessage) (*D
 		res = &dd
 		return nil
 	})
-	if err != nil {
-		if res != nil && errors.Is(err, ErrConflict) {
-			return res, fmt.Errorf("decide %s/%s %s: %w", d.Country, d.Number, d.DeclarationRef, err)
-		}
-		return nil, fmt.Errorf("decide %s/%s %s: %w", d.Country, d.Number, d.DeclarationRef, err)
-	}
-	if short {
-		return nil, &QuantityError{Items: shortItems}
-	}
-	if dup {
-		return res, fmt.Errorf("decide %s/%s %s: %w", d.Country, d.Number, d.DeclarationRef, ErrDuplicate)
-	}
-	return res, nil
+	return decided(&d, res, err, shortItems, dup)
 }
 
 // Decisions is Customs.Decisions.
