@@ -129,18 +129,7 @@ func (a *PGAudit) Entries(ctx context.Context, from uint64, limit int) ([]Entry,
 		q += " LIMIT $2"
 		args = append(args, limit)
 	}
-	rows, err := a.pg.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("audit entries: %w", err)
-	}
-	res, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Entry, error) {
-		var v []byte
-		var e Entry
-		if err := r.Scan(&v); err != nil {
-			return e, err
-		}
-		return e, json.Unmarshal(v, &e)
-	})
+	res, err := pgRecs[Entry](ctx, a.pg.pool, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("audit entries: %w", err)
 	}

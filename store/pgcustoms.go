@@ -118,18 +118,7 @@ func (c *PGCustoms) ClientByCert(ctx context.Context, fingerprint string) (*Cust
 
 // Clients is Customs.Clients.
 func (c *PGCustoms) Clients(ctx context.Context) ([]CustomsClient, error) {
-	rows, err := c.pg.pool.Query(ctx, "SELECT rec FROM cu_client ORDER BY id COLLATE \"C\"")
-	if err != nil {
-		return nil, fmt.Errorf("list customs clients: %w", err)
-	}
-	res, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (CustomsClient, error) {
-		var v []byte
-		var cl CustomsClient
-		if err := r.Scan(&v); err != nil {
-			return cl, err
-		}
-		return cl, json.Unmarshal(v, &cl)
-	})
+	res, err := pgRecs[CustomsClient](ctx, c.pg.pool, "SELECT rec FROM cu_client ORDER BY id COLLATE \"C\"")
 	if err != nil {
 		return nil, fmt.Errorf("list customs clients: %w", err)
 	}
@@ -427,18 +416,7 @@ func (c *PGCustoms) Decide(ctx context.Context, d Decision, msg *OutMessage) (*D
 
 // Decisions is Customs.Decisions.
 func (c *PGCustoms) Decisions(ctx context.Context, country, number string) ([]Decision, error) {
-	rows, err := c.pg.pool.Query(ctx, "SELECT rec FROM cu_decl WHERE country = $1 AND number = $2 ORDER BY convert_to(declaration_ref, 'UTF8')", country, number)
-	if err != nil {
-		return nil, fmt.Errorf("decisions on %s/%s: %w", country, number, err)
-	}
-	res, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Decision, error) {
-		var v []byte
-		var d Decision
-		if err := r.Scan(&v); err != nil {
-			return d, err
-		}
-		return d, json.Unmarshal(v, &d)
-	})
+	res, err := pgRecs[Decision](ctx, c.pg.pool, "SELECT rec FROM cu_decl WHERE country = $1 AND number = $2 ORDER BY convert_to(declaration_ref, 'UTF8')", country, number)
 	if err != nil {
 		return nil, fmt.Errorf("decisions on %s/%s: %w", country, number, err)
 	}

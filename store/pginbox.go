@@ -295,18 +295,7 @@ func (in *PGInbox) ApplyStatus(ctx context.Context, c StatusChange) (*CertStatus
 
 // CertStatuses is Inbox.CertStatuses.
 func (in *PGInbox) CertStatuses(ctx context.Context, country, number string) ([]CertStatus, error) {
-	rows, err := in.pg.pool.Query(ctx, "SELECT rec FROM cert_status WHERE country = $1 AND number = $2 ORDER BY version", country, number)
-	if err != nil {
-		return nil, fmt.Errorf("status of %s/%s: %w", country, number, err)
-	}
-	res, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (CertStatus, error) {
-		var v []byte
-		var s CertStatus
-		if err := r.Scan(&v); err != nil {
-			return s, err
-		}
-		return s, json.Unmarshal(v, &s)
-	})
+	res, err := pgRecs[CertStatus](ctx, in.pg.pool, "SELECT rec FROM cert_status WHERE country = $1 AND number = $2 ORDER BY version", country, number)
 	if err != nil {
 		return nil, fmt.Errorf("status of %s/%s: %w", country, number, err)
 	}

@@ -191,18 +191,7 @@ func (is *PGIssued) AddDecision(ctx context.Context, d ReceivedDecision) (dup bo
 
 // Decisions is Issued.Decisions.
 func (is *PGIssued) Decisions(ctx context.Context, number string) ([]ReceivedDecision, error) {
-	rows, err := is.pg.pool.Query(ctx, "SELECT rec FROM issued_decisions WHERE number = $1 ORDER BY seq", number)
-	if err != nil {
-		return nil, fmt.Errorf("decisions on issued %s: %w", number, err)
-	}
-	res, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ReceivedDecision, error) {
-		var v []byte
-		var d ReceivedDecision
-		if err := r.Scan(&v); err != nil {
-			return d, err
-		}
-		return d, json.Unmarshal(v, &d)
-	})
+	res, err := pgRecs[ReceivedDecision](ctx, is.pg.pool, "SELECT rec FROM issued_decisions WHERE number = $1 ORDER BY seq", number)
 	if err != nil {
 		return nil, fmt.Errorf("decisions on issued %s: %w", number, err)
 	}
