@@ -127,17 +127,7 @@ func (in *PGInbox) accept(ctx context.Context, rec InRecord, audit []Entry) (*In
 		}
 		return pgAppendEntries(ctx, tx, audit)
 	})
-	if err != nil {
-		return nil, fmt.Errorf("accept %s from %s: %w", rec.ID, rec.From, err)
-	}
-	if conflict {
-		in.pg.log.Warn("inbound message refused: identifier reused with other content",
-			"id", rec.ID, "from", rec.From, "cert", rec.CertNumber, "version", rec.Version,
-			"hash", hash, "storedId", existing.ID, "storedHash", existing.ContentHash)
-		return existing, fmt.Errorf("accept %s from %s: %w (stored message %s has hash %s, this one %s)",
-			rec.ID, rec.From, ErrConflict, existing.ID, existing.ContentHash, hash)
-	}
-	return existing, nil
+	return accepted(in.pg.log, &rec, hash, err, existing, conflict)
 }
 
 // SetReceipt is Inbox.SetReceipt (the first receipt wins).
