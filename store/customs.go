@@ -657,6 +657,21 @@ func (e *QuantityError) Error() string {
 // same declaration with the same content: nothing new is recorded.
 var ErrDuplicate = errors.New("decision already recorded")
 
+// checkDecide refuses the decisions Customs.Decide refuses before looking
+// at its message, and stamps d.Decided (now, when zero) in UTC.
+func checkDecide(d *Decision, now func() time.Time) error {
+	for _, f := range []struct{ n, v string }{{"country", d.Country}, {"certificate number", d.Number}, {"declaration reference", d.DeclarationRef}} {
+		if err := checkID(f.n, f.v); err != nil {
+			return fmt.Errorf("decide: %w", err)
+		}
+	}
+	if d.Decided.IsZero() {
+		d.Decided = now()
+	}
+	d.Decided = d.Decided.UTC()
+	return nil
+}
+
 // decided is what Decide returns once its transaction is over (err), with
 // res the decision stored or found, shortItems the items that lack the
 // quantity and dup whether the declaration already had a decision.
@@ -711,10 +726,8 @@ func allot(items []DecisionItem, used func(seq int) int64) (order []int, totals,
 // decision and an error wrapping ErrDuplicate; with another fingerprint,
 // ErrConflict.
 func (c *Customs) Decide(ctx context.Context, d Decision, msg *OutMessage) (*Decision, error) {
-	for _, f := range []struct{ n, v string }{{"country", d.Country}, {"certificate number", d.Number}, {"declaration reference", d.DeclarationRef}} {
-		if err := checkID(f.n, f.v); err != nil {
-			return nil, fmt.Errorf("decide: %w", err)
-		}
+	if err := checkDecide(&d, c.db.clock); err != nil {
+		return nil, err
 	}
 	if msg != nil {
 		for _, f := range []struct{ n, v string }{{"message id", msg.ID}, {"partner", msg.Partner}, {"certificate number", msg.CertNumber}, {"kind", msg.Kind}} {
@@ -727,10 +740,6 @@ func (c *Customs) Decide(ctx context.Context, d Decision, msg *OutMessage) (*Dec
 		}
 		d.MessageID = msg.ID
 	}
-	if d.Decided.IsZero() {
-		d.Decided = c.db.clock()
-	}
-	d.Decided = d.Decided.UTC()
 	var hash string
 	var stored []byte
 	if msg != nil {

@@ -321,10 +321,8 @@ func pgRead(ctx context.Context, pg *PG, fn func(tx pgx.Tx) error) error {
 // Decide is Customs.Decide. Decisions on one certificate are serialised
 // across replicas by a transaction-scoped advisory lock on it.
 func (c *PGCustoms) Decide(ctx context.Context, d Decision, msg *OutMessage) (*Decision, error) {
-	for _, f := range []struct{ n, v string }{{"country", d.Country}, {"certificate number", d.Number}, {"declaration reference", d.DeclarationRef}} {
-		if err := checkID(f.n, f.v); err != nil {
-			return nil, fmt.Errorf("decide: %w", err)
-		}
+	if err := checkDecide(&d, c.pg.clock); err != nil {
+		return nil, err
 	}
 	if msg != nil {
 		if err := checkEnqueue(nil, []OutMessage{*msg}); err != nil {
@@ -332,10 +330,6 @@ func (c *PGCustoms) Decide(ctx context.Context, d Decision, msg *OutMessage) (*D
 		}
 		d.MessageID = msg.ID
 	}
-	if d.Decided.IsZero() {
-		d.Decided = c.pg.clock()
-	}
-	d.Decided = d.Decided.UTC()
 	var res *Decision
 	var dup bool
 	var shortItems []ShortItem
