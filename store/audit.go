@@ -111,6 +111,21 @@ func (db *DB) checkEntries(es []Entry) ([]Entry, error) {
 	return out, nil
 }
 
+// sealEntry sets x.Hash (x.Seq and x.PrevHash set) and returns x with
+// its stored bytes.
+func sealEntry(x Entry) (Entry, []byte, error) {
+	h, err := entryHash(x)
+	if err != nil {
+		return Entry{}, nil, err
+	}
+	x.Hash = h
+	v, err := json.Marshal(x)
+	if err != nil {
+		return Entry{}, nil, err
+	}
+	return x, v, nil
+}
+
 // appendEntry chains e (checked by checkEntry) after the last entry, in
 // the transaction tx. Because every write transaction runs in the one
 // writer, entries appended here and by Append form one chain.
@@ -125,12 +140,7 @@ func appendEntry(tx *bolt.Tx, e Entry) (Entry, error) {
 		}
 		x.Seq, x.PrevHash = binary.BigEndian.Uint64(k)+1, last.Hash
 	}
-	h, err := entryHash(x)
-	if err != nil {
-		return Entry{}, err
-	}
-	x.Hash = h
-	v, err := json.Marshal(x)
+	x, v, err := sealEntry(x)
 	if err != nil {
 		return Entry{}, err
 	}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -47,12 +46,7 @@ func pgAppendEntry(ctx context.Context, tx pgx.Tx, e Entry) (Entry, error) {
 	}
 	x := e
 	x.Seq, x.PrevHash = uint64(seq)+1, prev
-	h, err := entryHash(x)
-	if err != nil {
-		return Entry{}, err
-	}
-	x.Hash = h
-	v, err := json.Marshal(x)
+	x, v, err := sealEntry(x)
 	if err != nil {
 		return Entry{}, err
 	}
