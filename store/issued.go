@@ -162,16 +162,7 @@ func registerTx(tx *bolt.Tx, r IssuedCert, now time.Time) (*IssuedCert, error) {
 			return nil, err
 		}
 	}
-	if r.Data != nil && (r.Version >= cur.Version || cur.Data == nil) {
-		cur.Version, cur.Data = r.Version, bytes.Clone(r.Data)
-		if r.Country != "" {
-			cur.Country = r.Country
-		}
-	}
-	if r.Status != "" && r.Status != CertIssued && cur.Status == CertIssued {
-		cur.Status, cur.ReplacedBy = r.Status, r.ReplacedBy
-	}
-	cur.Updated = now
+	mergeIssued(cur, &r, now)
 	if err := putIssued(tx, cur); err != nil {
 		return nil, err
 	}
@@ -240,6 +231,22 @@ func (is *Issued) ByToken(ctx context.Context, tok string) (*IssuedCert, error) 
 		return nil, fmt.Errorf("issued certificate by token: %w", err)
 	}
 	return r, nil
+}
+
+// mergeIssued applies the registration r to the stored entry cur, as
+// Issued.Register applies it: a newer (or the first) version's data, and
+// a withdrawal or replacement of a certificate still issued.
+func mergeIssued(cur, r *IssuedCert, now time.Time) {
+	if r.Data != nil && (r.Version >= cur.Version || cur.Data == nil) {
+		cur.Version, cur.Data = r.Version, bytes.Clone(r.Data)
+		if r.Country != "" {
+			cur.Country = r.Country
+		}
+	}
+	if r.Status != "" && r.Status != CertIssued && cur.Status == CertIssued {
+		cur.Status, cur.ReplacedBy = r.Status, r.ReplacedBy
+	}
+	cur.Updated = now
 }
 
 // checkDecision refuses what Issued.AddDecision refuses before writing

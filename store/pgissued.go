@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -65,16 +64,7 @@ func pgRegisterTx(ctx context.Context, tx pgx.Tx, r IssuedCert, now time.Time) (
 	if err != nil {
 		return nil, err
 	}
-	if r.Data != nil && (r.Version >= cur.Version || cur.Data == nil) {
-		cur.Version, cur.Data = r.Version, bytes.Clone(r.Data)
-		if r.Country != "" {
-			cur.Country = r.Country
-		}
-	}
-	if r.Status != "" && r.Status != CertIssued && cur.Status == CertIssued {
-		cur.Status, cur.ReplacedBy = r.Status, r.ReplacedBy
-	}
-	cur.Updated = now
+	mergeIssued(cur, &r, now)
 	if err := pgPutIssued(ctx, tx, cur); err != nil {
 		return nil, err
 	}
