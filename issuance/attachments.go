@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -60,7 +61,7 @@ func (s *Service) Attach(ctx context.Context, a Actor, id string, kind Attachmen
 		p.add("body", "the attachment has %d bytes; at most %d", len(data), s.cfg.MaxAttachmentBytes)
 	}
 	ct := http.DetectContentType(data)
-	if len(data) > 0 && !allowedType(ct) {
+	if len(data) > 0 && !slices.Contains(AttachmentTypes, ct) {
 		p.add("body", "the content is %s; attach a PDF, PNG or JPEG file", ct)
 	}
 	if err := p.err("attachment"); err != nil {
@@ -69,15 +70,8 @@ func (s *Service) Attach(ctx context.Context, a Actor, id string, kind Attachmen
 	sum := sha256.Sum256(data)
 	var out *Attachment
 	err := s.do(ctx, a, "attach", id, func(tx Tx, p *principal) error {
-		x, err := ext(tx)
+		x, app, err := seenExt(tx, p, id)
 		if err != nil {
-			return err
-		}
-		app, err := tx.Application(id)
-		if err != nil {
-			return err
-		}
-		if err := canSee(p, app); err != nil {
 			return err
 		}
 		if err := need(p, "attach documents", exporterRoles...); err != nil {
@@ -97,28 +91,28 @@ func (s *Service) Attach(ctx context.Context, a Actor, id string, kind Attachmen
 	return out, err
 }
 
-func allowedType(ct string) bool {
-	for _, t := range AttachmentTypes {
-		if ct == t {
-			return true
-		}
+// seenExt is ext(tx) and application id, which p must be allowed to see.
+func seenExt(tx Tx, p *principal, id string) (ExtTx, *Application, error) {
+	x, err := ext(tx)
+	if err != nil {
+		return nil, nil, err
 	}
-	return false
+	app, err := tx.Application(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := canSee(p, app); err != nil {
+		return nil, nil, err
+	}
+	return x, app, nil
 }
 
 // Attachments lists an application's attachments (whoever may see it).
 func (s *Service) Attachments(ctx context.Context, a Actor, id string) ([]*Attachment, error) {
 	var out []*Attachment
 	err := s.view(ctx, a, "list attachments", id, func(tx Tx, p *principal) error {
-		x, err := ext(tx)
+		x, _, err := seenExt(tx, p, id)
 		if err != nil {
-			return err
-		}
-		app, err := tx.Application(id)
-		if err != nil {
-			return err
-		}
-		if err := canSee(p, app); err != nil {
 			return err
 		}
 		out, err = x.Attachments(id)
@@ -132,15 +126,8 @@ func (s *Service) AttachmentData(ctx context.Context, a Actor, id, sha string) (
 	var at *Attachment
 	var data []byte
 	err := s.view(ctx, a, "read attachment", id, func(tx Tx, p *principal) error {
-		x, err := ext(tx)
+		x, _, err := seenExt(tx, p, id)
 		if err != nil {
-			return err
-		}
-		app, err := tx.Application(id)
-		if err != nil {
-			return err
-		}
-		if err := canSee(p, app); err != nil {
 			return err
 		}
 		at, data, err = x.Attachment(id, sha)

@@ -256,12 +256,7 @@ type FindingsError struct {
 func (e *FindingsError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "application %s: the e-CO would have %d SEVERE finding(s): ", e.Application, len(e.Problems))
-	for i, p := range e.Problems {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(p.Field + ": " + p.Problem)
-	}
+	writeProblems(&b, e.Problems)
 	return b.String()
 }
 

@@ -48,13 +48,18 @@ type ValidationError struct {
 func (e *ValidationError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %d problem(s): ", e.What, len(e.Problems))
-	for i, p := range e.Problems {
+	writeProblems(&b, e.Problems)
+	return b.String()
+}
+
+// writeProblems writes ps to b as "field: problem; field: problem".
+func writeProblems(b *strings.Builder, ps []FieldError) {
+	for i, p := range ps {
 		if i > 0 {
 			b.WriteString("; ")
 		}
 		b.WriteString(p.Field + ": " + p.Problem)
 	}
-	return b.String()
 }
 
 // Unwrap makes errors.Is(err, ErrInvalid) true.

@@ -47,10 +47,9 @@ func insertPerson(tx Tx, p *Person) error {
 	return tx.PutPerson(p)
 }
 
-// RegisterExporter creates an exporter from the trade registry's record of
-// iec, with admin as its administrator (active). Operator only (the
-// DGFT-synced self-registration with a DSC comes with the portal).
-func (s *Service) RegisterExporter(ctx context.Context, a Actor, iec string, admin NewPerson) (*Exporter, error) {
+// registryRecord checks the IEC and the administrator of an exporter to
+// register and looks the IEC up in the trade registry.
+func (s *Service) registryRecord(ctx context.Context, iec string, admin NewPerson) (*RegistryRecord, error) {
 	if err := ValidIEC(iec); err != nil {
 		return nil, fmt.Errorf("register exporter: %w: %v", ErrInvalid, err)
 	}
@@ -63,6 +62,17 @@ func (s *Service) RegisterExporter(ctx context.Context, a Actor, iec string, adm
 	rec, err := s.cfg.Registry.Lookup(ctx, iec)
 	if err != nil {
 		return nil, fmt.Errorf("register exporter %s: %w", iec, err)
+	}
+	return rec, nil
+}
+
+// RegisterExporter creates an exporter from the trade registry's record of
+// iec, with admin as its administrator (active). Operator only (the
+// DGFT-synced self-registration with a DSC comes with the portal).
+func (s *Service) RegisterExporter(ctx context.Context, a Actor, iec string, admin NewPerson) (*Exporter, error) {
+	rec, err := s.registryRecord(ctx, iec, admin)
+	if err != nil {
+		return nil, err
 	}
 	var out *Exporter
 	err = s.do(ctx, a, "register exporter", iec, func(tx Tx, p *principal) error {

@@ -27,18 +27,9 @@ type ExporterRegistration struct {
 // confirmed them and the account is active at once; otherwise it stays
 // pending until the node operator confirms it (ConfirmExporter).
 func (s *Service) SelfRegisterExporter(ctx context.Context, iec string, admin NewPerson) (*ExporterRegistration, error) {
-	if err := ValidIEC(iec); err != nil {
-		return nil, fmt.Errorf("register exporter: %w: %v", ErrInvalid, err)
-	}
-	if err := admin.check("admin"); err != nil {
-		return nil, fmt.Errorf("register exporter %s: %w", iec, err)
-	}
-	if s.cfg.Registry == nil {
-		return nil, fmt.Errorf("register exporter %s: %w: no trade registry is configured", iec, ErrNotAvailable)
-	}
-	rec, err := s.cfg.Registry.Lookup(ctx, iec)
+	rec, err := s.registryRecord(ctx, iec, admin)
 	if err != nil {
-		return nil, fmt.Errorf("register exporter %s: %w", iec, err)
+		return nil, err
 	}
 	var out *ExporterRegistration
 	err = s.cfg.Store.Update(ctx, func(tx Tx) error {

@@ -111,6 +111,21 @@ func (db *DB) checkEntries(es []Entry) ([]Entry, error) {
 	return out, nil
 }
 
+// sealEntry sets x.Hash (x.Seq and x.PrevHash set) and returns x with
+// its stored bytes.
+func sealEntry(x Entry) (Entry, []byte, error) {
+	h, err := entryHash(x)
+	if err != nil {
+		return Entry{}, nil, err
+	}
+	x.Hash = h
+	v, err := json.Marshal(x)
+	if err != nil {
+		return Entry{}, nil, err
+	}
+	return x, v, nil
+}
+
 // appendEntry chains e (checked by checkEntry) after the last entry, in
 // the transaction tx. Because every write transaction runs in the one
 // writer, entries appended here and by Append form one chain.
@@ -125,12 +140,7 @@ func appendEntry(tx *bolt.Tx, e Entry) (Entry, error) {
 		}
 		x.Seq, x.PrevHash = binary.BigEndian.Uint64(k)+1, last.Hash
 	}
-	h, err := entryHash(x)
-	if err != nil {
-		return Entry{}, err
-	}
-	x.Hash = h
-	v, err := json.Marshal(x)
+	x, v, err := sealEntry(x)
 	if err != nil {
 		return Entry{}, err
 	}
@@ -179,24 +189,11 @@ func (a *Audit) Verify(ctx context.Context) (int, error) {
 			if seq != want {
 				return &ChainError{Seq: want, Reason: fmt.Sprintf("entry %d is missing (next is %d)", want, seq)}
 			}
-			var e Entry
-			if err := json.Unmarshal(v, &e); err != nil {
-				return &ChainError{Seq: seq, Reason: "unreadable: " + err.Error()}
-			}
-			if e.Seq != seq {
-				return &ChainError{Seq: seq, Reason: fmt.Sprintf("stored under %d but says %d", seq, e.Seq)}
-			}
-			if e.PrevHash != prev {
-				return &ChainError{Seq: seq, Reason: fmt.Sprintf("prevHash %s does not match the previous entry's hash %s", e.PrevHash, prev)}
-			}
-			h, err := entryHash(e)
+			h, err := checkLink(seq, v, prev)
 			if err != nil {
 				return err
 			}
-			if h != e.Hash {
-				return &ChainError{Seq: seq, Reason: fmt.Sprintf("content changed: hash %s, recomputed %s", e.Hash, h)}
-			}
-			prev = e.Hash
+			prev = h
 			n++
 		}
 		return nil
@@ -223,4 +220,28 @@ func (a *Audit) Entries(ctx context.Context, from uint64, limit int) ([]Entry, e
 		return nil, fmt.Errorf("audit entries: %w", err)
 	}
 	return res, nil
+}
+
+// checkLink checks the stored entry v, under seq in the chain, against
+// the hash of the entry before it (prev) and its own content, and returns
+// its hash.
+func checkLink(seq uint64, v []byte, prev string) (string, error) {
+	var e Entry
+	if err := json.Unmarshal(v, &e); err != nil {
+		return "", &ChainError{Seq: seq, Reason: "unreadable: " + err.Error()}
+	}
+	if e.Seq != seq {
+		return "", &ChainError{Seq: seq, Reason: fmt.Sprintf("stored under %d but says %d", seq, e.Seq)}
+	}
+	if e.PrevHash != prev {
+		return "", &ChainError{Seq: seq, Reason: fmt.Sprintf("prevHash %s does not match the previous entry's hash %s", e.PrevHash, prev)}
+	}
+	h, err := entryHash(e)
+	if err != nil {
+		return "", err
+	}
+	if h != e.Hash {
+		return "", &ChainError{Seq: seq, Reason: fmt.Sprintf("content changed: hash %s, recomputed %s", e.Hash, h)}
+	}
+	return e.Hash, nil
 }

@@ -8,24 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Backup writes a consistent copy of the data file to w while the store
 // is in use: one read transaction written out (bbolt's Tx.WriteTo), so
 // writers go on meanwhile. It returns the bytes written.
 func (db *DB) Backup(w io.Writer) (int64, error) {
-	var n int64
-	err := db.view(func(tx *bolt.Tx) error {
-		var err error
-		n, err = tx.WriteTo(w)
-		return err
-	})
-	if err != nil {
-		return n, fmt.Errorf("backup of %s: %w", db.path, err)
-	}
-	return n, nil
+	return db.BackupStream(w, nil)
 }
 
 // BackupFile writes a consistent copy of the data file to path (through a

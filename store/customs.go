@@ -657,6 +657,66 @@ func (e *QuantityError) Error() string {
 // same declaration with the same content: nothing new is recorded.
 var ErrDuplicate = errors.New("decision already recorded")
 
+// checkDecide refuses the decisions Customs.Decide refuses before looking
+// at its message, and stamps d.Decided (now, when zero) in UTC.
+func checkDecide(d *Decision, now func() time.Time) error {
+	for _, f := range []struct{ n, v string }{{"country", d.Country}, {"certificate number", d.Number}, {"declaration reference", d.DeclarationRef}} {
+		if err := checkID(f.n, f.v); err != nil {
+			return fmt.Errorf("decide: %w", err)
+		}
+	}
+	if d.Decided.IsZero() {
+		d.Decided = now()
+	}
+	d.Decided = d.Decided.UTC()
+	return nil
+}
+
+// decided is what Decide returns once its transaction is over (err), with
+// res the decision stored or found, shortItems the items that lack the
+// quantity and dup whether the declaration already had a decision.
+func decided(d, res *Decision, err error, shortItems []ShortItem, dup bool) (*Decision, error) {
+	if err != nil {
+		if res != nil && errors.Is(err, ErrConflict) {
+			return res, fmt.Errorf("decide %s/%s %s: %w", d.Country, d.Number, d.DeclarationRef, err)
+		}
+		return nil, fmt.Errorf("decide %s/%s %s: %w", d.Country, d.Number, d.DeclarationRef, err)
+	}
+	if len(shortItems) > 0 {
+		return nil, &QuantityError{Items: shortItems}
+	}
+	if dup {
+		return res, fmt.Errorf("decide %s/%s %s: %w", d.Country, d.Number, d.DeclarationRef, ErrDuplicate)
+	}
+	return res, nil
+}
+
+// allot adds the uses of items to what is used of each so far (used, the
+// stored total of an item): it returns the items to write in the order
+// they are first named, their new totals, what remains of each after the
+// decision, and the items whose Use is negative or exceeds what remains (a
+// decision is recorded only when there are none). An item named twice
+// counts both uses.
+func allot(items []DecisionItem, used func(seq int) int64) (order []int, totals, rem map[int]int64, short []ShortItem) {
+	totals, rem = map[int]int64{}, map[int]int64{}
+	for _, it := range items {
+		u, again := totals[it.Seq]
+		if !again {
+			u = used(it.Seq)
+		}
+		if it.Use < 0 || u+it.Use > it.Limit {
+			short = append(short, ShortItem{Seq: it.Seq, Requested: it.Use, Remaining: max(it.Limit-u, 0)})
+			continue
+		}
+		if !again {
+			order = append(order, it.Seq)
+		}
+		totals[it.Seq] = u + it.Use
+		rem[it.Seq] = it.Limit - u - it.Use
+	}
+	return order, totals, rem, short
+}
+
 // Decide records a decision atomically: in one transaction it checks that
 // every item's utilisation plus Use stays within Limit (else
 // *QuantityError, nothing written), adds the uses, stores the decision
@@ -666,10 +726,8 @@ var ErrDuplicate = errors.New("decision already recorded")
 // decision and an error wrapping ErrDuplicate; with another fingerprint,
 // ErrConflict.
 func (c *Customs) Decide(ctx context.Context, d Decision, msg *OutMessage) (*Decision, error) {
-	for _, f := range []struct{ n, v string }{{"country", d.Country}, {"certificate number", d.Number}, {"declaration reference", d.DeclarationRef}} {
-		if err := checkID(f.n, f.v); err != nil {
-			return nil, fmt.Errorf("decide: %w", err)
-		}
+	if err := checkDecide(&d, c.db.clock); err != nil {
+		return nil, err
 	}
 	if msg != nil {
 		for _, f := range []struct{ n, v string }{{"message id", msg.ID}, {"partner", msg.Partner}, {"certificate number", msg.CertNumber}, {"kind", msg.Kind}} {
@@ -682,20 +740,16 @@ func (c *Customs) Decide(ctx context.Context, d Decision, msg *OutMessage) (*Dec
 		}
 		d.MessageID = msg.ID
 	}
-	if d.Decided.IsZero() {
-		d.Decided = c.db.clock()
-	}
-	d.Decided = d.Decided.UTC()
 	var hash string
 	var stored []byte
 	if msg != nil {
 		hash, stored = hashHex(msg.Content), encodeBlob(msg.Content)
 	}
 	var res *Decision
-	var dup, short bool
+	var dup bool
 	var shortItems []ShortItem
 	err := c.db.update(ctx, func(tx *bolt.Tx) error {
-		res, dup, short, shortItems = nil, false, false, nil
+		res, dup, shortItems = nil, false, nil
 		db, err := bucketRW(tx, bktCuDecl)
 		if err != nil {
 			return err
@@ -717,36 +771,19 @@ func (c *Customs) Decide(ctx context.Context, d Decision, msg *OutMessage) (*Dec
 			}
 			return nil
 		}
-		type upd struct {
-			k []byte
-			v int64
-		}
-		var ups []upd
-		rem := map[int]int64{}
-		for _, it := range d.Items {
-			uk := append(append(bytes.Clone(ck), 0), be32(uint32(it.Seq))...)
-			var used int64
-			if v := ub.Get(uk); len(v) == 8 {
-				used = int64(binary.BigEndian.Uint64(v))
+		ukey := func(seq int) []byte { return append(append(bytes.Clone(ck), 0), be32(uint32(seq))...) }
+		order, totals, rem, sh := allot(d.Items, func(seq int) int64 {
+			if v := ub.Get(ukey(seq)); len(v) == 8 {
+				return int64(binary.BigEndian.Uint64(v))
 			}
-			for _, u := range ups { // an item named twice
-				if bytes.Equal(u.k, uk) {
-					used = u.v
-				}
-			}
-			if it.Use < 0 || used+it.Use > it.Limit {
-				shortItems = append(shortItems, ShortItem{Seq: it.Seq, Requested: it.Use, Remaining: max(it.Limit-used, 0)})
-				continue
-			}
-			ups = append(ups, upd{uk, used + it.Use})
-			rem[it.Seq] = it.Limit - used - it.Use
-		}
-		if len(shortItems) > 0 {
-			short = true
+			return 0
+		})
+		if len(sh) > 0 {
+			shortItems = sh
 			return nil
 		}
-		for _, u := range ups {
-			if err := ub.Put(u.k, be64(uint64(u.v))); err != nil {
+		for _, seq := range order {
+			if err := ub.Put(ukey(seq), be64(uint64(totals[seq]))); err != nil {
 				return err
 			}
 		}
@@ -766,19 +803,7 @@ func (c *Customs) Decide(ctx context.Context, d Decision, msg *OutMessage) (*Dec
 		res = &d
 		return nil
 	})
-	if err != nil {
-		if res != nil && errors.Is(err, ErrConflict) {
-			return res, fmt.Errorf("decide %s/%s %s: %w", d.Country, d.Number, d.DeclarationRef, err)
-		}
-		return nil, fmt.Errorf("decide %s/%s %s: %w", d.Country, d.Number, d.DeclarationRef, err)
-	}
-	if short {
-		return nil, &QuantityError{Items: shortItems}
-	}
-	if dup {
-		return res, fmt.Errorf("decide %s/%s %s: %w", d.Country, d.Number, d.DeclarationRef, ErrDuplicate)
-	}
-	return res, nil
+	return decided(&d, res, err, shortItems, dup)
 }
 
 // Decisions lists the decisions recorded for a certificate, by declaration

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -314,6 +315,37 @@ func TestCheckCustomsClientIndex(t *testing.T) {
 				}); err != nil {
 					t.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// TestAllot: the quantity rule Decide applies on both engines.
+func TestAllot(t *testing.T) {
+	stored := map[int]int64{1: 40, 2: 0}
+	for _, tc := range []struct {
+		name   string
+		items  []DecisionItem
+		order  []int
+		totals map[int]int64
+		rem    map[int]int64
+		short  []ShortItem
+	}{
+		{"within", []DecisionItem{{Seq: 1, Use: 10, Limit: 100}, {Seq: 2, Use: 0, Limit: 5}},
+			[]int{1, 2}, map[int]int64{1: 50, 2: 0}, map[int]int64{1: 50, 2: 5}, nil},
+		{"named twice counts both", []DecisionItem{{Seq: 1, Use: 30, Limit: 100}, {Seq: 1, Use: 30, Limit: 100}},
+			[]int{1}, map[int]int64{1: 100}, map[int]int64{1: 0}, nil},
+		{"twice, the second short", []DecisionItem{{Seq: 1, Use: 50, Limit: 100}, {Seq: 1, Use: 20, Limit: 100}},
+			[]int{1}, map[int]int64{1: 90}, map[int]int64{1: 10}, []ShortItem{{Seq: 1, Requested: 20, Remaining: 10}}},
+		{"negative", []DecisionItem{{Seq: 2, Use: -1, Limit: 5}},
+			nil, map[int]int64{}, map[int]int64{}, []ShortItem{{Seq: 2, Requested: -1, Remaining: 5}}},
+		{"over an exhausted item", []DecisionItem{{Seq: 1, Use: 1, Limit: 30}},
+			nil, map[int]int64{}, map[int]int64{}, []ShortItem{{Seq: 1, Requested: 1, Remaining: 0}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			order, totals, rem, short := allot(tc.items, func(seq int) int64 { return stored[seq] })
+			if !reflect.DeepEqual(order, tc.order) || !reflect.DeepEqual(totals, tc.totals) || !reflect.DeepEqual(rem, tc.rem) || !reflect.DeepEqual(short, tc.short) {
+				t.Fatalf("allot = %v %v %v %v, want %v %v %v %v", order, totals, rem, short, tc.order, tc.totals, tc.rem, tc.short)
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -145,29 +146,55 @@ func (in *Inbox) AcceptAudited(ctx context.Context, rec InRecord, audit []Entry)
 	return in.accept(ctx, rec, audit)
 }
 
+// checkAccept refuses what Inbox.Accept refuses before writing.
+func checkAccept(rec *InRecord) error {
+	if err := checkID("message id", rec.ID); err != nil {
+		return fmt.Errorf("accept: %w", err)
+	}
+	if err := checkID("sender", rec.From); err != nil {
+		return fmt.Errorf("accept %s: %w", rec.ID, err)
+	}
+	if rec.CertNumber != "" {
+		if err := checkID("certificate number", rec.CertNumber); err != nil {
+			return fmt.Errorf("accept %s: %w", rec.ID, err)
+		}
+	}
+	if rec.Outcome != "" && !rec.Outcome.Settled() {
+		return fmt.Errorf("accept %s: %w: outcome %q", rec.ID, ErrInvalid, rec.Outcome)
+	}
+	for _, c := range rec.StatusChanges {
+		if err := checkChange(c); err != nil {
+			return fmt.Errorf("accept %s: %w", rec.ID, err)
+		}
+	}
+	return nil
+}
+
+// accepted is what Inbox.Accept returns once its transaction is over
+// (err): existing is the stored record the message repeats, which has
+// other content (hash is the message's) when conflict; a conflict is
+// logged.
+func accepted(log *slog.Logger, rec *InRecord, hash string, err error, existing *InRecord, conflict bool) (*InRecord, error) {
+	if err != nil {
+		return nil, fmt.Errorf("accept %s from %s: %w", rec.ID, rec.From, err)
+	}
+	if conflict {
+		log.Warn("inbound message refused: identifier reused with other content",
+			"id", rec.ID, "from", rec.From, "cert", rec.CertNumber, "version", rec.Version,
+			"hash", hash, "storedId", existing.ID, "storedHash", existing.ContentHash)
+		return existing, fmt.Errorf("accept %s from %s: %w (stored message %s has hash %s, this one %s)",
+			rec.ID, rec.From, ErrConflict, existing.ID, existing.ContentHash, hash)
+	}
+	return existing, nil
+}
+
 func (in *Inbox) accept(ctx context.Context, rec InRecord, audit []Entry) (*InRecord, error) {
 	audit, err := in.db.checkEntries(audit)
 	if err != nil {
 		return nil, fmt.Errorf("accept %s: %w", rec.ID, err)
 	}
-	if err := checkID("message id", rec.ID); err != nil {
-		return nil, fmt.Errorf("accept: %w", err)
-	}
-	if err := checkID("sender", rec.From); err != nil {
-		return nil, fmt.Errorf("accept %s: %w", rec.ID, err)
-	}
-	if rec.CertNumber != "" {
-		if err := checkID("certificate number", rec.CertNumber); err != nil {
-			return nil, fmt.Errorf("accept %s: %w", rec.ID, err)
-		}
-	}
-	if rec.Outcome != "" && !rec.Outcome.Settled() {
-		return nil, fmt.Errorf("accept %s: %w: outcome %q", rec.ID, ErrInvalid, rec.Outcome)
-	}
-	for _, c := range rec.StatusChanges {
-		if err := checkChange(c); err != nil {
-			return nil, fmt.Errorf("accept %s: %w", rec.ID, err)
-		}
+	if err := checkAccept(&rec); err != nil {
+		return nil, err
 	}
 	hash := hashHex(rec.Content)
 	stored := encodeBlob(rec.Content)
@@ -245,17 +272,7 @@ func (in *Inbox) accept(ctx context.Context, rec InRecord, audit []Entry) (*InRe
 		}
 		return appendEntries(tx, audit)
 	})
-	if err != nil {
-		return nil, fmt.Errorf("accept %s from %s: %w", rec.ID, rec.From, err)
-	}
-	if conflict {
-		in.db.log.Warn("inbound message refused: identifier reused with other content",
-			"id", rec.ID, "from", rec.From, "cert", rec.CertNumber, "version", rec.Version,
-			"hash", hash, "storedId", existing.ID, "storedHash", existing.ContentHash)
-		return existing, fmt.Errorf("accept %s from %s: %w (stored message %s has hash %s, this one %s)",
-			rec.ID, rec.From, ErrConflict, existing.ID, existing.ContentHash, hash)
-	}
-	return existing, nil
+	return accepted(in.db.log, &rec, hash, err, existing, conflict)
 }
 
 // SetReceipt records this node's outcome and signed receipt for a stored

@@ -162,16 +162,7 @@ func registerTx(tx *bolt.Tx, r IssuedCert, now time.Time) (*IssuedCert, error) {
 			return nil, err
 		}
 	}
-	if r.Data != nil && (r.Version >= cur.Version || cur.Data == nil) {
-		cur.Version, cur.Data = r.Version, bytes.Clone(r.Data)
-		if r.Country != "" {
-			cur.Country = r.Country
-		}
-	}
-	if r.Status != "" && r.Status != CertIssued && cur.Status == CertIssued {
-		cur.Status, cur.ReplacedBy = r.Status, r.ReplacedBy
-	}
-	cur.Updated = now
+	mergeIssued(cur, &r, now)
 	if err := putIssued(tx, cur); err != nil {
 		return nil, err
 	}
@@ -242,18 +233,43 @@ func (is *Issued) ByToken(ctx context.Context, tok string) (*IssuedCert, error) 
 	return r, nil
 }
 
-// AddDecision records a decision received from an importing customs. The
-// same message (sender and id) again is a no-op that reports dup.
-func (is *Issued) AddDecision(ctx context.Context, d ReceivedDecision) (dup bool, err error) {
+// mergeIssued applies the registration r to the stored entry cur, as
+// Issued.Register applies it: a newer (or the first) version's data, and
+// a withdrawal or replacement of a certificate still issued.
+func mergeIssued(cur, r *IssuedCert, now time.Time) {
+	if r.Data != nil && (r.Version >= cur.Version || cur.Data == nil) {
+		cur.Version, cur.Data = r.Version, bytes.Clone(r.Data)
+		if r.Country != "" {
+			cur.Country = r.Country
+		}
+	}
+	if r.Status != "" && r.Status != CertIssued && cur.Status == CertIssued {
+		cur.Status, cur.ReplacedBy = r.Status, r.ReplacedBy
+	}
+	cur.Updated = now
+}
+
+// checkDecision refuses what Issued.AddDecision refuses before writing
+// and stamps d.Received (now, when zero) in UTC.
+func checkDecision(d *ReceivedDecision, now func() time.Time) error {
 	for _, f := range []struct{ n, v string }{{"message id", d.MessageID}, {"sender", d.From}, {"certificate number", d.Number}} {
 		if err := checkID(f.n, f.v); err != nil {
-			return false, fmt.Errorf("add decision: %w", err)
+			return fmt.Errorf("add decision: %w", err)
 		}
 	}
 	if d.Received.IsZero() {
-		d.Received = is.db.clock()
+		d.Received = now()
 	}
 	d.Received = d.Received.UTC()
+	return nil
+}
+
+// AddDecision records a decision received from an importing customs. The
+// same message (sender and id) again is a no-op that reports dup.
+func (is *Issued) AddDecision(ctx context.Context, d ReceivedDecision) (dup bool, err error) {
+	if err := checkDecision(&d, is.db.clock); err != nil {
+		return false, err
+	}
 	err = is.db.update(ctx, func(tx *bolt.Tx) error {
 		dup = false
 		ib, err := bucketRW(tx, bktIssDecID)

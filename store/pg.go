@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -311,4 +312,21 @@ func (pg *PG) checkEntries(es []Entry) ([]Entry, error) {
 		out[i] = e
 	}
 	return out, nil
+}
+
+// pgRecs runs the query q, whose one column is a JSON record, and decodes
+// each row's record into a T.
+func pgRecs[T any](ctx context.Context, pool *pgxpool.Pool, q string, args ...any) ([]T, error) {
+	rows, err := pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) {
+		var v []byte
+		var t T
+		if err := r.Scan(&v); err != nil {
+			return t, err
+		}
+		return t, json.Unmarshal(v, &t)
+	})
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -47,12 +46,7 @@ func pgAppendEntry(ctx context.Context, tx pgx.Tx, e Entry) (Entry, error) {
 	}
 	x := e
 	x.Seq, x.PrevHash = uint64(seq)+1, prev
-	h, err := entryHash(x)
-	if err != nil {
-		return Entry{}, err
-	}
-	x.Hash = h
-	v, err := json.Marshal(x)
+	x, v, err := sealEntry(x)
 	if err != nil {
 		return Entry{}, err
 	}
@@ -98,24 +92,11 @@ func (a *PGAudit) Verify(ctx context.Context) (int, error) {
 			if uint64(seq) != want {
 				return &ChainError{Seq: want, Reason: fmt.Sprintf("entry %d is missing (next is %d)", want, seq)}
 			}
-			var e Entry
-			if err := json.Unmarshal(v, &e); err != nil {
-				return &ChainError{Seq: want, Reason: "unreadable: " + err.Error()}
-			}
-			if e.Seq != want {
-				return &ChainError{Seq: want, Reason: fmt.Sprintf("stored under %d but says %d", want, e.Seq)}
-			}
-			if e.PrevHash != prev {
-				return &ChainError{Seq: want, Reason: fmt.Sprintf("prevHash %s does not match the previous entry's hash %s", e.PrevHash, prev)}
-			}
-			h, err := entryHash(e)
+			h, err := checkLink(want, v, prev)
 			if err != nil {
 				return err
 			}
-			if h != e.Hash {
-				return &ChainError{Seq: want, Reason: fmt.Sprintf("content changed: hash %s, recomputed %s", e.Hash, h)}
-			}
-			prev = e.Hash
+			prev = h
 			n++
 		}
 		if err := rows.Err(); err != nil {
@@ -142,18 +123,7 @@ func (a *PGAudit) Entries(ctx context.Context, from uint64, limit int) ([]Entry,
 		q += " LIMIT $2"
 		args = append(args, limit)
 	}
-	rows, err := a.pg.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("audit entries: %w", err)
-	}
-	res, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Entry, error) {
-		var v []byte
-		var e Entry
-		if err := r.Scan(&v); err != nil {
-			return e, err
-		}
-		return e, json.Unmarshal(v, &e)
-	})
+	res, err := pgRecs[Entry](ctx, a.pg.pool, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("audit entries: %w", err)
 	}

@@ -118,18 +118,7 @@ func (c *PGCustoms) ClientByCert(ctx context.Context, fingerprint string) (*Cust
 
 // Clients is Customs.Clients.
 func (c *PGCustoms) Clients(ctx context.Context) ([]CustomsClient, error) {
-	rows, err := c.pg.pool.Query(ctx, "SELECT rec FROM cu_client ORDER BY id COLLATE \"C\"")
-	if err != nil {
-		return nil, fmt.Errorf("list customs clients: %w", err)
-	}
-	res, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (CustomsClient, error) {
-		var v []byte
-		var cl CustomsClient
-		if err := r.Scan(&v); err != nil {
-			return cl, err
-		}
-		return cl, json.Unmarshal(v, &cl)
-	})
+	res, err := pgRecs[CustomsClient](ctx, c.pg.pool, "SELECT rec FROM cu_client ORDER BY id COLLATE \"C\"")
 	if err != nil {
 		return nil, fmt.Errorf("list customs clients: %w", err)
 	}
@@ -332,10 +321,8 @@ func pgRead(ctx context.Context, pg *PG, fn func(tx pgx.Tx) error) error {
 // Decide is Customs.Decide. Decisions on one certificate are serialised
 // across replicas by a transaction-scoped advisory lock on it.
 func (c *PGCustoms) Decide(ctx context.Context, d Decision, msg *OutMessage) (*Decision, error) {
-	for _, f := range []struct{ n, v string }{{"country", d.Country}, {"certificate number", d.Number}, {"declaration reference", d.DeclarationRef}} {
-		if err := checkID(f.n, f.v); err != nil {
-			return nil, fmt.Errorf("decide: %w", err)
-		}
+	if err := checkDecide(&d, c.pg.clock); err != nil {
+		return nil, err
 	}
 	if msg != nil {
 		if err := checkEnqueue(nil, []OutMessage{*msg}); err != nil {
@@ -343,16 +330,12 @@ func (c *PGCustoms) Decide(ctx context.Context, d Decision, msg *OutMessage) (*D
 		}
 		d.MessageID = msg.ID
 	}
-	if d.Decided.IsZero() {
-		d.Decided = c.pg.clock()
-	}
-	d.Decided = d.Decided.UTC()
 	var res *Decision
-	var dup, short bool
+	var dup bool
 	var shortItems []ShortItem
 	now := c.pg.now()
 	err := c.pg.inTx(ctx, func(tx pgx.Tx) error {
-		res, dup, short, shortItems = nil, false, false, nil
+		res, dup, shortItems = nil, false, nil
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", "cu\x01"+d.Country+"\x01"+d.Number); err != nil {
 			return err
 		}
@@ -389,31 +372,14 @@ func (c *PGCustoms) Decide(ctx context.Context, d Decision, msg *OutMessage) (*D
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		ups := map[int]int64{}
-		var order []int
-		rem := map[int]int64{}
-		for _, it := range d.Items {
-			u := used[it.Seq]
-			if v, ok := ups[it.Seq]; ok { // an item named twice
-				u = v
-			}
-			if it.Use < 0 || u+it.Use > it.Limit {
-				shortItems = append(shortItems, ShortItem{Seq: it.Seq, Requested: it.Use, Remaining: max(it.Limit-u, 0)})
-				continue
-			}
-			if _, ok := ups[it.Seq]; !ok {
-				order = append(order, it.Seq)
-			}
-			ups[it.Seq] = u + it.Use
-			rem[it.Seq] = it.Limit - u - it.Use
-		}
-		if len(shortItems) > 0 {
-			short = true
+		order, totals, rem, sh := allot(d.Items, func(seq int) int64 { return used[seq] })
+		if len(sh) > 0 {
+			shortItems = sh
 			return nil
 		}
 		for _, seq := range order {
 			if _, err := tx.Exec(ctx, `INSERT INTO cu_util (country, number, item, used) VALUES ($1, $2, $3, $4)
-				ON CONFLICT (country, number, item) DO UPDATE SET used = EXCLUDED.used`, d.Country, d.Number, seq, ups[seq]); err != nil {
+				ON CONFLICT (country, number, item) DO UPDATE SET used = EXCLUDED.used`, d.Country, d.Number, seq, totals[seq]); err != nil {
 				return err
 			}
 		}
@@ -439,35 +405,12 @@ func (c *PGCustoms) Decide(ctx context.Context, d Decision, msg *OutMessage) (*D
 		res = &dd
 		return nil
 	})
-	if err != nil {
-		if res != nil && errors.Is(err, ErrConflict) {
-			return res, fmt.Errorf("decide %s/%s %s: %w", d.Country, d.Number, d.DeclarationRef, err)
-		}
-		return nil, fmt.Errorf("decide %s/%s %s: %w", d.Country, d.Number, d.DeclarationRef, err)
-	}
-	if short {
-		return nil, &QuantityError{Items: shortItems}
-	}
-	if dup {
-		return res, fmt.Errorf("decide %s/%s %s: %w", d.Country, d.Number, d.DeclarationRef, ErrDuplicate)
-	}
-	return res, nil
+	return decided(&d, res, err, shortItems, dup)
 }
 
 // Decisions is Customs.Decisions.
 func (c *PGCustoms) Decisions(ctx context.Context, country, number string) ([]Decision, error) {
-	rows, err := c.pg.pool.Query(ctx, "SELECT rec FROM cu_decl WHERE country = $1 AND number = $2 ORDER BY convert_to(declaration_ref, 'UTF8')", country, number)
-	if err != nil {
-		return nil, fmt.Errorf("decisions on %s/%s: %w", country, number, err)
-	}
-	res, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Decision, error) {
-		var v []byte
-		var d Decision
-		if err := r.Scan(&v); err != nil {
-			return d, err
-		}
-		return d, json.Unmarshal(v, &d)
-	})
+	res, err := pgRecs[Decision](ctx, c.pg.pool, "SELECT rec FROM cu_decl WHERE country = $1 AND number = $2 ORDER BY convert_to(declaration_ref, 'UTF8')", country, number)
 	if err != nil {
 		return nil, fmt.Errorf("decisions on %s/%s: %w", country, number, err)
 	}

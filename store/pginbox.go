@@ -127,41 +127,7 @@ func (in *PGInbox) accept(ctx context.Context, rec InRecord, audit []Entry) (*In
 		}
 		return pgAppendEntries(ctx, tx, audit)
 	})
-	if err != nil {
-		return nil, fmt.Errorf("accept %s from %s: %w", rec.ID, rec.From, err)
-	}
-	if conflict {
-		in.pg.log.Warn("inbound message refused: identifier reused with other content",
-			"id", rec.ID, "from", rec.From, "cert", rec.CertNumber, "version", rec.Version,
-			"hash", hash, "storedId", existing.ID, "storedHash", existing.ContentHash)
-		return existing, fmt.Errorf("accept %s from %s: %w (stored message %s has hash %s, this one %s)",
-			rec.ID, rec.From, ErrConflict, existing.ID, existing.ContentHash, hash)
-	}
-	return existing, nil
-}
-
-// checkAccept refuses what Inbox.Accept refuses before writing.
-func checkAccept(rec *InRecord) error {
-	if err := checkID("message id", rec.ID); err != nil {
-		return fmt.Errorf("accept: %w", err)
-	}
-	if err := checkID("sender", rec.From); err != nil {
-		return fmt.Errorf("accept %s: %w", rec.ID, err)
-	}
-	if rec.CertNumber != "" {
-		if err := checkID("certificate number", rec.CertNumber); err != nil {
-			return fmt.Errorf("accept %s: %w", rec.ID, err)
-		}
-	}
-	if rec.Outcome != "" && !rec.Outcome.Settled() {
-		return fmt.Errorf("accept %s: %w: outcome %q", rec.ID, ErrInvalid, rec.Outcome)
-	}
-	for _, c := range rec.StatusChanges {
-		if err := checkChange(c); err != nil {
-			return fmt.Errorf("accept %s: %w", rec.ID, err)
-		}
-	}
-	return nil
+	return accepted(in.pg.log, &rec, hash, err, existing, conflict)
 }
 
 // SetReceipt is Inbox.SetReceipt (the first receipt wins).
@@ -319,18 +285,7 @@ func (in *PGInbox) ApplyStatus(ctx context.Context, c StatusChange) (*CertStatus
 
 // CertStatuses is Inbox.CertStatuses.
 func (in *PGInbox) CertStatuses(ctx context.Context, country, number string) ([]CertStatus, error) {
-	rows, err := in.pg.pool.Query(ctx, "SELECT rec FROM cert_status WHERE country = $1 AND number = $2 ORDER BY version", country, number)
-	if err != nil {
-		return nil, fmt.Errorf("status of %s/%s: %w", country, number, err)
-	}
-	res, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (CertStatus, error) {
-		var v []byte
-		var s CertStatus
-		if err := r.Scan(&v); err != nil {
-			return s, err
-		}
-		return s, json.Unmarshal(v, &s)
-	})
+	res, err := pgRecs[CertStatus](ctx, in.pg.pool, "SELECT rec FROM cert_status WHERE country = $1 AND number = $2 ORDER BY version", country, number)
 	if err != nil {
 		return nil, fmt.Errorf("status of %s/%s: %w", country, number, err)
 	}

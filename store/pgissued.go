@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -65,16 +64,7 @@ func pgRegisterTx(ctx context.Context, tx pgx.Tx, r IssuedCert, now time.Time) (
 	if err != nil {
 		return nil, err
 	}
-	if r.Data != nil && (r.Version >= cur.Version || cur.Data == nil) {
-		cur.Version, cur.Data = r.Version, bytes.Clone(r.Data)
-		if r.Country != "" {
-			cur.Country = r.Country
-		}
-	}
-	if r.Status != "" && r.Status != CertIssued && cur.Status == CertIssued {
-		cur.Status, cur.ReplacedBy = r.Status, r.ReplacedBy
-	}
-	cur.Updated = now
+	mergeIssued(cur, &r, now)
 	if err := pgPutIssued(ctx, tx, cur); err != nil {
 		return nil, err
 	}
@@ -174,15 +164,9 @@ func (is *PGIssued) ByToken(ctx context.Context, tok string) (*IssuedCert, error
 // AddDecision is Issued.AddDecision (deduplicated by a unique constraint
 // on sender and message id).
 func (is *PGIssued) AddDecision(ctx context.Context, d ReceivedDecision) (dup bool, err error) {
-	for _, f := range []struct{ n, v string }{{"message id", d.MessageID}, {"sender", d.From}, {"certificate number", d.Number}} {
-		if err := checkID(f.n, f.v); err != nil {
-			return false, fmt.Errorf("add decision: %w", err)
-		}
+	if err := checkDecision(&d, is.pg.clock); err != nil {
+		return false, err
 	}
-	if d.Received.IsZero() {
-		d.Received = is.pg.clock()
-	}
-	d.Received = d.Received.UTC()
 	v, err := json.Marshal(&d)
 	if err != nil {
 		return false, err
@@ -197,18 +181,7 @@ func (is *PGIssued) AddDecision(ctx context.Context, d ReceivedDecision) (dup bo
 
 // Decisions is Issued.Decisions.
 func (is *PGIssued) Decisions(ctx context.Context, number string) ([]ReceivedDecision, error) {
-	rows, err := is.pg.pool.Query(ctx, "SELECT rec FROM issued_decisions WHERE number = $1 ORDER BY seq", number)
-	if err != nil {
-		return nil, fmt.Errorf("decisions on issued %s: %w", number, err)
-	}
-	res, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ReceivedDecision, error) {
-		var v []byte
-		var d ReceivedDecision
-		if err := r.Scan(&v); err != nil {
-			return d, err
-		}
-		return d, json.Unmarshal(v, &d)
-	})
+	res, err := pgRecs[ReceivedDecision](ctx, is.pg.pool, "SELECT rec FROM issued_decisions WHERE number = $1 ORDER BY seq", number)
 	if err != nil {
 		return nil, fmt.Errorf("decisions on issued %s: %w", number, err)
 	}
