@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -70,6 +71,13 @@ func (s *Service) registryRecord(ctx context.Context, iec string, admin NewPerso
 // iec, with admin as its administrator (active). Operator only (the
 // DGFT-synced self-registration with a DSC comes with the portal).
 func (s *Service) RegisterExporter(ctx context.Context, a Actor, iec string, admin NewPerson) (*Exporter, error) {
+	if a.Role != RoleOperator || !slices.Contains(s.cfg.Operators, normID(a.ID)) {
+		// Refused (and audited) before the trade registry is asked: only
+		// an operator makes the node call it.
+		return nil, s.do(ctx, a, "register exporter", iec, func(_ Tx, p *principal) error {
+			return need(p, "register an exporter", RoleOperator)
+		})
+	}
 	rec, err := s.registryRecord(ctx, iec, admin)
 	if err != nil {
 		return nil, err
