@@ -138,29 +138,6 @@ func (o *PGOutbox) enqueue(ctx context.Context, register []IssuedCert, audit []E
 	return nil
 }
 
-// checkEnqueue refuses what Outbox.enqueue refuses before writing.
-func checkEnqueue(register []IssuedCert, msgs []OutMessage) error {
-	for _, r := range register {
-		if err := checkID("certificate number", r.Number); err != nil {
-			return fmt.Errorf("enqueue %d message(s): register issued certificate: %w", len(msgs), err)
-		}
-		if r.Status != "" && r.Status != CertIssued && r.Status != CertWithdrawn && r.Status != CertReplaced {
-			return fmt.Errorf("enqueue %d message(s): register issued certificate %s: %w: status %q", len(msgs), r.Number, ErrInvalid, r.Status)
-		}
-	}
-	for i := range msgs {
-		m := &msgs[i]
-		for _, c := range []struct{ f, v string }{{"message id", m.ID}, {"partner", m.Partner}, {"certificate number", m.CertNumber}, {"kind", m.Kind}} {
-			if err := checkID(c.f, c.v); err != nil {
-				return fmt.Errorf("enqueue %q: %w", m.ID, err)
-			}
-		}
-		if len(m.Content) == 0 {
-			return fmt.Errorf("enqueue %s: %w: content is empty", m.ID, ErrInvalid)
-		}
-	}
-	return nil
-}
 
 func pgEnqueueTx(ctx context.Context, tx pgx.Tx, now time.Time, m *OutMessage) (bool, error) {
 	hash := hashHex(m.Content)
