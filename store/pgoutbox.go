@@ -138,7 +138,6 @@ func (o *PGOutbox) enqueue(ctx context.Context, register []IssuedCert, audit []E
 	return nil
 }
 
-
 func pgEnqueueTx(ctx context.Context, tx pgx.Tx, now time.Time, m *OutMessage) (bool, error) {
 	hash := hashHex(m.Content)
 	if m.Exclusive {
