@@ -155,8 +155,8 @@ func (f *faces) hooks(o *Options, fc facesConfig) {
 			log.Warn("customs check view not stored", "certificate", c.Ref().String(), "message", messageID, "err", err)
 		}
 	}
-	if in, ok := o.Inbox.(*store.Inbox); ok && fc.st.DB != nil && in.DB() == fc.st.DB {
-		// The views live in the inbox's file: stored in the transaction
+	if viewsWithInbox(o.Inbox, fc.st) {
+		// The views live in the inbox's store: stored in the transaction
 		// that accepts the message.
 		o.CheckView = func(from string, c *schema.Certificate, report certs.Report, chain []*x509.Certificate) ([]byte, error) {
 			return f.customs.EncodeView(from, c, report, chain...)
@@ -367,4 +367,17 @@ func forwardedAddr(h string) func(*http.Request) string {
 		}
 		return host
 	}
+}
+
+// viewsWithInbox reports whether the customs check views live in the
+// inbox's store (the same bbolt file or PostgreSQL database), so that
+// accepting a message can store its view in the same transaction.
+func viewsWithInbox(in Inbox, st *Engine) bool {
+	switch in := in.(type) {
+	case *store.Inbox:
+		return st.DB != nil && in.DB() == st.DB
+	case *store.PGInbox:
+		return st.PG != nil && in.PG() == st.PG
+	}
+	return false
 }

@@ -112,11 +112,12 @@ type Options struct {
 	// verification report and the signer chain it accepted (signer first).
 	OnAccepted func(ctx context.Context, from, messageID string, c *schema.Certificate, report certs.Report, chain []*x509.Certificate)
 	// CheckView, if set, gives the customs check view (stored form) of an
-	// inbound e-CO about to be stored as accepted. When the inbox is the
-	// bbolt store's, the view is stored in the transaction that accepts
-	// the message (store.InRecord.CheckView: one commit before the
-	// receipt goes out instead of two) and OnAccepted is not called for
-	// that message; otherwise CheckView is not used.
+	// inbound e-CO about to be stored as accepted; the inbox stores it in
+	// the transaction that accepts the message (store.InRecord.CheckView:
+	// one commit before the receipt goes out instead of two), so set it
+	// only when the views live in the inbox's store. OnAccepted is then
+	// not called for that message: it is the fallback for a view not
+	// built here.
 	CheckView func(from string, c *schema.Certificate, report certs.Report, chain []*x509.Certificate) ([]byte, error)
 	// RegisterEntries, if set, gives the entries of the register of
 	// issued certificates for an e-CO this node signed or checked (the

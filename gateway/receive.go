@@ -241,7 +241,7 @@ func (n *Node) Receive(ctx context.Context, p *Partner, env *Envelope) (*Receive
 			return nil, err
 		}
 		rec.StatusChanges = changes
-		if _, isBolt := n.opt.Inbox.(*store.Inbox); isBolt && n.opt.CheckView != nil {
+		if n.opt.CheckView != nil {
 			if b, err := n.opt.CheckView(p.Country, ev.cert, ev.report, ev.chain); err == nil {
 				rec.CheckView = b
 			} else {

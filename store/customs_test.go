@@ -208,49 +208,57 @@ func TestCustomsClients(t *testing.T) {
 	}
 }
 
-// TestAcceptStoresCheckView: a check view given with an accepted message
-// is stored in the same transaction (one commit), based on that message
-// (not stale); a duplicate or a conflicting message changes nothing.
-func TestAcceptStoresCheckView(t *testing.T) {
-	db, _ := openTest(t, newFakeClock())
-	ctx := context.Background()
-	rec := InRecord{ID: "m-1", From: "IN", CertNumber: "IN-V-1", Version: 1, Kind: "issue", Content: []byte("<eco>1</eco>"),
-		Outcome: StateDelivered, Receipt: []byte("r"), CheckView: []byte("view one")}
-	commits := db.Stats().Commits
-	if old, err := db.Inbox().Accept(ctx, rec); err != nil || old != nil {
-		t.Fatalf("accept: %v %v", old, err)
-	}
-	if got := db.Stats().Commits - commits; got != 1 {
-		t.Errorf("%d commits for a message with its view, want 1", got)
-	}
-	snap := new(Snapshot)
-	if ok, err := db.Customs().Snapshot("IN", "IN-V-1", nil, snap); err != nil || !ok || string(snap.View) != "view one" || snap.Stale || snap.LatestSeq == 0 {
-		t.Fatalf("view after accept: ok=%v %v %q stale=%v seq=%d", ok, err, snap.View, snap.Stale, snap.LatestSeq)
-	}
-	got, err := db.Inbox().Get(ctx, "m-1")
-	if err != nil || got.CheckView != nil {
-		t.Fatalf("stored record keeps the view: %v", err)
-	}
-	for _, tc := range []struct {
-		name string
-		rec  InRecord
-		err  bool
-	}{
-		{"duplicate", rec, false},
-		{"same id, other content", func() InRecord { r := rec; r.Content = []byte("<eco>2</eco>"); return r }(), true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := tc.rec
-			r.CheckView = []byte("view " + tc.name)
-			old, err := db.Inbox().Accept(ctx, r)
-			if old == nil || (err != nil) != tc.err {
-				t.Fatalf("accept: %v %v", old, err)
+// TestContractAcceptStoresCheckView: a check view given with an accepted
+// message is stored in the same transaction (on bbolt one commit), based
+// on that message (not stale); a duplicate or a conflicting message
+// changes nothing. Both engines.
+func TestContractAcceptStoresCheckView(t *testing.T) {
+	eachFacesEngine(t, func(t *testing.T, e facesEngine) {
+		ctx := context.Background()
+		rec := InRecord{ID: "m-1", From: "IN", CertNumber: "IN-V-1", Version: 1, Kind: "issue", Content: []byte("<eco>1</eco>"),
+			Outcome: StateDelivered, Receipt: []byte("r"), CheckView: []byte("view one")}
+		db, isBolt := e.inbox.(*Inbox)
+		var commits uint64
+		if isBolt {
+			commits = db.db.Stats().Commits
+		}
+		if old, err := e.inbox.Accept(ctx, rec); err != nil || old != nil {
+			t.Fatalf("accept: %v %v", old, err)
+		}
+		if isBolt {
+			if got := db.db.Stats().Commits - commits; got != 1 {
+				t.Errorf("%d commits for a message with its view, want 1", got)
 			}
-			if ok, err := db.Customs().Snapshot("IN", "IN-V-1", nil, snap); err != nil || !ok || string(snap.View) != "view one" {
-				t.Fatalf("view changed by a %s: %q", tc.name, snap.View)
-			}
-		})
-	}
+		}
+		snap := new(Snapshot)
+		if ok, err := e.customs.Snapshot("IN", "IN-V-1", nil, snap); err != nil || !ok || string(snap.View) != "view one" || snap.Stale || snap.LatestSeq == 0 {
+			t.Fatalf("view after accept: ok=%v %v %q stale=%v seq=%d", ok, err, snap.View, snap.Stale, snap.LatestSeq)
+		}
+		got, err := e.inbox.Get(ctx, "m-1")
+		if err != nil || got.CheckView != nil {
+			t.Fatalf("stored record keeps the view: %v", err)
+		}
+		for _, tc := range []struct {
+			name string
+			rec  InRecord
+			err  bool
+		}{
+			{"duplicate", rec, false},
+			{"same id, other content", func() InRecord { r := rec; r.Content = []byte("<eco>2</eco>"); return r }(), true},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r := tc.rec
+				r.CheckView = []byte("view " + tc.name)
+				old, err := e.inbox.Accept(ctx, r)
+				if old == nil || (err != nil) != tc.err {
+					t.Fatalf("accept: %v %v", old, err)
+				}
+				if ok, err := e.customs.Snapshot("IN", "IN-V-1", nil, snap); err != nil || !ok || string(snap.View) != "view one" {
+					t.Fatalf("view changed by a %s: %q", tc.name, snap.View)
+				}
+			})
+		}
+	})
 }
 
 // TestCheckCustomsClientIndex: DB.Check finds a certificate binding that

@@ -45,8 +45,7 @@ type InRecord struct {
 	// as Customs.PutView would (under From and CertNumber, built from this
 	// message) in the same transaction, only when the message is new, so
 	// that receiving an e-CO takes one commit, not two. Not kept in the
-	// record; the PostgreSQL engine ignores it (the first check builds the
-	// view).
+	// record. Both engines store it.
 	CheckView []byte `json:"-"`
 }
 

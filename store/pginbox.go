@@ -125,6 +125,14 @@ func (in *PGInbox) accept(ctx context.Context, rec InRecord, audit []Entry) (*In
 				return err
 			}
 		}
+		if len(rec.CheckView) > 0 && r.CertNumber != "" {
+			// The check view, based on the row just inserted (as bbolt's).
+			if _, err := tx.Exec(ctx, `INSERT INTO cu_view (country, number, based_on, view)
+				SELECT sender, cert_number, seq, $2 FROM inbox WHERE id = $1
+				ON CONFLICT (country, number) DO UPDATE SET based_on = EXCLUDED.based_on, view = EXCLUDED.view`, r.ID, rec.CheckView); err != nil {
+				return err
+			}
+		}
 		return pgAppendEntries(ctx, tx, audit)
 	})
 	return accepted(in.pg.log, &rec, hash, err, existing, conflict)
