@@ -450,10 +450,17 @@ func (c *Customs) RevokeClient(ctx context.Context, id string) error {
 // latestInSeq is the sequence of the last inbound message about the
 // certificate (0 when none).
 func latestInSeq(tx *bolt.Tx, country, number string) uint64 {
+	return latestInSeqCursor(tx.Bucket([]byte(bktInCert)).Cursor(), country, number)
+}
+
+// latestInSeqCursor is latestInSeq through a cursor on the in_cert bucket.
+func latestInSeqCursor(c *bolt.Cursor, country, number string) uint64 {
+	if c == nil {
+		return 0
+	}
 	var buf [2*maxIDLen + 3]byte // prefix(country, number) and 0xff, on the stack
 	end := append(append(append(append(append(buf[:0], country...), 0), number...), 0), 0xff)
 	p := end[:len(end)-1]
-	c := tx.Bucket([]byte(bktInCert)).Cursor()
 	// Seek just past the prefix range and step back.
 	k, _ := c.Seek(end)
 	if k == nil {
@@ -553,14 +560,10 @@ func (c *Customs) Snapshot(country, number string, versionOf func(view []byte) i
 	dst.Reset()
 	found := false
 	var kbuf [2*maxIDLen + 8]byte
-	err := c.db.view(func(tx *bolt.Tx) error {
+	err := c.db.viewHot(func(t *readTx) error {
 		k := append(append(append(kbuf[:0], country...), 0), number...)
-		dst.LatestSeq = latestInSeq(tx, country, number)
-		b := bucketOf(tx, bktCuView)
-		if b == nil {
-			return nil
-		}
-		v := b.Get(k)
+		dst.LatestSeq = latestInSeqCursor(t.cursor(hotInCert), country, number)
+		v := t.get(hotCuView, k)
 		if len(v) < 8 {
 			return nil
 		}
@@ -572,7 +575,7 @@ func (c *Customs) Snapshot(country, number string, versionOf func(view []byte) i
 			ver := versionOf(dst.View)
 			var sbuf [2*maxIDLen + 13]byte // the status key, on the stack
 			sk := append(append(append(sbuf[:0], k...), 0), be32(uint32(ver))...)
-			if sv := tx.Bucket([]byte(bktCertState)).Get(sk); sv != nil {
+			if sv := t.get(hotCertState, sk); sv != nil {
 				var st statusOnly
 				if err := json.Unmarshal(sv, &st); err != nil {
 					return fmt.Errorf("decode status: %w", err)
@@ -580,9 +583,8 @@ func (c *Customs) Snapshot(country, number string, versionOf func(view []byte) i
 				dst.HasStatus, dst.Status, dst.ReplacedBy = true, st.Status, st.ReplacedBy
 			}
 		}
-		if ub := bucketOf(tx, bktCuUtil); ub != nil {
+		if cur := t.cursor(hotCuUtil); cur != nil {
 			p := append(k, 0)
-			cur := ub.Cursor()
 			for uk, uv := cur.Seek(p); uk != nil && bytes.HasPrefix(uk, p); uk, uv = cur.Next() {
 				if len(uk) != len(p)+4 || len(uv) != 8 {
 					continue

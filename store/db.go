@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -167,6 +168,9 @@ type DB struct {
 
 	commits, committedOps, failedCommits atomic.Uint64
 
+	// reads pools the customs checks' read-only transactions.
+	reads readPool
+
 	// hookBeforeCommit, when set (tests only), runs inside each group
 	// transaction after the operations; an error fails the whole group.
 	hookBeforeCommit func() error
@@ -245,6 +249,7 @@ func Open(path string, opts Options) (*DB, error) {
 		closing:   make(chan struct{}),
 		done:      make(chan struct{}),
 	}
+	db.reads.maxIdle = max(4, 2*runtime.GOMAXPROCS(0))
 	check, clean := false, false
 	if existed {
 		clean = db.closedCleanly()
@@ -428,6 +433,7 @@ func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		close(db.closing)
 		<-db.done
+		db.reads.close()
 		// Mark the clean shutdown (see Options.Check); when that fails the
 		// next Open checks the file, which is the safe side.
 		err := db.bolt.Update(func(tx *bolt.Tx) error {
@@ -541,6 +547,7 @@ func (db *DB) commit(batch []*op) {
 	pending := batch
 	for len(pending) > 0 {
 		failed := -1
+		db.reads.writing()
 		err := db.bolt.Update(func(tx *bolt.Tx) error {
 			for i, o := range pending {
 				if err := runOp(o.fn, tx); err != nil {
@@ -553,6 +560,7 @@ func (db *DB) commit(batch []*op) {
 			}
 			return nil
 		})
+		db.reads.written()
 		if failed >= 0 {
 			close(pending[failed].done)
 			pending = append(pending[:failed:failed], pending[failed+1:]...)

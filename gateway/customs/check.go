@@ -185,7 +185,7 @@ func (s *Service) validateCheck(req *CheckRequest, out []declared) ([]declared, 
 	if req.CertificateNumber == "" || len(req.CertificateNumber) > 64 || strings.ContainsAny(req.CertificateNumber, "\x00/") {
 		return nil, badField("certificateNumber", "must have 1 to 64 characters and no '/'")
 	}
-	if req.IssueDate != "" {
+	if req.IssueDate != "" && !plainDate(req.IssueDate) {
 		if _, err := schema.ParseDate(req.IssueDate); err != nil {
 			return nil, badField("issueDate", "%v", err)
 		}
@@ -516,7 +516,7 @@ func (s *Service) check(ctx context.Context, req *CheckRequest, m *checkMem) (*C
 		res.Verdict, res.Message = Withdrawn, "the issuer withdrew this certificate"
 	case f.status == string(store.CertReplaced):
 		res.Verdict, res.Message = Replaced, "the issuer replaced this certificate by "+f.replacedBy
-	case v.ValidUntil != "" && string(now.AppendFormat(make([]byte, 0, 16), time.DateOnly)) > v.ValidUntil:
+	case v.ValidUntil != "" && dateText(now) > v.ValidUntil:
 		res.Verdict, res.Message = Expired, "the certificate was valid until "+v.ValidUntil
 	case len(res.Differences) > 0 || !allMatch(res.Items):
 		res.Verdict, res.Message = Mismatch, "the certificate is authentic but the declaration differs from it (see differences and items)"

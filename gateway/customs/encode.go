@@ -3,7 +3,6 @@ package customs
 import (
 	"encoding/json"
 	"strconv"
-	"time"
 	"unicode/utf8"
 )
 
@@ -136,7 +135,7 @@ func (r *CheckResult) appendJSON(b []byte) []byte {
 		}
 	}
 	b = append(b, `,"checkedAt":"`...)
-	b = r.CheckedAt.AppendFormat(b, time.RFC3339Nano)
+	b = appendStamp(b, r.CheckedAt)
 	return append(b, `"}`...)
 }
 
