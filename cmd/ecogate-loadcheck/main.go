@@ -54,9 +54,14 @@ func main() {
 	useTLS := flag.Bool("tls", false, "serve over TLS 1.3 (HTTP/1.1 keep-alive)")
 	trivial := flag.Bool("trivial", false, "serve the trivial reference handler (the same answer bytes, no check)")
 	compare := flag.Int("compare", 0, "run the real and the trivial server alternately `K` times each and print the ratio")
+	inbound := flag.Bool("inbound", false, "seed as a receiving node stores certificates: each view arrives with an accepted inbound message and its issued status (Inbox.Accept), so the inbox index and the status records hold an entry per certificate")
 	flag.Parse()
 	if *data == "" {
-		*data = filepath.Join(os.TempDir(), "ecogate-loadcheck-"+strconv.Itoa(*n)+".db")
+		name := "ecogate-loadcheck-" + strconv.Itoa(*n)
+		if *inbound {
+			name += "-inbound"
+		}
+		*data = filepath.Join(os.TempDir(), name+".db")
 	}
 	if *serve {
 		if *cpuProfile != "" {
@@ -69,12 +74,12 @@ func main() {
 			}
 			defer pprof.StopCPUProfile()
 		}
-		if err := runServer(*data, *n, *useTLS, *trivial); err != nil {
+		if err := runServer(*data, *n, *useTLS, *trivial, *inbound); err != nil {
 			log.Fatal(err)
 		}
 		return
 	}
-	cfg := driverConfig{path: *data, n: *n, conc: *conc, dur: *dur, warm: *warm, items: *items, cpuProfile: *cpuProfile, tls: *useTLS}
+	cfg := driverConfig{path: *data, n: *n, conc: *conc, dur: *dur, warm: *warm, items: *items, cpuProfile: *cpuProfile, tls: *useTLS, inbound: *inbound}
 	if *compare <= 0 {
 		cfg.trivial = *trivial
 		if _, err := runDriver(cfg); err != nil {
@@ -111,8 +116,9 @@ func main() {
 // number is the certificate number of view i.
 func number(i int) string { return "IN-LOAD-" + strconv.Itoa(1_000_000_000+i) }
 
-// seed writes n views unless the file already holds them.
-func seed(db *store.DB, path string, n int) error {
+// seed writes n views unless the file already holds them: straight into
+// the check-view bucket, or (inbound) each in an accepted inbound message.
+func seed(db *store.DB, path string, n int, inbound bool) error {
 	marker := path + ".seeded"
 	if b, err := os.ReadFile(marker); err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(n) {
 		return nil
@@ -130,6 +136,13 @@ func seed(db *store.DB, path string, n int) error {
 			{Seq: 2, HS: "090111", Description: "Coffee, not roasted", Value: "1000", Unit: "KGM", Base: "KGM", Qty: 1000 * 1e9},
 			{Seq: 3, HS: "220421", Description: "Wine of fresh grapes", Value: "500", Unit: "LTR", Base: "MTQ", Qty: 500 * 1e6},
 		}}
+	if inbound {
+		if err := seedInbound(db, &v, n); err != nil {
+			return err
+		}
+		log.Printf("seeded %d inbound certificates in %s", n, time.Since(start).Round(time.Millisecond))
+		return os.WriteFile(marker, []byte(strconv.Itoa(n)), 0o644)
+	}
 	i := 0
 	err := db.Customs().SeedViews(20000, func(put func(country, number string, view []byte) error) bool {
 		v.Number = number(i)
@@ -153,7 +166,52 @@ func seed(db *store.DB, path string, n int) error {
 	return os.WriteFile(marker, []byte(strconv.Itoa(n)), 0o644)
 }
 
-func runServer(path string, n int, useTLS, trivial bool) error {
+// seedInbound accepts one inbound message per certificate, as the receive
+// pipeline does (the view and the issued status in the same transaction),
+// from 32 goroutines so that the store's group commit batches them. The
+// message content is a short placeholder: checks never read it.
+func seedInbound(db *store.DB, v *customs.View, n int) error {
+	ctx := context.Background()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			view := *v
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				view.Number = number(i)
+				b, err := view.Encode()
+				if err != nil {
+					errs <- err
+					return
+				}
+				id := "loadcheck-" + view.Number
+				_, err = db.Inbox().Accept(ctx, store.InRecord{ID: id, From: "IN", CertNumber: view.Number, Version: 1, Kind: "issue",
+					Content: []byte("<CertificateOfOrigin>" + view.Number + "</CertificateOfOrigin>"), Outcome: store.StateDelivered,
+					StatusChanges: []store.StatusChange{{Country: "IN", Number: view.Number, Version: 1, Status: store.CertIssued, MessageID: id}},
+					CheckView:     b})
+				if err != nil {
+					errs <- fmt.Errorf("accept %s: %w", id, err)
+					return
+				}
+				if (i+1)%200000 == 0 {
+					log.Printf("seeded %d inbound certificates", i+1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+func runServer(path string, n int, useTLS, trivial, inbound bool) error {
 	// The GC target of `ecogate serve` (both the real and the trivial
 	// server, so that they compare), unless GOGC is set.
 	if os.Getenv("GOGC") == "" {
@@ -164,7 +222,7 @@ func runServer(path string, n int, useTLS, trivial bool) error {
 		return err
 	}
 	defer db.Close()
-	if err := seed(db, path, n); err != nil {
+	if err := seed(db, path, n, inbound); err != nil {
 		return err
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -322,6 +380,7 @@ type driverConfig struct {
 	dur, warm      time.Duration
 	cpuProfile     string
 	tls, trivial   bool
+	inbound        bool
 }
 
 // runResult is what a run measured.
@@ -343,6 +402,9 @@ func runDriver(cfg driverConfig) (*runResult, error) {
 	}
 	if cfg.trivial {
 		args = append(args, "-trivial")
+	}
+	if cfg.inbound {
+		args = append(args, "-inbound")
 	}
 	cmd := exec.Command(self, args...)
 	cmd.Stderr = os.Stderr
