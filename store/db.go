@@ -399,6 +399,8 @@ func (db *DB) Check(ctx context.Context) error {
 			res = fmt.Errorf("store: %s: %w", db.path, err)
 		} else if err := checkCustomsClientIndex(tx); err != nil {
 			res = fmt.Errorf("store: %s: %w", db.path, err)
+		} else if err := checkViewHeads(tx); err != nil {
+			res = fmt.Errorf("store: %s: %w", db.path, err)
 		}
 		return nil
 	})
