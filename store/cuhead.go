@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -237,4 +238,103 @@ func checkViewHeads(tx *bolt.Tx) error {
 		}
 		return nil
 	})
+}
+
+// headBatch is the number of views upgradeViewHeads converts per
+// transaction.
+const headBatch = 2000
+
+// viewHeadsKey in the meta bucket marks a file whose views all have a
+// check head (every view written since has one).
+const viewHeadsKey = "viewHeads"
+
+// upgradeViewHeads gives a check head to every view stored before heads
+// existed, so that an upgraded node's checks take one seek too. It runs
+// in the background from Open: read transactions find the views without a
+// head, and the writer converts them headBatch at a time (each head
+// computed from the inbox as it is in that transaction); then the meta
+// bucket records that the file is done, so later starts skip the scan. It
+// ends at Close (its updates then get ErrClosed); a view not reached yet
+// is read the old way meanwhile.
+func (db *DB) upgradeViewHeads() {
+	var done bool
+	_ = db.view(func(tx *bolt.Tx) error {
+		m := tx.Bucket([]byte(bktMeta))
+		done = m == nil || string(m.Get([]byte(viewHeadsKey))) == "1"
+		return nil
+	})
+	if done {
+		return
+	}
+	var after []byte
+	upgraded := 0
+	for {
+		var keys [][]byte
+		end := true
+		err := db.view(func(tx *bolt.Tx) error {
+			b := tx.Bucket([]byte(bktCuView))
+			if b == nil {
+				return nil
+			}
+			c := b.Cursor()
+			k, v := c.Seek(after)
+			if after != nil && bytes.Equal(k, after) {
+				k, v = c.Next()
+			}
+			for ; k != nil; k, v = c.Next() {
+				if len(v) >= 8 && binary.BigEndian.Uint64(v) != headMarker {
+					keys = append(keys, append([]byte(nil), k...))
+					if len(keys) == headBatch {
+						end = false
+						break
+					}
+				}
+			}
+			return nil
+		})
+		if err == nil && len(keys) > 0 {
+			err = db.update(context.Background(), func(tx *bolt.Tx) error {
+				b := tx.Bucket([]byte(bktCuView))
+				var h viewHead
+				for _, k := range keys {
+					v := b.Get(k)
+					p := bytes.SplitN(k, []byte{0}, 2)
+					if v == nil || len(p) != 2 {
+						continue
+					}
+					view, headed, err := parseViewValue(v, &h)
+					if err != nil || headed {
+						continue // DB.Check reports a damaged one
+					}
+					nv, err := viewValue(tx, string(p[0]), string(p[1]), h.basedOn, view)
+					if err != nil {
+						return err
+					}
+					if err := b.Put(k, nv); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			upgraded += len(keys)
+		}
+		if err == nil && end {
+			err = db.update(context.Background(), func(tx *bolt.Tx) error {
+				return tx.Bucket([]byte(bktMeta)).Put([]byte(viewHeadsKey), []byte("1"))
+			})
+		}
+		if err != nil {
+			if !errors.Is(err, ErrClosed) {
+				db.log.Error("store: adding check heads to the views stored before them stopped; checks read those views the slower way", "path", db.path, "err", err)
+			}
+			return
+		}
+		if end {
+			if upgraded > 0 {
+				db.log.Info("store: added check heads to the views stored before them", "path", db.path, "views", upgraded)
+			}
+			return
+		}
+		after = keys[len(keys)-1]
+	}
 }

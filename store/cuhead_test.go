@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -224,4 +225,74 @@ func FuzzParseViewValue(f *testing.F) {
 			t.Fatalf("re-encoded head is longer than the input")
 		}
 	})
+}
+
+// TestUpgradeViewHeads: a file whose views were stored before check heads
+// (written here the old way, and its meta mark removed) gets a head on
+// every view in the background after Open, each equal to what the inbox
+// holds; the mark is set, so the next Open does nothing.
+func TestUpgradeViewHeads(t *testing.T) {
+	db, path := openTest(t, newFakeClock())
+	ctx := context.Background()
+	in := db.Inbox()
+	const n = 2*headBatch + 7
+	for i := range 3 {
+		if _, err := in.Accept(ctx, InRecord{ID: fmt.Sprint("m", i), From: "IN", CertNumber: fmt.Sprint("C", i), Version: 1, Kind: "issue", Content: []byte{byte(i)}, Outcome: StateDelivered,
+			StatusChanges: []StatusChange{{Country: "IN", Number: fmt.Sprint("C", i), Version: 1, Status: CertWithdrawn}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustNil(t, "legacy views", db.update(ctx, func(tx *bolt.Tx) error {
+		b, err := bucketRW(tx, bktCuView)
+		if err != nil {
+			return err
+		}
+		for i := range n {
+			if err := b.Put(key([]byte("IN"), []byte(fmt.Sprint("C", i))), append(be64(0), fmt.Sprintf("v1 old %d", i)...)); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket([]byte(bktMeta)).Delete([]byte(viewHeadsKey))
+	}))
+	mustNil(t, "close", db.Close())
+	db2, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db2.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var mark []byte
+		mustNil(t, "mark", db2.view(func(tx *bolt.Tx) error {
+			mark = tx.Bucket([]byte(bktMeta)).Get([]byte(viewHeadsKey))
+			return nil
+		}))
+		if string(mark) == "1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the views were not upgraded in 30 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	legacy := 0
+	mustNil(t, "scan", db2.view(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte(bktCuView)).ForEach(func(k, v []byte) error {
+			if binary.BigEndian.Uint64(v) != headMarker {
+				legacy++
+			}
+			return nil
+		})
+	}))
+	if legacy != 0 {
+		t.Fatalf("%d views still without a head", legacy)
+	}
+	mustNil(t, "check", db2.Check(ctx))
+	var s Snapshot
+	if ok, err := db2.Customs().Snapshot("IN", "C1", testViewVersion, &s); !ok || err != nil || !s.Stale || s.LatestSeq != 2 || s.Status != CertWithdrawn {
+		t.Fatalf("upgraded snapshot %v %v %+v", ok, err, s)
+	}
+	if ok, err := db2.Customs().Snapshot("IN", "C5", testViewVersion, &s); !ok || err != nil || s.Stale || s.HasStatus || string(s.View) != "v1 old 5" {
+		t.Fatalf("upgraded snapshot of a view with no message %v %v %+v", ok, err, s)
+	}
 }
