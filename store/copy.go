@@ -302,14 +302,21 @@ func copyCuClientCerts(tx *bolt.Tx, w *pgCopier) (CopyCount, error) {
 
 func copyCuViews(tx *bolt.Tx, w *pgCopier) (CopyCount, error) {
 	c := CopyCount{Table: "cu_view"}
+	var h viewHead
 	err := forEach(tx, bktCuView, func(k, v []byte) error {
 		p := split2(k)
-		if len(p) != 2 || len(v) < 8 {
+		if len(p) != 2 {
 			return fmt.Errorf("check view under key %q is malformed", k)
 		}
+		view, _, err := parseViewValue(v, &h)
+		if err != nil {
+			return fmt.Errorf("check view under key %q: %w", k, err)
+		}
 		c.Source++
+		// PostgreSQL keeps no check head: it reads the inbox and the
+		// statuses in the same query.
 		return w.add(c.Table, "INSERT INTO cu_view (country, number, based_on, view) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-			p[0], p[1], int64(binary.BigEndian.Uint64(v)), v[8:])
+			p[0], p[1], int64(h.basedOn), view)
 	})
 	if err == nil {
 		err = w.flush()

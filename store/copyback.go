@@ -262,7 +262,13 @@ var backSteps = []backStep{
 		return err
 	}},
 	{"cu_view", "SELECT country, number, based_on, view FROM cu_view", func(tx *bolt.Tx, v []any) error {
-		_, err := putNew(tx, bktCuView, key(asBytes(v[0]), asBytes(v[1])), append(be64(uint64(asInt(v[2]))), asBytes(v[3])...))
+		// The head is computed from the inbox and statuses copied before
+		// (the tables are copied in order).
+		val, err := viewValue(tx, string(asBytes(v[0])), string(asBytes(v[1])), uint64(asInt(v[2])), asBytes(v[3]))
+		if err != nil {
+			return err
+		}
+		_, err = putNew(tx, bktCuView, key(asBytes(v[0]), asBytes(v[1])), val)
 		return err
 	}},
 	{"cu_util", "SELECT country, number, item, used FROM cu_util", func(tx *bolt.Tx, v []any) error {

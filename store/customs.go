@@ -496,9 +496,10 @@ func (c *Customs) PutView(ctx context.Context, country, number string, basedOn u
 		if seq == 0 {
 			seq = latestInSeq(tx, country, number)
 		}
-		v := make([]byte, 8+len(view))
-		binary.BigEndian.PutUint64(v, seq)
-		copy(v[8:], view)
+		v, err := viewValue(tx, country, number, seq, view)
+		if err != nil {
+			return err
+		}
 		return b.Put(key([]byte(country), []byte(number)), v)
 	})
 	if err != nil {
@@ -562,16 +563,30 @@ func (c *Customs) Snapshot(country, number string, versionOf func(view []byte) i
 	var kbuf [2*maxIDLen + 8]byte
 	err := c.db.viewHot(func(t *readTx) error {
 		k := append(append(append(kbuf[:0], country...), 0), number...)
-		dst.LatestSeq = latestInSeqCursor(t.cursor(hotInCert), country, number)
 		v := t.get(hotCuView, k)
-		if len(v) < 8 {
+		if v == nil {
+			dst.LatestSeq = latestInSeqCursor(t.cursor(hotInCert), country, number)
 			return nil
 		}
+		view, headed, err := parseViewValue(v, &t.head)
+		if err != nil {
+			return fmt.Errorf("check view: %w", err)
+		}
 		found = true
-		basedOn := binary.BigEndian.Uint64(v)
-		dst.View = append(dst.View, v[8:]...)
-		dst.Stale = basedOn != dst.LatestSeq && !(basedOn == ViewFromQuery && dst.LatestSeq == 0)
-		if versionOf != nil {
+		dst.View = append(dst.View, view...)
+		if headed {
+			// Everything but the utilisation is in the head: one seek.
+			dst.LatestSeq, dst.Stale = t.head.latest, t.head.stale()
+			if versionOf != nil {
+				if st, ok := t.head.status(versionOf(dst.View)); ok {
+					dst.HasStatus, dst.Status, dst.ReplacedBy = true, st.status, st.replacedBy
+				}
+			}
+		} else {
+			dst.LatestSeq = latestInSeqCursor(t.cursor(hotInCert), country, number)
+			dst.Stale = t.head.basedOn != dst.LatestSeq && !(t.head.basedOn == ViewFromQuery && dst.LatestSeq == 0)
+		}
+		if versionOf != nil && !headed {
 			ver := versionOf(dst.View)
 			var sbuf [2*maxIDLen + 13]byte // the status key, on the stack
 			sk := append(append(append(sbuf[:0], k...), 0), be32(uint32(ver))...)
@@ -883,8 +898,8 @@ func (c *Customs) QueryAnswer(ctx context.Context, country, number string) ([]by
 }
 
 // SeedViews writes views in bulk (load tests, imports): fn is called with
-// put until it returns false; put stores one view as PutView with basedOn
-// 0 would, without looking at the inbox. The views are committed in
+// put until it returns false; put stores one view built from no inbox
+// message (with the check head of what the inbox holds). The views are committed in
 // transactions of batch views each (one fsync per batch).
 func (c *Customs) SeedViews(batch int, fn func(put func(country, number string, view []byte) error) bool) error {
 	if batch <= 0 {
@@ -900,8 +915,10 @@ func (c *Customs) SeedViews(batch int, fn func(put func(country, number string, 
 			b.FillPercent = 0.9 // bulk loads usually come in key order
 			n := 0
 			put := func(country, number string, view []byte) error {
-				v := make([]byte, 8+len(view))
-				copy(v[8:], view)
+				v, err := viewValue(tx, country, number, 0, view)
+				if err != nil {
+					return err
+				}
 				n++
 				return b.Put(key([]byte(country), []byte(number)), v)
 			}

@@ -275,6 +275,7 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	go db.writer()
+	go db.upgradeViewHeads()
 	db.log.Info("store opened", "path", path, "schema", SchemaVersion, "bytes", size, "closedCleanly", clean, "checked", check)
 	return db, nil
 }
@@ -339,6 +340,9 @@ func (db *DB) initSchema() error {
 			if err := tx.Bucket([]byte(bktMeta)).Put([]byte(schemaKey), []byte(strconv.Itoa(SchemaVersion))); err != nil {
 				return err
 			}
+			if err := tx.Bucket([]byte(bktMeta)).Put([]byte(viewHeadsKey), []byte("1")); err != nil { // no view without a head, ever
+				return err
+			}
 			return tx.Bucket([]byte(bktMeta)).Put([]byte(openKey), []byte("1"))
 		}
 		raw := meta.Get([]byte(schemaKey))
@@ -398,6 +402,8 @@ func (db *DB) Check(ctx context.Context) error {
 		} else if err := checkIssuedIndexes(tx); err != nil {
 			res = fmt.Errorf("store: %s: %w", db.path, err)
 		} else if err := checkCustomsClientIndex(tx); err != nil {
+			res = fmt.Errorf("store: %s: %w", db.path, err)
+		} else if err := checkViewHeads(tx); err != nil {
 			res = fmt.Errorf("store: %s: %w", db.path, err)
 		}
 		return nil

@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -249,6 +248,11 @@ func (in *Inbox) accept(ctx context.Context, rec InRecord, audit []Entry) (*InRe
 			if err := tx.Bucket([]byte(bktInCert)).Put(key([]byte(r.From), []byte(r.CertNumber), be64(r.Seq)), []byte(r.ID)); err != nil {
 				return err
 			}
+			if len(rec.CheckView) == 0 {
+				if err := refreshHead(tx, r.From, r.CertNumber); err != nil {
+					return err
+				}
+			}
 		}
 		if err := tx.Bucket([]byte(bktInState)).Put(inStateKey(&r), []byte(r.ID)); err != nil {
 			return err
@@ -258,9 +262,10 @@ func (in *Inbox) accept(ctx context.Context, rec InRecord, audit []Entry) (*InRe
 			if err != nil {
 				return err
 			}
-			v := make([]byte, 8+len(rec.CheckView))
-			binary.BigEndian.PutUint64(v, r.Seq)
-			copy(v[8:], rec.CheckView)
+			v, err := viewValue(tx, r.From, r.CertNumber, r.Seq, rec.CheckView)
+			if err != nil {
+				return err
+			}
 			if err := vb.Put(key([]byte(r.From), []byte(r.CertNumber)), v); err != nil {
 				return err
 			}
@@ -429,7 +434,10 @@ func applyStatus(tx *bolt.Tx, c StatusChange, now time.Time) (*CertStatus, bool,
 	if err != nil {
 		return nil, false, err
 	}
-	return &cur, true, b.Put(k, v)
+	if err := b.Put(k, v); err != nil {
+		return nil, false, err
+	}
+	return &cur, true, refreshHead(tx, c.Country, c.Number)
 }
 
 // ApplyStatus applies a status change to a certificate version on its own

@@ -38,6 +38,7 @@ type readTx struct {
 	bkt      [nHot]*bolt.Bucket
 	opened   [nHot]bool
 	cur      [nHot]*bolt.Cursor
+	head     viewHead // the last check head read, its statuses' array reused
 }
 
 // The buckets a customs check reads.
