@@ -4,10 +4,13 @@
 //
 // The server runs as a child process (the same binary with -serve), so its
 // memory is measured apart from the load generator's. It serves
-// gateway/customs' real handler (router, bearer-token check, JSON, one bbolt
+// gateway/customs' real handler (bearer-token check, JSON, one pooled bbolt
 // read transaction per check) over a store seeded with N check views written
-// directly into bbolt (no documents are signed). The seeded file is kept and
-// reused by later runs with the same N.
+// directly into bbolt (no documents are signed). With -inbound each view
+// arrives instead as a receiving node stores it: in an accepted inbound
+// message with its issued status (Inbox.Accept), so the inbox index and the
+// status records hold an entry per certificate, as on a real node. The
+// seeded file is kept and reused by later runs with the same N and mode.
 //
 //	go run ./cmd/ecogate-loadcheck -n 10000 -c 64 -d 10s
 //	go run ./cmd/ecogate-loadcheck -n 1000000 -c 64 -d 10s
@@ -21,5 +24,6 @@
 // trivial one alternately, K times each, under the same client, and prints
 // the throughput ratio and the server CPU per request of each:
 //
-//	go run ./cmd/ecogate-loadcheck -n 1000000 -tls -compare 3 -c 64 -d 10s
+//	go run ./cmd/ecogate-loadcheck -n 1000000 -tls -compare 3 -c 16 -d 8s
+//	go run ./cmd/ecogate-loadcheck -n 1000000 -inbound -tls -compare 3 -c 16 -d 8s
 package main
