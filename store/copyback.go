@@ -272,8 +272,11 @@ var backSteps = []backStep{
 		return err
 	}},
 	{"cu_util", "SELECT country, number, item, used FROM cu_util", func(tx *bolt.Tx, v []any) error {
-		_, err := putNew(tx, bktCuUtil, key(asBytes(v[0]), asBytes(v[1]), be32(uint32(asInt(v[2])))), be64(uint64(asInt(v[3]))))
-		return err
+		if _, err := putNew(tx, bktCuUtil, key(asBytes(v[0]), asBytes(v[1]), be32(uint32(asInt(v[2])))), be64(uint64(asInt(v[3])))); err != nil {
+			return err
+		}
+		// cu_view was copied before: its head takes this utilisation in.
+		return refreshHead(tx, string(asBytes(v[0])), string(asBytes(v[1])))
 	}},
 	{"cu_decl", "SELECT country, number, declaration_ref, rec FROM cu_decl", func(tx *bolt.Tx, v []any) error {
 		_, err := putNew(tx, bktCuDecl, key(asBytes(v[0]), asBytes(v[1]), asBytes(v[2])), asBytes(v[3]))

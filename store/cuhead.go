@@ -31,7 +31,8 @@ import (
 //
 //	legacy: be64(basedOn) view
 //	headed: be64(headMarker) uvarint(basedOn) uvarint(latest)
-//	        uvarint(n) n × (uvarint(version) str(status) str(replacedBy)) view
+//	        uvarint(n) n × (uvarint(version) str(status) str(replacedBy))
+//	        uvarint(m) m × (uvarint(item) uvarint(used)) view
 //
 // where str is uvarint(len) bytes. headMarker is no inbox sequence and not
 // ViewFromQuery.
@@ -41,6 +42,7 @@ const headMarker = ^uint64(0) - 1
 type viewHead struct {
 	basedOn, latest uint64
 	statuses        []headStatus
+	used            []Used // utilised quantity per goods item (cu_util)
 }
 
 // headStatus is the part of a version's CertStatus a check reads.
@@ -79,6 +81,11 @@ func appendViewValue(b []byte, h *viewHead, view []byte) []byte {
 		b = binary.AppendUvarint(b, uint64(len(s.replacedBy)))
 		b = append(b, s.replacedBy...)
 	}
+	b = binary.AppendUvarint(b, uint64(len(h.used)))
+	for _, u := range h.used {
+		b = binary.AppendUvarint(b, uint64(u.Seq))
+		b = binary.AppendUvarint(b, uint64(u.Used))
+	}
 	return append(b, view...)
 }
 
@@ -88,7 +95,7 @@ var errBadHead = errors.New("check view value has a damaged head")
 // value (h then has only basedOn). The statuses go to h.statuses' array;
 // their strings are copies, the view aliases v.
 func parseViewValue(v []byte, h *viewHead) (view []byte, headed bool, err error) {
-	h.statuses = h.statuses[:0]
+	h.statuses, h.used = h.statuses[:0], h.used[:0]
 	if len(v) < 8 {
 		return nil, false, errBadHead
 	}
@@ -129,6 +136,14 @@ func parseViewValue(v []byte, h *viewHead) (view []byte, headed bool, err error)
 		st := headStatus{version: int(ver), status: certState(raw()), replacedBy: str()}
 		h.statuses = append(h.statuses, st)
 	}
+	m := uv()
+	if m > uint64(len(r)) {
+		return nil, false, errBadHead
+	}
+	for range m {
+		seq := uv()
+		h.used = append(h.used, Used{Seq: int(seq), Used: int64(uv())})
+	}
 	if err != nil {
 		return nil, false, err
 	}
@@ -163,7 +178,19 @@ func headOf(tx *bolt.Tx, country, number string, basedOn uint64) (viewHead, erro
 		h.statuses = append(h.statuses, headStatus{version: s.Version, status: s.Status, replacedBy: s.ReplacedBy})
 		return true
 	})
-	return h, err
+	if err != nil {
+		return h, err
+	}
+	if ub := tx.Bucket([]byte(bktCuUtil)); ub != nil {
+		p := prefix([]byte(country), []byte(number))
+		scanPrefix(ub, p, func(k, v []byte) bool {
+			if len(k) == len(p)+4 && len(v) == 8 { // as Snapshot reads them
+				h.used = append(h.used, Used{Seq: int(binary.BigEndian.Uint32(k[len(p):])), Used: int64(binary.BigEndian.Uint64(v))})
+			}
+			return true
+		})
+	}
+	return h, nil
 }
 
 // viewValue is the value stored for a view built from the inbox message of
@@ -177,7 +204,7 @@ func viewValue(tx *bolt.Tx, country, number string, basedOn uint64, view []byte)
 }
 
 // refreshHead recomputes the head of (country, number)'s view after a
-// write to in_cert or cert_state in tx. A legacy value and a missing view
+// write to in_cert, cert_state or cu_util in tx. A legacy value and a missing view
 // are left alone.
 func refreshHead(tx *bolt.Tx, country, number string) error {
 	b := tx.Bucket([]byte(bktCuView))
@@ -233,8 +260,8 @@ func checkViewHeads(tx *bolt.Tx) error {
 			return err
 		}
 		if !bytes.Equal(appendViewValue(nil, &want, view), v) {
-			return fmt.Errorf("check view of %s/%s: its head (latest message %d, %d status records) is not what the inbox holds (latest %d, %d status records)",
-				p[0], p[1], h.latest, len(h.statuses), want.latest, len(want.statuses))
+			return fmt.Errorf("check view of %s/%s: its head (latest message %d, %d status records, %d utilised items) is not what the inbox and the decisions hold (latest %d, %d status records, %d utilised items)",
+				p[0], p[1], h.latest, len(h.statuses), len(h.used), want.latest, len(want.statuses), len(want.used))
 		}
 		return nil
 	})

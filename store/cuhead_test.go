@@ -52,6 +52,13 @@ func snapshotFromSources(t *testing.T, db *DB, country, number string) (Snapshot
 			}
 			s.HasStatus, s.Status, s.ReplacedBy = true, st.Status, st.ReplacedBy
 		}
+		if ub := tx.Bucket([]byte(bktCuUtil)); ub != nil {
+			p := prefix([]byte(country), []byte(number))
+			scanPrefix(ub, p, func(k, v []byte) bool {
+				s.Used = append(s.Used, Used{Seq: int(binary.BigEndian.Uint32(k[len(p):])), Used: int64(binary.BigEndian.Uint64(v))})
+				return true
+			})
+		}
 		return nil
 	}))
 	return s, found
@@ -70,12 +77,12 @@ func TestViewHeadsFollowTheInbox(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 11))
 	numbers := []string{"C1", "C2", "C3", "C10"} // C1 is a prefix of C10
 	states := []CertState{CertIssued, CertWithdrawn, CertReplaced}
-	headed := 0
+	headed, usedSeen := 0, 0
 	for step := range 400 {
 		n := numbers[r.IntN(len(numbers))]
 		ver := 1 + r.IntN(3)
 		var what string
-		switch op := r.IntN(5); op {
+		switch op := r.IntN(6); op {
 		case 0, 1: // a message about n, maybe with its view and statuses
 			rec := InRecord{ID: fmt.Sprint("m", step), From: "IN", CertNumber: n, Version: ver, Kind: fmt.Sprint("kind", step), Content: []byte(fmt.Sprint("doc ", step)), Outcome: StateDelivered}
 			if op == 0 {
@@ -107,6 +114,13 @@ func TestViewHeadsFollowTheInbox(t *testing.T) {
 		case 3: // a view rebuilt from the inbox (basedOn 0: the latest message)
 			what = "put view of " + n
 			mustNil(t, what, cu.PutView(ctx, "IN", n, 0, []byte(fmt.Sprintf("v%d rebuilt %s at %d", ver, n, step))))
+		case 5: // a customs decision utilising goods items
+			d := Decision{Country: "IN", Number: n, Version: ver, DeclarationRef: fmt.Sprint("D", step), Fingerprint: fmt.Sprint(step),
+				Items: []DecisionItem{{Seq: 1 + r.IntN(3), PreferenceGiven: true, Use: int64(1 + r.IntN(5)), Limit: 1000}}}
+			what = fmt.Sprintf("decide on %s item %d", n, d.Items[0].Seq)
+			if _, err := cu.Decide(ctx, d, nil); err != nil {
+				t.Fatalf("step %d %s: %v", step, what, err)
+			}
 		case 4: // a view from a query answer
 			what = "put query view of " + n
 			mustNil(t, what, cu.PutView(ctx, "IN", n, ViewFromQuery, []byte(fmt.Sprintf("v%d query %s at %d", ver, n, step))))
@@ -118,20 +132,31 @@ func TestViewHeadsFollowTheInbox(t *testing.T) {
 				t.Fatalf("step %d (%s): snapshot of %s: %v", step, what, m, err)
 			}
 			want, wantOK := snapshotFromSources(t, db, "IN", m)
-			got.Used = nil
+			if !ok {
+				got.Used = nil // without a view, Snapshot reads no utilisation
+			}
+			if !wantOK {
+				want.Used = nil
+			}
+			if len(got.Used) == 0 {
+				got.Used = nil
+			}
 			if ok != wantOK || !reflect.DeepEqual(got, want) {
 				t.Fatalf("step %d (%s): snapshot of %s\n got %v %+v\nwant %v %+v", step, what, m, ok, got, wantOK, want)
 			}
 			if ok && got.HasStatus {
 				headed++
 			}
+			if ok && len(got.Used) > 0 {
+				usedSeen++
+			}
 		}
 		if step%50 == 49 {
 			mustNil(t, "check", db.Check(ctx))
 		}
 	}
-	if headed < 100 {
-		t.Fatalf("only %d snapshots had a status: the sequence proves little", headed)
+	if headed < 100 || usedSeen < 100 {
+		t.Fatalf("only %d snapshots had a status and %d a utilisation: the sequence proves little", headed, usedSeen)
 	}
 }
 
@@ -211,7 +236,7 @@ func TestCheckFindsAStaleHead(t *testing.T) {
 // FuzzParseViewValue: any bytes parse to an error or to a head that
 // encodes back to a prefix of the input; never a panic.
 func FuzzParseViewValue(f *testing.F) {
-	h := viewHead{basedOn: 3, latest: 4, statuses: []headStatus{{1, CertIssued, ""}, {2, CertReplaced, "X/3"}}}
+	h := viewHead{basedOn: 3, latest: 4, statuses: []headStatus{{1, CertIssued, ""}, {2, CertReplaced, "X/3"}}, used: []Used{{1, 5e9}, {3, 7}}}
 	f.Add(appendViewValue(nil, &h, []byte("v1 view")))
 	f.Add(append(be64(7), "legacy"...))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe, 0x80})

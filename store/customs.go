@@ -598,7 +598,9 @@ func (c *Customs) Snapshot(country, number string, versionOf func(view []byte) i
 				dst.HasStatus, dst.Status, dst.ReplacedBy = true, st.Status, st.ReplacedBy
 			}
 		}
-		if cur := t.cursor(hotCuUtil); cur != nil {
+		if headed {
+			dst.Used = append(dst.Used, t.head.used...)
+		} else if cur := t.cursor(hotCuUtil); cur != nil {
 			p := append(k, 0)
 			for uk, uv := cur.Seek(p); uk != nil && bytes.HasPrefix(uk, p); uk, uv = cur.Next() {
 				if len(uk) != len(p)+4 || len(uv) != 8 {
@@ -803,6 +805,9 @@ func (c *Customs) Decide(ctx context.Context, d Decision, msg *OutMessage) (*Dec
 			if err := ub.Put(ukey(seq), be64(uint64(totals[seq]))); err != nil {
 				return err
 			}
+		}
+		if err := refreshHead(tx, d.Country, d.Number); err != nil {
+			return err
 		}
 		d.Remaining = rem
 		v, err := json.Marshal(&d)
