@@ -321,3 +321,38 @@ func TestUpgradeViewHeads(t *testing.T) {
 		t.Fatalf("upgraded snapshot of a view with no message %v %v %+v", ok, err, s)
 	}
 }
+
+// TestUnreadableViewReadsAsMissing: a view value too short or with a
+// damaged head is read as no view (with the inbox's latest message, so
+// the caller builds it again), PutView replaces it, and DB.Check names it
+// until then.
+func TestUnreadableViewReadsAsMissing(t *testing.T) {
+	for name, bad := range map[string][]byte{"short": {1, 2, 3}, "damaged head": append(be64(headMarker), 0xff)} {
+		t.Run(name, func(t *testing.T) {
+			db, _ := openTest(t, newFakeClock())
+			ctx := context.Background()
+			if _, err := db.Inbox().Accept(ctx, InRecord{ID: "m1", From: "IN", CertNumber: "C1", Version: 1, Kind: "issue", Content: []byte("x"), Outcome: StateDelivered}); err != nil {
+				t.Fatal(err)
+			}
+			mustNil(t, "damage", db.update(ctx, func(tx *bolt.Tx) error {
+				b, err := bucketRW(tx, bktCuView)
+				if err != nil {
+					return err
+				}
+				return b.Put(key([]byte("IN"), []byte("C1")), bad)
+			}))
+			if err := db.Check(ctx); err == nil || !strings.Contains(err.Error(), "IN/C1") {
+				t.Fatalf("Check: %v", err)
+			}
+			var s Snapshot
+			if ok, err := db.Customs().Snapshot("IN", "C1", testViewVersion, &s); ok || err != nil || s.LatestSeq != 1 {
+				t.Fatalf("snapshot of an unreadable view: %v %v %+v", ok, err, s)
+			}
+			mustNil(t, "rebuild", db.Customs().PutView(ctx, "IN", "C1", 0, []byte("v1 rebuilt")))
+			if ok, err := db.Customs().Snapshot("IN", "C1", testViewVersion, &s); !ok || err != nil || s.Stale || string(s.View) != "v1 rebuilt" {
+				t.Fatalf("snapshot after the rebuild: %v %v %+v", ok, err, s)
+			}
+			mustNil(t, "check", db.Check(ctx))
+		})
+	}
+}

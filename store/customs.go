@@ -570,7 +570,12 @@ func (c *Customs) Snapshot(country, number string, versionOf func(view []byte) i
 		}
 		view, headed, err := parseViewValue(v, &t.head)
 		if err != nil {
-			return fmt.Errorf("check view: %w", err)
+			// Unreadable: as if there were none, so that the caller
+			// builds it again from the inbox (PutView replaces it);
+			// DB.Check names it.
+			c.db.log.Warn("store: a customs check view is unreadable; it is read as missing", "certificate", country+"/"+number, "err", err)
+			dst.LatestSeq = latestInSeqCursor(t.cursor(hotInCert), country, number)
+			return nil
 		}
 		found = true
 		dst.View = append(dst.View, view...)
