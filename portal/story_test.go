@@ -449,7 +449,11 @@ func (s *story) refusals(id string) {
 	}
 	// CSRF: missing, wrong, another session's token.
 	off := clients["eic-admin"]
-	for name, tok := range map[string]string{"missing": "", "wrong": "x" + off.csrf[1:], "another session's": clients["alpha"].csrf} {
+	wrong := "x" + off.csrf[1:]
+	if wrong == off.csrf { // the token began with x (1 in 64)
+		wrong = "y" + off.csrf[1:]
+	}
+	for name, tok := range map[string]string{"missing": "", "wrong": wrong, "another session's": clients["alpha"].csrf} {
 		f := url.Values{"office": {"MUM"}}
 		if tok != "" {
 			f.Set("csrf", tok)

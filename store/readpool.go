@@ -113,17 +113,7 @@ func (p *readPool) put(t *readTx) {
 
 // writing is called by the writer before each write transaction: it closes
 // the idle transactions and retires the ones in use.
-func (p *readPool) writing() {
-	p.mu.Lock()
-	p.gen++
-	p.busy = true
-	idle := p.idle
-	p.idle = nil
-	p.mu.Unlock()
-	for _, t := range idle {
-		_ = t.tx.Rollback()
-	}
-}
+func (p *readPool) writing() { p.drain(func() { p.gen++; p.busy = true }) }
 
 // written is called by the writer after each write transaction, committed
 // or not.
@@ -135,9 +125,13 @@ func (p *readPool) written() {
 
 // close closes the idle transactions and pools nothing more (before the
 // store closes, which waits for every open transaction).
-func (p *readPool) close() {
+func (p *readPool) close() { p.drain(func() { p.closed = true }) }
+
+// drain runs mark under the pool's lock, takes the idle transactions and
+// rolls them back.
+func (p *readPool) drain(mark func()) {
 	p.mu.Lock()
-	p.closed = true
+	mark()
 	idle := p.idle
 	p.idle = nil
 	p.mu.Unlock()

@@ -31,6 +31,27 @@ func warmReads(t *testing.T, cu *Customs, number string) {
 	wg.Wait()
 }
 
+// keepReading takes snapshots of number from n goroutines until the
+// returned stop is called (which waits for them).
+func keepReading(t *testing.T, cu *Customs, number string, n int) (stop func()) {
+	var done atomic.Bool
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var s Snapshot
+			for !done.Load() {
+				if _, err := cu.Snapshot("IN", number, nil, &s); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	return func() { done.Store(true); wg.Wait() }
+}
+
 // TestSnapshotSeesEveryCommittedWrite: a snapshot taken after a write
 // returned sees it (views, decisions' utilised quantities), however warm
 // the pool of read transactions is and while other goroutines keep taking
@@ -46,26 +67,7 @@ func TestSnapshotSeesEveryCommittedWrite(t *testing.T) {
 	if db.reads.idleCount() == 0 {
 		t.Fatal("no idle read transaction after warming: the test would prove nothing")
 	}
-	stop := make(chan struct{})
-	var readers sync.WaitGroup
-	for range 3 {
-		readers.Add(1)
-		go func() {
-			defer readers.Done()
-			var s Snapshot
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if _, err := cu.Snapshot("IN", "C1", nil, &s); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		}()
-	}
+	stop := keepReading(t, cu, "C1", 3)
 	var s Snapshot
 	for i := 1; i <= 200; i++ {
 		want := []byte(fmt.Sprint("v", i))
@@ -88,8 +90,7 @@ func TestSnapshotSeesEveryCommittedWrite(t *testing.T) {
 			}
 		}
 	}
-	close(stop)
-	readers.Wait()
+	stop()
 }
 
 // TestReadPoolLetsTheFileGrow: writes that grow the file (and so remap
@@ -103,19 +104,7 @@ func TestReadPoolLetsTheFileGrow(t *testing.T) {
 		t.Fatal(err)
 	}
 	warmReads(t, cu, "C1")
-	var stop atomic.Bool
-	var readers sync.WaitGroup
-	readers.Add(1)
-	go func() {
-		defer readers.Done()
-		var s Snapshot
-		for !stop.Load() {
-			if _, err := cu.Snapshot("IN", "C1", nil, &s); err != nil {
-				t.Error(err)
-				return
-			}
-		}
-	}()
+	stop := keepReading(t, cu, "C1", 1)
 	done := make(chan error, 1)
 	go func() {
 		big := bytes.Repeat([]byte("x"), 256<<10)
@@ -135,8 +124,7 @@ func TestReadPoolLetsTheFileGrow(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatalf("64 MiB of writes did not finish in a minute with read transactions pooled: the writer waits on them (%s)", path)
 	}
-	stop.Store(true)
-	readers.Wait()
+	stop()
 	warmReads(t, cu, "C1")
 	closed := make(chan error, 1)
 	go func() { closed <- db.Close() }()
