@@ -6,6 +6,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
+	"log/slog"
 	"math"
 	"sort"
 	"strings"
@@ -14,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ecogate/ecogate/store"
 )
 
 // This file watches the expiry of every certificate the node relies on:
@@ -44,12 +48,60 @@ const (
 	UsePartnerAnchor = "documentSigning.anchors"
 )
 
+// UseCustomsClient is the use of the certificates customs clients are
+// bound to (ecogate customs-clients add --cert, renew --cert).
+const UseCustomsClient = "customs.clients"
+
+// customsClientLister lists the customs clients (CustomsStore has it).
+type customsClientLister interface {
+	Clients(ctx context.Context) ([]store.CustomsClient, error)
+}
+
+// customsClientCerts are the certificates the active customs clients are
+// bound to: each one's current certificate and, while a renewal is under
+// way, its next one. A binding keeps the certificate's SHA-256, subject
+// and NotAfter, not the certificate, so each watched certificate carries
+// those alone: Raw is the SHA-256 (it tells bindings apart), the subject
+// label is "client: subject", there is no serial. A store that cannot
+// list its clients adds none (logged), so a scrape never fails on it.
+func customsClientCerts(cs customsClientLister, log *slog.Logger) []WatchedCertificate {
+	if cs == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	clients, err := cs.Clients(ctx)
+	if err != nil {
+		log.Warn("certificate expiry: cannot list the customs clients; their certificates are left out", "err", err)
+		return nil
+	}
+	var out []WatchedCertificate
+	for _, cl := range clients {
+		if !cl.Revoked.IsZero() {
+			continue
+		}
+		for _, b := range []struct {
+			sha, subject string
+			notAfter     time.Time
+		}{{cl.CertSHA256, cl.CertSubject, cl.CertNotAfter}, {cl.NextCertSHA256, cl.NextCertSubject, cl.NextCertNotAfter}} {
+			raw, err := hex.DecodeString(b.sha)
+			if err != nil || len(raw) != sha256.Size || b.notAfter.IsZero() {
+				continue
+			}
+			out = append(out, WatchedCertificate{Use: UseCustomsClient, Cert: &x509.Certificate{Raw: raw, NotAfter: b.notAfter,
+				Subject: pkix.Name{CommonName: cl.ID + ": " + b.subject}}})
+		}
+	}
+	return out
+}
+
 // WatchedCertificate is a certificate the node relies on, watched for
 // expiry.
 type WatchedCertificate struct {
 	// Use names where the certificate comes from: the configuration key of
-	// a node's own certificate (tls.cert, signing.chain, ...) or, for a
-	// partner's, the registry key (UsePartnerTLSCA, UsePartnerAnchor).
+	// a node's own certificate (tls.cert, signing.chain, ...), for a
+	// partner's the registry key (UsePartnerTLSCA, UsePartnerAnchor), or
+	// UseCustomsClient for a customs client's bound certificate.
 	Use string
 	// Partner is the partner's country code; empty for the node's own.
 	Partner string
@@ -96,7 +148,8 @@ func tlsChain(c *tls.Certificate) []*x509.Certificate {
 // Certificates lists every certificate the node relies on now, one per use,
 // partner and certificate, sorted by partner, use and expiry: its own (the
 // TLS server and client certificates with their chains, and
-// Options.Certificates) and each partner's TLS CAs and document-signing
+// Options.Certificates, which Config.Open makes list the customs clients'
+// bound certificates too) and each partner's TLS CAs and document-signing
 // anchors from the partner directory as it is at this call.
 func (n *Node) Certificates() []WatchedCertificate {
 	out := append([]WatchedCertificate(nil), n.ownCerts...)
@@ -217,7 +270,7 @@ type certCollector struct {
 
 func newCertCollector(n *Node) *certCollector {
 	return &certCollector{n: n, desc: prometheus.NewDesc("ecogate_certificate_expiry_timestamp_seconds",
-		"NotAfter of each certificate the node relies on, as Unix seconds: its own by configuration key (use) and its partners' TLS CAs and document-signing anchors (partner); alert on `ecogate_certificate_expiry_timestamp_seconds - time() < 30*86400`.",
+		"NotAfter of each certificate the node relies on, as Unix seconds: its own by configuration key (use), its partners' TLS CAs and document-signing anchors (partner), and the certificates customs clients are bound to (use customs.clients); alert on `ecogate_certificate_expiry_timestamp_seconds - time() < 30*86400`.",
 		[]string{"use", "partner", "subject", "serial"}, nil)}
 }
 

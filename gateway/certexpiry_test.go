@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/ecogate/ecogate/certs"
+	"github.com/ecogate/ecogate/gateway/customs"
 	"github.com/ecogate/ecogate/internal/devsite"
 	"github.com/ecogate/ecogate/partners"
 	"github.com/ecogate/ecogate/store"
@@ -161,7 +162,7 @@ func compareSeries(t *testing.T, n *Node, want []series) {
 	t.Helper()
 	c := newCertCollector(n)
 	var b strings.Builder
-	fmt.Fprintf(&b, "# HELP %s NotAfter of each certificate the node relies on, as Unix seconds: its own by configuration key (use) and its partners' TLS CAs and document-signing anchors (partner); alert on `ecogate_certificate_expiry_timestamp_seconds - time() < 30*86400`.\n# TYPE %s gauge\n", expiryMetric, expiryMetric)
+	fmt.Fprintf(&b, "# HELP %s NotAfter of each certificate the node relies on, as Unix seconds: its own by configuration key (use), its partners' TLS CAs and document-signing anchors (partner), and the certificates customs clients are bound to (use customs.clients); alert on `ecogate_certificate_expiry_timestamp_seconds - time() < 30*86400`.\n# TYPE %s gauge\n", expiryMetric, expiryMetric)
 	for _, s := range want {
 		fmt.Fprintf(&b, "%s{partner=%q,serial=%q,subject=%q,use=%q} %d\n", expiryMetric, s.partner, s.serial, s.subject, s.use, s.notAfter.Unix())
 	}
@@ -451,6 +452,23 @@ func TestCertificateExpiryFromConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer inst.Close()
+	// Customs clients bound to certificates: an active one in a renewal
+	// (both certificates watched), a revoked one and a token client (none).
+	ctx := context.Background()
+	notAfter := time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)
+	for _, cl := range []store.CustomsClient{
+		{ID: "decl-1", Name: "declarations", CertSHA256: strings.Repeat("a1", 32), CertSubject: "CN=declarations", CertNotAfter: notAfter,
+			NextCertSHA256: strings.Repeat("b2", 32), NextCertSubject: "CN=declarations 2027", NextCertNotAfter: notAfter.AddDate(1, 0, 0), Scopes: customs.Scopes()},
+		{ID: "old-1", Name: "old", CertSHA256: strings.Repeat("c3", 32), CertSubject: "CN=old", CertNotAfter: notAfter, Scopes: customs.Scopes()},
+		{ID: "tok-1", Name: "token", SecretHash: strings.Repeat("d4", 32), Scopes: customs.Scopes()},
+	} {
+		if err := inst.Engine.Customs.AddClient(ctx, cl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := inst.Engine.Customs.RevokeClient(ctx, "old-1"); err != nil {
+		t.Fatal(err)
+	}
 	have := map[string]bool{}
 	for _, w := range inst.Node.Certificates() {
 		have[w.Partner+"/"+w.Use+"/"+w.Cert.Subject.CommonName] = true
@@ -462,9 +480,15 @@ func TestCertificateExpiryFromConfig(t *testing.T) {
 		"/customs.tokenCert/ecogate dev IN QR payload signer", "/customs.clientCAs/ecogate dev IN root CA",
 		"/verify.tlsCert/ecogate dev IN TLS server", "/issuance.officerAnchors/ecogate dev IN issuing authority CA",
 		"VN/tls.clientCAs/ecogate dev VN root CA", "VN/documentSigning.anchors/ecogate dev VN root CA",
+		"/customs.clients/decl-1: CN=declarations", "/customs.clients/decl-1: CN=declarations 2027",
 	} {
 		if !have[k] {
 			t.Errorf("not watched: %s (have %v)", k, have)
+		}
+	}
+	for k := range have {
+		if strings.Contains(k, "old-1") || strings.Contains(k, "tok-1") {
+			t.Errorf("watched: %s (revoked, or no certificate)", k)
 		}
 	}
 	if k := testutil.CollectAndCount(inst.Node.Registry(), expiryMetric); k != len(have) {

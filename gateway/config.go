@@ -681,7 +681,9 @@ func (c *Config) Open(log *slog.Logger) (*Instance, error) {
 		Lease:             time.Duration(c.Delivery.Lease),
 		PullFrom:          c.Pull.From,
 		PullInterval:      time.Duration(c.Pull.Interval),
-		Certificates:      func() []WatchedCertificate { return watched },
+		Certificates: func() []WatchedCertificate {
+			return append(append([]WatchedCertificate(nil), watched...), customsClientCerts(eng.Customs, log)...)
+		},
 		CRLs: func() []WatchedCRL {
 			out := append([]WatchedCRL(nil), ownCRLs...)
 			if f.clientCRLs != nil {
