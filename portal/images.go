@@ -2,6 +2,7 @@ package portal
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"image"
@@ -9,6 +10,7 @@ import (
 	_ "image/png"  // decode uploaded PNG stamps and signatures
 	"io"
 	"net/http"
+	"sync"
 
 	"github.com/go-chi/chi/v5"
 
@@ -60,6 +62,37 @@ type imageRow struct {
 	Check             Background
 }
 
+// maxBackgrounds bounds backgroundCache: past it the cache starts again.
+const maxBackgrounds = 4096
+
+// backgroundCache remembers CheckBackground's answer per image content
+// (its SHA-256), so that the images page decodes each stored image once,
+// not at every view. An image's content never changes under its hash;
+// a new upload is another content.
+type backgroundCache struct {
+	mu sync.Mutex
+	m  map[[sha256.Size]byte]Background
+}
+
+// check is CheckBackground(data), from the cache when it has it.
+func (c *backgroundCache) check(data []byte) Background {
+	k := sha256.Sum256(data)
+	c.mu.Lock()
+	b, ok := c.m[k]
+	c.mu.Unlock()
+	if ok {
+		return b
+	}
+	b = CheckBackground(data)
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxBackgrounds {
+		c.m = make(map[[sha256.Size]byte]Background)
+	}
+	c.m[k] = b
+	c.mu.Unlock()
+	return b
+}
+
 type imagesView struct {
 	Stamps, Signatures []imageRow
 }
@@ -90,7 +123,7 @@ func (s *Server) imagesPage(w http.ResponseWriter, r *http.Request, status int, 
 		if err != nil {
 			return ir, err
 		}
-		ir.Image, ir.Check = img, CheckBackground(data)
+		ir.Image, ir.Check = img, s.backgrounds.check(data)
 		return ir, nil
 	}
 	v := &imagesView{}

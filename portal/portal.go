@@ -103,6 +103,8 @@ type Server struct {
 	// registering serialises self-registrations, so that two cannot both
 	// find a user name free and one overwrite the other's login.
 	registering sync.Mutex
+	// backgrounds remembers the images page's background checks.
+	backgrounds backgroundCache
 }
 
 const (
