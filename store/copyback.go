@@ -209,11 +209,18 @@ var backSteps = []backStep{
 		if err := tx.Bucket([]byte(bktInState)).Put(inStateKey(&r), []byte(r.ID)); err != nil {
 			return err
 		}
-		return putIn(tx, &r)
+		if err := putIn(tx, &r); err != nil {
+			return err
+		}
+		// A view copied by an interrupted earlier run takes this message
+		// in (none yet on a first run: one Get).
+		return refreshHead(tx, r.From, r.CertNumber)
 	}},
 	{"cert_status", "SELECT country, number, version, rec FROM cert_status", func(tx *bolt.Tx, v []any) error {
-		_, err := putNew(tx, bktCertState, certKey(string(asBytes(v[0])), string(asBytes(v[1])), int(asInt(v[2]))), asBytes(v[3]))
-		return err
+		if _, err := putNew(tx, bktCertState, certKey(string(asBytes(v[0])), string(asBytes(v[1])), int(asInt(v[2]))), asBytes(v[3])); err != nil {
+			return err
+		}
+		return refreshHead(tx, string(asBytes(v[0])), string(asBytes(v[1])))
 	}},
 	{"issued", "SELECT number, token, rec FROM issued", func(tx *bolt.Tx, v []any) error {
 		number, token := asBytes(v[0]), asBytes(v[1])

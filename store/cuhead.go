@@ -52,10 +52,12 @@ type headStatus struct {
 	replacedBy string
 }
 
-// stale reports whether a message about the certificate arrived after the
-// view was built.
-func (h *viewHead) stale() bool {
-	return h.basedOn != h.latest && !(h.basedOn == ViewFromQuery && h.latest == 0)
+// staleView reports whether a view built from the inbox message basedOn
+// is stale when latest is the last message about the certificate (0:
+// none): a message arrived after it was built. A view from a query answer
+// is stale as soon as any message arrives.
+func staleView(basedOn, latest uint64) bool {
+	return basedOn != latest && !(basedOn == ViewFromQuery && latest == 0)
 }
 
 // status is the status record of version (ok false when there is none).
@@ -206,6 +208,7 @@ func viewValue(tx *bolt.Tx, country, number string, basedOn uint64, view []byte)
 // refreshHead recomputes the head of (country, number)'s view after a
 // write to in_cert, cert_state or cu_util in tx. A legacy value and a missing view
 // are left alone.
+// An unreadable value is left alone too.
 func refreshHead(tx *bolt.Tx, country, number string) error {
 	b := tx.Bucket([]byte(bktCuView))
 	if b == nil {
@@ -218,10 +221,10 @@ func refreshHead(tx *bolt.Tx, country, number string) error {
 	}
 	var old viewHead
 	view, headed, err := parseViewValue(v, &old)
-	if err != nil {
-		return fmt.Errorf("check view of %s/%s: %w", country, number, err)
-	}
-	if !headed {
+	if err != nil || !headed {
+		// An unreadable value is read as no view and rebuilt from the
+		// inbox by the next check (DB.Check names it): it must not
+		// stop the inbox, statuses or decisions from being written.
 		return nil
 	}
 	h, err := headOf(tx, country, number, old.basedOn)
@@ -244,7 +247,7 @@ func checkViewHeads(tx *bolt.Tx) error {
 	}
 	var h viewHead
 	return b.ForEach(func(k, v []byte) error {
-		p := bytes.SplitN(k, []byte{0}, 2)
+		p := split2(k)
 		if len(p) != 2 {
 			return fmt.Errorf("check view under key %q is malformed", k)
 		}
@@ -255,7 +258,7 @@ func checkViewHeads(tx *bolt.Tx) error {
 		if !headed {
 			return nil
 		}
-		want, err := headOf(tx, string(p[0]), string(p[1]), h.basedOn)
+		want, err := headOf(tx, p[0], p[1], h.basedOn)
 		if err != nil {
 			return err
 		}
@@ -325,7 +328,7 @@ func (db *DB) upgradeViewHeads() {
 				var h viewHead
 				for _, k := range keys {
 					v := b.Get(k)
-					p := bytes.SplitN(k, []byte{0}, 2)
+					p := split2(k)
 					if v == nil || len(p) != 2 {
 						continue
 					}
@@ -333,7 +336,7 @@ func (db *DB) upgradeViewHeads() {
 					if err != nil || headed {
 						continue // DB.Check reports a damaged one
 					}
-					nv, err := viewValue(tx, string(p[0]), string(p[1]), h.basedOn, view)
+					nv, err := viewValue(tx, p[0], p[1], h.basedOn, view)
 					if err != nil {
 						return err
 					}
@@ -351,7 +354,13 @@ func (db *DB) upgradeViewHeads() {
 			})
 		}
 		if err != nil {
-			if !errors.Is(err, ErrClosed) {
+			closing := false
+			select {
+			case <-db.closing: // Close ran first: bbolt may say so its own way
+				closing = true
+			default:
+			}
+			if !closing && !errors.Is(err, ErrClosed) {
 				db.log.Error("store: adding check heads to the views stored before them stopped; checks read those views the slower way", "path", db.path, "err", err)
 			}
 			return

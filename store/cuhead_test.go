@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -233,8 +234,8 @@ func TestCheckFindsAStaleHead(t *testing.T) {
 	mustNil(t, "repair", db.update(ctx, func(tx *bolt.Tx) error { return refreshHead(tx, "IN", "C1") }))
 }
 
-// FuzzParseViewValue: any bytes parse to an error or to a head that
-// encodes back to a prefix of the input; never a panic.
+// FuzzParseViewValue: any bytes parse to an error or to a head and view
+// that parse again, re-encoded, to the same head and view; never a panic.
 func FuzzParseViewValue(f *testing.F) {
 	h := viewHead{basedOn: 3, latest: 4, statuses: []headStatus{{1, CertIssued, ""}, {2, CertReplaced, "X/3"}}, used: []Used{{1, 5e9}, {3, 7}}}
 	f.Add(appendViewValue(nil, &h, []byte("v1 view")))
@@ -246,8 +247,14 @@ func FuzzParseViewValue(f *testing.F) {
 		if err != nil || !headed {
 			return
 		}
-		if got := appendViewValue(nil, &h, view); len(got) > len(b) {
-			t.Fatalf("re-encoded head is longer than the input")
+		again := appendViewValue(nil, &h, view)
+		if len(again) > len(b) || !bytes.Equal(again[len(again)-len(view):], view) {
+			t.Fatalf("re-encoded value %x is not a head before the view %x", again, view)
+		}
+		var h2 viewHead
+		view2, headed2, err := parseViewValue(again, &h2)
+		if err != nil || !headed2 || !bytes.Equal(view2, view) || !reflect.DeepEqual(h2, h) {
+			t.Fatalf("re-encoded value parses to %+v %q (%v), want %+v %q", h2, view2, err, h, view)
 		}
 	})
 }
@@ -277,7 +284,7 @@ func TestUpgradeViewHeads(t *testing.T) {
 				return err
 			}
 		}
-		return tx.Bucket([]byte(bktMeta)).Delete([]byte(viewHeadsKey))
+		return tx.Bucket([]byte(bktMeta)).Put([]byte(schemaKey), []byte("1")) // before heads
 	}))
 	mustNil(t, "close", db.Close())
 	db2, err := Open(path, Options{})
@@ -312,6 +319,12 @@ func TestUpgradeViewHeads(t *testing.T) {
 	if legacy != 0 {
 		t.Fatalf("%d views still without a head", legacy)
 	}
+	mustNil(t, "schema", db2.view(func(tx *bolt.Tx) error {
+		if v := string(tx.Bucket([]byte(bktMeta)).Get([]byte(schemaKey))); v != fmt.Sprint(SchemaVersion) {
+			return fmt.Errorf("schema %q after the upgrade, want %d (an older ecogate must refuse the file)", v, SchemaVersion)
+		}
+		return nil
+	}))
 	mustNil(t, "check", db2.Check(ctx))
 	var s Snapshot
 	if ok, err := db2.Customs().Snapshot("IN", "C1", testViewVersion, &s); !ok || err != nil || !s.Stale || s.LatestSeq != 2 || s.Status != CertWithdrawn {
@@ -348,8 +361,17 @@ func TestUnreadableViewReadsAsMissing(t *testing.T) {
 			if ok, err := db.Customs().Snapshot("IN", "C1", testViewVersion, &s); ok || err != nil || s.LatestSeq != 1 {
 				t.Fatalf("snapshot of an unreadable view: %v %v %+v", ok, err, s)
 			}
+			// Writes about the certificate go on.
+			if _, err := db.Inbox().Accept(ctx, InRecord{ID: "m2", From: "IN", CertNumber: "C1", Version: 1, Kind: "withdraw", Content: []byte("y"), Outcome: StateDelivered,
+				StatusChanges: []StatusChange{{Country: "IN", Number: "C1", Version: 1, Status: CertWithdrawn}}}); err != nil {
+				t.Fatalf("accept beside an unreadable view: %v", err)
+			}
+			if _, err := db.Customs().Decide(ctx, Decision{Country: "IN", Number: "C1", Version: 1, DeclarationRef: "D1", Fingerprint: "f",
+				Items: []DecisionItem{{Seq: 1, PreferenceGiven: true, Use: 1, Limit: 10}}}, nil); err != nil {
+				t.Fatalf("decision beside an unreadable view: %v", err)
+			}
 			mustNil(t, "rebuild", db.Customs().PutView(ctx, "IN", "C1", 0, []byte("v1 rebuilt")))
-			if ok, err := db.Customs().Snapshot("IN", "C1", testViewVersion, &s); !ok || err != nil || s.Stale || string(s.View) != "v1 rebuilt" {
+			if ok, err := db.Customs().Snapshot("IN", "C1", testViewVersion, &s); !ok || err != nil || s.Stale || string(s.View) != "v1 rebuilt" || s.Status != CertWithdrawn || len(s.Used) != 1 {
 				t.Fatalf("snapshot after the rebuild: %v %v %+v", ok, err, s)
 			}
 			mustNil(t, "check", db.Check(ctx))

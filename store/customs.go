@@ -579,47 +579,51 @@ func (c *Customs) Snapshot(country, number string, versionOf func(view []byte) i
 		}
 		found = true
 		dst.View = append(dst.View, view...)
-		if headed {
-			// Everything but the utilisation is in the head: one seek.
-			dst.LatestSeq, dst.Stale = t.head.latest, t.head.stale()
-			if versionOf != nil {
-				if st, ok := t.head.status(versionOf(dst.View)); ok {
-					dst.HasStatus, dst.Status, dst.ReplacedBy = true, st.status, st.replacedBy
-				}
-			}
-		} else {
-			dst.LatestSeq = latestInSeqCursor(t.cursor(hotInCert), country, number)
-			dst.Stale = t.head.basedOn != dst.LatestSeq && !(t.head.basedOn == ViewFromQuery && dst.LatestSeq == 0)
+		if !headed {
+			return legacySnapshot(t, k, versionOf, dst)
 		}
-		if versionOf != nil && !headed {
-			ver := versionOf(dst.View)
-			var sbuf [2*maxIDLen + 13]byte // the status key, on the stack
-			sk := append(append(append(sbuf[:0], k...), 0), be32(uint32(ver))...)
-			if sv := t.get(hotCertState, sk); sv != nil {
-				var st statusOnly
-				if err := json.Unmarshal(sv, &st); err != nil {
-					return fmt.Errorf("decode status: %w", err)
-				}
-				dst.HasStatus, dst.Status, dst.ReplacedBy = true, st.Status, st.ReplacedBy
+		// Everything is in the head: one seek.
+		dst.LatestSeq, dst.Stale = t.head.latest, staleView(t.head.basedOn, t.head.latest)
+		if versionOf != nil {
+			if st, ok := t.head.status(versionOf(dst.View)); ok {
+				dst.HasStatus, dst.Status, dst.ReplacedBy = true, st.status, st.replacedBy
 			}
 		}
-		if headed {
-			dst.Used = append(dst.Used, t.head.used...)
-		} else if cur := t.cursor(hotCuUtil); cur != nil {
-			p := append(k, 0)
-			for uk, uv := cur.Seek(p); uk != nil && bytes.HasPrefix(uk, p); uk, uv = cur.Next() {
-				if len(uk) != len(p)+4 || len(uv) != 8 {
-					continue
-				}
-				dst.Used = append(dst.Used, Used{Seq: int(binary.BigEndian.Uint32(uk[len(p):])), Used: int64(binary.BigEndian.Uint64(uv))})
-			}
-		}
+		dst.Used = append(dst.Used, t.head.used...)
 		return nil
 	})
 	if err != nil {
 		return false, fmt.Errorf("check snapshot of %s/%s: %w", country, number, err)
 	}
 	return found, nil
+}
+
+// legacySnapshot fills dst for a view stored without a check head (k is its
+// key, dst.View its bytes) from the inbox index, the status records and
+// the utilisation, as checks read every view before heads.
+func legacySnapshot(t *readTx, k []byte, versionOf func(view []byte) int, dst *Snapshot) error {
+	country, number, _ := strings.Cut(string(k), "\x00")
+	dst.LatestSeq = latestInSeqCursor(t.cursor(hotInCert), country, number)
+	dst.Stale = staleView(t.head.basedOn, dst.LatestSeq)
+	if versionOf != nil {
+		sk := append(append(append(make([]byte, 0, len(k)+5), k...), 0), be32(uint32(versionOf(dst.View)))...)
+		if sv := t.get(hotCertState, sk); sv != nil {
+			var st statusOnly
+			if err := json.Unmarshal(sv, &st); err != nil {
+				return fmt.Errorf("decode status: %w", err)
+			}
+			dst.HasStatus, dst.Status, dst.ReplacedBy = true, st.Status, st.ReplacedBy
+		}
+	}
+	if cur := t.cursor(hotCuUtil); cur != nil {
+		p := append(append(make([]byte, 0, len(k)+1), k...), 0)
+		for uk, uv := cur.Seek(p); uk != nil && bytes.HasPrefix(uk, p); uk, uv = cur.Next() {
+			if len(uk) == len(p)+4 && len(uv) == 8 {
+				dst.Used = append(dst.Used, Used{Seq: int(binary.BigEndian.Uint32(uk[len(p):])), Used: int64(binary.BigEndian.Uint64(uv))})
+			}
+		}
+	}
+	return nil
 }
 
 // DecisionItem is the decision on one goods item.

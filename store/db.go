@@ -20,9 +20,12 @@ import (
 )
 
 // SchemaVersion is the layout version this package writes and reads. A file
-// with a newer version is refused (run the newer ecogate); an older one would
-// be migrated by Open (there is none yet).
-const SchemaVersion = 1
+// with a newer version is refused (run the newer ecogate); an older one is
+// migrated by Open. Version 2: customs check views carry check heads (see
+// cuhead.go), which an ecogate reading version 1 would not keep up to date,
+// so it must not write such a file; Open marks a version 1 file 2 and
+// lets upgradeViewHeads give its views heads.
+const SchemaVersion = 2
 
 // Bucket names. Index keys join their parts with a 0x00 byte, so identifiers
 // may not contain one.
@@ -352,6 +355,17 @@ func (db *DB) initSchema() error {
 		}
 		if v > SchemaVersion {
 			return fmt.Errorf("store: %s has schema version %d but this ecogate reads up to %d: run a newer ecogate", db.path, v, SchemaVersion)
+		}
+		if v < 2 {
+			// A version 1 file: its views get heads in the background
+			// (upgradeViewHeads), and from now on an ecogate that would
+			// not keep them refuses the file.
+			if err := meta.Delete([]byte(viewHeadsKey)); err != nil {
+				return err
+			}
+			if err := meta.Put([]byte(schemaKey), []byte(strconv.Itoa(SchemaVersion))); err != nil {
+				return err
+			}
 		}
 		for _, name := range allBuckets {
 			if tx.Bucket([]byte(name)) == nil {

@@ -265,8 +265,7 @@ func (c *PGCustoms) Snapshot(country, number string, versionOf func(view []byte)
 		}
 		found = true
 		dst.View = append(dst.View, view...)
-		b := uint64(basedOn)
-		dst.Stale = b != dst.LatestSeq && !(b == ViewFromQuery && dst.LatestSeq == 0)
+		dst.Stale = staleView(uint64(basedOn), dst.LatestSeq)
 		if versionOf != nil {
 			ver := versionOf(dst.View)
 			var sv []byte

@@ -35,7 +35,6 @@ type readTx struct {
 	tx       *bolt.Tx
 	gen      uint64
 	poolable bool
-	bkt      [nHot]*bolt.Bucket
 	opened   [nHot]bool
 	cur      [nHot]*bolt.Cursor
 	head     viewHead // the last check head read, its statuses' array reused
@@ -57,9 +56,8 @@ var hotNames = [nHot][]byte{[]byte(bktInCert), []byte(bktCuView), []byte(bktCert
 func (t *readTx) cursor(i int) *bolt.Cursor {
 	if !t.opened[i] {
 		t.opened[i] = true
-		t.bkt[i] = t.tx.Bucket(hotNames[i])
-		if t.bkt[i] != nil {
-			t.cur[i] = t.bkt[i].Cursor()
+		if b := t.tx.Bucket(hotNames[i]); b != nil {
+			t.cur[i] = b.Cursor()
 		}
 	}
 	return t.cur[i]
@@ -161,11 +159,4 @@ func (db *DB) viewHot(fn func(t *readTx) error) (err error) {
 		db.reads.put(t)
 	}()
 	return fn(t)
-}
-
-// idleCount is the number of pooled transactions (tests).
-func (p *readPool) idleCount() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.idle)
 }

@@ -137,3 +137,10 @@ func TestReadPoolLetsTheFileGrow(t *testing.T) {
 		t.Fatal("Close did not return with idle read transactions pooled")
 	}
 }
+
+// idleCount is the number of pooled transactions (tests).
+func (p *readPool) idleCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.idle)
+}

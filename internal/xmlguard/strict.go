@@ -231,21 +231,18 @@ func (p *strictParser) release() {
 	h := p.held
 	p.held = heldSlabs{}
 	p.elSlab, p.cdSlab, p.tokSlab, p.atSlab = nil, nil, nil, nil
-	for _, a := range h.el {
-		clear(a[:])
-		elPool.Put(a)
-	}
-	for _, a := range h.cd {
-		clear(a[:])
-		cdPool.Put(a)
-	}
-	for _, a := range h.tok {
-		clear(a[:])
-		tokPool.Put(a)
-	}
-	for _, a := range h.at {
-		clear(a[:])
-		atPool.Put(a)
+	putBack(&elPool, h.el)
+	putBack(&cdPool, h.cd)
+	putBack(&tokPool, h.tok)
+	putBack(&atPool, h.at)
+}
+
+// putBack zeroes each slab and puts it back in pool.
+func putBack[A any](pool *sync.Pool, slabs []*A) {
+	for _, a := range slabs {
+		var zero A
+		*a = zero
+		pool.Put(a)
 	}
 }
 
