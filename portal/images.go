@@ -3,6 +3,7 @@ package portal
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"image"
@@ -66,19 +67,19 @@ type imageRow struct {
 const maxBackgrounds = 4096
 
 // backgroundCache remembers CheckBackground's answer per image content
-// (its SHA-256), so that the images page decodes each stored image once,
-// not at every view. An image's content never changes under its hash;
-// a new upload is another content.
+// (its hex SHA-256, as issuance.Image.SHA256 holds it), so that the images
+// page decodes each stored image once, not at every view. An image's
+// content never changes under its hash; a new upload is another content.
 type backgroundCache struct {
 	mu sync.Mutex
-	m  map[[sha256.Size]byte]Background
+	m  map[string]Background
 }
 
-// check is CheckBackground(data), from the cache when it has it.
-func (c *backgroundCache) check(data []byte) Background {
-	k := sha256.Sum256(data)
+// check is CheckBackground(data), from the cache when it has the answer
+// for sum, data's hex SHA-256.
+func (c *backgroundCache) check(sum string, data []byte) Background {
 	c.mu.Lock()
-	b, ok := c.m[k]
+	b, ok := c.m[sum]
 	c.mu.Unlock()
 	if ok {
 		return b
@@ -86,11 +87,17 @@ func (c *backgroundCache) check(data []byte) Background {
 	b = CheckBackground(data)
 	c.mu.Lock()
 	if c.m == nil || len(c.m) >= maxBackgrounds {
-		c.m = make(map[[sha256.Size]byte]Background)
+		c.m = make(map[string]Background)
 	}
-	c.m[k] = b
+	c.m[sum] = b
 	c.mu.Unlock()
 	return b
+}
+
+// sha256Hex is data's SHA-256 in lower-case hex.
+func sha256Hex(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }
 
 type imagesView struct {
@@ -123,7 +130,7 @@ func (s *Server) imagesPage(w http.ResponseWriter, r *http.Request, status int, 
 		if err != nil {
 			return ir, err
 		}
-		ir.Image, ir.Check = img, s.backgrounds.check(data)
+		ir.Image, ir.Check = img, s.backgrounds.check(img.SHA256, data)
 		return ir, nil
 	}
 	v := &imagesView{}
@@ -198,7 +205,7 @@ func (s *Server) handleImageUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	msg := "Image uploaded for " + owner + "."
-	if bg := CheckBackground(data); bg.Transparent {
+	if bg := s.backgrounds.check(sha256Hex(data), data); bg.Transparent {
 		msg += " Its background is removed (transparent corners)."
 	} else {
 		msg += " Warning: " + bg.Note + "."

@@ -2,7 +2,6 @@ package portal
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"fmt"
 	"image"
 	"image/color"
@@ -21,10 +20,10 @@ func TestBackgroundCache(t *testing.T) {
 	}
 	var c backgroundCache
 	for _, data := range [][]byte{opaque.Bytes(), []byte("not an image"), opaque.Bytes()} {
-		if got, want := c.check(data), CheckBackground(data); got != want {
+		if got, want := c.check(sha256Hex(data), data), CheckBackground(data); got != want {
 			t.Fatalf("cached %+v, want %+v", got, want)
 		}
-		if _, ok := c.m[sha256.Sum256(data)]; !ok {
+		if _, ok := c.m[sha256Hex(data)]; !ok {
 			t.Fatal("the answer was not remembered")
 		}
 	}
@@ -32,7 +31,8 @@ func TestBackgroundCache(t *testing.T) {
 		t.Fatalf("%d answers remembered for 2 contents", len(c.m))
 	}
 	for i := range maxBackgrounds {
-		c.check([]byte(fmt.Sprint("garbage ", i)))
+		g := []byte(fmt.Sprint("garbage ", i))
+		c.check(sha256Hex(g), g)
 	}
 	if len(c.m) > maxBackgrounds || len(c.m) == 0 {
 		t.Fatalf("%d answers remembered, at most %d", len(c.m), maxBackgrounds)

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"math"
 	"math/big"
 	mrand "math/rand/v2"
@@ -119,8 +120,14 @@ func number(i int) string { return "IN-LOAD-" + strconv.Itoa(1_000_000_000+i) }
 // seed writes n views unless the file already holds them: straight into
 // the check-view bucket, or (inbound) each in an accepted inbound message.
 func seed(db *store.DB, path string, n int, inbound bool) error {
-	marker := path + ".seeded"
-	if b, err := os.ReadFile(marker); err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(n) {
+	marker, seeded := path+".seeded", strconv.Itoa(n)
+	if inbound {
+		seeded += " inbound"
+	}
+	if b, err := os.ReadFile(marker); err == nil {
+		if got := strings.TrimSpace(string(b)); got != seeded {
+			return fmt.Errorf("%s was seeded as %q, not %q: give another -data file", path, got, seeded)
+		}
 		return nil
 	}
 	start := time.Now()
@@ -141,7 +148,7 @@ func seed(db *store.DB, path string, n int, inbound bool) error {
 			return err
 		}
 		log.Printf("seeded %d inbound certificates in %s", n, time.Since(start).Round(time.Millisecond))
-		return os.WriteFile(marker, []byte(strconv.Itoa(n)), 0o644)
+		return os.WriteFile(marker, []byte(seeded), 0o644)
 	}
 	i := 0
 	err := db.Customs().SeedViews(20000, func(put func(country, number string, view []byte) error) bool {
@@ -163,7 +170,7 @@ func seed(db *store.DB, path string, n int, inbound bool) error {
 		return err
 	}
 	log.Printf("seeded %d views in %s", n, time.Since(start).Round(time.Millisecond))
-	return os.WriteFile(marker, []byte(strconv.Itoa(n)), 0o644)
+	return os.WriteFile(marker, []byte(seeded), 0o644)
 }
 
 // seedInbound accepts one inbound message per certificate, as the receive
@@ -173,6 +180,7 @@ func seed(db *store.DB, path string, n int, inbound bool) error {
 func seedInbound(db *store.DB, v *customs.View, n int) error {
 	ctx := context.Background()
 	var next atomic.Int64
+	var failed atomic.Bool // the first error stops every goroutine
 	var wg sync.WaitGroup
 	errs := make(chan error, 32)
 	for range 32 {
@@ -182,12 +190,13 @@ func seedInbound(db *store.DB, v *customs.View, n int) error {
 			view := *v
 			for {
 				i := int(next.Add(1)) - 1
-				if i >= n {
+				if i >= n || failed.Load() {
 					return
 				}
 				view.Number = number(i)
 				b, err := view.Encode()
 				if err != nil {
+					failed.Store(true)
 					errs <- err
 					return
 				}
@@ -197,6 +206,7 @@ func seedInbound(db *store.DB, v *customs.View, n int) error {
 					StatusChanges: []store.StatusChange{{Country: "IN", Number: view.Number, Version: 1, Status: store.CertIssued, MessageID: id}},
 					CheckView:     b})
 				if err != nil {
+					failed.Store(true)
 					errs <- fmt.Errorf("accept %s: %w", id, err)
 					return
 				}
@@ -330,9 +340,7 @@ func trivialHandler(real http.Handler, tok string, n int) (http.Handler, error) 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		h := w.Header()
-		for k, v := range hdr {
-			h[k] = v
-		}
+		maps.Copy(h, hdr)
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(body)
 	}), nil

@@ -253,7 +253,8 @@ func customsClientsStore(ctx context.Context, cs customs.ClientAdmin, audit cust
 		if err != nil {
 			fmt.Fprintf(stderr, "ecogate customs-clients renew: %v\n", err)
 			switch {
-			case info != nil:
+			case info != nil: // bound, but the renewal not finished: the old certificate still works
+				return exitFail
 			case errors.Is(err, store.ErrNotFound):
 				return exitFail
 			default:

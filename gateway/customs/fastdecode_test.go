@@ -81,16 +81,29 @@ func assertStrictSame(t *testing.T, b []byte, fast *CheckRequest) {
 }
 
 // FuzzDecodeCheckFast: whatever the fast decoder accepts, strictjson
-// accepts too, with the same value (so it is never more lenient).
+// accepts too, with the same value (so it is never more lenient), both
+// with the parts allocated and in a check's pooled memory (reused, as
+// handleCheck reuses it).
 func FuzzDecodeCheckFast(f *testing.F) {
 	for _, tc := range fastSeeds {
 		f.Add([]byte(tc.body))
 	}
+	m := new(checkMem)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var fast CheckRequest
 		if decodeCheckFast(b, &fast) {
 			assertStrictSame(t, b, &fast)
 		}
+		var pooled CheckRequest
+		ok := decodeCheckFastIn(b, &pooled, m)
+		if ok != decodeCheckFast(b, new(CheckRequest)) {
+			t.Fatalf("pooled decoding accepts %v, allocated %v", ok, !ok)
+		}
+		if ok {
+			assertStrictSame(t, b, &pooled)
+		}
+		m.release()
+		m = checkPool.Get().(*checkMem)
 	})
 }
 

@@ -17,8 +17,9 @@ var fallbacks atomic.Uint64
 // should stay zero; anything else is a bug or a hardware fault.
 func Fallbacks() uint64 { return fallbacks.Load() }
 
-// Available reports whether this build and CPU have the fast path.
-func Available() bool { return haveFast }
+// Available reports whether this build and CPU have the fast path and it
+// is allowed (not in FIPS 140-3 mode, where NewSigner passes keys through).
+func Available() bool { return haveFast && !fips140.Enabled() }
 
 // Accelerated reports whether s is a signer returned by NewSigner that
 // uses the fast path (false for a key NewSigner passed through).
@@ -39,7 +40,7 @@ type Signer struct {
 // (GODEBUG=fips140=on) it always returns k: only crypto/rsa is validated. k must not be
 // modified afterwards.
 func NewSigner(k *rsa.PrivateKey) crypto.Signer {
-	if !haveFast || fips140.Enabled() || k == nil || len(k.Primes) != 2 || k.N == nil || k.N.BitLen() != 2048 ||
+	if !Available() || k == nil || len(k.Primes) != 2 || k.N == nil || k.N.BitLen() != 2048 ||
 		k.Primes[0].BitLen() != 1024 || k.Primes[1].BitLen() != 1024 || k.D == nil {
 		return k
 	}
