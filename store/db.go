@@ -285,9 +285,10 @@ func Open(path string, opts Options) (*DB, error) {
 		bdb.Close()
 		return nil, err
 	}
+	db.initViewIndex(opts.ViewMemory)
 	go db.writer()
 	go db.upgradeViewHeads()
-	db.startViewIndex(opts.ViewMemory)
+	db.startViewIndex()
 	db.log.Info("store opened", "path", path, "schema", SchemaVersion, "bytes", size, "closedCleanly", clean, "checked", check)
 	return db, nil
 }

@@ -85,12 +85,12 @@ func viewIndexDiff(db *DB) error {
 	if ix == nil {
 		return nil
 	}
+	keys, _, _, full := ix.stats() // before the read lock: close takes wmu, then mu
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	if ix.arena == nil {
 		return nil
 	}
-	_, _, _, full := ix.stats()
 	return db.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(bktCuView))
 		n := 0
@@ -112,7 +112,7 @@ func viewIndexDiff(db *DB) error {
 				return err
 			}
 		}
-		if keys, _, _, _ := ix.stats(); keys != n {
+		if keys != n {
 			return fmt.Errorf("the index holds %d views, %d of them found in the bucket", keys, n)
 		}
 		return nil

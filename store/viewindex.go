@@ -23,12 +23,13 @@ import (
 // It never answers with a value older than the bucket's as of the start
 // of a check:
 //
-//   - every write of the bucket goes through putView, which has the index
-//     follow in the transaction's commit handler (bolt.Tx.OnCommit), so
-//     before the write's caller is told it is done, and in commit order
-//     (the store's one writer goroutine commits every transaction; each
-//     value carries its transaction's id and an older one never replaces a
-//     newer one);
+//   - every write of the bucket goes through putView, which removes the key
+//     from the index at once (checks read the bucket meanwhile, so they see
+//     the write as soon as bbolt shows it, and a commit that fails after
+//     bbolt showed it leaves the key removed) and puts the new value in the
+//     transaction's commit handler (bolt.Tx.OnCommit), before the write's
+//     caller is told it is done; each value carries its transaction's id,
+//     and an older one never replaces a newer one;
 //   - a build reads the bucket in chunks, each in a read transaction whose
 //     id goes with the values it read, while every write committed from
 //     before its first read on is applied to the index being built too, so
@@ -62,13 +63,13 @@ type viewIndex struct {
 	tab    atomic.Pointer[slotTable]
 	onFull func(*viewIndex)
 
-	wmu    sync.Mutex
-	used   int  // arena bytes written
-	live   int  // bytes of the records the table points to
-	n      int  // non-empty slots (keys and tombs)
-	count  int  // keys
-	full   bool // a value did not fit: no more inserts
-	misses atomic.Uint64
+	wmu   sync.Mutex
+	used  int  // arena bytes written
+	live  int  // bytes of the records the table points to
+	n     int  // non-empty slots (keys and tombs)
+	count int  // keys
+	full  bool // a value did not fit: no more inserts
+	asked bool // onFull was called for a rebuild
 }
 
 type slotTable struct{ s []uint64 }
@@ -174,12 +175,9 @@ func (ix *viewIndex) set(k, v []byte, seq uint64) {
 				ix.count--
 			}
 		}
-		if !ix.full {
-			ix.full = true
-			if ix.onFull != nil {
-				go ix.onFull(ix)
-			}
-		}
+		first := !ix.full
+		ix.full = true
+		ix.askRebuild(first)
 		return
 	}
 	off := ix.used
@@ -213,7 +211,20 @@ func (ix *viewIndex) set(k, v []byte, seq uint64) {
 	ix.n++
 }
 
-// grow replaces the table by one twice as large without the tombs.
+// askRebuild tells the store, through onFull, that the arena is full: the
+// first time (first), and once replaced values take a quarter of it (a
+// rebuild then gives room back). Under wmu.
+func (ix *viewIndex) askRebuild(first bool) {
+	worth := (ix.used-ix.live)*4 >= len(ix.arena)
+	if ix.onFull == nil || ix.asked || !(first || worth) {
+		return
+	}
+	ix.asked = worth
+	go ix.onFull(ix)
+}
+
+// grow replaces the table by one at least twice as large as its keys need,
+// without the tombs.
 func (ix *viewIndex) grow(old []uint64) []uint64 {
 	size, n := len(old), 0
 	for _, s := range old {
@@ -264,7 +275,8 @@ func (ix *viewIndex) close() {
 
 // viewIndexes is a DB's index state.
 type viewIndexes struct {
-	size int // arena bytes; 0: no index
+	size   int           // arena bytes; 0: no index
+	misses atomic.Uint64 // checks not answered from an index
 
 	cur atomic.Pointer[viewIndex] // the published index (nil: none yet)
 
@@ -277,8 +289,8 @@ type viewIndexes struct {
 	readyOne sync.Once
 }
 
-// hookViewIndexChunk, when set (tests only), runs after each chunk a build
-// reads.
+// hookViewIndexChunk, when set (tests only), runs after a build read each
+// chunk and before it adds the chunk to the index.
 var hookViewIndexChunk func(db *DB)
 
 // registry finds the DB of a bbolt transaction, for putView.
@@ -297,12 +309,13 @@ func putView(tx *bolt.Tx, b *bolt.Bucket, k, v []byte) error {
 	}
 	db := d.(*DB)
 	k, v, seq := bytes.Clone(k), bytes.Clone(v), uint64(tx.ID())
+	db.applyView(k, nil, seq) // removed until the commit handler puts v
 	tx.OnCommit(func() { db.applyView(k, v, seq) })
 	return nil
 }
 
-// applyView has the published index and the one being built follow a
-// committed write.
+// applyView has the published index and the one being built follow a write
+// of transaction seq (v nil: remove the key).
 func (db *DB) applyView(k, v []byte, seq uint64) {
 	vi := &db.vindex
 	vi.mu.Lock()
@@ -316,8 +329,10 @@ func (db *DB) applyView(k, v []byte, seq uint64) {
 	}
 }
 
-// startViewIndex builds the first index in the background (Open).
-func (db *DB) startViewIndex(size int) {
+// initViewIndex prepares the index of size bytes (0: none) before the
+// writer starts (Open), so that every write from then on reaches putView's
+// registry.
+func (db *DB) initViewIndex(size int) {
 	db.vindex.size = size
 	db.vindex.ready = make(chan struct{})
 	if size <= 0 {
@@ -325,7 +340,13 @@ func (db *DB) startViewIndex(size int) {
 		return
 	}
 	registry.Store(db.bolt, db)
-	db.rebuildViewIndex(nil)
+}
+
+// startViewIndex builds the first index in the background (Open).
+func (db *DB) startViewIndex() {
+	if db.vindex.size > 0 {
+		db.rebuildViewIndex(nil)
+	}
 }
 
 // rebuildViewIndex starts a build unless one is under way. full is the
@@ -386,20 +407,26 @@ func (db *DB) buildViewIndex() {
 		vi.mu.Unlock()
 		ix.close()
 	}()
-	var after []byte
+	// Each chunk is copied out of its read transaction, then added with
+	// that transaction's id: a write committed in between has already
+	// been applied with a later one, which the chunk's value cannot undo.
+	var after, buf []byte
+	var lens [][2]int // key and value lengths in buf
 	for end := false; !end; {
 		select {
 		case <-db.closing:
 			return
 		default:
 		}
+		var seq uint64
+		buf, lens = buf[:0], lens[:0]
 		err := db.view(func(tx *bolt.Tx) error {
 			b := tx.Bucket([]byte(bktCuView))
 			if b == nil {
 				end = true
 				return nil
 			}
-			seq := uint64(tx.ID())
+			seq = uint64(tx.ID())
 			c := b.Cursor()
 			k, v := c.Seek(after)
 			if after != nil && bytes.Equal(k, after) {
@@ -407,8 +434,9 @@ func (db *DB) buildViewIndex() {
 			}
 			n := 0
 			for ; k != nil && n < viewIndexChunk; k, v = c.Next() {
-				if v != nil && len(v) >= 8 && binary.BigEndian.Uint64(v) == headMarker {
-					ix.set(k, v, seq)
+				if len(v) >= 8 && binary.BigEndian.Uint64(v) == headMarker {
+					buf = append(append(buf, k...), v...)
+					lens = append(lens, [2]int{len(k), len(v)})
 				}
 				after = append(after[:0], k...)
 				n++
@@ -421,6 +449,11 @@ func (db *DB) buildViewIndex() {
 		}
 		if hookViewIndexChunk != nil {
 			hookViewIndexChunk(db)
+		}
+		off := 0
+		for _, l := range lens {
+			ix.set(buf[off:off+l[0]], buf[off+l[0]:off+l[0]+l[1]], seq)
+			off += l[0] + l[1]
 		}
 	}
 	// Publish. A write committed from now on finds the new index as the
@@ -438,6 +471,14 @@ func (db *DB) buildViewIndex() {
 	if old != nil {
 		old.close()
 	}
+	// It may have filled while being built, when a rebuild could not be
+	// asked for yet.
+	ix.wmu.Lock()
+	ix.asked = false
+	if ix.full {
+		ix.askRebuild(false)
+	}
+	ix.wmu.Unlock()
 	keys, _, live, full := ix.stats()
 	db.log.Info("store: check view index built", "views", keys, "bytes", live, "full", full)
 	if full {
@@ -466,13 +507,16 @@ func (db *DB) closeViewIndex() {
 func (db *DB) snapshotIndexed(k []byte, dst *Snapshot) bool {
 	ix := db.vindex.cur.Load()
 	if ix == nil {
+		if db.vindex.size > 0 {
+			db.vindex.misses.Add(1)
+		}
 		return false
 	}
 	ix.mu.RLock()
 	v := ix.get(k)
 	if v == nil {
 		ix.mu.RUnlock()
-		ix.misses.Add(1)
+		db.vindex.misses.Add(1)
 		return false
 	}
 	view, headed, err := parseViewValue(v, &dst.head)
@@ -481,7 +525,7 @@ func (db *DB) snapshotIndexed(k []byte, dst *Snapshot) bool {
 	}
 	ix.mu.RUnlock()
 	if err != nil || !headed {
-		ix.misses.Add(1)
+		db.vindex.misses.Add(1)
 		return false
 	}
 	return true
@@ -513,10 +557,9 @@ type ViewIndexStats struct {
 
 // ViewIndexStats returns the index's figures (zero without one).
 func (db *DB) ViewIndexStats() ViewIndexStats {
-	ix := db.vindex.cur.Load()
-	if ix == nil {
-		return ViewIndexStats{}
+	st := ViewIndexStats{Misses: db.vindex.misses.Load()}
+	if ix := db.vindex.cur.Load(); ix != nil {
+		st.Views, st.Arena, st.Bytes, st.Full = ix.stats()
 	}
-	keys, used, live, full := ix.stats()
-	return ViewIndexStats{Views: keys, Bytes: live, Arena: used, Full: full, Misses: ix.misses.Load()}
+	return st
 }
