@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -162,6 +163,10 @@ type Config struct {
 	// file is at most 1 GiB), always, or never.
 	DataCheck string            `yaml:"dataCheck"`
 	dataCheck store.CheckPolicy // DataCheck, parsed
+	// DataViewMemoryMiB is the memory the in-memory index of the customs
+	// check views may take, in MiB (DefaultViewMemory when unset; 0 turns
+	// it off: every check reads the data file).
+	DataViewMemoryMiB *int `yaml:"dataViewMemoryMiB"`
 	// Partners is the partner registry file (required).
 	Partners string `yaml:"partners"`
 	// CodeLists is a directory of full code lists (optional).
@@ -329,6 +334,9 @@ func ParseConfig(b []byte, dir string) (*Config, error) {
 		bad("dataCheck", "%v", err)
 	} else {
 		c.dataCheck = p
+	}
+	if m := c.DataViewMemoryMiB; m != nil && (*m < 0 || *m > maxViewMemoryMiB) {
+		bad("dataViewMemoryMiB", "%d is not between 0 (no index) and %d MiB", *m, maxViewMemoryMiB)
 	}
 	need("partners", &c.Partners)
 	opt(&c.CodeLists)
@@ -527,8 +535,46 @@ func (c *Config) LocalURL() string { return "http://" + loopbackIfWildcard(c.Lis
 
 // StoreOptions are the options to open the data file with.
 func (c *Config) StoreOptions(log *slog.Logger) store.Options {
-	return store.Options{Logger: log, Check: c.dataCheck}
+	mem := DefaultViewMemory()
+	if c.DataViewMemoryMiB != nil {
+		mem = *c.DataViewMemoryMiB << 20
+	}
+	return store.Options{Logger: log, Check: c.dataCheck, ViewMemory: mem}
 }
+
+// DefaultViewMemory is the memory of the check view index, in bytes, when
+// dataViewMemoryMiB is not set: an eighth of the machine's memory, or of
+// the cgroup's memory limit when that is lower (read on Linux; 1 GiB
+// elsewhere), and at least 256 MiB. The index takes memory only as views
+// are stored (0.7 to 2.2 KB each), and up to twice it while it is rebuilt.
+func DefaultViewMemory() int {
+	meminfo, _ := os.ReadFile("/proc/meminfo")
+	limit, _ := os.ReadFile("/sys/fs/cgroup/memory.max")
+	return defaultViewMemory(meminfo, limit)
+}
+
+// defaultViewMemory is DefaultViewMemory from the contents of
+// /proc/meminfo and of the cgroup's memory.max (either may be empty).
+func defaultViewMemory(meminfo, cgroupMax []byte) int {
+	total := 0
+	for _, l := range strings.Split(string(meminfo), "\n") {
+		if f := strings.Fields(l); len(f) == 3 && f[0] == "MemTotal:" && f[2] == "kB" {
+			if kb, err := strconv.Atoi(f[1]); err == nil && kb > 0 {
+				total = kb << 10
+			}
+		}
+	}
+	if b, err := strconv.Atoi(strings.TrimSpace(string(cgroupMax))); err == nil && b > 0 && (total == 0 || b < total) {
+		total = b // "max" (no limit) does not parse
+	}
+	if total == 0 {
+		return 1 << 30
+	}
+	return max(total/8, 256<<20)
+}
+
+// maxViewMemoryMiB bounds dataViewMemoryMiB (1 TiB).
+const maxViewMemoryMiB = 1 << 20
 
 // Logger builds the slog logger the configuration asks for, writing to w.
 func (c *Config) Logger(w io.Writer) *slog.Logger {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"go.yaml.in/yaml/v3"
 	"net"
 	"net/http"
 	"os"
@@ -104,6 +105,8 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"delivery: {timeout: soon}", "not a duration"},
 		{"log: {level: loud}", "log.level"},
 		{"dataCheck: sometimes", "dataCheck: \"sometimes\" is not auto, always or never"},
+		{"dataViewMemoryMiB: -1", "dataViewMemoryMiB: -1 is not between 0 (no index) and 1048576 MiB"},
+		{"dataViewMemoryMiB: lots", "line 1: cannot unmarshal !!str `lots` into int"},
 	} {
 		_, err := ParseConfig([]byte(tc.yaml), "/etc/ecogate")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -120,6 +123,45 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 	}
 	if !filepath.IsAbs(c.TLS.Cert) || !strings.HasPrefix(c.Data, sites[0].Dir) {
 		t.Fatalf("paths not resolved against the file: %s %s", c.TLS.Cert, c.Data)
+	}
+	if got := c.StoreOptions(nil).ViewMemory; got != DefaultViewMemory() || got < 256<<20 {
+		t.Fatalf("default check view memory %d, want %d", got, DefaultViewMemory())
+	}
+	for _, tc := range []struct {
+		yaml string
+		want int
+	}{{"dataViewMemoryMiB: 0", 0}, {"dataViewMemoryMiB: 3072", 3072 << 20}} {
+		var c Config
+		if err := yaml.Unmarshal([]byte(tc.yaml), &c); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.StoreOptions(nil).ViewMemory; got != tc.want {
+			t.Fatalf("%s: view memory %d, want %d", tc.yaml, got, tc.want)
+		}
+	}
+}
+
+// TestDefaultViewMemory: an eighth of the machine's memory or of the
+// cgroup's limit, whichever is lower, at least 256 MiB, and 1 GiB when
+// neither can be read.
+func TestDefaultViewMemory(t *testing.T) {
+	meminfo := "MemTotal:       24601112 kB\nMemFree:        16000000 kB\n"
+	for _, tc := range []struct {
+		meminfo, cgroup string
+		want            int
+	}{
+		{meminfo, "", 24601112 << 10 / 8},
+		{meminfo, "max\n", 24601112 << 10 / 8},
+		{meminfo, "8589934592\n", 1 << 30},
+		{meminfo, "1073741824\n", 256 << 20},
+		{"", "", 1 << 30},
+		{"", "17179869184", 2 << 30},
+		{"MemTotal: lots kB\n", "", 1 << 30},
+		{"MemTotal: 1024000 kB\n", "", 256 << 20},
+	} {
+		if got := defaultViewMemory([]byte(tc.meminfo), []byte(tc.cgroup)); got != tc.want {
+			t.Errorf("meminfo %q, cgroup %q: %d, want %d", tc.meminfo, tc.cgroup, got, tc.want)
+		}
 	}
 }
 

@@ -115,7 +115,8 @@ func PartnerURLOf(ln net.Listener) string { return "https://" + ln.Addr().String
 // from the identity and dir, lets tweak adjust the options, and serves it
 // on the listeners until Close.
 func StartDevNode(id *DevIdentity, dataFile string, partnerLn, localLn net.Listener, dir PartnerDirectory, tweak func(*Options)) (*DevNode, error) {
-	db, err := store.Open(dataFile, store.Options{})
+	// The check view index of a serving node (the configuration's default).
+	db, err := store.Open(dataFile, store.Options{ViewMemory: DefaultViewMemory()})
 	if err != nil {
 		return nil, err
 	}

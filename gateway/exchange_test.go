@@ -192,7 +192,7 @@ func TestLocalAPI(t *testing.T) {
 			t.Fatalf("%s: %d %s", path, resp.StatusCode, b)
 		}
 		if path == "/metrics" {
-			for _, name := range []string{"ecogate_deliveries_total", "ecogate_outbox_up", "ecogate_suspended_messages", "ecogate_delivery_duration_seconds", "ecogate_enqueued_total"} {
+			for _, name := range []string{"ecogate_deliveries_total", "ecogate_outbox_up", "ecogate_suspended_messages", "ecogate_delivery_duration_seconds", "ecogate_enqueued_total", "ecogate_check_view_index_views", "ecogate_check_view_index_full"} {
 				mustContain(t, string(b), name)
 			}
 		}

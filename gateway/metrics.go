@@ -73,7 +73,47 @@ func newMetrics(reg *prometheus.Registry, ob Outbox) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	if s, ok := ob.(interface{ DB() *store.DB }); ok && s.DB() != nil {
+		reg.MustRegister(newViewIndexCollector(s.DB()))
+	}
 	return m
+}
+
+// viewIndexCollector reads the figures of the store's check view index at
+// scrape time (bbolt engine only).
+type viewIndexCollector struct {
+	db                         *store.DB
+	views, bytes, full, misses *prometheus.Desc
+}
+
+func newViewIndexCollector(db *store.DB) *viewIndexCollector {
+	return &viewIndexCollector{db: db,
+		views:  prometheus.NewDesc("ecogate_check_view_index_views", "Customs check views held in memory (dataViewMemoryMiB).", nil, nil),
+		bytes:  prometheus.NewDesc("ecogate_check_view_index_bytes", "Memory the check views held in memory take.", nil, nil),
+		full:   prometheus.NewDesc("ecogate_check_view_index_full", "1 when a check view did not fit in dataViewMemoryMiB: checks of the views beyond it read the data file (slower); raise it.", nil, nil),
+		misses: prometheus.NewDesc("ecogate_check_view_index_misses_total", "Customs checks whose view was not in memory (no view yet, the index not built yet, or full).", nil, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *viewIndexCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.views
+	ch <- c.bytes
+	ch <- c.full
+	ch <- c.misses
+}
+
+// Collect implements prometheus.Collector.
+func (c *viewIndexCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.db.ViewIndexStats()
+	full := 0.0
+	if st.Full {
+		full = 1
+	}
+	ch <- prometheus.MustNewConstMetric(c.views, prometheus.GaugeValue, float64(st.Views))
+	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(st.Bytes))
+	ch <- prometheus.MustNewConstMetric(c.full, prometheus.GaugeValue, full)
+	ch <- prometheus.MustNewConstMetric(c.misses, prometheus.CounterValue, float64(st.Misses))
 }
 
 // outboxCollector reads the outbox depth at scrape time.

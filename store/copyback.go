@@ -275,8 +275,15 @@ var backSteps = []backStep{
 		if err != nil {
 			return err
 		}
-		_, err = putNew(tx, bktCuView, key(asBytes(v[0]), asBytes(v[1])), val)
-		return err
+		b, err := bucketRW(tx, bktCuView)
+		if err != nil {
+			return err
+		}
+		k := key(asBytes(v[0]), asBytes(v[1]))
+		if b.Get(k) != nil {
+			return nil
+		}
+		return putView(tx, b, k, val)
 	}},
 	{"cu_util", "SELECT country, number, item, used FROM cu_util", func(tx *bolt.Tx, v []any) error {
 		if _, err := putNew(tx, bktCuUtil, key(asBytes(v[0]), asBytes(v[1]), be32(uint32(asInt(v[2])))), be64(uint64(asInt(v[3])))); err != nil {

@@ -235,7 +235,7 @@ func refreshHead(tx *bolt.Tx, country, number string) error {
 	if bytes.Equal(nv, v) {
 		return nil
 	}
-	return b.Put(k, nv)
+	return putView(tx, b, k, nv)
 }
 
 // checkViewHeads recomputes the head of every headed view and reports the
@@ -340,7 +340,7 @@ func (db *DB) upgradeViewHeads() {
 					if err != nil {
 						return err
 					}
-					if err := b.Put(k, nv); err != nil {
+					if err := putView(tx, b, k, nv); err != nil {
 						return err
 					}
 				}

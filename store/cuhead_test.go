@@ -72,7 +72,16 @@ func snapshotFromSources(t *testing.T, db *DB, country, number string) (Snapshot
 // one-seek Snapshot answers exactly what in_cert and cert_state say, and
 // DB.Check finds every head consistent.
 func TestViewHeadsFollowTheInbox(t *testing.T) {
-	db, _ := openTest(t, newFakeClock())
+	for _, mem := range []int{0, testViewMemory} {
+		t.Run(fmt.Sprint("viewMemory=", mem), func(t *testing.T) { testViewHeadsFollowTheInbox(t, mem) })
+	}
+}
+
+// testViewHeadsFollowTheInbox runs TestViewHeadsFollowTheInbox with the
+// check view index of viewMemory bytes (0: checks read the bucket through
+// pooled read transactions).
+func testViewHeadsFollowTheInbox(t *testing.T, viewMemory int) {
+	db, _ := openTestWith(t, newFakeClock(), viewMemory)
 	ctx := context.Background()
 	cu, in := db.Customs(), db.Inbox()
 	r := rand.New(rand.NewPCG(7, 11))
@@ -142,6 +151,7 @@ func TestViewHeadsFollowTheInbox(t *testing.T) {
 			if len(got.Used) == 0 {
 				got.Used = nil
 			}
+			got.head, want.head = viewHead{}, viewHead{} // the working memory
 			if ok != wantOK || !reflect.DeepEqual(got, want) {
 				t.Fatalf("step %d (%s): snapshot of %s\n got %v %+v\nwant %v %+v", step, what, m, ok, got, wantOK, want)
 			}
@@ -158,6 +168,14 @@ func TestViewHeadsFollowTheInbox(t *testing.T) {
 	}
 	if headed < 100 || usedSeen < 100 {
 		t.Fatalf("only %d snapshots had a status and %d a utilisation: the sequence proves little", headed, usedSeen)
+	}
+	st := db.ViewIndexStats()
+	switch {
+	case viewMemory == 0 && st != (ViewIndexStats{}):
+		t.Fatalf("no index was asked for, yet %+v", st)
+	case viewMemory > 0 && (st.Views != len(numbers) || st.Misses > 400):
+		// A miss is a certificate without a view yet (the first steps).
+		t.Fatalf("the index did not serve the checks: %+v", st)
 	}
 }
 

@@ -500,7 +500,7 @@ func (c *Customs) PutView(ctx context.Context, country, number string, basedOn u
 		if err != nil {
 			return err
 		}
-		return b.Put(key([]byte(country), []byte(number)), v)
+		return putView(tx, b, key([]byte(country), []byte(number)), v)
 	})
 	if err != nil {
 		return fmt.Errorf("put check view of %s/%s: %w", country, number, err)
@@ -537,6 +537,8 @@ type Snapshot struct {
 	ReplacedBy string
 	// Used lists the utilised quantities recorded per goods item.
 	Used []Used
+
+	head viewHead // the check head read, its arrays reused
 }
 
 // Reset empties s for reuse, keeping its buffers.
@@ -559,16 +561,20 @@ type statusOnly struct {
 // reused; the view bytes are copied into dst.View's buffer.
 func (c *Customs) Snapshot(country, number string, versionOf func(view []byte) int, dst *Snapshot) (bool, error) {
 	dst.Reset()
-	found := false
 	var kbuf [2*maxIDLen + 8]byte
+	k := append(append(append(kbuf[:0], country...), 0), number...)
+	if c.db.snapshotIndexed(k, dst) {
+		dst.fromHead(versionOf)
+		return true, nil
+	}
+	found := false
 	err := c.db.viewHot(func(t *readTx) error {
-		k := append(append(append(kbuf[:0], country...), 0), number...)
 		v := t.get(hotCuView, k)
 		if v == nil {
 			dst.LatestSeq = latestInSeqCursor(t.cursor(hotInCert), country, number)
 			return nil
 		}
-		view, headed, err := parseViewValue(v, &t.head)
+		view, headed, err := parseViewValue(v, &dst.head)
 		if err != nil {
 			// Unreadable: as if there were none, so that the caller
 			// builds it again from the inbox (PutView replaces it);
@@ -583,13 +589,7 @@ func (c *Customs) Snapshot(country, number string, versionOf func(view []byte) i
 			return legacySnapshot(t, k, versionOf, dst)
 		}
 		// Everything is in the head: one seek.
-		dst.LatestSeq, dst.Stale = t.head.latest, staleView(t.head.basedOn, t.head.latest)
-		if versionOf != nil {
-			if st, ok := t.head.status(versionOf(dst.View)); ok {
-				dst.HasStatus, dst.Status, dst.ReplacedBy = true, st.status, st.replacedBy
-			}
-		}
-		dst.Used = append(dst.Used, t.head.used...)
+		dst.fromHead(versionOf)
 		return nil
 	})
 	if err != nil {
@@ -598,13 +598,25 @@ func (c *Customs) Snapshot(country, number string, versionOf func(view []byte) i
 	return found, nil
 }
 
+// fromHead fills s from the check head just parsed into s.head (s.View
+// holds the view).
+func (s *Snapshot) fromHead(versionOf func(view []byte) int) {
+	s.LatestSeq, s.Stale = s.head.latest, staleView(s.head.basedOn, s.head.latest)
+	if versionOf != nil {
+		if st, ok := s.head.status(versionOf(s.View)); ok {
+			s.HasStatus, s.Status, s.ReplacedBy = true, st.status, st.replacedBy
+		}
+	}
+	s.Used = append(s.Used, s.head.used...)
+}
+
 // legacySnapshot fills dst for a view stored without a check head (k is its
 // key, dst.View its bytes) from the inbox index, the status records and
 // the utilisation, as checks read every view before heads.
 func legacySnapshot(t *readTx, k []byte, versionOf func(view []byte) int, dst *Snapshot) error {
 	country, number, _ := strings.Cut(string(k), "\x00")
 	dst.LatestSeq = latestInSeqCursor(t.cursor(hotInCert), country, number)
-	dst.Stale = staleView(t.head.basedOn, dst.LatestSeq)
+	dst.Stale = staleView(dst.head.basedOn, dst.LatestSeq)
 	if versionOf != nil {
 		sk := append(append(append(make([]byte, 0, len(k)+5), k...), 0), be32(uint32(versionOf(dst.View)))...)
 		if sv := t.get(hotCertState, sk); sv != nil {
@@ -934,7 +946,7 @@ func (c *Customs) SeedViews(batch int, fn func(put func(country, number string, 
 					return err
 				}
 				n++
-				return b.Put(key([]byte(country), []byte(number)), v)
+				return putView(tx, b, key([]byte(country), []byte(number)), v)
 			}
 			for n < batch && more {
 				more = fn(put)

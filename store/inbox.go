@@ -266,7 +266,7 @@ func (in *Inbox) accept(ctx context.Context, rec InRecord, audit []Entry) (*InRe
 			if err != nil {
 				return err
 			}
-			if err := vb.Put(key([]byte(r.From), []byte(r.CertNumber)), v); err != nil {
+			if err := putView(tx, vb, key([]byte(r.From), []byte(r.CertNumber)), v); err != nil {
 				return err
 			}
 		}

@@ -37,7 +37,6 @@ type readTx struct {
 	poolable bool
 	opened   [nHot]bool
 	cur      [nHot]*bolt.Cursor
-	head     viewHead // the last check head read, its statuses' array reused
 }
 
 // The buckets a customs check reads.

@@ -57,7 +57,7 @@ func keepReading(t *testing.T, cu *Customs, number string, n int) (stop func()) 
 // the pool of read transactions is and while other goroutines keep taking
 // snapshots (run under -race).
 func TestSnapshotSeesEveryCommittedWrite(t *testing.T) {
-	db, _ := openTest(t, newFakeClock())
+	db, _ := openTestWith(t, newFakeClock(), 0) // the pool is what serves checks without the index
 	ctx := context.Background()
 	cu := db.Customs()
 	if err := cu.PutView(ctx, "IN", "C1", 0, []byte("v0")); err != nil {
@@ -97,7 +97,7 @@ func TestSnapshotSeesEveryCommittedWrite(t *testing.T) {
 // it, which waits for every open read transaction) finish while the pool
 // holds idle transactions and checks keep running.
 func TestReadPoolLetsTheFileGrow(t *testing.T) {
-	db, path := openTest(t, newFakeClock())
+	db, path := openTestWith(t, newFakeClock(), 0)
 	ctx := context.Background()
 	cu := db.Customs()
 	if err := cu.PutView(ctx, "IN", "C1", 0, []byte("v0")); err != nil {

@@ -56,6 +56,7 @@ func main() {
 	trivial := flag.Bool("trivial", false, "serve the trivial reference handler (the same answer bytes, no check)")
 	compare := flag.Int("compare", 0, "run the real and the trivial server alternately `K` times each and print the ratio")
 	inbound := flag.Bool("inbound", false, "seed as a receiving node stores certificates: each view arrives with an accepted inbound message and its issued status (Inbox.Accept), so the inbox index and the status records hold an entry per certificate")
+	flag.IntVar(&viewMemMiB, "viewmem", gateway.DefaultViewMemory()>>20, "memory for the check view index in `MiB` (dataViewMemoryMiB; default: ecogate serve's, an eighth of the machine's memory; 0: checks read the data file)")
 	flag.Parse()
 	if *data == "" {
 		name := "ecogate-loadcheck-" + strconv.Itoa(*n)
@@ -221,13 +222,18 @@ func seedInbound(db *store.DB, v *customs.View, n int) error {
 	return <-errs
 }
 
+// viewMemMiB is -viewmem.
+var viewMemMiB int
+
 func runServer(path string, n int, useTLS, trivial, inbound bool) error {
 	// The GC target of `ecogate serve` (both the real and the trivial
 	// server, so that they compare), unless GOGC is set.
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gateway.ServeGCPercent)
 	}
-	db, err := store.Open(path, store.Options{Check: store.CheckNever})
+	// The check view index of `ecogate serve` (its default memory unless
+	// -viewmem says otherwise).
+	db, err := store.Open(path, store.Options{Check: store.CheckNever, ViewMemory: viewMemMiB << 20})
 	if err != nil {
 		return err
 	}
@@ -235,6 +241,12 @@ func runServer(path string, n int, useTLS, trivial, inbound bool) error {
 	if err := seed(db, path, n, inbound); err != nil {
 		return err
 	}
+	t0 := time.Now()
+	if err := db.WaitViewIndex(context.Background()); err != nil {
+		return err
+	}
+	st := db.ViewIndexStats()
+	fmt.Fprintf(os.Stderr, "check view index: %d views, %d MiB, full %v, built in %v\n", st.Views, st.Bytes>>20, st.Full, time.Since(t0).Round(time.Millisecond))
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err
@@ -414,6 +426,7 @@ func runDriver(cfg driverConfig) (*runResult, error) {
 	if cfg.inbound {
 		args = append(args, "-inbound")
 	}
+	args = append(args, "-viewmem", strconv.Itoa(viewMemMiB))
 	cmd := exec.Command(self, args...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()

@@ -248,6 +248,7 @@ func openImportStore(cfg *gateway.Config) (*store.DB, error) {
 	}
 	so := cfg.StoreOptions(nil)
 	so.LockTimeout = time.Second
+	so.ViewMemory = 0 // the import reads no check view
 	db, err := store.Open(cfg.Data, so)
 	if err != nil {
 		if errors.Is(err, store.ErrLocked) {

@@ -19,6 +19,14 @@ import (
 // views, each check on another certificate.
 func BenchmarkCheck(b *testing.B) { benchCheck(b, []int{1000, 100_000}, false) }
 
+// BenchmarkCheckNoIndex is BenchmarkCheck with the views read from the
+// bbolt file (dataViewMemoryMiB: 0), through pooled read transactions.
+func BenchmarkCheckNoIndex(b *testing.B) {
+	defer func(m int) { envViewMemory = m }(envViewMemory)
+	envViewMemory = 0
+	benchCheck(b, []int{1000, 100_000}, false)
+}
+
 // BenchmarkCheckSignerRecheck is BenchmarkCheck with every view carrying
 // its signer chain and the partner's trust configured: each check also
 // re-evaluates the chain against the CRLs loaded now (from the cache per

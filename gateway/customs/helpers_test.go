@@ -63,15 +63,22 @@ type env struct {
 
 type envOpt func(*Options)
 
+// envViewMemory is the check view index of the test stores (a serving
+// node has one): the checks of these tests read their views through it.
+var envViewMemory = 256 << 20
+
 func newEnv(t testing.TB, opts ...envOpt) *env {
 	t.Helper()
 	pki := testPKI(t)
 	clk := &testClock{t: time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)}
-	db, err := store.Open(filepath.Join(t.TempDir(), "eco.db"), store.Options{Clock: clk.Now})
+	db, err := store.Open(filepath.Join(t.TempDir(), "eco.db"), store.Options{Clock: clk.Now, ViewMemory: envViewMemory})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	if err := db.WaitViewIndex(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	reg := prometheus.NewRegistry()
 	o := Options{
 		Country: "VN", Store: db.Customs(), Inbox: db.Inbox(), Clock: clk.Now, Audit: db.Audit(), Metrics: reg,
