@@ -51,7 +51,8 @@ renew   --cert FILE binds the renewed certificate of a certificate client
 list    the clients with their scopes, how they authenticate (both
         certificates during a renewal, with their expiry) and state
 revoke  revoke a client: no new tokens, its tokens and its certificate
-        stop working within seconds on a running node
+        stop working within seconds on a running node; its certificates
+        are never bound again (add and renew refuse them)
 
 Scopes (comma-separated): customs:check, customs:read, customs:decide.
 The client gets tokens with POST /oauth/token (grant_type=client_credentials,
