@@ -199,17 +199,18 @@ func TestCustomsClientsRenew(t *testing.T) {
 				out, err string
 			}{
 				{"nothing to do", []string{"renew", id}, exitUsage, "", "give --cert FILE"},
-				{"its current certificate", []string{"renew", "--cert", cert, id}, exitUsage, "", "current certificate"},
+				{"its current certificate", []string{"renew", "--cert", cert, id}, exitFail, "", "current certificate"},
 				{"unknown client", []string{"renew", "--cert", next, "cc-nobody"}, exitFail, "", "not found"},
-				{"finish without a renewal", []string{"renew", "--finish", id}, exitUsage, "", "no certificate renewal"},
+				{"finish without a renewal", []string{"renew", "--finish", id}, exitFail, "", "no certificate renewal"},
 				{"--finish on add", []string{"add", "--scopes", "customs:check", "--finish", "X"}, exitUsage, "", "--finish is for renew only"},
+				{"--scopes on renew", []string{"renew", "--scopes", "customs:check", "--cert", next, id}, exitUsage, "", "--scopes is for add only"},
 				{"renew", []string{"renew", "--cert", next, id}, exitOK, "next_sha256:   " + nextFP, ""},
 				{"again", []string{"renew", "--cert", next, id}, exitOK, "next_sha256:   " + nextFP, ""},
 				{"list shows both", []string{"list"}, exitOK, "cert sha256:" + fp + " (expires " + c.NotAfter.Format(time.DateOnly) + ") + next sha256:" + nextFP, ""},
 				{"finish", []string{"renew", "--finish", id}, exitOK, "cert_sha256:   " + nextFP, ""},
 				{"list after", []string{"list"}, exitOK, "cert sha256:" + nextFP + " (expires", ""},
 				{"revoke", []string{"revoke", id}, exitOK, "revoked", ""},
-				{"a revoked client", []string{"renew", "--cert", cert, id}, exitUsage, "", "revoked"},
+				{"a revoked client", []string{"renew", "--cert", cert, id}, exitFail, "", "revoked"},
 			} {
 				code, out, errs := run(tc.args...)
 				if code != tc.code || !strings.Contains(out, tc.out) || !strings.Contains(errs, tc.err) {
