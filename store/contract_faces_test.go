@@ -141,10 +141,19 @@ func TestContractCustomsCertClients(t *testing.T) {
 		if cl, err = e.customs.Client(ctx, "m1"); err != nil || cl.CertSHA256 != fp1 || cl.Revoked.IsZero() {
 			t.Fatalf("revoked client keeps its binding on record: %+v %v", cl, err)
 		}
-		// The certificate is free for a new client.
-		mustNil(t, "rebind", e.customs.AddClient(ctx, CustomsClient{ID: "m7", Name: "M7", CertSHA256: fp1}))
-		if cl, err = e.customs.ClientByCert(ctx, fp1); err != nil || cl.ID != "m7" {
-			t.Fatalf("after rebinding: %+v %v", cl, err)
+		// A revoked client's certificate is never bound again (its key
+		// may be compromised): not to a new client, not by a renewal.
+		if err := e.customs.AddClient(ctx, CustomsClient{ID: "m7", Name: "M7", CertSHA256: fp1}); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "revoked") {
+			t.Fatalf("rebind a revoked client's certificate: %v", err)
+		}
+		if _, err := e.customs.RenewClientCert(ctx, "m2", ClientCert{SHA256: fp1, Subject: "CN=m1"}); !errors.Is(err, ErrConflict) {
+			t.Fatalf("renew to a revoked client's certificate: %v", err)
+		}
+		if _, err := e.customs.ClientByCert(ctx, fp1); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("a refused binding took effect: %v", err)
+		}
+		if _, err := e.customs.Client(ctx, "m7"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("a refused client was stored: %v", err)
 		}
 		// A client stored revoked (a copy) binds nothing.
 		mustNil(t, "add revoked", e.customs.AddClient(ctx, CustomsClient{ID: "m8", CertSHA256: fp2, Revoked: e.clock.Now()}))
@@ -186,7 +195,7 @@ func TestContractCustomsCertRenewal(t *testing.T) {
 			{"renew", "r1", nc(11), nil, fp(11)},
 			{"the same again changes nothing", "r1", nc(11), nil, fp(11)},
 			{"another pending certificate replaces it", "r1", nc(12), nil, fp(12)},
-			{"a revoked client's certificate is free", "r1", nc(4), nil, fp(4)},
+			{"a revoked client's certificate is never bound again", "r1", nc(4), ErrConflict, fp(12)},
 			{"back to 12", "r1", nc(12), nil, fp(12)},
 			{"r2 cannot take r1's next", "r2", nc(12), ErrConflict, fp(12)},
 		} {
@@ -233,7 +242,9 @@ func TestContractCustomsCertRenewal(t *testing.T) {
 		if _, err := e.customs.ClientByCert(ctx, fp(1)); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("the old certificate after the renewal: %v", err)
 		}
-		// The old certificate is free again; revoking a client in renewal frees both.
+		// The old certificate is free again; a client revoked during a
+		// renewal binds neither certificate any more, and neither can be
+		// bound again.
 		add(CustomsClient{ID: "r3", Name: "R3", CertSHA256: fp(1)})
 		if _, err := e.customs.RenewClientCert(ctx, "r3", nc(13)); err != nil {
 			t.Fatal(err)
@@ -247,7 +258,11 @@ func TestContractCustomsCertRenewal(t *testing.T) {
 		if _, err := e.customs.FinishClientRenewal(ctx, "r3", ""); !errors.Is(err, ErrConflict) {
 			t.Fatalf("finish a revoked client's renewal: %v", err)
 		}
-		add(CustomsClient{ID: "r4", Name: "R4", CertSHA256: fp(13)})
+		for _, f := range []string{fp(1), fp(13)} {
+			if err := e.customs.AddClient(ctx, CustomsClient{ID: "r4", Name: "R4", CertSHA256: f}); !errors.Is(err, ErrConflict) {
+				t.Fatalf("bind %s, held by the revoked r3: %v", f[60:], err)
+			}
+		}
 		// A stored record with a malformed next binding is refused.
 		if err := e.customs.AddClient(ctx, CustomsClient{ID: "r5", CertSHA256: fp(20), NextCertSHA256: fp(20)}); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("next = current: %v", err)

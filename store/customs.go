@@ -223,7 +223,8 @@ func (c *Customs) AddClient(ctx context.Context, cl CustomsClient) error {
 }
 
 // bindCerts indexes the certificate bindings fps of client id; a
-// certificate bound to another active client is ErrConflict.
+// certificate bound to another active client, or held by a revoked client
+// (revokedCert), is ErrConflict.
 func bindCerts(tx *bolt.Tx, id string, fps ...string) error {
 	if len(fps) == 0 {
 		return nil
@@ -232,12 +233,40 @@ func bindCerts(tx *bolt.Tx, id string, fps ...string) error {
 	if err != nil {
 		return err
 	}
+	if cb := bucketOf(tx, bktCuClient); cb != nil {
+		err := cb.ForEach(func(_, v []byte) error { return revokedCert(v, fps) })
+		if err != nil {
+			return err
+		}
+	}
 	for _, fp := range fps {
 		if other := ib.Get([]byte(fp)); other != nil && string(other) != id {
-			return fmt.Errorf("%w: the certificate %s is already bound to client %s (revoke it first)", ErrConflict, fp, other)
+			return fmt.Errorf("%w: the certificate %s is already bound to client %s; a certificate authenticates one client: issue another one", ErrConflict, fp, other)
 		}
 		if err := ib.Put([]byte(fp), []byte(id)); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// revokedCert is ErrConflict when the client record rec is revoked and
+// held one of the certificates fps (its certificate, or the next one of a
+// renewal under way when it was revoked). A revoked client's certificate
+// is never bound again: a client is revoked when its key may be
+// compromised, and binding the certificate to another client would let
+// that key back in.
+func revokedCert(rec []byte, fps []string) error {
+	var cl CustomsClient
+	if err := json.Unmarshal(rec, &cl); err != nil {
+		return fmt.Errorf("decode customs client: %w", err)
+	}
+	if cl.Revoked.IsZero() {
+		return nil
+	}
+	for _, fp := range fps {
+		if fp == cl.CertSHA256 || fp == cl.NextCertSHA256 {
+			return fmt.Errorf("%w: the certificate %s was bound to client %s, which is revoked; a revoked client's certificate is never bound again: issue a new certificate", ErrConflict, fp, cl.ID)
 		}
 	}
 	return nil

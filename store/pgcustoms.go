@@ -49,9 +49,31 @@ func (c *PGCustoms) AddClient(ctx context.Context, cl CustomsClient) error {
 }
 
 // pgBindCerts records the certificate bindings fps of client id (table
-// cu_client_cert); a certificate bound to another active client is
-// ErrConflict.
+// cu_client_cert); a certificate bound to another active client, or held
+// by a revoked client (revokedCert), is ErrConflict.
 func pgBindCerts(ctx context.Context, tx pgx.Tx, id string, fps ...string) error {
+	if len(fps) == 0 {
+		return nil
+	}
+	rows, err := tx.Query(ctx, "SELECT rec FROM cu_client")
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var rec []byte
+		if err := rows.Scan(&rec); err != nil {
+			rows.Close()
+			return err
+		}
+		if err := revokedCert(rec, fps); err != nil {
+			rows.Close()
+			return err
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
 	for _, fp := range fps {
 		tag, err := tx.Exec(ctx, "INSERT INTO cu_client_cert (cert_sha256, client_id) VALUES ($1, $2) ON CONFLICT (cert_sha256) DO NOTHING", fp, id)
 		if err != nil {
@@ -65,7 +87,7 @@ func pgBindCerts(ctx context.Context, tx pgx.Tx, id string, fps ...string) error
 			return err
 		}
 		if other != id {
-			return fmt.Errorf("%w: the certificate %s is already bound to client %s (revoke it first)", ErrConflict, fp, other)
+			return fmt.Errorf("%w: the certificate %s is already bound to client %s; a certificate authenticates one client: issue another one", ErrConflict, fp, other)
 		}
 	}
 	return nil

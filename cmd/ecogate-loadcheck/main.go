@@ -56,12 +56,16 @@ func main() {
 	trivial := flag.Bool("trivial", false, "serve the trivial reference handler (the same answer bytes, no check)")
 	compare := flag.Int("compare", 0, "run the real and the trivial server alternately `K` times each and print the ratio")
 	inbound := flag.Bool("inbound", false, "seed as a receiving node stores certificates: each view arrives with an accepted inbound message and its issued status (Inbox.Accept), so the inbox index and the status records hold an entry per certificate")
+	flag.BoolVar(&withChain, "chain", false, "store each view with the development PKI's ECDSA signer chain (signer, intermediate, root: 1.4 KB) and re-check that chain at every check against the PKI's root and CRLs, as a receiving node does (the PKI is kept beside the data file)")
 	flag.IntVar(&viewMemMiB, "viewmem", gateway.DefaultViewMemory()>>20, "memory for the check view index in `MiB` (dataViewMemoryMiB; default: ecogate serve's, an eighth of the machine's memory; 0: checks read the data file)")
 	flag.Parse()
 	if *data == "" {
 		name := "ecogate-loadcheck-" + strconv.Itoa(*n)
 		if *inbound {
 			name += "-inbound"
+		}
+		if withChain {
+			name += "-chain"
 		}
 		*data = filepath.Join(os.TempDir(), name+".db")
 	}
@@ -125,6 +129,9 @@ func seed(db *store.DB, path string, n int, inbound bool) error {
 	if inbound {
 		seeded += " inbound"
 	}
+	if withChain {
+		seeded += " chain"
+	}
 	if b, err := os.ReadFile(marker); err == nil {
 		if got := strings.TrimSpace(string(b)); got != seeded {
 			return fmt.Errorf("%s was seeded as %q, not %q: give another -data file", path, got, seeded)
@@ -144,6 +151,12 @@ func seed(db *store.DB, path string, n int, inbound bool) error {
 			{Seq: 2, HS: "090111", Description: "Coffee, not roasted", Value: "1000", Unit: "KGM", Base: "KGM", Qty: 1000 * 1e9},
 			{Seq: 3, HS: "220421", Description: "Wine of fresh grapes", Value: "500", Unit: "LTR", Base: "MTQ", Qty: 500 * 1e6},
 		}}
+	if withChain {
+		var err error
+		if v.Chain, err = signerChain(path); err != nil {
+			return err
+		}
+	}
 	if inbound {
 		if err := seedInbound(db, &v, n); err != nil {
 			return err
@@ -222,8 +235,52 @@ func seedInbound(db *store.DB, v *customs.View, n int) error {
 	return <-errs
 }
 
-// viewMemMiB is -viewmem.
-var viewMemMiB int
+// viewMemMiB is -viewmem, withChain -chain.
+var (
+	viewMemMiB int
+	withChain  bool
+)
+
+// signerChain is the ECDSA signer chain (signer, intermediate, root, DER
+// one after the other) of the development PKI kept beside the data file
+// path, created on first use; -chain stores it in every view.
+func signerChain(path string) ([]byte, error) {
+	dir := path + ".pki"
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		if _, err := certs.InitDevPKI(dir, certs.PKIOptions{Name: "ecogate loadcheck"}); err != nil {
+			return nil, err
+		}
+	}
+	var chain []byte
+	for _, f := range []string{certs.FileSignerECDSACert, certs.FileIntermediateCert, certs.FileRootCert} {
+		cs, err := certs.LoadCertificates(filepath.Join(dir, f))
+		if err != nil {
+			return nil, err
+		}
+		chain = append(chain, cs[0].Raw...)
+	}
+	return chain, nil
+}
+
+// signerTrust is the trust -chain checks the stored chains against: the
+// root and the CRLs of the PKI beside the data file.
+func signerTrust(path string) (customs.TrustSource, error) {
+	dir := path + ".pki"
+	roots, err := certs.LoadCertificates(filepath.Join(dir, certs.FileRootCert))
+	if err != nil {
+		return nil, err
+	}
+	var crls []*x509.RevocationList
+	for _, f := range []string{certs.FileRootCRL, certs.FileIntermediateCRL} {
+		l, err := certs.LoadCRLs(filepath.Join(dir, f))
+		if err != nil {
+			return nil, err
+		}
+		crls = append(crls, l...)
+	}
+	trust := &certs.TrustSet{AnchorCerts: roots, RevocationLists: crls}
+	return func(string) certs.TrustStore { return trust }, nil
+}
 
 func runServer(path string, n int, useTLS, trivial, inbound bool) error {
 	// The GC target of `ecogate serve` (both the real and the trivial
@@ -262,7 +319,13 @@ func runServer(path string, n int, useTLS, trivial, inbound bool) error {
 	if err != nil {
 		return err
 	}
-	svc, err := customs.New(customs.Options{Country: "VN", Store: db.Customs(), Inbox: db.Inbox(), Tokens: ti, TokenVerifier: tv})
+	opts := customs.Options{Country: "VN", Store: db.Customs(), Inbox: db.Inbox(), Tokens: ti, TokenVerifier: tv}
+	if withChain {
+		if opts.SignerTrust, err = signerTrust(path); err != nil {
+			return err
+		}
+	}
+	svc, err := customs.New(opts)
 	if err != nil {
 		return err
 	}
@@ -427,6 +490,9 @@ func runDriver(cfg driverConfig) (*runResult, error) {
 		args = append(args, "-inbound")
 	}
 	args = append(args, "-viewmem", strconv.Itoa(viewMemMiB))
+	if withChain {
+		args = append(args, "-chain")
+	}
 	cmd := exec.Command(self, args...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()

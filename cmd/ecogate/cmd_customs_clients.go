@@ -51,7 +51,8 @@ renew   --cert FILE binds the renewed certificate of a certificate client
 list    the clients with their scopes, how they authenticate (both
         certificates during a renewal, with their expiry) and state
 revoke  revoke a client: no new tokens, its tokens and its certificate
-        stop working within seconds on a running node
+        stop working within seconds on a running node; its certificates
+        are never bound again (add and renew refuse them)
 
 Scopes (comma-separated): customs:check, customs:read, customs:decide.
 The client gets tokens with POST /oauth/token (grant_type=client_credentials,
@@ -98,6 +99,10 @@ func runCustomsClients(ctx context.Context, args []string, stdout, stderr io.Wri
 		return exitUsage
 	case pos[0] != "renew" && *certFile != "":
 		fmt.Fprintln(stderr, "ecogate customs-clients: --cert is for add and renew only")
+		return exitUsage
+	}
+	if *scopes != "" && pos[0] != "add" {
+		fmt.Fprintf(stderr, "ecogate customs-clients %s: --scopes is for add only (a renewed client keeps its scopes; for others, add a new client and revoke this one)\n", pos[0])
 		return exitUsage
 	}
 	if *finish && pos[0] != "renew" {
@@ -221,7 +226,7 @@ func customsClientsStore(ctx context.Context, cs customs.ClientAdmin, audit cust
 		if err != nil {
 			fmt.Fprintf(stderr, "ecogate customs-clients add: %v\n", err)
 			if nc == nil {
-				return exitUsage
+				return refusalCode(err)
 			}
 		}
 	case "list":
@@ -239,10 +244,7 @@ func customsClientsStore(ctx context.Context, cs customs.ClientAdmin, audit cust
 		id := pos[1]
 		if err := customs.RevokeClient(ctx, cs, audit, operator(), id); err != nil {
 			fmt.Fprintf(stderr, "ecogate customs-clients revoke: %v\n", err)
-			if errors.Is(err, store.ErrNotFound) {
-				return exitFail
-			}
-			return exitUsage
+			return refusalCode(err)
 		}
 		fmt.Fprintf(stdout, "revoked %s\n", id)
 	case "renew":
@@ -252,17 +254,27 @@ func customsClientsStore(ctx context.Context, cs customs.ClientAdmin, audit cust
 		}
 		if err != nil {
 			fmt.Fprintf(stderr, "ecogate customs-clients renew: %v\n", err)
-			switch {
-			case info != nil: // bound, but the renewal not finished: the old certificate still works
+			if info != nil { // bound, but the renewal not finished: the old certificate still works
 				return exitFail
-			case errors.Is(err, store.ErrNotFound):
-				return exitFail
-			default:
-				return exitUsage
 			}
+			return refusalCode(err)
 		}
 	}
 	return exitOK
+}
+
+// refusalCode is the exit code of a failed add, revoke or renew on a
+// stopped node's data file, the same as through a running node's local
+// API (404, 409 and 400 there): 1 for a request the store refused (an
+// unknown client, a conflict, an invalid request), 2 for anything else
+// (the file could not be read or written).
+func refusalCode(err error) int {
+	for _, refused := range []error{store.ErrNotFound, store.ErrConflict, store.ErrInvalid, customs.ErrBadClientRequest} {
+		if errors.Is(err, refused) {
+			return exitFail
+		}
+	}
+	return exitUsage
 }
 
 // printRenewed shows a certificate client after renew.

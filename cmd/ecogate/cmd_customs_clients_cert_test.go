@@ -113,11 +113,12 @@ func TestCustomsClientsCert(t *testing.T) {
 			if code, _, errs := opsRunCmd(t, runCustomsClients, "revoke", "--config", e.config, id); code != exitOK {
 				t.Fatalf("revoke: %s", errs)
 			}
-			if code, out, errs := add(cert); code != exitOK {
+			// A revoked client's certificate is never bound again.
+			if code, out, errs := add(cert); code == exitOK || !strings.Contains(errs, "which is revoked") || !strings.Contains(errs, "issue a new certificate") {
 				t.Fatalf("add after revoke: %d\n%s%s", code, out, errs)
 			}
 			cls := e.clients(t)
-			if len(cls) != 2 || cls[0].CertSHA256 != fp || cls[1].CertSHA256 != fp || cls[0].SecretHash != "" {
+			if len(cls) != 1 || cls[0].CertSHA256 != fp || cls[0].Revoked.IsZero() || cls[0].SecretHash != "" {
 				t.Fatalf("stored %+v", cls)
 			}
 			if code, _, errs := opsRunCmd(t, runCustomsClients, "list", "--config", e.config, "--cert", cert); code != exitUsage || !strings.Contains(errs, "--cert is for add and renew only") {
@@ -198,17 +199,18 @@ func TestCustomsClientsRenew(t *testing.T) {
 				out, err string
 			}{
 				{"nothing to do", []string{"renew", id}, exitUsage, "", "give --cert FILE"},
-				{"its current certificate", []string{"renew", "--cert", cert, id}, exitUsage, "", "current certificate"},
+				{"its current certificate", []string{"renew", "--cert", cert, id}, exitFail, "", "current certificate"},
 				{"unknown client", []string{"renew", "--cert", next, "cc-nobody"}, exitFail, "", "not found"},
-				{"finish without a renewal", []string{"renew", "--finish", id}, exitUsage, "", "no certificate renewal"},
+				{"finish without a renewal", []string{"renew", "--finish", id}, exitFail, "", "no certificate renewal"},
 				{"--finish on add", []string{"add", "--scopes", "customs:check", "--finish", "X"}, exitUsage, "", "--finish is for renew only"},
+				{"--scopes on renew", []string{"renew", "--scopes", "customs:check", "--cert", next, id}, exitUsage, "", "--scopes is for add only"},
 				{"renew", []string{"renew", "--cert", next, id}, exitOK, "next_sha256:   " + nextFP, ""},
 				{"again", []string{"renew", "--cert", next, id}, exitOK, "next_sha256:   " + nextFP, ""},
 				{"list shows both", []string{"list"}, exitOK, "cert sha256:" + fp + " (expires " + c.NotAfter.Format(time.DateOnly) + ") + next sha256:" + nextFP, ""},
 				{"finish", []string{"renew", "--finish", id}, exitOK, "cert_sha256:   " + nextFP, ""},
 				{"list after", []string{"list"}, exitOK, "cert sha256:" + nextFP + " (expires", ""},
 				{"revoke", []string{"revoke", id}, exitOK, "revoked", ""},
-				{"a revoked client", []string{"renew", "--cert", cert, id}, exitUsage, "", "revoked"},
+				{"a revoked client", []string{"renew", "--cert", cert, id}, exitFail, "", "revoked"},
 			} {
 				code, out, errs := run(tc.args...)
 				if code != tc.code || !strings.Contains(out, tc.out) || !strings.Contains(errs, tc.err) {

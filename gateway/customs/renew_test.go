@@ -178,7 +178,7 @@ func TestRenewCertClient(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	now := e.clock.Now()
-	cs := renewalCerts(t, p, 3)
+	cs := renewalCerts(t, p, 4)
 	a, err := AddCertClient(ctx, e.db.Customs(), e.db.Audit(), "test", "A", []string{ScopeCheck}, cs[0].Leaf, now)
 	if err != nil {
 		t.Fatal(err)
@@ -217,7 +217,8 @@ func TestRenewCertClient(t *testing.T) {
 		{"bound to another client", a.ID, cs[1].Leaf, false, now, store.ErrConflict, "already bound to client " + b.ID},
 		{"its own current certificate", a.ID, cs[0].Leaf, false, now, store.ErrConflict, "current certificate"},
 		{"finish without a renewal", a.ID, nil, true, now, store.ErrConflict, "no certificate renewal"},
-		{"a revoked client's certificate", a.ID, p.readOnly.Leaf, false, now, nil, ""},
+		{"a revoked client's certificate", a.ID, p.readOnly.Leaf, false, now, store.ErrConflict, "which is revoked"},
+		{"renew", a.ID, cs[3].Leaf, false, now, nil, ""},
 		{"replaced by another", a.ID, cs[2].Leaf, false, now, nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -238,7 +239,7 @@ func TestRenewCertClient(t *testing.T) {
 	}
 	entries, _ := e.db.Audit().Entries(ctx, 0, 0)
 	last := entries[len(entries)-1]
-	if last.Action != "customs-client.renew" || last.Details["replacedCertSHA256"] != CertFingerprint(p.readOnly.Leaf) ||
+	if last.Action != "customs-client.renew" || last.Details["replacedCertSHA256"] != CertFingerprint(cs[3].Leaf) ||
 		last.Details["certSHA256"] != CertFingerprint(cs[2].Leaf) || last.Details["currentCertSHA256"] != a.CertSHA256 {
 		t.Fatalf("audit of the replacing renewal: %+v", last)
 	}
