@@ -74,6 +74,12 @@ type Config struct {
 		// Token is the token itself (prefer TokenFile: a configuration
 		// file is often readable by more people than a secret should be).
 		Token string `yaml:"token"`
+		// TLSCert and TLSKey, when set (both), serve the local API over
+		// HTTPS, so that its bearer token does not cross the network in
+		// clear when listen.local is beyond loopback. The operator
+		// commands given --config trust exactly this certificate.
+		TLSCert string `yaml:"tlsCert"`
+		TLSKey  string `yaml:"tlsKey"`
 	} `yaml:"local"`
 	localToken string // Local.Token or the contents of Local.TokenFile
 	TLS        struct {
@@ -508,6 +514,42 @@ func checkLocalAuth(c *Config, abs func(string) string, bad func(key, format str
 		bad("listen.local", "%q listens beyond loopback and the local API has no authentication: set local.tokenFile "+
 			"(a file holding a bearer token, e.g. openssl rand -hex 32 > local-token) or local.token, or listen on 127.0.0.1", c.Listen.Local)
 	}
+	if (c.Local.TLSCert == "") != (c.Local.TLSKey == "") {
+		bad("local.tlsCert", "give both local.tlsCert and local.tlsKey, or neither (plain HTTP)")
+		return
+	}
+	if c.Local.TLSCert != "" {
+		c.Local.TLSCert, c.Local.TLSKey = abs(c.Local.TLSCert), abs(c.Local.TLSKey)
+		if _, err := loadTLS("local.tlsCert/local.tlsKey", c.Local.TLSCert, c.Local.TLSKey); err != nil {
+			bad("local.tlsCert", "%v", err)
+		}
+	}
+}
+
+// LocalTLSClient is the TLS configuration with which programs on this
+// machine reach the local API (nil when it is plain HTTP): it accepts
+// exactly the certificate in local.tlsCert, whatever the address the API
+// is reached at (the loopback address, usually not among the
+// certificate's names).
+func (c *Config) LocalTLSClient() (*tls.Config, error) {
+	if c.Local.TLSCert == "" {
+		return nil, nil
+	}
+	cs, err := certs.LoadCertificates(c.Local.TLSCert)
+	if err != nil {
+		return nil, fmt.Errorf("local.tlsCert: %w", err)
+	}
+	want := cs[0].Raw
+	return &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: true, // replaced by the pin below
+		VerifyConnection: func(st tls.ConnectionState) error {
+			if len(st.PeerCertificates) == 0 || !bytes.Equal(st.PeerCertificates[0].Raw, want) {
+				return fmt.Errorf("the local API's certificate is not the one in local.tlsCert (%s)", c.Local.TLSCert)
+			}
+			return nil
+		},
+	}, nil
 }
 
 // IsLoopbackAddr reports whether a HOST:PORT listens on loopback only
@@ -531,7 +573,12 @@ func (c *Config) LocalToken() string { return c.localToken }
 
 // LocalURL is the base URL of the local API for programs on this machine
 // (listen.local, with a listener on every interface reached on loopback).
-func (c *Config) LocalURL() string { return "http://" + loopbackIfWildcard(c.Listen.Local) }
+func (c *Config) LocalURL() string {
+	if c.Local.TLSCert != "" {
+		return "https://" + loopbackIfWildcard(c.Listen.Local)
+	}
+	return "http://" + loopbackIfWildcard(c.Listen.Local)
+}
 
 // StoreOptions are the options to open the data file with.
 func (c *Config) StoreOptions(log *slog.Logger) store.Options {
@@ -930,7 +977,17 @@ func (in *Instance) ServeListeners(ctx context.Context, ls Listeners) error {
 		start("portal", ls.Portal, in.Portal.Handler(), nil)
 		in.Log.Info("web portal listening", "addr", ls.Portal.Addr().String())
 	}
-	err := in.Node.Serve(wctx, ls.Partner, ls.Local)
+	local := ls.Local
+	switch {
+	case local == nil:
+	case in.faces != nil && in.faces.localTLS != nil:
+		local = tls.NewListener(local, in.faces.localTLS)
+		in.Log.Info("local API over TLS", "addr", local.Addr().String())
+	case !IsLoopbackAddr(in.Config.Listen.Local):
+		in.Log.Warn("the local API listens beyond loopback over plain HTTP: its bearer token crosses the network in clear; set local.tlsCert and local.tlsKey",
+			"listen.local", in.Config.Listen.Local)
+	}
+	err := in.Node.Serve(wctx, ls.Partner, local)
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer scancel()
 	for _, s := range servers {

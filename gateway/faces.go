@@ -122,6 +122,7 @@ type faces struct {
 	verify     *verify.Service
 	customsTLS *tls.Config
 	publicTLS  *tls.Config
+	localTLS   *tls.Config // the local API's, when local.tlsCert is set
 	// certs are the faces' certificates for the expiry watch
 	// (customs.tokenCert, customs.clientCAs, verify.tlsCert).
 	certs []WatchedCertificate
@@ -285,6 +286,14 @@ func (f *faces) open(n *Node, fc facesConfig) error {
 			// connecting without one (customs/mtls.go).
 			f.customsTLS.ClientAuth = tls.VerifyClientCertIfGiven
 		}
+	}
+	if c.Local.TLSCert != "" {
+		pc, err := loadTLS("local.tlsCert/local.tlsKey", c.Local.TLSCert, c.Local.TLSKey)
+		if err != nil {
+			return err
+		}
+		f.localTLS = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{*pc}}
+		f.certs = append(f.certs, WatchCertificates("local.tlsCert", "", tlsChain(pc)...)...)
 	}
 	if c.Verify.TLSCert != "" {
 		pc, err := loadTLS("verify.tlsCert/verify.tlsKey", c.Verify.TLSCert, c.Verify.TLSKey)

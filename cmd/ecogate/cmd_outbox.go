@@ -218,7 +218,7 @@ func localAPIBody(ctx context.Context, tg target, method, path string, body []by
 		fmt.Fprintf(stderr, "ecogate %s: %v\n", cmd, err)
 		return exitUsage
 	}
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	resp, err := tg.client(30 * time.Second).Do(req)
 	if err != nil {
 		fmt.Fprintf(stderr, "ecogate %s: the node's local API is unreachable: %v (is 'ecogate serve' running? for a stopped node use --data FILE)\n", cmd, err)
 		return exitUsage

@@ -70,7 +70,12 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *to != "" {
 		u += "?to=" + url.QueryEscape(strings.ToUpper(*to))
 	}
-	c := &http.Client{Timeout: 60 * time.Second}
+	tc, err := localTLS(*config, base)
+	if err != nil {
+		fmt.Fprintln(stderr, "ecogate send:", err)
+		return exitUsage
+	}
+	c := target{tls: tc}.client(60 * time.Second)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(string(doc)))
 	if err != nil {
 		fmt.Fprintln(stderr, "ecogate send:", err)

@@ -22,7 +22,7 @@ func backupFromNode(ctx context.Context, tg target, out string) (int64, error) {
 		return 0, err
 	}
 	withToken(req, tg.token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := tg.client(0).Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("the node's local API %s is unreachable: %w", tg.api, err)
 	}

@@ -2,25 +2,74 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 
+	"github.com/ecogate/ecogate/certs"
 	"github.com/ecogate/ecogate/gateway"
 )
 
 // target is where an operator command acts: a stopped node's data file,
 // or a running node's local API.
 type target struct {
-	data  string // bbolt data file
-	api   string // local API base URL
-	token string // the local API's bearer token, when it needs one
+	data  string      // bbolt data file
+	api   string      // local API base URL
+	token string      // the local API's bearer token, when it needs one
+	tls   *tls.Config // how to reach an https local API (nil: the system's roots)
+}
+
+// client is an HTTP client for the local API with timeout (0: none).
+func (tg target) client(timeout time.Duration) *http.Client {
+	c := &http.Client{Timeout: timeout}
+	if tg.tls != nil {
+		c.Transport = &http.Transport{TLSClientConfig: tg.tls, Proxy: http.ProxyFromEnvironment}
+	}
+	return c
 }
 
 // localTokenEnv names the environment variable that gives the local API
 // token to commands run with --node URL (with --config it comes from
 // local.token or local.tokenFile).
 const localTokenEnv = "ECOGATE_LOCAL_TOKEN"
+
+// localCAEnv names the environment variable that gives, to commands run
+// with --node https://..., a PEM file of the CA certificates (or the
+// certificate itself) that the local API's certificate must chain to,
+// when the system's roots do not (with --config the certificate in
+// local.tlsCert is trusted).
+const localCAEnv = "ECOGATE_LOCAL_CA"
+
+// localTLS is the TLS configuration to reach the local API at base, from
+// the configuration file config when there is one, else from
+// $ECOGATE_LOCAL_CA (nil: plain HTTP, or the system's roots).
+func localTLS(config, base string) (*tls.Config, error) {
+	if config != "" {
+		cfg, err := gateway.LoadConfig(config)
+		if err != nil {
+			return nil, err
+		}
+		return cfg.LocalTLSClient()
+	}
+	f := strings.TrimSpace(os.Getenv(localCAEnv))
+	if f == "" || !strings.HasPrefix(base, "https://") {
+		return nil, nil
+	}
+	cas, err := certs.LoadCertificates(f)
+	if err != nil {
+		return nil, fmt.Errorf("$%s: %w", localCAEnv, err)
+	}
+	pool := x509.NewCertPool()
+	for _, c := range cas {
+		pool.AddCert(c)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}, nil
+}
 
 // resolveTarget turns --data, --config and --node into a target. --data
 // names a stopped node's file and --node a running node's local API;
@@ -42,27 +91,35 @@ func resolveTarget(ctx context.Context, data, config, node string) (target, erro
 		return target{data: data}, nil
 	case node != "":
 		u, tok, err := sendNodeURL(node, "")
-		return target{api: u, token: tok}, err
+		if err != nil {
+			return target{}, err
+		}
+		tc, err := localTLS("", u)
+		return target{api: u, token: tok, tls: tc}, err
 	}
 	cfg, err := gateway.LoadConfig(config)
 	if err != nil {
 		return target{}, err
 	}
-	if u := cfg.LocalURL(); nodeAnswers(ctx, u) {
-		return target{api: u, token: cfg.LocalToken()}, nil
+	tc, err := cfg.LocalTLSClient()
+	if err != nil {
+		return target{}, err
+	}
+	if tg := (target{api: cfg.LocalURL(), token: cfg.LocalToken(), tls: tc}); nodeAnswers(ctx, tg) {
+		return tg, nil
 	}
 	return target{data: cfg.Data}, nil
 }
 
 // nodeAnswers reports whether a node's local API answers /healthz.
-func nodeAnswers(ctx context.Context, base string) bool {
+func nodeAnswers(ctx context.Context, tg target) bool {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/healthz", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, tg.api+"/healthz", nil)
 	if err != nil {
 		return false
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := tg.client(0).Do(req)
 	if err != nil {
 		return false
 	}

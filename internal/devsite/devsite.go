@@ -165,6 +165,12 @@ local:
   tokenFile: ""
   # or the token itself (prefer tokenFile)
   token: ""
+  # serve the local API over HTTPS with this certificate and key (both or
+  # neither), so that the token does not cross the network in clear when
+  # listen.local is beyond loopback; the CLI given --config trusts exactly this
+  # certificate; with --node https://... give its CA file in $ECOGATE_LOCAL_CA
+  tlsCert: ""
+  tlsKey: ""
 tls:
   # partner API (and customs API) server certificate (PEM; chain may follow)
   cert: pki/tls-server-cert.pem
