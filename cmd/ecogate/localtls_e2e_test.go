@@ -109,6 +109,17 @@ func TestLocalAPIOverTLS(t *testing.T) {
 	if code, out, errs := runBin(t, bin, "customs-clients", "list", "--config", in.ConfigPath()); code != 0 {
 		t.Fatalf("customs-clients list --config: %d %s %s", code, out, errs)
 	}
+	// A configuration naming another certificate than the node serves: a
+	// clear error, not the stopped-node path (the file is locked).
+	other := strings.Replace(strings.Replace(conf, `  tlsCert: pki/tls-server-cert.pem`, `  tlsCert: pki/tls-client-cert.pem`, 1),
+		`  tlsKey: pki/tls-server-key.pem`, `  tlsKey: pki/tls-client-key.pem`, 1)
+	otherPath := filepath.Join(in.Dir, "other.yaml")
+	if err := os.WriteFile(otherPath, []byte(other), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := runBin(t, bin, "outbox", "list", "--config", otherPath); code == 0 || !strings.Contains(errs, "not the one in local.tlsCert") {
+		t.Fatalf("outbox list with another local.tlsCert: %d %s %s", code, out, errs)
+	}
 	// --node https://...: the development CA is no system root.
 	node := "https://" + in.LocalAddr
 	run := func(env ...string) (int, string) {

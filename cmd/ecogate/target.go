@@ -105,26 +105,33 @@ func resolveTarget(ctx context.Context, data, config, node string) (target, erro
 	if err != nil {
 		return target{}, err
 	}
-	if tg := (target{api: cfg.LocalURL(), token: cfg.LocalToken(), tls: tc}); nodeAnswers(ctx, tg) {
-		return tg, nil
+	tg := target{api: cfg.LocalURL(), token: cfg.LocalToken(), tls: tc}
+	if ok, err := nodeAnswers(ctx, tg); ok || err != nil {
+		return tg, err
 	}
 	return target{data: cfg.Data}, nil
 }
 
-// nodeAnswers reports whether a node's local API answers /healthz.
-func nodeAnswers(ctx context.Context, tg target) bool {
+// nodeAnswers reports whether a node's local API answers /healthz. A node
+// that answers with another TLS certificate than the configured one is an
+// error (not a stopped node: its data file would be locked).
+func nodeAnswers(ctx context.Context, tg target) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, tg.api+"/healthz", nil)
 	if err != nil {
-		return false
+		return false, nil
 	}
 	resp, err := tg.client(0).Do(req)
 	if err != nil {
-		return false
+		var ve *tls.CertificateVerificationError
+		if errors.As(err, &ve) || strings.Contains(err.Error(), "local.tlsCert") {
+			return false, fmt.Errorf("the node's local API at %s: %w", tg.api, err)
+		}
+		return false, nil
 	}
 	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
+	return resp.StatusCode == http.StatusOK, nil
 }
 
 // withToken adds the local API token to a request, when there is one.
