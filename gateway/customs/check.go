@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -425,7 +426,7 @@ func (s *Service) buildFromInbox(ctx context.Context, country, number string) (b
 	if err != nil {
 		return false, err
 	}
-	if err := s.opt.Store.PutView(ctx, country, number, latest, b); err != nil {
+	if err := s.opt.Store.PutView(ctx, country, number, latest, b, v.Chain); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -501,7 +502,7 @@ func (s *Service) check(ctx context.Context, req *CheckRequest, m *checkMem) (*C
 		return nil, http.StatusBadRequest, fe
 	}
 	if v.Source == "stored" && v.Valid {
-		res.Signer = s.signerNow(v)
+		res.Signer = s.signerNow(ctx, v)
 	}
 	switch {
 	case !v.Valid:
@@ -528,8 +529,8 @@ func (s *Service) check(ctx context.Context, req *CheckRequest, m *checkMem) (*C
 
 // signerNow re-evaluates the view's signer chain against the sending
 // partner's trust as loaded now (nil: no chain stored, or no trust source).
-func (s *Service) signerNow(v *View) *SignerCheck {
-	if s.opt.SignerTrust == nil || len(v.Chain) == 0 {
+func (s *Service) signerNow(ctx context.Context, v *View) *SignerCheck {
+	if s.opt.SignerTrust == nil || (len(v.Chain) == 0 && len(v.chainRef) == 0) {
 		return nil
 	}
 	trust := s.opt.SignerTrust(v.Country)
@@ -537,6 +538,10 @@ func (s *Service) signerNow(v *View) *SignerCheck {
 		rep := certs.Report{{Check: certs.CheckTrust, Status: certs.StatusError, Reason: "trust.no-anchors",
 			Detail: "partner " + v.Country + " is not in the partner registry any more"}}
 		return &SignerCheck{Report: rep}
+	}
+	if len(v.chainRef) > 0 {
+		ref := v.chainRef
+		return s.signers.checkRef(trust, ref, func() ([]byte, error) { return s.opt.Store.Chain(ctx, hex.EncodeToString(ref)) }, v.Built, s.now)
 	}
 	return s.signers.check(trust, v.Chain, v.Built, s.now)
 }

@@ -2,8 +2,10 @@ package customs
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"time"
 
@@ -80,6 +82,29 @@ type signerEntry struct {
 // check returns the signer check of the chain (concatenated DER, signer
 // first) received at receivedAt, judged now against trust.
 func (c *signerCache) check(trust certs.TrustStore, chainDER []byte, receivedAt time.Time, now func() time.Time) *SignerCheck {
+	return c.checkKey(trust, chainDER, func() ([]byte, error) { return chainDER, nil }, receivedAt, now)
+}
+
+// checkRef is check for a chain known by its SHA-256 (ref, 32 bytes):
+// load gives the chain's bytes, read only when the cache does not hold
+// its result, and checked against ref.
+func (c *signerCache) checkRef(trust certs.TrustStore, ref []byte, load func() ([]byte, error), receivedAt time.Time, now func() time.Time) *SignerCheck {
+	var kb [4 + sha256.Size]byte
+	key := append(append(kb[:0], "ref:"...), ref...) // a DER chain starts with 0x30, never "ref:"
+	return c.checkKey(trust, key, func() ([]byte, error) {
+		b, err := load()
+		if err != nil {
+			return nil, err
+		}
+		if sum := sha256.Sum256(b); !bytes.Equal(sum[:], ref) {
+			return nil, fmt.Errorf("the stored chain does not match its hash %x", ref)
+		}
+		return b, nil
+	}, receivedAt, now)
+}
+
+// checkKey is check for the chain cached under key, loaded by chainOf.
+func (c *signerCache) checkKey(trust certs.TrustStore, key []byte, chainOf func() ([]byte, error), receivedAt time.Time, now func() time.Time) *SignerCheck {
 	c.mu.RLock()
 	g := c.byTrust[trust]
 	c.mu.RUnlock()
@@ -90,15 +115,19 @@ func (c *signerCache) check(trust certs.TrustStore, chainDER []byte, receivedAt 
 	inWindow := !at.Before(g.from) && (g.till.IsZero() || !at.After(g.till))
 	if inWindow {
 		g.mu.RLock()
-		e := g.byChain[string(chainDER)]
+		e := g.byChain[string(key)]
 		g.mu.RUnlock()
 		if e != nil && !receivedAt.Before(e.validFrom) && !receivedAt.After(e.validUntil) {
 			return e.check
 		}
 	}
-	// A copy: chainDER may alias a pooled read buffer, and parsed
+	// A copy: the chain may alias a pooled read buffer, and parsed
 	// certificates keep their input.
-	chain, err := x509.ParseCertificates(bytes.Clone(chainDER))
+	chainDER, err := chainOf()
+	var chain []*x509.Certificate
+	if err == nil {
+		chain, err = x509.ParseCertificates(bytes.Clone(chainDER))
+	}
 	var rep certs.Report
 	if err != nil {
 		rep = certs.Report{{Check: certs.CheckTrust, Status: certs.StatusError, Reason: "trust.no-chain", Detail: "the stored signer chain cannot be read: " + err.Error()}}
@@ -123,7 +152,7 @@ func (c *signerCache) check(trust certs.TrustStore, chainDER []byte, receivedAt 
 	if len(g.byChain) >= signerCacheMax {
 		clear(g.byChain)
 	}
-	g.byChain[string(chainDER)] = e
+	g.byChain[string(key)] = e
 	g.mu.Unlock()
 	return sc
 }
