@@ -541,13 +541,20 @@ func (c *Customs) PutView(ctx context.Context, country, number string, basedOn u
 }
 
 // putChains stores signer chains that views refer to by their SHA-256,
-// once each, as content.
+// once each, as content: a chain already stored (the usual case: one
+// chain signs many certificates) costs a hash and a lookup, and is not
+// compressed again.
 func putChains(tx *bolt.Tx, chains [][]byte) error {
 	for _, ch := range chains {
-		if len(ch) > 0 {
-			if _, err := putBlob(tx, hashHex(ch), encodeBlob(ch)); err != nil {
-				return err
-			}
+		if len(ch) == 0 {
+			continue
+		}
+		h := hashHex(ch)
+		if tx.Bucket([]byte(bktBlobs)).Get([]byte(h)) != nil {
+			continue
+		}
+		if _, err := putBlob(tx, h, encodeBlob(ch)); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -273,10 +273,8 @@ func (in *Inbox) accept(ctx context.Context, rec InRecord, audit []Entry) (*InRe
 			if err := putView(tx, vb, key([]byte(r.From), []byte(r.CertNumber)), v); err != nil {
 				return err
 			}
-			if len(rec.ViewChain) > 0 {
-				if _, err := putBlob(tx, hashHex(rec.ViewChain), encodeBlob(rec.ViewChain)); err != nil {
-					return err
-				}
+			if err := putChains(tx, [][]byte{rec.ViewChain}); err != nil {
+				return err
 			}
 		}
 		r.CheckView, r.ViewChain = nil, nil

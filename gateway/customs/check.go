@@ -498,11 +498,18 @@ func (s *Service) check(ctx context.Context, req *CheckRequest, m *checkMem) (*C
 		res.Verification.raw = f.frag.verification
 	}
 	res.frag = f.frag
+	if v.Source == "stored" && v.Valid {
+		sc, err := s.signerNow(ctx, v)
+		if err != nil {
+			// The stored chain could not be read: no judgment.
+			res.Verdict, res.Message = Unavailable, "the check could not be made; this is not a judgment on the certificate: check again (signer chain: "+err.Error()+")"
+			s.log.Warn("customs check not made", "certificate", req.ExportCountry+"/"+req.CertificateNumber, "verdict", res.Verdict, "err", err)
+			return res, http.StatusServiceUnavailable, nil
+		}
+		res.Signer = sc
+	}
 	if fe := s.compare(res, f, req, decl, m); fe != nil {
 		return nil, http.StatusBadRequest, fe
-	}
-	if v.Source == "stored" && v.Valid {
-		res.Signer = s.signerNow(ctx, v)
 	}
 	switch {
 	case !v.Valid:
@@ -529,21 +536,22 @@ func (s *Service) check(ctx context.Context, req *CheckRequest, m *checkMem) (*C
 
 // signerNow re-evaluates the view's signer chain against the sending
 // partner's trust as loaded now (nil: no chain stored, or no trust source).
-func (s *Service) signerNow(ctx context.Context, v *View) *SignerCheck {
+// An error is a stored chain that could not be read (not a missing one).
+func (s *Service) signerNow(ctx context.Context, v *View) (*SignerCheck, error) {
 	if s.opt.SignerTrust == nil || (len(v.Chain) == 0 && len(v.chainRef) == 0) {
-		return nil
+		return nil, nil
 	}
 	trust := s.opt.SignerTrust(v.Country)
 	if trust == nil {
 		rep := certs.Report{{Check: certs.CheckTrust, Status: certs.StatusError, Reason: "trust.no-anchors",
 			Detail: "partner " + v.Country + " is not in the partner registry any more"}}
-		return &SignerCheck{Report: rep}
+		return &SignerCheck{Report: rep}, nil
 	}
 	if len(v.chainRef) > 0 {
 		ref := v.chainRef
 		return s.signers.checkRef(trust, ref, func() ([]byte, error) { return s.opt.Store.Chain(ctx, hex.EncodeToString(ref)) }, v.Built, s.now)
 	}
-	return s.signers.check(trust, v.Chain, v.Built, s.now)
+	return s.signers.check(trust, v.Chain, v.Built, s.now), nil
 }
 
 func allMatch(items []ItemResult) bool {

@@ -5,11 +5,13 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/ecogate/ecogate/certs"
+	"github.com/ecogate/ecogate/store"
 )
 
 // A stored certificate's verification report is history: it says what
@@ -82,29 +84,40 @@ type signerEntry struct {
 // check returns the signer check of the chain (concatenated DER, signer
 // first) received at receivedAt, judged now against trust.
 func (c *signerCache) check(trust certs.TrustStore, chainDER []byte, receivedAt time.Time, now func() time.Time) *SignerCheck {
-	return c.checkKey(trust, chainDER, func() ([]byte, error) { return chainDER, nil }, receivedAt, now)
+	sc, _ := c.checkKey(trust, chainDER, func() ([]byte, error) { return chainDER, nil }, receivedAt, now)
+	return sc
 }
+
+// errChainUnusable marks a chain that cannot be judged (missing, or not
+// the bytes its hash names): a failed re-check, not an outage.
+var errChainUnusable = errors.New("the stored signer chain is unusable")
 
 // checkRef is check for a chain known by its SHA-256 (ref, 32 bytes):
 // load gives the chain's bytes, read only when the cache does not hold
-// its result, and checked against ref.
-func (c *signerCache) checkRef(trust certs.TrustStore, ref []byte, load func() ([]byte, error), receivedAt time.Time, now func() time.Time) *SignerCheck {
+// its result, and checked against ref. A chain that is missing
+// (store.ErrNotFound) or other bytes is a failed re-check; any other
+// error of load is returned (the check could not be made).
+func (c *signerCache) checkRef(trust certs.TrustStore, ref []byte, load func() ([]byte, error), receivedAt time.Time, now func() time.Time) (*SignerCheck, error) {
 	var kb [4 + sha256.Size]byte
 	key := append(append(kb[:0], "ref:"...), ref...) // a DER chain starts with 0x30, never "ref:"
 	return c.checkKey(trust, key, func() ([]byte, error) {
 		b, err := load()
-		if err != nil {
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return nil, fmt.Errorf("%w: %v", errChainUnusable, err)
+		case err != nil:
 			return nil, err
 		}
 		if sum := sha256.Sum256(b); !bytes.Equal(sum[:], ref) {
-			return nil, fmt.Errorf("the stored chain does not match its hash %x", ref)
+			return nil, fmt.Errorf("%w: it does not match its hash %x", errChainUnusable, ref)
 		}
 		return b, nil
 	}, receivedAt, now)
 }
 
-// checkKey is check for the chain cached under key, loaded by chainOf.
-func (c *signerCache) checkKey(trust certs.TrustStore, key []byte, chainOf func() ([]byte, error), receivedAt time.Time, now func() time.Time) *SignerCheck {
+// checkKey is check for the chain cached under key, loaded by chainOf; an
+// error of chainOf other than errChainUnusable is returned.
+func (c *signerCache) checkKey(trust certs.TrustStore, key []byte, chainOf func() ([]byte, error), receivedAt time.Time, now func() time.Time) (*SignerCheck, error) {
 	c.mu.RLock()
 	g := c.byTrust[trust]
 	c.mu.RUnlock()
@@ -118,12 +131,15 @@ func (c *signerCache) checkKey(trust certs.TrustStore, key []byte, chainOf func(
 		e := g.byChain[string(key)]
 		g.mu.RUnlock()
 		if e != nil && !receivedAt.Before(e.validFrom) && !receivedAt.After(e.validUntil) {
-			return e.check
+			return e.check, nil
 		}
 	}
 	// A copy: the chain may alias a pooled read buffer, and parsed
 	// certificates keep their input.
 	chainDER, err := chainOf()
+	if err != nil && !errors.Is(err, errChainUnusable) {
+		return nil, err
+	}
 	var chain []*x509.Certificate
 	if err == nil {
 		chain, err = x509.ParseCertificates(bytes.Clone(chainDER))
@@ -137,7 +153,7 @@ func (c *signerCache) checkKey(trust certs.TrustStore, key []byte, chainOf func(
 	sc := &SignerCheck{Valid: rep.Valid(), Report: rep, revoked: rep.First().Reason == "revocation.revoked"}
 	sc.raw, _ = json.Marshal(sc)
 	if !inWindow || err != nil || len(chain) == 0 {
-		return sc
+		return sc, nil
 	}
 	e := &signerEntry{check: sc, validFrom: chain[0].NotBefore, validUntil: chain[0].NotAfter}
 	for _, x := range chain[1:] {
@@ -154,7 +170,7 @@ func (c *signerCache) checkKey(trust certs.TrustStore, key []byte, chainOf func(
 	}
 	g.byChain[string(key)] = e
 	g.mu.Unlock()
-	return sc
+	return sc, nil
 }
 
 // gen returns (making it) the generation of trust.

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -82,19 +83,26 @@ func TestCheckRevokedAfterReceipt(t *testing.T) {
 		{"anchor replaced", &certs.TrustSet{AnchorCerts: []*x509.Certificate{other.Root.Cert}}, Untrusted, "trust.unknown-authority"},
 		{"partner removed", nil, Untrusted, "trust.no-anchors"},
 	}
-	for _, lazy := range []bool{false, true} {
+	for _, mode := range []string{"", "from inbox/", "format 4/"} {
 		for _, tc := range tests {
-			name := tc.name
-			if lazy {
-				name = "from inbox/" + name
-			}
+			name := mode + tc.name
 			t.Run(name, func(t *testing.T) {
 				var ts trustSwitch
 				ts.cur.Store(good)
 				e := newEnv(t, func(o *Options) { o.SignerTrust = ts.source })
-				if lazy {
+				switch mode {
+				case "from inbox/":
 					e.receiveSigned(t, testCert(t, certNo), pki.SignerECDSA, pki.Intermediate.Cert)
-				} else {
+				case "format 4/": // stored by an earlier ecogate: the chain inside the view
+					v, err := ViewOf(testCert(t, certNo), validReport, nil, e.clock.Now())
+					if err != nil {
+						t.Fatal(err)
+					}
+					v.Country, v.Chain = "IN", chainDER([]*x509.Certificate{pki.SignerECDSA.Cert, pki.Intermediate.Cert, pki.Root.Cert})
+					if err := e.db.Customs().PutView(context.Background(), "IN", certNo, 0, v.encode(4)); err != nil {
+						t.Fatal(err)
+					}
+				default:
 					e.svc.StoreView(context.Background(), "IN", testCert(t, certNo), validReport, pki.SignerECDSA.Cert, pki.Intermediate.Cert, pki.Root.Cert)
 				}
 				// Checked once before the reload: authentic (and cached).
@@ -183,10 +191,14 @@ type chainCounter struct {
 	Store
 	loads   atomic.Int64
 	replace []byte
+	fail    atomic.Pointer[error]
 }
 
 func (c *chainCounter) Chain(ctx context.Context, ref string) ([]byte, error) {
 	c.loads.Add(1)
+	if err := c.fail.Load(); err != nil {
+		return nil, *err
+	}
 	if c.replace != nil {
 		return c.replace, nil
 	}
@@ -251,6 +263,44 @@ func TestCheckSignerChainStoredOnce(t *testing.T) {
 				t.Fatalf("the chain was loaded %d times in 3 checks, want %d", got, tc.loads)
 			}
 		})
+	}
+	// The store failing to read the chain (not a missing one): no
+	// judgment (503 UNAVAILABLE), nothing cached; the next check after
+	// it recovers is AUTHENTIC.
+	cc := &chainCounter{}
+	e0 := newEnv(t, func(o *Options) {
+		o.SignerTrust = func(string) certs.TrustStore { return trust }
+		cc.Store = o.Store
+		o.Store = cc
+	})
+	e0.svc.StoreView(context.Background(), "IN", testCert(t, certNo), validReport, chain...)
+	outage := errors.New("connection reset (test)")
+	cc.fail.Store(&outage)
+	for range 2 {
+		if status, res, body := e0.check(baseReq(item(1, "020230", "1", "KGM"))); status != 503 || res.Verdict != Unavailable || !strings.Contains(res.Message, "connection reset") {
+			t.Fatalf("chain unreadable: %d %s", status, body)
+		}
+	}
+	cc.fail.Store(nil)
+	if status, res, body := e0.check(baseReq(item(1, "020230", "1", "KGM"))); status != 200 || res.Verdict != Authentic {
+		t.Fatalf("after the outage: %d %s", status, body)
+	}
+	// Two chains, each judged on its own through its reference: the RSA
+	// signer revoked, the ECDSA one not.
+	revokedRSA := &certs.TrustSet{AnchorCerts: trust.AnchorCerts,
+		RevocationLists: []*x509.RevocationList{trust.RevocationLists[0], crlOf(t, pki.Intermediate, received.Add(-time.Hour), pki.SignerRSA.Cert)}}
+	e2 := newEnv(t, func(o *Options) { o.SignerTrust = func(string) certs.TrustStore { return revokedRSA } })
+	e2.svc.StoreView(context.Background(), "IN", testCert(t, certNo), validReport, chain...)
+	e2.svc.StoreView(context.Background(), "IN", testCert(t, "IN-RSA-1"), validReport, pki.SignerRSA.Cert, pki.Intermediate.Cert, pki.Root.Cert)
+	for round := range 2 {
+		req := baseReq(item(1, "020230", "1", "KGM"))
+		if _, res, body := e2.check(req); res.Verdict != Authentic {
+			t.Fatalf("round %d, ECDSA signer: %s", round, body)
+		}
+		req.CertificateNumber = "IN-RSA-1"
+		if _, res, body := e2.check(req); res.Verdict != Revoked {
+			t.Fatalf("round %d, revoked RSA signer: %s", round, body)
+		}
 	}
 	// Views of two certificates signed by the same chain: one stored
 	// chain, and each view 1 KB smaller than with the chain inside.
