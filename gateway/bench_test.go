@@ -61,7 +61,7 @@ func benchEndToEndWith(b *testing.B, presigned bool, viewMode string) {
 				}
 			}
 		case "inAcceptTx":
-			o.CheckView = func(from string, c *schema.Certificate, rep certs.Report, chain []*x509.Certificate) ([]byte, error) {
+			o.CheckView = func(from string, c *schema.Certificate, rep certs.Report, chain []*x509.Certificate) ([]byte, []byte, error) {
 				return svc.EncodeView(from, c, rep, chain...)
 			}
 		}

@@ -593,7 +593,7 @@ func (c *Config) StoreOptions(log *slog.Logger) store.Options {
 // dataViewMemoryMiB is not set: an eighth of the machine's memory, or of
 // the cgroup's memory limit when that is lower (read on Linux; 1 GiB
 // elsewhere), and at least 256 MiB. The index takes memory only as views
-// are stored (0.7 to 2.2 KB each), and up to twice it while it is rebuilt.
+// are stored (about 0.7 KB each), and up to twice it while it is rebuilt.
 func DefaultViewMemory() int {
 	meminfo, _ := os.ReadFile("/proc/meminfo")
 	limit, _ := os.ReadFile("/sys/fs/cgroup/memory.max")

@@ -159,7 +159,7 @@ func (f *faces) hooks(o *Options, fc facesConfig) {
 	if viewsWithInbox(o.Inbox, fc.st) {
 		// The views live in the inbox's store: stored in the transaction
 		// that accepts the message.
-		o.CheckView = func(from string, c *schema.Certificate, report certs.Report, chain []*x509.Certificate) ([]byte, error) {
+		o.CheckView = func(from string, c *schema.Certificate, report certs.Report, chain []*x509.Certificate) ([]byte, []byte, error) {
 			return f.customs.EncodeView(from, c, report, chain...)
 		}
 	}

@@ -122,11 +122,12 @@ func TestCheckViewInAcceptTx(t *testing.T) {
 					accepted.Add(1)
 				}
 				if tc.view != nil {
-					o.CheckView = func(from string, c *schema.Certificate, _ certs.Report, _ []*x509.Certificate) ([]byte, error) {
+					o.CheckView = func(from string, c *schema.Certificate, _ certs.Report, _ []*x509.Certificate) ([]byte, []byte, error) {
 						if from != "IN" || c.Header.ID != sampleNumber(1) {
-							return nil, fmt.Errorf("hook called with %s %s", from, c.Header.ID)
+							return nil, nil, fmt.Errorf("hook called with %s %s", from, c.Header.ID)
 						}
-						return tc.view()
+						b, err := tc.view()
+						return b, nil, err
 					}
 				}
 			})

@@ -117,8 +117,9 @@ type Options struct {
 	// one commit before the receipt goes out instead of two), so set it
 	// only when the views live in the inbox's store. OnAccepted is then
 	// not called for that message: it is the fallback for a view not
-	// built here.
-	CheckView func(from string, c *schema.Certificate, report certs.Report, chain []*x509.Certificate) ([]byte, error)
+	// built here. It also gives the signer chain the view refers to by its
+	// SHA-256 (store.InRecord.ViewChain; nil without one).
+	CheckView func(from string, c *schema.Certificate, report certs.Report, chain []*x509.Certificate) (view, viewChain []byte, err error)
 	// RegisterEntries, if set, gives the entries of the register of
 	// issued certificates for an e-CO this node signed or checked (the
 	// certificate, and the one it replaces marked replaced): Submit writes

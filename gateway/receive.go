@@ -242,8 +242,8 @@ func (n *Node) Receive(ctx context.Context, p *Partner, env *Envelope) (*Receive
 		}
 		rec.StatusChanges = changes
 		if n.opt.CheckView != nil {
-			if b, err := n.opt.CheckView(p.Country, ev.cert, ev.report, ev.chain); err == nil {
-				rec.CheckView = b
+			if b, ch, err := n.opt.CheckView(p.Country, ev.cert, ev.report, ev.chain); err == nil {
+				rec.CheckView, rec.ViewChain = b, ch
 			} else {
 				n.log.Warn("customs check view not built; the first check builds it", "certificate", ev.cert.Ref().String(), "message", env.MessageID, "err", err)
 			}

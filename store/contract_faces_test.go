@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -24,7 +25,8 @@ type cCustoms interface {
 	RevokeClient(ctx context.Context, id string) error
 	RenewClientCert(ctx context.Context, id string, next ClientCert) (*CustomsClient, error)
 	FinishClientRenewal(ctx context.Context, id, next string) (*CustomsClient, error)
-	PutView(ctx context.Context, country, number string, basedOn uint64, view []byte) error
+	PutView(ctx context.Context, country, number string, basedOn uint64, view []byte, chain ...[]byte) error
+	Chain(ctx context.Context, sha256Hex string) ([]byte, error)
 	Snapshot(country, number string, versionOf func(view []byte) int, dst *Snapshot) (bool, error)
 	Decide(ctx context.Context, d Decision, msg *OutMessage) (*Decision, error)
 	Decisions(ctx context.Context, country, number string) ([]Decision, error)
@@ -288,6 +290,20 @@ func TestContractCustomsViewsAndDecisions(t *testing.T) {
 		found, err := e.customs.Snapshot("VN", "C1", nil, &s)
 		if err != nil || found || s.LatestSeq != 0 {
 			t.Fatalf("empty snapshot: %v %v %+v", found, err, s)
+		}
+		// Signer chains stored once, with the views that refer to them.
+		chainA, chainB := bytes.Repeat([]byte("chain A "), 200), []byte("chain B")
+		if _, err := e.customs.Chain(ctx, hashHex(chainA)); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("a chain never stored: %v", err)
+		}
+		_, err = e.inbox.Accept(ctx, InRecord{ID: "in0", From: "VN", CertNumber: "C0", Version: 1, Kind: "issue", Content: []byte("x0"),
+			CheckView: []byte("view-c0"), ViewChain: chainA})
+		mustNil(t, "accept with a view and its chain", err)
+		mustNil(t, "put view with a chain", e.customs.PutView(ctx, "VN", "C9", 0, []byte("view-c9"), chainB))
+		for _, ch := range [][]byte{chainA, chainB} {
+			if got, err := e.customs.Chain(ctx, hashHex(ch)); err != nil || !bytes.Equal(got, ch) {
+				t.Fatalf("chain %q...: %q %v", ch[:7], got, err)
+			}
 		}
 		// A view stored from the latest message; a newer message makes it stale.
 		_, err = e.inbox.Accept(ctx, InRecord{ID: "in1", From: "VN", CertNumber: "C1", Version: 1, Kind: "issue", Content: []byte("x1")})

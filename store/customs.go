@@ -509,7 +509,7 @@ func latestInSeqCursor(c *bolt.Cursor, country, number string) uint64 {
 // the certificate at the time of writing (the receive pipeline's eager
 // hook), and views built from a verification-query answer use
 // ViewFromQuery.
-func (c *Customs) PutView(ctx context.Context, country, number string, basedOn uint64, view []byte) error {
+func (c *Customs) PutView(ctx context.Context, country, number string, basedOn uint64, view []byte, chain ...[]byte) error {
 	if err := checkID("country", country); err != nil {
 		return fmt.Errorf("put check view: %w", err)
 	}
@@ -529,12 +529,50 @@ func (c *Customs) PutView(ctx context.Context, country, number string, basedOn u
 		if err != nil {
 			return err
 		}
+		if err := putChains(tx, chain); err != nil {
+			return err
+		}
 		return putView(tx, b, key([]byte(country), []byte(number)), v)
 	})
 	if err != nil {
 		return fmt.Errorf("put check view of %s/%s: %w", country, number, err)
 	}
 	return nil
+}
+
+// putChains stores signer chains that views refer to by their SHA-256,
+// once each, as content: a chain already stored (the usual case: one
+// chain signs many certificates) costs a hash and a lookup, and is not
+// compressed again.
+func putChains(tx *bolt.Tx, chains [][]byte) error {
+	for _, ch := range chains {
+		if len(ch) == 0 {
+			continue
+		}
+		h := hashHex(ch)
+		if tx.Bucket([]byte(bktBlobs)).Get([]byte(h)) != nil {
+			continue
+		}
+		if _, err := putBlob(tx, h, encodeBlob(ch)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Chain returns the signer chain whose hex SHA-256 a check view refers to
+// (stored by PutView or Inbox.Accept with the view), or ErrNotFound.
+func (c *Customs) Chain(_ context.Context, sha256Hex string) ([]byte, error) {
+	var b []byte
+	err := c.db.view(func(tx *bolt.Tx) error {
+		var err error
+		b, err = getBlob(tx, sha256Hex)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("signer chain %s: %w", sha256Hex, err)
+	}
+	return b, nil
 }
 
 // ViewFromQuery is the basedOn value of a view built from a signed
@@ -956,7 +994,7 @@ func (c *Customs) QueryAnswer(ctx context.Context, country, number string) ([]by
 // put until it returns false; put stores one view built from no inbox
 // message (with the check head of what the inbox holds). The views are committed in
 // transactions of batch views each (one fsync per batch).
-func (c *Customs) SeedViews(batch int, fn func(put func(country, number string, view []byte) error) bool) error {
+func (c *Customs) SeedViews(batch int, fn func(put func(country, number string, view []byte, chain ...[]byte) error) bool) error {
 	if batch <= 0 {
 		batch = 10000
 	}
@@ -969,7 +1007,10 @@ func (c *Customs) SeedViews(batch int, fn func(put func(country, number string, 
 			}
 			b.FillPercent = 0.9 // bulk loads usually come in key order
 			n := 0
-			put := func(country, number string, view []byte) error {
+			put := func(country, number string, view []byte, chain ...[]byte) error {
+				if err := putChains(tx, chain); err != nil {
+					return err
+				}
 				v, err := viewValue(tx, country, number, 0, view)
 				if err != nil {
 					return err

@@ -24,8 +24,11 @@ import (
 // migrated by Open. Version 2: customs check views carry check heads (see
 // cuhead.go), which an ecogate reading version 1 would not keep up to date,
 // so it must not write such a file; Open marks a version 1 file 2 and
-// lets upgradeViewHeads give its views heads.
-const SchemaVersion = 2
+// lets upgradeViewHeads give its views heads. Version 3: check views may
+// refer to their signer chain by its SHA-256, the chain stored once as
+// content (gateway/customs view format 5), which an earlier ecogate cannot
+// read; Open marks an older file 3 (its views keep working as they are).
+const SchemaVersion = 3
 
 // Bucket names. Index keys join their parts with a 0x00 byte, so identifiers
 // may not contain one.
@@ -373,6 +376,8 @@ func (db *DB) initSchema() error {
 			if err := meta.Delete([]byte(viewHeadsKey)); err != nil {
 				return err
 			}
+		}
+		if v < SchemaVersion {
 			if err := meta.Put([]byte(schemaKey), []byte(strconv.Itoa(SchemaVersion))); err != nil {
 				return err
 			}

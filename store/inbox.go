@@ -46,6 +46,10 @@ type InRecord struct {
 	// that receiving an e-CO takes one commit, not two. Not kept in the
 	// record. Both engines store it.
 	CheckView []byte `json:"-"`
+	// ViewChain, with CheckView, is the signer chain the view refers to
+	// by its SHA-256 (Customs.Chain): stored once as content in the same
+	// transaction. Not kept in the record.
+	ViewChain []byte `json:"-"`
 }
 
 // CertState is the lifecycle status of a received certificate version.
@@ -269,8 +273,11 @@ func (in *Inbox) accept(ctx context.Context, rec InRecord, audit []Entry) (*InRe
 			if err := putView(tx, vb, key([]byte(r.From), []byte(r.CertNumber)), v); err != nil {
 				return err
 			}
+			if err := putChains(tx, [][]byte{rec.ViewChain}); err != nil {
+				return err
+			}
 		}
-		r.CheckView = nil
+		r.CheckView, r.ViewChain = nil, nil
 		if err := putIn(tx, &r); err != nil {
 			return err
 		}

@@ -240,7 +240,7 @@ func pgLatestInSeq(ctx context.Context, q pgx.Tx, country, number string) (uint6
 }
 
 // PutView is Customs.PutView.
-func (c *PGCustoms) PutView(ctx context.Context, country, number string, basedOn uint64, view []byte) error {
+func (c *PGCustoms) PutView(ctx context.Context, country, number string, basedOn uint64, view []byte, chain ...[]byte) error {
 	if err := checkID("country", country); err != nil {
 		return fmt.Errorf("put check view: %w", err)
 	}
@@ -258,12 +258,36 @@ func (c *PGCustoms) PutView(ctx context.Context, country, number string, basedOn
 		_, err := tx.Exec(ctx, `INSERT INTO cu_view (country, number, based_on, view) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (country, number) DO UPDATE SET based_on = EXCLUDED.based_on, view = EXCLUDED.view`,
 			country, number, int64(seq), view)
-		return err
+		if err != nil {
+			return err
+		}
+		for _, ch := range chain {
+			if len(ch) > 0 {
+				if err := pgPutBlob(ctx, tx, hashHex(ch), ch); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("put check view of %s/%s: %w", country, number, err)
 	}
 	return nil
+}
+
+// Chain is Customs.Chain.
+func (c *PGCustoms) Chain(ctx context.Context, sha256Hex string) ([]byte, error) {
+	var b []byte
+	err := c.pg.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		b, err = pgGetBlob(ctx, tx, sha256Hex)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("signer chain %s: %w", sha256Hex, err)
+	}
+	return b, nil
 }
 
 // Snapshot is Customs.Snapshot, in one REPEATABLE READ read-only

@@ -132,6 +132,11 @@ func (in *PGInbox) accept(ctx context.Context, rec InRecord, audit []Entry) (*In
 				ON CONFLICT (country, number) DO UPDATE SET based_on = EXCLUDED.based_on, view = EXCLUDED.view`, r.ID, rec.CheckView); err != nil {
 				return err
 			}
+			if len(rec.ViewChain) > 0 {
+				if err := pgPutBlob(ctx, tx, hashHex(rec.ViewChain), rec.ViewChain); err != nil {
+					return err
+				}
+			}
 		}
 		return pgAppendEntries(ctx, tx, audit)
 	})

@@ -165,11 +165,11 @@ func seed(db *store.DB, path string, n int, inbound bool) error {
 		return os.WriteFile(marker, []byte(seeded), 0o644)
 	}
 	i := 0
-	err := db.Customs().SeedViews(20000, func(put func(country, number string, view []byte) error) bool {
+	err := db.Customs().SeedViews(20000, func(put func(country, number string, view []byte, chain ...[]byte) error) bool {
 		v.Number = number(i)
 		b, err := v.Encode()
 		if err == nil {
-			err = put("IN", v.Number, b)
+			err = put("IN", v.Number, b, v.Chain)
 		}
 		if err != nil {
 			log.Fatal(err)
@@ -218,7 +218,7 @@ func seedInbound(db *store.DB, v *customs.View, n int) error {
 				_, err = db.Inbox().Accept(ctx, store.InRecord{ID: id, From: "IN", CertNumber: view.Number, Version: 1, Kind: "issue",
 					Content: []byte("<CertificateOfOrigin>" + view.Number + "</CertificateOfOrigin>"), Outcome: store.StateDelivered,
 					StatusChanges: []store.StatusChange{{Country: "IN", Number: view.Number, Version: 1, Status: store.CertIssued, MessageID: id}},
-					CheckView:     b})
+					CheckView:     b, ViewChain: view.Chain})
 				if err != nil {
 					failed.Store(true)
 					errs <- fmt.Errorf("accept %s: %w", id, err)

@@ -48,7 +48,7 @@ func benchCheck(b *testing.B, sizes []int, recheck bool) {
 			e := newEnv(b, opts...)
 			c := testCert(b, "X")
 			i := 0
-			err := e.db.Customs().SeedViews(10000, func(put func(country, number string, view []byte) error) bool {
+			err := e.db.Customs().SeedViews(10000, func(put func(country, number string, view []byte, chain ...[]byte) error) bool {
 				c.Header.ID = "IN-B-" + strconv.Itoa(i)
 				v, err := ViewOf(c, validReport, nil, e.clock.Now())
 				if err != nil {
@@ -56,7 +56,7 @@ func benchCheck(b *testing.B, sizes []int, recheck bool) {
 				}
 				v.Chain = chain
 				vb, _ := v.Encode()
-				if err := put("IN", c.Header.ID, vb); err != nil {
+				if err := put("IN", c.Header.ID, vb, chain); err != nil {
 					b.Fatal(err)
 				}
 				i++

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -425,7 +426,7 @@ func (s *Service) buildFromInbox(ctx context.Context, country, number string) (b
 	if err != nil {
 		return false, err
 	}
-	if err := s.opt.Store.PutView(ctx, country, number, latest, b); err != nil {
+	if err := s.opt.Store.PutView(ctx, country, number, latest, b, v.Chain); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -497,11 +498,18 @@ func (s *Service) check(ctx context.Context, req *CheckRequest, m *checkMem) (*C
 		res.Verification.raw = f.frag.verification
 	}
 	res.frag = f.frag
+	if v.Source == "stored" && v.Valid {
+		sc, err := s.signerNow(ctx, v)
+		if err != nil {
+			// The stored chain could not be read: no judgment.
+			res.Verdict, res.Message = Unavailable, "the check could not be made; this is not a judgment on the certificate: check again (signer chain: "+err.Error()+")"
+			s.log.Warn("customs check not made", "certificate", req.ExportCountry+"/"+req.CertificateNumber, "verdict", res.Verdict, "err", err)
+			return res, http.StatusServiceUnavailable, nil
+		}
+		res.Signer = sc
+	}
 	if fe := s.compare(res, f, req, decl, m); fe != nil {
 		return nil, http.StatusBadRequest, fe
-	}
-	if v.Source == "stored" && v.Valid {
-		res.Signer = s.signerNow(v)
 	}
 	switch {
 	case !v.Valid:
@@ -528,17 +536,22 @@ func (s *Service) check(ctx context.Context, req *CheckRequest, m *checkMem) (*C
 
 // signerNow re-evaluates the view's signer chain against the sending
 // partner's trust as loaded now (nil: no chain stored, or no trust source).
-func (s *Service) signerNow(v *View) *SignerCheck {
-	if s.opt.SignerTrust == nil || len(v.Chain) == 0 {
-		return nil
+// An error is a stored chain that could not be read (not a missing one).
+func (s *Service) signerNow(ctx context.Context, v *View) (*SignerCheck, error) {
+	if s.opt.SignerTrust == nil || (len(v.Chain) == 0 && len(v.chainRef) == 0) {
+		return nil, nil
 	}
 	trust := s.opt.SignerTrust(v.Country)
 	if trust == nil {
 		rep := certs.Report{{Check: certs.CheckTrust, Status: certs.StatusError, Reason: "trust.no-anchors",
 			Detail: "partner " + v.Country + " is not in the partner registry any more"}}
-		return &SignerCheck{Report: rep}
+		return &SignerCheck{Report: rep}, nil
 	}
-	return s.signers.check(trust, v.Chain, v.Built, s.now)
+	if len(v.chainRef) > 0 {
+		ref := v.chainRef
+		return s.signers.checkRef(trust, ref, func() ([]byte, error) { return s.opt.Store.Chain(ctx, hex.EncodeToString(ref)) }, v.Built, s.now)
+	}
+	return s.signers.check(trust, v.Chain, v.Built, s.now), nil
 }
 
 func allMatch(items []ItemResult) bool {

@@ -3,6 +3,8 @@ package customs
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -101,9 +103,29 @@ func TestViewStoredForm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got, v) {
-		t.Fatalf("round trip:\n got %+v\nwant %+v", got, v)
+	// Format 5 keeps the chain's SHA-256, not the chain.
+	sum := sha256.Sum256(v.Chain)
+	want := *v
+	want.Chain, want.chainRef = nil, sum[:]
+	if !reflect.DeepEqual(got, &want) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", got, want)
 	}
+	if again, _ := got.Encode(); !bytes.Equal(again, b) {
+		t.Fatal("a view read from format 5 is not stored the same again")
+	}
+	if len(v.encode(4))-len(b) != len(v.Chain)-sha256.Size+binaryLenDiff(len(v.Chain)) {
+		t.Errorf("format 5 is %d bytes, format 4 %d: the chain is still stored", len(b), len(v.encode(4)))
+	}
+	// A reference that is not 32 bytes is damage.
+	bad := (&View{Number: "X", chainRef: []byte("short")}).encode(5)
+	if _, _, err := parseView(bad); err == nil {
+		t.Fatal("a 5-byte chain reference was read")
+	}
+	// Format 4 (the chain in the view) is still read.
+	if got4, f4, err := parseView(v.encode(4)); err != nil || f4.legacy || !bytes.Equal(got4.Chain, v.Chain) || got4.chainRef != nil {
+		t.Fatalf("format 4: %v", err)
+	}
+	b = v.encode(4)
 	// Format 3 (the summary head stored) reads as the same view with
 	// the same fragments, and is about 300 bytes larger.
 	b3 := v.encode(3)
@@ -126,6 +148,12 @@ func TestViewStoredForm(t *testing.T) {
 			t.Fatalf("truncated at %d: no error", i)
 		}
 	}
+}
+
+// binaryLenDiff is how many more bytes the uvarint length of an n-byte
+// string takes than that of a 32-byte one.
+func binaryLenDiff(n int) int {
+	return len(binary.AppendUvarint(nil, uint64(n))) - 1
 }
 
 // plainByte reports whether appendString writes c (ASCII) as it is.

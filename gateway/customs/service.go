@@ -31,7 +31,11 @@ type Store interface {
 	// ClientByCert is the active client bound to a client certificate
 	// (hex SHA-256 of its DER bytes), or store.ErrNotFound.
 	ClientByCert(ctx context.Context, fingerprint string) (*store.CustomsClient, error)
-	PutView(ctx context.Context, country, number string, basedOn uint64, view []byte) error
+	// PutView stores a view and the signer chain it refers to by its
+	// SHA-256 (chain: none, or one).
+	PutView(ctx context.Context, country, number string, basedOn uint64, view []byte, chain ...[]byte) error
+	// Chain is the signer chain whose hex SHA-256 a view refers to.
+	Chain(ctx context.Context, sha256Hex string) ([]byte, error)
 	Snapshot(country, number string, versionOf func(view []byte) int, dst *store.Snapshot) (bool, error)
 	Decide(ctx context.Context, d store.Decision, msg *store.OutMessage) (*store.Decision, error)
 	Decisions(ctx context.Context, country, number string) ([]store.Decision, error)

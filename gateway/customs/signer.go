@@ -2,12 +2,16 @@ package customs
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/ecogate/ecogate/certs"
+	"github.com/ecogate/ecogate/store"
 )
 
 // A stored certificate's verification report is history: it says what
@@ -80,6 +84,40 @@ type signerEntry struct {
 // check returns the signer check of the chain (concatenated DER, signer
 // first) received at receivedAt, judged now against trust.
 func (c *signerCache) check(trust certs.TrustStore, chainDER []byte, receivedAt time.Time, now func() time.Time) *SignerCheck {
+	sc, _ := c.checkKey(trust, chainDER, func() ([]byte, error) { return chainDER, nil }, receivedAt, now)
+	return sc
+}
+
+// errChainUnusable marks a chain that cannot be judged (missing, or not
+// the bytes its hash names): a failed re-check, not an outage.
+var errChainUnusable = errors.New("the stored signer chain is unusable")
+
+// checkRef is check for a chain known by its SHA-256 (ref, 32 bytes):
+// load gives the chain's bytes, read only when the cache does not hold
+// its result, and checked against ref. A chain that is missing
+// (store.ErrNotFound) or other bytes is a failed re-check; any other
+// error of load is returned (the check could not be made).
+func (c *signerCache) checkRef(trust certs.TrustStore, ref []byte, load func() ([]byte, error), receivedAt time.Time, now func() time.Time) (*SignerCheck, error) {
+	var kb [4 + sha256.Size]byte
+	key := append(append(kb[:0], "ref:"...), ref...) // a DER chain starts with 0x30, never "ref:"
+	return c.checkKey(trust, key, func() ([]byte, error) {
+		b, err := load()
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return nil, fmt.Errorf("%w: %v", errChainUnusable, err)
+		case err != nil:
+			return nil, err
+		}
+		if sum := sha256.Sum256(b); !bytes.Equal(sum[:], ref) {
+			return nil, fmt.Errorf("%w: it does not match its hash %x", errChainUnusable, ref)
+		}
+		return b, nil
+	}, receivedAt, now)
+}
+
+// checkKey is check for the chain cached under key, loaded by chainOf; an
+// error of chainOf other than errChainUnusable is returned.
+func (c *signerCache) checkKey(trust certs.TrustStore, key []byte, chainOf func() ([]byte, error), receivedAt time.Time, now func() time.Time) (*SignerCheck, error) {
 	c.mu.RLock()
 	g := c.byTrust[trust]
 	c.mu.RUnlock()
@@ -90,15 +128,22 @@ func (c *signerCache) check(trust certs.TrustStore, chainDER []byte, receivedAt 
 	inWindow := !at.Before(g.from) && (g.till.IsZero() || !at.After(g.till))
 	if inWindow {
 		g.mu.RLock()
-		e := g.byChain[string(chainDER)]
+		e := g.byChain[string(key)]
 		g.mu.RUnlock()
 		if e != nil && !receivedAt.Before(e.validFrom) && !receivedAt.After(e.validUntil) {
-			return e.check
+			return e.check, nil
 		}
 	}
-	// A copy: chainDER may alias a pooled read buffer, and parsed
+	// A copy: the chain may alias a pooled read buffer, and parsed
 	// certificates keep their input.
-	chain, err := x509.ParseCertificates(bytes.Clone(chainDER))
+	chainDER, err := chainOf()
+	if err != nil && !errors.Is(err, errChainUnusable) {
+		return nil, err
+	}
+	var chain []*x509.Certificate
+	if err == nil {
+		chain, err = x509.ParseCertificates(bytes.Clone(chainDER))
+	}
 	var rep certs.Report
 	if err != nil {
 		rep = certs.Report{{Check: certs.CheckTrust, Status: certs.StatusError, Reason: "trust.no-chain", Detail: "the stored signer chain cannot be read: " + err.Error()}}
@@ -108,7 +153,7 @@ func (c *signerCache) check(trust certs.TrustStore, chainDER []byte, receivedAt 
 	sc := &SignerCheck{Valid: rep.Valid(), Report: rep, revoked: rep.First().Reason == "revocation.revoked"}
 	sc.raw, _ = json.Marshal(sc)
 	if !inWindow || err != nil || len(chain) == 0 {
-		return sc
+		return sc, nil
 	}
 	e := &signerEntry{check: sc, validFrom: chain[0].NotBefore, validUntil: chain[0].NotAfter}
 	for _, x := range chain[1:] {
@@ -123,9 +168,9 @@ func (c *signerCache) check(trust certs.TrustStore, chainDER []byte, receivedAt 
 	if len(g.byChain) >= signerCacheMax {
 		clear(g.byChain)
 	}
-	g.byChain[string(chainDER)] = e
+	g.byChain[string(key)] = e
 	g.mu.Unlock()
-	return sc
+	return sc, nil
 }
 
 // gen returns (making it) the generation of trust.

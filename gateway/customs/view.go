@@ -2,6 +2,7 @@ package customs
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/binary"
 	"encoding/json"
@@ -50,6 +51,10 @@ type View struct {
 	// or a view stored before format 3): checks re-evaluate it against the
 	// CRLs loaded at the time of the check.
 	Chain []byte `json:"chain,omitempty"`
+	// chainRef is the SHA-256 of the signer chain (32 bytes) that a view
+	// stored in format 5 or later refers to instead of carrying it: the
+	// chain is stored once (Store.Chain) for all the views it signed.
+	chainRef []byte
 }
 
 // ViewItem is one goods item of a View.
@@ -134,11 +139,15 @@ func idString(scheme, value string) string {
 //	  builds it from the fields above when the view is read: it repeated
 //	  them, 300 bytes a view);
 //	string: verification JSON;
-//	format 3 and 4: string: the signer chain (concatenated DER).
+//	format 3 and 4: string: the signer chain (concatenated DER);
+//	format 5: string: the SHA-256 of the signer chain (32 bytes, or empty
+//	  without one), stored once beside the views (Store.Chain): a chain
+//	  is 1.4 KB or more and signs many certificates.
 //
-// Formats 2 (no chain) and 3 (with the summary head) and a stored value
-// whose fifth byte is '{' (the earlier JSON form) are still read.
-const viewFormat = 4
+// Formats 2 (no chain), 3 (with the summary head), 4 (the chain in every
+// view) and a stored value whose fifth byte is '{' (the earlier JSON form)
+// are still read.
+const viewFormat = 5
 
 func appendStr(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
@@ -181,7 +190,13 @@ func (v *View) encode(format byte) []byte {
 		b = appendStr(b, string(f.certHead))
 	}
 	b = appendStr(b, string(f.verification))
-	if format >= 3 {
+	switch {
+	case format >= 5 && len(v.Chain) > 0:
+		ref := sha256.Sum256(v.Chain)
+		b = appendStr(b, string(ref[:]))
+	case format >= 5:
+		b = appendStr(b, string(v.chainRef))
+	case format >= 3:
 		b = appendStr(b, string(v.Chain))
 	}
 	return b
@@ -316,11 +331,18 @@ func parseViewInto(b []byte, v *View, f *fragments) error {
 		f.certHead = r.raw()
 	}
 	f.verification = r.raw()
-	if format >= 3 {
-		if c := r.raw(); len(c) > 0 {
+	switch c := []byte(nil); {
+	case format >= 5:
+		if c = r.raw(); len(c) == sha256.Size {
+			v.chainRef = c
+		} else if len(c) != 0 {
+			r.bad = true
+		}
+	case format >= 3:
+		if c = r.raw(); len(c) > 0 {
 			v.Chain = c
 		}
-	} else {
+	default:
 		f.legacy = true
 	}
 	if r.bad {
@@ -395,29 +417,31 @@ func normNameRunes(s string) string {
 // checks that name that partner's country. A failure only means the first
 // check builds it lazily.
 func (s *Service) StoreView(ctx context.Context, from string, c *schema.Certificate, report certs.Report, chain ...*x509.Certificate) error {
-	b, err := s.EncodeView(from, c, report, chain...)
+	b, chainDER, err := s.EncodeView(from, c, report, chain...)
 	if err != nil {
 		return err
 	}
-	return s.opt.Store.PutView(ctx, strings.ToUpper(strings.TrimSpace(from)), c.Header.ID, 0, b)
+	return s.opt.Store.PutView(ctx, strings.ToUpper(strings.TrimSpace(from)), c.Header.ID, 0, b, chainDER)
 }
 
 // EncodeView builds the stored form of the check view StoreView stores,
-// for a caller that stores it itself (the receive pipeline of a bbolt
-// node: in the transaction that accepts the message, store.InRecord's
-// CheckView, under from and the certificate's number).
-func (s *Service) EncodeView(from string, c *schema.Certificate, report certs.Report, chain ...*x509.Certificate) ([]byte, error) {
+// and the signer chain (concatenated DER, nil without one) the view refers
+// to by its SHA-256, for a caller that stores them itself (the receive
+// pipeline: in the transaction that accepts the message, store.InRecord's
+// CheckView and ViewChain, under from and the certificate's number).
+func (s *Service) EncodeView(from string, c *schema.Certificate, report certs.Report, signers ...*x509.Certificate) (view, chain []byte, err error) {
 	from = strings.ToUpper(strings.TrimSpace(from))
 	if from == "" {
-		return nil, fmt.Errorf("check view of %s: the verified sending partner is unknown", c.Header.ID)
+		return nil, nil, fmt.Errorf("check view of %s: the verified sending partner is unknown", c.Header.ID)
 	}
 	v, err := ViewOf(c, report, s.opt.CodeLists, s.now())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	v.Country = from
-	v.Chain = chainDER(chain)
-	return v.Encode()
+	v.Chain = chainDER(signers)
+	b, err := v.Encode()
+	return b, v.Chain, err
 }
 
 // normNameASCII is normName for an ASCII name, without allocating when the

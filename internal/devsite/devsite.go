@@ -241,10 +241,10 @@ data: data/ecogate.db
 # when opening reads every page of the data file to check it: auto (after an
 # unclean shutdown, or while the file is at most 1 GiB), always, or never
 dataCheck: auto
-# memory (MiB) for the in-memory copy of the customs check views (0.7 to
-# 2.2 KB each); default: an eighth of the machine's memory; 0: checks read
+# memory (MiB) for the in-memory copy of the customs check views (about
+# 0.7 KB each); default: an eighth of the machine's memory; 0: checks read
 # the data file
-#dataViewMemoryMiB: 2048
+#dataViewMemoryMiB: 1024
 # partner registry; reloaded on SIGHUP or when it or its certificates change
 partners: partners.yaml
 # directory of full code lists (HS, UN/ECE Rec 20/21); empty: built-ins
