@@ -53,10 +53,31 @@ func errorsAs(err error, ee **exec.ExitError) bool {
 	return ok
 }
 
+// twoSites writes the development sites of two nodes, IN and VN, on free
+// ports in a temporary folder.
+func twoSites(t *testing.T) (in, vn devsite.Site) {
+	t.Helper()
+	dir := t.TempDir()
+	sites := []devsite.Site{
+		{Country: "IN", Name: "India (test)", PartnerAddr: freeAddr(t), LocalAddr: freeAddr(t), Dir: filepath.Join(dir, "in")},
+		{Country: "VN", Name: "Viet Nam (test)", PartnerAddr: freeAddr(t), LocalAddr: freeAddr(t), Dir: filepath.Join(dir, "vn")},
+	}
+	if err := devsite.Write(sites, devsite.Retry{Attempts: 3, InitialInterval: time.Second, MaxInterval: time.Second, MaxAge: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	return sites[0], sites[1]
+}
+
 // startServe starts `ecogate serve --config` for a site as a child process
 // and waits until its local API is ready; the process is interrupted (and
 // must exit 0) when the test ends.
 func startServe(t *testing.T, bin string, s devsite.Site) {
+	t.Helper()
+	startServeAt(t, bin, s, http.DefaultClient, "http://"+s.LocalAddr)
+}
+
+// startServeAt is startServe for a local API reached at base with client.
+func startServeAt(t *testing.T, bin string, s devsite.Site, client *http.Client, base string) {
 	t.Helper()
 	logf, err := os.Create(filepath.Join(s.Dir, "serve.log"))
 	if err != nil {
@@ -85,7 +106,7 @@ func startServe(t *testing.T, bin string, s devsite.Site) {
 	})
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get("http://" + s.LocalAddr + "/readyz")
+		resp, err := client.Get(base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -136,15 +157,7 @@ func TestHostilePartnerEndToEnd(t *testing.T) {
 		t.Skip("builds the binary and runs two nodes")
 	}
 	bin := buildEcogate(t)
-	dir := t.TempDir()
-	sites := []devsite.Site{
-		{Country: "IN", Name: "India (test)", PartnerAddr: freeAddr(t), LocalAddr: freeAddr(t), Dir: filepath.Join(dir, "in")},
-		{Country: "VN", Name: "Viet Nam (test)", PartnerAddr: freeAddr(t), LocalAddr: freeAddr(t), Dir: filepath.Join(dir, "vn")},
-	}
-	if err := devsite.Write(sites, devsite.Retry{Attempts: 3, InitialInterval: time.Second, MaxInterval: time.Second, MaxAge: time.Hour}); err != nil {
-		t.Fatal(err)
-	}
-	in, vn := sites[0], sites[1]
+	in, vn := twoSites(t)
 	code, out, errs := runBin(t, bin, "customs-clients", "add", "--config", vn.ConfigPath(), "--scopes", customs.ScopeCheck, "VNACCS")
 	m := regexp.MustCompile(`client_id:\s+(\S+)\nclient_secret:\s+(\S+)`).FindStringSubmatch(out)
 	if code != 0 || m == nil {

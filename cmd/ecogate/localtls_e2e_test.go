@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/ecogate/ecogate/internal/devsite"
 )
 
 // TestLocalAPIOverTLS runs `ecogate serve` with local.tlsCert and
@@ -22,15 +20,7 @@ func TestLocalAPIOverTLS(t *testing.T) {
 		t.Skip("builds the binary and runs a node")
 	}
 	bin := buildEcogate(t)
-	dir := t.TempDir()
-	sites := []devsite.Site{
-		{Country: "IN", Name: "India (test)", PartnerAddr: freeAddr(t), LocalAddr: freeAddr(t), Dir: filepath.Join(dir, "in")},
-		{Country: "VN", Name: "Viet Nam (test)", PartnerAddr: freeAddr(t), LocalAddr: freeAddr(t), Dir: filepath.Join(dir, "vn")},
-	}
-	if err := devsite.Write(sites, devsite.Retry{Attempts: 3, InitialInterval: time.Second, MaxInterval: time.Second, MaxAge: time.Hour}); err != nil {
-		t.Fatal(err)
-	}
-	in := sites[0]
+	in, _ := twoSites(t)
 	b, err := os.ReadFile(in.ConfigPath())
 	if err != nil {
 		t.Fatal(err)
@@ -53,47 +43,8 @@ func TestLocalAPIOverTLS(t *testing.T) {
 		t.Fatalf("serve with local.tlsCert alone: %d %s", code, errs)
 	}
 
-	cmd := exec.Command(bin, "serve", "--config", in.ConfigPath())
-	logf, err := os.Create(filepath.Join(in.Dir, "serve.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				log, _ := os.ReadFile(logf.Name())
-				t.Errorf("serve exited: %v\n%s", err, log)
-			}
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Error("serve did not stop on interrupt")
-		}
-	})
 	insecure := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := insecure.Get("https://" + in.LocalAddr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(logf.Name())
-			t.Fatalf("the local API did not answer over TLS: %v\n%s", err, log)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	startServeAt(t, bin, in, insecure, "https://"+in.LocalAddr)
 	// Plain HTTP gets no answer from the API.
 	if resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + in.LocalAddr + "/readyz"); err == nil {
 		resp.Body.Close()
