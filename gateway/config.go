@@ -518,13 +518,15 @@ func checkLocalAuth(c *Config, abs func(string) string, bad func(key, format str
 		bad("local.tlsCert", "give both local.tlsCert and local.tlsKey, or neither (plain HTTP)")
 		return
 	}
-	if c.Local.TLSCert != "" {
-		c.Local.TLSCert, c.Local.TLSKey = abs(c.Local.TLSCert), abs(c.Local.TLSKey)
-		if _, err := loadTLS("local.tlsCert/local.tlsKey", c.Local.TLSCert, c.Local.TLSKey); err != nil {
-			bad("local.tlsCert", "%v", err)
-		}
-	}
+	// The key pair is loaded when the node starts (faces): the operator
+	// commands read this configuration too, and need the certificate, not
+	// the key, which may be readable by the node's user alone.
+	c.Local.TLSCert, c.Local.TLSKey = abs(c.Local.TLSCert), abs(c.Local.TLSKey)
 }
+
+// ErrLocalCertificate is the local API answering with another certificate
+// than the one in local.tlsCert (LocalTLSClient).
+var ErrLocalCertificate = errors.New("the local API's certificate is not the one in local.tlsCert")
 
 // LocalTLSClient is the TLS configuration with which programs on this
 // machine reach the local API (nil when it is plain HTTP): it accepts
@@ -545,7 +547,7 @@ func (c *Config) LocalTLSClient() (*tls.Config, error) {
 		InsecureSkipVerify: true, // replaced by the pin below
 		VerifyConnection: func(st tls.ConnectionState) error {
 			if len(st.PeerCertificates) == 0 || !bytes.Equal(st.PeerCertificates[0].Raw, want) {
-				return fmt.Errorf("the local API's certificate is not the one in local.tlsCert (%s)", c.Local.TLSCert)
+				return fmt.Errorf("%w (%s)", ErrLocalCertificate, c.Local.TLSCert)
 			}
 			return nil
 		},

@@ -94,23 +94,15 @@ func (ix *viewIndex) get(k []byte) []byte {
 		return nil
 	}
 	t := ix.tab.Load().s
-	h := maphash.Bytes(ix.seed, k)
-	tag, mask := h>>48, uint64(len(t)-1)
-	for i := h & mask; ; i = (i + 1) & mask {
-		s := atomic.LoadUint64(&t[i])
-		if s == 0 {
-			return nil
-		}
-		if s == slotTomb || s>>48 != tag {
-			continue
-		}
-		if _, rk, rv := ix.rec(s); string(rk) == string(k) {
-			if len(rv) == 0 {
-				return nil // removed
-			}
-			return rv
-		}
+	i, ok := ix.find(t, maphash.Bytes(ix.seed, k), k)
+	if !ok {
+		return nil
 	}
+	_, _, v := ix.rec(atomic.LoadUint64(&t[i]))
+	if len(v) == 0 {
+		return nil // removed
+	}
+	return v
 }
 
 // rec reads the record slot s points to.
@@ -120,12 +112,13 @@ func (ix *viewIndex) rec(s uint64) (seq uint64, k, v []byte) {
 	return binary.LittleEndian.Uint64(r), r[recHdr : recHdr+kl], r[recHdr+kl : recHdr+kl+vl]
 }
 
-// find returns the slot holding k (ok) or else the first empty slot of its
-// probe sequence. Writer only.
+// find returns the slot of table t holding k, whose hash is h (ok), or
+// else the first empty slot of its probe sequence. Slots are read
+// atomically: readers probe while the writer stores.
 func (ix *viewIndex) find(t []uint64, h uint64, k []byte) (i uint64, ok bool) {
 	tag, mask := h>>48, uint64(len(t)-1)
 	for i = h & mask; ; i = (i + 1) & mask {
-		s := t[i]
+		s := atomic.LoadUint64(&t[i])
 		if s == 0 {
 			return i, false
 		}
@@ -155,12 +148,12 @@ func (ix *viewIndex) set(k, v []byte, seq uint64) {
 	i, ok := ix.find(t, h, k)
 	oldLive := 0 // the bytes of the value held (0: none, or a removal)
 	if ok {
-		oseq, ok, ov := ix.rec(t[i])
+		oseq, _, ov := ix.rec(t[i])
 		if oseq > seq {
 			return
 		}
 		if len(ov) > 0 {
-			oldLive = recHdr + len(ok) + len(ov)
+			oldLive = recHdr + len(k) + len(ov)
 		}
 	}
 	if len(v) < 8 || binary.BigEndian.Uint64(v) != headMarker {
@@ -360,10 +353,8 @@ func (db *DB) rebuildViewIndex(full *viewIndex) {
 		if full != vi.cur.Load() {
 			return
 		}
-		keys, used, live, _ := full.stats()
-		if (used-live)*4 < vi.size {
-			db.log.Warn("store: the check view index is full; the views beyond it are read from the data file (raise dataViewMemoryMiB)",
-				"views", keys, "bytes", live)
+		if keys, used, live, _ := full.stats(); (used-live)*4 < vi.size {
+			db.warnViewIndexFull(keys, live)
 			return
 		}
 	}
@@ -482,9 +473,15 @@ func (db *DB) buildViewIndex() {
 	keys, _, live, full := ix.stats()
 	db.log.Info("store: check view index built", "views", keys, "bytes", live, "full", full)
 	if full {
-		db.log.Warn("store: the check view index is full; the views beyond it are read from the data file (raise dataViewMemoryMiB)",
-			"views", keys, "bytes", live)
+		db.warnViewIndexFull(keys, live)
 	}
+}
+
+// warnViewIndexFull says that the index holds keys views in live bytes and
+// no more.
+func (db *DB) warnViewIndexFull(keys, live int) {
+	db.log.Warn("store: the check view index is full; the views beyond it are read from the data file (raise dataViewMemoryMiB)",
+		"views", keys, "bytes", live)
 }
 
 // closeViewIndex drops the index and waits for a build under way to stop

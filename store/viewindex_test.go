@@ -210,7 +210,7 @@ func TestViewIndexFull(t *testing.T) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-		if st := db2.ViewIndexStats(); st.Bytes*10 < 16<<10*5 && views == 27 {
+		if st := db2.ViewIndexStats(); views == 27 && st.Bytes < 16<<10/2 {
 			t.Fatalf("27 views should take more than half the arena: %+v", st)
 		}
 		mustNil(t, "index against the bucket", viewIndexDiff(db2))

@@ -56,7 +56,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	base, token, err := sendNodeURL(*node, *config)
+	tg, err := nodeTarget(*node, *config)
 	if err != nil {
 		fmt.Fprintln(stderr, "ecogate send:", err)
 		return exitUsage
@@ -66,16 +66,12 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ecogate send:", err)
 		return exitUsage
 	}
+	base, token := tg.api, tg.token
 	u := base + "/api/v1/outbound"
 	if *to != "" {
 		u += "?to=" + url.QueryEscape(strings.ToUpper(*to))
 	}
-	tc, err := localTLS(*config, base)
-	if err != nil {
-		fmt.Fprintln(stderr, "ecogate send:", err)
-		return exitUsage
-	}
-	c := target{tls: tc}.client(60 * time.Second)
+	c := tg.client(60 * time.Second)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(string(doc)))
 	if err != nil {
 		fmt.Fprintln(stderr, "ecogate send:", err)
@@ -188,22 +184,25 @@ func sendWaitFor(ctx context.Context, c *http.Client, u, token string, deadline 
 	}
 }
 
-// sendNodeURL finds the local API base URL and its token: from the
-// configuration file, or --node URL with the token in $ECOGATE_LOCAL_TOKEN.
-func sendNodeURL(node, config string) (base, token string, err error) {
+// nodeTarget finds a running node's local API: from the configuration
+// file (configTarget), or --node URL (default http://127.0.0.1:8080) with
+// the token in $ECOGATE_LOCAL_TOKEN and, for https, the CA in
+// $ECOGATE_LOCAL_CA.
+func nodeTarget(node, config string) (target, error) {
 	switch {
 	case node != "" && config != "":
-		return "", "", errors.New("give either --node or --config, not both")
+		return target{}, errors.New("give either --node or --config, not both")
 	case config != "":
 		cfg, err := gateway.LoadConfig(config)
 		if err != nil {
-			return "", "", err
+			return target{}, err
 		}
-		return cfg.LocalURL(), cfg.LocalToken(), nil
-	case node != "":
-		base = strings.TrimRight(node, "/")
-	default:
-		base = "http://127.0.0.1:8080"
+		return configTarget(cfg)
 	}
-	return base, strings.TrimSpace(os.Getenv(localTokenEnv)), nil
+	base := "http://127.0.0.1:8080"
+	if node != "" {
+		base = strings.TrimRight(node, "/")
+	}
+	tc, err := localCA(base)
+	return target{api: base, token: strings.TrimSpace(os.Getenv(localTokenEnv)), tls: tc}, err
 }

@@ -60,6 +60,16 @@ func TestLocalAPIOverTLS(t *testing.T) {
 	if code, out, errs := runBin(t, bin, "customs-clients", "list", "--config", in.ConfigPath()); code != 0 {
 		t.Fatalf("customs-clients list --config: %d %s %s", code, out, errs)
 	}
+	// The operator's commands need the certificate, not the key (which
+	// may be readable by the node's user alone).
+	noKey := strings.Replace(conf, `  tlsKey: pki/tls-server-key.pem`, `  tlsKey: pki/not-readable-here.pem`, 1)
+	noKeyPath := filepath.Join(in.Dir, "nokey.yaml")
+	if err := os.WriteFile(noKeyPath, []byte(noKey), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := runBin(t, bin, "outbox", "list", "--config", noKeyPath); code != 0 {
+		t.Fatalf("outbox list --config without the key: %d %s %s", code, out, errs)
+	}
 	// A configuration naming another certificate than the node serves: a
 	// clear error, not the stopped-node path (the file is locked).
 	other := strings.Replace(strings.Replace(conf, `  tlsCert: pki/tls-server-cert.pem`, `  tlsCert: pki/tls-client-cert.pem`, 1),

@@ -45,17 +45,17 @@ const localTokenEnv = "ECOGATE_LOCAL_TOKEN"
 // local.tlsCert is trusted).
 const localCAEnv = "ECOGATE_LOCAL_CA"
 
-// localTLS is the TLS configuration to reach the local API at base, from
-// the configuration file config when there is one, else from
-// $ECOGATE_LOCAL_CA (nil: plain HTTP, or the system's roots).
-func localTLS(config, base string) (*tls.Config, error) {
-	if config != "" {
-		cfg, err := gateway.LoadConfig(config)
-		if err != nil {
-			return nil, err
-		}
-		return cfg.LocalTLSClient()
-	}
+// configTarget is the local API a configuration names, with its token and
+// the TLS configuration that trusts exactly local.tlsCert.
+func configTarget(cfg *gateway.Config) (target, error) {
+	tc, err := cfg.LocalTLSClient()
+	return target{api: cfg.LocalURL(), token: cfg.LocalToken(), tls: tc}, err
+}
+
+// localCA is the TLS configuration to reach a local API at base given by
+// URL: the CA in $ECOGATE_LOCAL_CA (nil: plain HTTP, or the system's
+// roots).
+func localCA(base string) (*tls.Config, error) {
 	f := strings.TrimSpace(os.Getenv(localCAEnv))
 	if f == "" || !strings.HasPrefix(base, "https://") {
 		return nil, nil
@@ -90,22 +90,16 @@ func resolveTarget(ctx context.Context, data, config, node string) (target, erro
 	case data != "":
 		return target{data: data}, nil
 	case node != "":
-		u, tok, err := sendNodeURL(node, "")
-		if err != nil {
-			return target{}, err
-		}
-		tc, err := localTLS("", u)
-		return target{api: u, token: tok, tls: tc}, err
+		return nodeTarget(node, "")
 	}
 	cfg, err := gateway.LoadConfig(config)
 	if err != nil {
 		return target{}, err
 	}
-	tc, err := cfg.LocalTLSClient()
+	tg, err := configTarget(cfg)
 	if err != nil {
 		return target{}, err
 	}
-	tg := target{api: cfg.LocalURL(), token: cfg.LocalToken(), tls: tc}
 	if ok, err := nodeAnswers(ctx, tg); ok || err != nil {
 		return tg, err
 	}
@@ -125,7 +119,7 @@ func nodeAnswers(ctx context.Context, tg target) (bool, error) {
 	resp, err := tg.client(0).Do(req)
 	if err != nil {
 		var ve *tls.CertificateVerificationError
-		if errors.As(err, &ve) || strings.Contains(err.Error(), "local.tlsCert") {
+		if errors.As(err, &ve) || errors.Is(err, gateway.ErrLocalCertificate) {
 			return false, fmt.Errorf("the node's local API at %s: %w", tg.api, err)
 		}
 		return false, nil
